@@ -1,1 +1,187 @@
-//! paddock-server
+//! The Paddock server: listener, connections, sessions, the request pipeline, watch delivery and
+//! introspection. Tree semantics live in `paddock-tree`; this crate only moves requests to it and replies
+//! back, in order.
+
+pub mod config;
+mod auth;
+mod connection;
+pub mod core;
+pub mod fourlw;
+mod local;
+pub mod log;
+pub mod persist;
+mod retention;
+mod prepare;
+mod session;
+pub mod snapshots;
+pub mod stats;
+mod watch;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use paddock_tree::DataTree;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+pub use crate::config::ServerConfig;
+use crate::core::{Core, CoreMsg};
+use crate::log::{LogEvent, MemoryLog, TxnLog};
+use crate::snapshots::Snapshots;
+
+/// What every connection task shares.
+pub struct Shared {
+    pub config: Arc<ServerConfig>,
+    pub core: mpsc::Sender<CoreMsg>,
+    /// Open connections per client address, for `maxClientCnxns`.
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+}
+
+impl Shared {
+    /// Runs `f` on the core's state and returns its result (four-letter words, admin commands).
+    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Core) -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        let msg = CoreMsg::Inspect(Box::new(move |core: &Core| {
+            let _ = tx.send(f(core));
+        }));
+        self.core.send(msg).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// A started server: its address, and a handle to stop it.
+pub struct RunningServer {
+    pub client_addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, closes every connection and waits for the pipeline to drain.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a standalone server with its state in memory.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let log: Box<dyn TxnLog> = Box::new(MemoryLog::new(events_tx));
+    start_with(config, DataTree::new(), log, events_rx).await
+}
+
+/// Starts a standalone server on its data directory: recovers the tree from the newest valid snapshot and
+/// the write-ahead log, then logs every write durably before applying it.
+pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let recover_config = config.clone();
+    let recovered = tokio::task::spawn_blocking(move || persist::recover(&recover_config))
+        .await
+        .context("recovery task failed")??;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let wal_log = persist::WalLog::start(recovered.wal, events_tx).context("cannot start the log writer thread")?;
+    let retention = retention::Retention::new(&config, wal_log.purger());
+    let snapshots = Snapshots::new(persist::snap_dir(&config), config.snap_count, recovered.snapshot_zxid);
+    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots)).await?;
+    if let Some(retention) = retention {
+        tokio::spawn(retention.run());
+    }
+    Ok(server)
+}
+
+/// Starts a server on a given tree and log.
+pub async fn start_with(
+    config: ServerConfig,
+    tree: DataTree,
+    log: Box<dyn TxnLog>,
+    log_events: mpsc::UnboundedReceiver<LogEvent>,
+) -> anyhow::Result<RunningServer> {
+    start_inner(config, tree, log, log_events, None).await
+}
+
+async fn start_inner(
+    config: ServerConfig,
+    tree: DataTree,
+    log: Box<dyn TxnLog>,
+    log_events: mpsc::UnboundedReceiver<LogEvent>,
+    snapshots: Option<Snapshots>,
+) -> anyhow::Result<RunningServer> {
+    let addr = SocketAddr::new(config.client_port_address, config.client_port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on client port {addr}"))?;
+    let client_addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let (core_tx, core_rx) = mpsc::channel(16 * 1024);
+    let shared = Arc::new(Shared { config: config.clone(), core: core_tx, per_ip: Mutex::new(HashMap::new()) });
+    let mut core = Core::new(config, tree, log);
+    core.snapshots = snapshots;
+    let core_task = tokio::spawn(core.run(core_rx, log_events));
+    let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    let accept_shared = shared.clone();
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = accept_loop(listener, accept_shared) => {}
+            _ = shutdown_rx => {}
+        }
+        let _ = core_task.await;
+    });
+    info!(client_addr = %client_addr, "paddock ready: serving clients");
+    Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let next_conn = AtomicU64::new(1);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if !admit(&shared, peer.ip()) {
+            warn!(peer = %peer, max = shared.config.max_client_cnxns, "too many connections from this address; refusing");
+            drop(stream);
+            continue;
+        }
+        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(handle(stream, peer, conn, shared.clone()));
+    }
+}
+
+async fn handle(stream: TcpStream, peer: SocketAddr, conn: u64, shared: Arc<Shared>) {
+    connection::serve(stream, peer, conn, shared.clone()).await;
+    release(&shared, peer.ip());
+}
+
+/// `maxClientCnxns` per client IP (0 = unlimited).
+fn admit(shared: &Shared, ip: IpAddr) -> bool {
+    let Ok(mut counts) = shared.per_ip.lock() else { return true };
+    let count = counts.entry(ip).or_insert(0);
+    if shared.config.max_client_cnxns > 0 && *count >= shared.config.max_client_cnxns {
+        return false;
+    }
+    *count += 1;
+    true
+}
+
+fn release(shared: &Shared, ip: IpAddr) {
+    if let Ok(mut counts) = shared.per_ip.lock() {
+        if let Some(count) = counts.get_mut(&ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
+}

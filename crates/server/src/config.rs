@@ -1,0 +1,299 @@
+//! Server configuration, read from a ZooKeeper `zoo.cfg` the way ZooKeeper reads it.
+//!
+//! `zoo.cfg` is a Java properties file: `key=value` (or `key: value`), `#`/`!` comments, surrounding
+//! whitespace trimmed. Keys ZooKeeper knows keep ZooKeeper's meaning and defaults; Paddock's own keys start with
+//! `paddock.`. Unknown keys are reported as warnings, never as failures, so an existing `zoo.cfg` always loads.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use paddock_proto::DEFAULT_MAX_BUFFER;
+
+/// Everything the server needs to know at start-up.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub tick_time_ms: u32,
+    pub client_port: u16,
+    pub client_port_address: IpAddr,
+    pub data_dir: PathBuf,
+    pub data_log_dir: Option<PathBuf>,
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub extended_types_enabled: bool,
+    pub jute_max_buffer: usize,
+    /// `None` means ZooKeeper's default whitelist (only `srvr`); `Some(vec!["*"])` means all.
+    pub four_letter_whitelist: Vec<String>,
+    /// `digest:` value of `zookeeper.DigestAuthenticationProvider.superDigest` (`super:<base64 sha1>`).
+    pub super_digest: Option<String>,
+    pub snap_count: u64,
+    pub snap_retain_count: usize,
+    pub purge_interval_hours: u32,
+    pub force_sync: bool,
+    pub admin_enable_server: bool,
+    pub admin_server_address: IpAddr,
+    pub admin_server_port: u16,
+    pub metrics_http_port: Option<u16>,
+    pub container_check_interval_ms: u64,
+    pub container_max_never_used_ms: i64,
+    /// Every key the file held, for `conf` and the admin `configuration` command.
+    pub raw: BTreeMap<String, String>,
+    /// Where the configuration came from, if a file.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let tick = 2000;
+        ServerConfig {
+            tick_time_ms: tick,
+            client_port: 2181,
+            client_port_address: IpAddr::from([0, 0, 0, 0]),
+            data_dir: PathBuf::from("./paddock-data"),
+            data_log_dir: None,
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 2 * tick as i32,
+            max_session_timeout_ms: 20 * tick as i32,
+            extended_types_enabled: false,
+            jute_max_buffer: DEFAULT_MAX_BUFFER,
+            four_letter_whitelist: vec!["srvr".to_string()],
+            super_digest: None,
+            snap_count: 100_000,
+            snap_retain_count: 3,
+            purge_interval_hours: 0,
+            force_sync: true,
+            admin_enable_server: true,
+            admin_server_address: IpAddr::from([0, 0, 0, 0]),
+            admin_server_port: 8080,
+            metrics_http_port: None,
+            container_check_interval_ms: 60_000,
+            container_max_never_used_ms: 5 * 60_000,
+            raw: BTreeMap::new(),
+            source: None,
+        }
+    }
+}
+
+/// A configuration value that could not be used; the message names the key and the value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config key {key}: invalid value {value:?}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ServerConfig {
+    /// Loads a `zoo.cfg`. Returns the config and the warnings (unknown keys, ignored quorum settings).
+    pub fn load(path: &Path) -> Result<(ServerConfig, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (mut config, warnings) = ServerConfig::parse(&text)?;
+        config.source = Some(path.to_path_buf());
+        Ok((config, warnings))
+    }
+
+    /// Parses `zoo.cfg` text.
+    pub fn parse(text: &str) -> Result<(ServerConfig, Vec<String>), ConfigError> {
+        let raw = parse_properties(text);
+        let mut config = ServerConfig::default();
+        let mut warnings = Vec::new();
+        let mut min_set = false;
+        let mut max_set = false;
+        for (key, value) in &raw {
+            match apply_key(&mut config, key, value)? {
+                Applied::Known => {}
+                Applied::MinTimeout => min_set = true,
+                Applied::MaxTimeout => max_set = true,
+                Applied::Unknown => warnings.push(format!("unknown config key {key} ignored")),
+                Applied::Ignored(why) => warnings.push(format!("config key {key} ignored: {why}")),
+            }
+        }
+        // ZooKeeper derives the session timeout bounds from tickTime unless they are given explicitly.
+        if !min_set {
+            config.min_session_timeout_ms = 2 * config.tick_time_ms as i32;
+        }
+        if !max_set {
+            config.max_session_timeout_ms = 20 * config.tick_time_ms as i32;
+        }
+        config.raw = raw;
+        Ok((config, warnings))
+    }
+
+    /// Clamps a client's requested session timeout into the configured bounds.
+    pub fn negotiate_timeout(&self, requested_ms: i32) -> i32 {
+        requested_ms.clamp(self.min_session_timeout_ms, self.max_session_timeout_ms.max(self.min_session_timeout_ms))
+    }
+
+    /// Whether a four-letter word may run (`4lw.commands.whitelist`).
+    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
+        self.four_letter_whitelist.iter().any(|w| w == "*" || w == cmd)
+    }
+
+    /// The directory holding the write-ahead log (`dataLogDir`, or `dataDir` when unset).
+    pub fn log_dir(&self) -> &Path {
+        self.data_log_dir.as_deref().unwrap_or(&self.data_dir)
+    }
+}
+
+enum Applied {
+    Known,
+    MinTimeout,
+    MaxTimeout,
+    Unknown,
+    Ignored(&'static str),
+}
+
+fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applied, ConfigError> {
+    match key {
+        "tickTime" => config.tick_time_ms = parse_num(key, value)?,
+        "clientPort" => config.client_port = parse_num(key, value)?,
+        "clientPortAddress" => config.client_port_address = parse_num(key, value)?,
+        "dataDir" => config.data_dir = PathBuf::from(value),
+        "dataLogDir" => config.data_log_dir = Some(PathBuf::from(value)),
+        "maxClientCnxns" => config.max_client_cnxns = parse_num(key, value)?,
+        "minSessionTimeout" => {
+            config.min_session_timeout_ms = parse_num(key, value)?;
+            return Ok(Applied::MinTimeout);
+        }
+        "maxSessionTimeout" => {
+            config.max_session_timeout_ms = parse_num(key, value)?;
+            return Ok(Applied::MaxTimeout);
+        }
+        "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
+            config.extended_types_enabled = parse_bool(key, value)?
+        }
+        "jute.maxbuffer" => config.jute_max_buffer = parse_num(key, value)?,
+        "4lw.commands.whitelist" => {
+            config.four_letter_whitelist = value
+                .split(',')
+                .map(|w| w.trim().to_string())
+                .filter(|w| !w.is_empty())
+                .collect()
+        }
+        "DigestAuthenticationProvider.superDigest"
+        | "zookeeper.DigestAuthenticationProvider.superDigest"
+        | "paddock.superDigest" => config.super_digest = Some(value.to_string()),
+        "snapCount" => config.snap_count = parse_num(key, value)?,
+        "autopurge.snapRetainCount" => {
+            // ZooKeeper never keeps fewer than 3 snapshots, whatever the file says.
+            config.snap_retain_count = parse_num::<usize>(key, value)?.max(3)
+        }
+        "autopurge.purgeInterval" => config.purge_interval_hours = parse_num(key, value)?,
+        "forceSync" => config.force_sync = !value.eq_ignore_ascii_case("no"),
+        "admin.enableServer" => config.admin_enable_server = parse_bool(key, value)?,
+        "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,
+        "admin.serverPort" => config.admin_server_port = parse_num(key, value)?,
+        "metricsProvider.httpPort" => config.metrics_http_port = Some(parse_num(key, value)?),
+        "metricsProvider.className" | "metricsProvider.httpHost" => {}
+        "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
+        "znode.container.maxNeverUsedIntervalMs" => {
+            config.container_max_never_used_ms = parse_num(key, value)?
+        }
+        "initLimit" | "syncLimit" | "standaloneEnabled" | "reconfigEnabled" | "electionAlg"
+        | "peerType" | "quorumListenOnAllIPs" => {
+            return Ok(Applied::Ignored("quorum settings have no effect on a standalone server"));
+        }
+        k if k.starts_with("server.") || k.starts_with("group.") || k.starts_with("weight.") => {
+            return Ok(Applied::Ignored("replication is not available yet; running standalone"));
+        }
+        k if k.starts_with("admin.") || k.starts_with("metricsProvider.") => {
+            return Ok(Applied::Ignored("not supported by Paddock"));
+        }
+        _ => return Ok(Applied::Unknown),
+    }
+    Ok(Applied::Known)
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse::<T>().map_err(|e| ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: "expected true or false".to_string(),
+        }),
+    }
+}
+
+/// Java-properties-style parsing, as much of it as `zoo.cfg` files use.
+fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let split = line.find(['=', ':']).unwrap_or(line.len());
+        let key = line[..split].trim();
+        let value = line.get(split + 1..).unwrap_or("").trim();
+        if !key.is_empty() {
+            map.insert(key.to_string(), value.to_string());
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_zookeeper_keys_and_warns_on_unknown_ones() {
+        let text = "# sample\ntickTime=1000\nclientPort = 2999\ndataDir=/tmp/x\nfoo.bar=1\n\
+                    maxClientCnxns=5\nextendedTypesEnabled=true\njute.maxbuffer=4096\nserver.1=a:1:2\n";
+        let (config, warnings) = ServerConfig::parse(text).expect("parses");
+        assert_eq!(config.tick_time_ms, 1000);
+        assert_eq!(config.client_port, 2999);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.max_client_cnxns, 5);
+        assert!(config.extended_types_enabled);
+        assert_eq!(config.jute_max_buffer, 4096);
+        assert_eq!(config.min_session_timeout_ms, 2000);
+        assert_eq!(config.max_session_timeout_ms, 20000);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("foo.bar")));
+    }
+
+    #[test]
+    fn explicit_session_bounds_win_and_negotiation_clamps() {
+        let (config, _) = ServerConfig::parse("minSessionTimeout=3000\nmaxSessionTimeout=9000").expect("parses");
+        assert_eq!(config.negotiate_timeout(100), 3000);
+        assert_eq!(config.negotiate_timeout(5000), 5000);
+        assert_eq!(config.negotiate_timeout(100_000), 9000);
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = ServerConfig::parse("clientPort=abc").expect_err("must fail");
+        assert!(err.to_string().contains("clientPort"), "{err}");
+    }
+
+    #[test]
+    fn snap_retain_count_never_below_three() {
+        let (config, _) = ServerConfig::parse("autopurge.snapRetainCount=1").expect("parses");
+        assert_eq!(config.snap_retain_count, 3);
+    }
+}

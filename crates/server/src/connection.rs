@@ -1,0 +1,143 @@
+//! One client connection: framing, the handshake, four-letter words, and forwarding decoded requests to
+//! the core. Bad input ends this connection (or earns an error reply) and never touches any other.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use paddock_proto::{
+    DecodeError, ErrorCode, JuteReader, Record, Request, RequestHeader, decode_connect_request, decode_frame,
+    four_letter_word,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::core::{CoreMsg, Outbound};
+use crate::fourlw;
+use crate::watch::ConnId;
+use crate::Shared;
+
+/// Serves one accepted socket until either side closes it.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let writer_task = tokio::spawn(write_loop(writer, out_rx));
+    let outcome = read_loop(reader, peer, conn, &shared, out_tx).await;
+    if let Err(reason) = outcome {
+        info!(peer = %peer, "closing connection: {reason}");
+    }
+    let _ = shared.core.send(CoreMsg::Closed { conn }).await;
+    let _ = writer_task.await;
+}
+
+async fn write_loop(writer: OwnedWriteHalf, mut out: mpsc::UnboundedReceiver<Outbound>) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(item) = out.recv().await {
+        let mut close = false;
+        let mut batch = Some(item);
+        // Coalesce everything already queued into one write and one flush.
+        while let Some(item) = batch.take().or_else(|| out.try_recv().ok()) {
+            match item {
+                Outbound::Frame(frame) => {
+                    if writer.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+                Outbound::Close => {
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if writer.flush().await.is_err() || close {
+            let _ = writer.shutdown().await;
+            return;
+        }
+    }
+}
+
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    peer: SocketAddr,
+    conn: ConnId,
+    shared: &Arc<Shared>,
+    out: mpsc::UnboundedSender<Outbound>,
+) -> Result<(), String> {
+    let max_frame = shared.config.jute_max_buffer;
+    // Strings and buffers inside a frame may use ZooKeeper's extra slack on top of jute.maxbuffer.
+    let max_field = max_frame.saturating_mul(2).max(1024);
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut handshaken = false;
+    loop {
+        let frame = match decode_frame(&mut buf, max_frame) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                if !handshaken && buf.len() >= 4 {
+                    let first4 = [buf[0], buf[1], buf[2], buf[3]];
+                    if let Some(cmd) = four_letter_word(first4) {
+                        return four_letter(cmd, shared, &out).await;
+                    }
+                }
+                let n = reader.read_buf(&mut buf).await.map_err(|e| format!("read error: {e}"))?;
+                if n == 0 {
+                    return if buf.is_empty() { Ok(()) } else { Err(format!("client closed mid-frame ({} bytes pending)", buf.len())) };
+                }
+                continue;
+            }
+            Err(e) => {
+                if !handshaken && buf.len() >= 4 {
+                    if let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]]) {
+                        return four_letter(cmd, shared, &out).await;
+                    }
+                }
+                return Err(format!("bad frame from client: {e}"));
+            }
+        };
+        if !handshaken {
+            let req = decode_connect_request(&frame).map_err(|e| format!("bad handshake: {e}"))?;
+            handshaken = true;
+            let msg = CoreMsg::Connect { conn, peer, req, out: out.clone() };
+            shared.core.send(msg).await.map_err(|_| "server shutting down".to_string())?;
+            continue;
+        }
+        let msg = decode_request(conn, &frame, max_field)?;
+        shared.core.send(msg).await.map_err(|_| "server shutting down".to_string())?;
+    }
+}
+
+/// Decodes a request frame. A body that does not parse earns an error reply (the connection stays, as in
+/// ZooKeeper); a frame too short for even a header ends the connection.
+fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMsg, String> {
+    let mut reader = JuteReader::new(frame, max_field);
+    let header = RequestHeader::read_from(&mut reader).map_err(|e| format!("bad request header: {e}"))?;
+    let body = frame.get(8..).unwrap_or_default();
+    let received = Instant::now();
+    match Request::decode(header.op, body, max_field) {
+        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received }),
+        Err(e) => {
+            debug!(op = header.op, "undecodable request: {e}");
+            let code = match e {
+                DecodeError::UnknownOpCode(_) => ErrorCode::Unimplemented,
+                DecodeError::InvalidUtf8 => ErrorCode::BadArguments,
+                _ => ErrorCode::MarshallingError,
+            };
+            Ok(CoreMsg::BadRequest { conn, xid: header.xid, code })
+        }
+    }
+}
+
+async fn four_letter(cmd: &'static str, shared: &Arc<Shared>, out: &mpsc::UnboundedSender<Outbound>) -> Result<(), String> {
+    let text = if shared.config.four_letter_allowed(cmd) {
+        fourlw::run(cmd, shared).await
+    } else {
+        format!("{cmd} is not executed because it is not in the whitelist.\n")
+    };
+    let _ = out.send(Outbound::Frame(bytes::Bytes::from(text)));
+    let _ = out.send(Outbound::Close);
+    Ok(())
+}

@@ -1,0 +1,603 @@
+//! The request pipeline: one task that owns the data tree.
+//!
+//! Connections send their decoded requests here in arrival order. Writes are stamped (zxid, leader time,
+//! the session's auth ids) and handed to the [`TxnLog`]; they are applied to the tree, in zxid order, only
+//! when the log reports them durable. Reads and other local requests are served at once — unless the same
+//! connection has writes still in flight, in which case they wait behind them. That gives ZooKeeper's
+//! per-session FIFO: replies leave in request order and a read sees the session's own earlier writes.
+//!
+//! Watch events are queued on a connection before the reply to any later request, because both go through
+//! the same outbound channel and the tree is only ever changed here.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use paddock_proto::{
+    ConnectRequest, ConnectResponse, ErrorCode, Id, OpCode, ReplyHeader, Request, Response, WatcherEvent,
+    KEEPER_STATE_SYNC_CONNECTED, encode_connect_response, encode_notification, encode_reply, perms, xid,
+};
+use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult, acl};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::auth;
+use crate::config::ServerConfig;
+use crate::local::{self, Caller, Catchup};
+use crate::log::{LogEvent, TxnLog};
+use crate::prepare::{self, Prepared, ReplyKind};
+use crate::session::SessionTracker;
+use crate::snapshots::Snapshots;
+use crate::stats::{ConnStats, ServerStats};
+use crate::watch::{ConnId, WatchManager};
+
+/// What goes out on a connection.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Bytes),
+    /// Flush what was queued, then close the socket.
+    Close,
+}
+
+pub type Outbox = mpsc::UnboundedSender<Outbound>;
+
+/// Messages from connections (and the server's own timers) to the core.
+pub enum CoreMsg {
+    Connect {
+        conn: ConnId,
+        peer: SocketAddr,
+        req: ConnectRequest,
+        out: Outbox,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+        received: Instant,
+    },
+    /// A request that could not be decoded: answered with `code`, in order.
+    BadRequest {
+        conn: ConnId,
+        xid: i32,
+        code: ErrorCode,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    /// Run an introspection command (four-letter word, admin command) against the core's state.
+    Inspect(Box<dyn FnOnce(&Core) + Send>),
+}
+
+/// One client connection as the core sees it.
+pub struct Conn {
+    pub out: Outbox,
+    pub peer: SocketAddr,
+    pub session_id: i64,
+    pub timeout_ms: i32,
+    pub auth: Vec<Id>,
+    queue: VecDeque<Queued>,
+    pub stats: ConnStats,
+}
+
+/// Per-connection ordering: a write in flight, or a local request waiting behind one.
+enum Queued {
+    Write,
+    Local { xid: i32, received: Instant, work: LocalWork },
+}
+
+/// A request served from the local tree, or an answer already known (a request-level rejection) that
+/// still has to keep its place in the reply order.
+enum LocalWork {
+    Serve(Request),
+    Answer(OpCode, Result<Response, ErrorCode>),
+}
+
+/// Who is waiting for a txn to be applied.
+enum Origin {
+    Client {
+        conn: ConnId,
+        xid: i32,
+        kind: ReplyKind,
+        op: OpCode,
+        received: Instant,
+    },
+    Connect {
+        conn: ConnId,
+        timeout_ms: i32,
+        passwd: [u8; 16],
+        read_only: Option<bool>,
+    },
+    /// Session expiry, container reaping: nobody to answer.
+    Internal,
+}
+
+struct Pending {
+    txn: Txn,
+    origin: Origin,
+}
+
+pub struct Core {
+    pub config: Arc<ServerConfig>,
+    pub tree: DataTree,
+    log: Box<dyn TxnLog>,
+    next_zxid: i64,
+    pub conns: HashMap<ConnId, Conn>,
+    session_conns: HashMap<i64, ConnId>,
+    pub tracker: SessionTracker,
+    /// Sessions whose closeSession has been logged but not yet applied.
+    closing: HashSet<i64>,
+    pub watches: WatchManager,
+    pending: VecDeque<Pending>,
+    next_session_id: i64,
+    pub stats: ServerStats,
+    pub started: Instant,
+    pub snapshots: Option<Snapshots>,
+}
+
+impl Core {
+    pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn TxnLog>) -> Core {
+        let now = now_ms();
+        let mut tracker = SessionTracker::new(config.tick_time_ms);
+        // A restarted server re-arms every known session with its full timeout: clients get a chance to
+        // reconnect before their ephemerals go.
+        for (id, session) in tree.sessions() {
+            tracker.arm(id, session.timeout_ms, now);
+        }
+        let next_zxid = tree.last_zxid() + 1;
+        Core {
+            config,
+            tree,
+            log,
+            next_zxid,
+            conns: HashMap::new(),
+            session_conns: HashMap::new(),
+            tracker,
+            closing: HashSet::new(),
+            watches: WatchManager::default(),
+            pending: VecDeque::new(),
+            next_session_id: initial_session_id(1, now),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            snapshots: None,
+        }
+    }
+
+    /// Runs until `msgs` closes (every sender, including the listener, is gone).
+    pub async fn run(mut self, mut msgs: mpsc::Receiver<CoreMsg>, mut log_events: mpsc::UnboundedReceiver<LogEvent>) {
+        let tick = Duration::from_millis(u64::from(self.config.tick_time_ms.max(10)));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let reap_every = Duration::from_millis(self.config.container_check_interval_ms.max(10));
+        let mut reaper = tokio::time::interval(reap_every);
+        reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                Some(event) = log_events.recv() => self.on_log_event(event),
+                msg = msgs.recv() => match msg {
+                    Some(msg) => self.on_msg(msg),
+                    None => break,
+                },
+                _ = ticker.tick() => self.expire_sessions(),
+                _ = reaper.tick() => self.reap_containers(),
+            }
+        }
+    }
+
+    fn on_msg(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Connect { conn, peer, req, out } => self.connect(conn, peer, req, out),
+            CoreMsg::Request { conn, xid, req, received } => self.request(conn, xid, req, received),
+            CoreMsg::BadRequest { conn, xid, code } => {
+                self.local(conn, xid, Instant::now(), LocalWork::Answer(OpCode::Error, Err(code)))
+            }
+            CoreMsg::Closed { conn } => self.disconnect(conn),
+            CoreMsg::Inspect(f) => f(self),
+        }
+    }
+
+    // ---- connection and session lifecycle -------------------------------------------------------------
+
+    fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, out: Outbox) {
+        if req.last_zxid_seen > self.tree.last_zxid() {
+            // ZooKeeper refuses a client that has seen a newer state than ours: it must try another server.
+            warn!(
+                peer = %peer,
+                client_zxid = format_args!("0x{:x}", req.last_zxid_seen),
+                our_zxid = format_args!("0x{:x}", self.tree.last_zxid()),
+                "refusing session: client has seen a later zxid than this server"
+            );
+            let _ = out.send(Outbound::Close);
+            return;
+        }
+        let mut c = Conn {
+            out,
+            peer,
+            session_id: req.session_id,
+            timeout_ms: 0,
+            auth: auth::initial_ids(peer.ip()),
+            queue: VecDeque::new(),
+            stats: ConnStats::new(),
+        };
+        if req.session_id == 0 {
+            let timeout_ms = self.config.negotiate_timeout(req.timeout);
+            let session_id = self.next_session_id;
+            self.next_session_id += 1;
+            let passwd: [u8; 16] = rand::random();
+            c.session_id = session_id;
+            c.timeout_ms = timeout_ms;
+            c.queue.push_back(Queued::Write);
+            self.conns.insert(conn, c);
+            self.session_conns.insert(session_id, conn);
+            let origin = Origin::Connect {
+                conn,
+                timeout_ms,
+                passwd,
+                read_only: req.read_only,
+            };
+            self.propose(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms, passwd }, origin);
+            return;
+        }
+        self.resume(conn, c, &req);
+    }
+
+    /// Reconnects an existing session on a new connection, or tells the client it expired.
+    fn resume(&mut self, conn: ConnId, mut c: Conn, req: &ConnectRequest) {
+        let valid = self
+            .tree
+            .session(req.session_id)
+            .filter(|s| s.passwd.as_slice() == req.passwd.as_slice() && !self.closing.contains(&req.session_id));
+        let Some(session) = valid else {
+            info!(session = format_args!("0x{:x}", req.session_id), peer = %c.peer, "session expired or unknown on reconnect");
+            let expired = ConnectResponse {
+                protocol_version: 0,
+                timeout: 0,
+                session_id: 0,
+                passwd: vec![0; 16],
+                read_only: req.read_only.map(|_| false),
+            };
+            let _ = c.out.send(Outbound::Frame(encode_connect_response(&expired)));
+            let _ = c.out.send(Outbound::Close);
+            return;
+        };
+        let timeout_ms = session.timeout_ms;
+        let passwd = session.passwd;
+        if let Some(old) = self.session_conns.insert(req.session_id, conn) {
+            // The client moved to a new connection; the old one must not keep serving the session.
+            if let Some(old_conn) = self.conns.remove(&old) {
+                let _ = old_conn.out.send(Outbound::Close);
+                self.watches.remove_conn(old);
+            }
+        }
+        c.timeout_ms = timeout_ms;
+        self.tracker.arm(req.session_id, timeout_ms, now_ms());
+        self.send_connect_response(&c, req.session_id, timeout_ms, passwd, req.read_only);
+        info!(session = format_args!("0x{:x}", req.session_id), peer = %c.peer, "session reconnected");
+        self.conns.insert(conn, c);
+    }
+
+    fn send_connect_response(&self, c: &Conn, session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_only: Option<bool>) {
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout: timeout_ms,
+            session_id,
+            passwd: passwd.to_vec(),
+            read_only: read_only.map(|_| false),
+        };
+        let _ = c.out.send(Outbound::Frame(encode_connect_response(&resp)));
+    }
+
+    fn disconnect(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if self.session_conns.get(&c.session_id) == Some(&conn) {
+                self.session_conns.remove(&c.session_id);
+            }
+        }
+        self.watches.remove_conn(conn);
+    }
+
+    fn expire_sessions(&mut self) {
+        let now = now_ms();
+        for session_id in self.tracker.expired(now) {
+            if self.closing.insert(session_id) {
+                info!(session = format_args!("0x{session_id:x}"), "session expired");
+                self.stats.sessions_expired += 1;
+                if let Some(conn) = self.session_conns.remove(&session_id) {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        let _ = c.out.send(Outbound::Close);
+                    }
+                    self.watches.remove_conn(conn);
+                }
+                self.propose(session_id, Vec::new(), TxnOp::CloseSession, Origin::Internal);
+            }
+        }
+    }
+
+    /// ZooKeeper's ContainerManager: empty containers and expired TTL nodes are deleted through the log.
+    fn reap_containers(&mut self) {
+        let candidates = self.tree.expired_containers(now_ms(), self.config.container_max_never_used_ms);
+        for path in candidates {
+            self.propose(0, Vec::new(), TxnOp::DeleteContainer { path }, Origin::Internal);
+        }
+    }
+
+    // ---- requests -------------------------------------------------------------------------------------
+
+    fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        self.stats.packets_received += 1;
+        c.stats.received += 1;
+        let session_id = c.session_id;
+        self.tracker.touch(session_id, now_ms());
+        match req {
+            Request::Ping => {
+                // Pings are answered at once: clients accept them between other replies.
+                let header = ReplyHeader { xid: xid::PING, zxid: self.tree.last_zxid(), err: 0 };
+                self.send(conn, encode_reply(&header, None));
+            }
+            Request::Auth(packet) => self.authenticate(conn, &packet),
+            Request::Sasl(_) => {
+                warn!(peer = %c.peer, "SASL authentication requested but Paddock does not support SASL yet");
+                self.local(conn, xid, received, LocalWork::Answer(OpCode::Sasl, Err(ErrorCode::AuthFailed)));
+            }
+            req => match prepare::prepare(&req, self.config.extended_types_enabled) {
+                Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
+                Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
+                Prepared::MultiRejected(results) => {
+                    self.local(conn, xid, received, LocalWork::Answer(OpCode::Multi, Ok(Response::Multi(results))))
+                }
+                Prepared::Write(op, kind) => {
+                    let auth = c.auth.clone();
+                    c.queue.push_back(Queued::Write);
+                    let origin = Origin::Client { conn, xid, kind, op: req.opcode(), received };
+                    if matches!(op, TxnOp::CloseSession) {
+                        self.closing.insert(session_id);
+                    }
+                    self.propose(session_id, auth, op, origin);
+                }
+            },
+        }
+    }
+
+    /// `auth` packets are answered at once (xid -4 replies may overtake others), so that later writes are
+    /// proposed with the new ids.
+    fn authenticate(&mut self, conn: ConnId, packet: &paddock_proto::AuthPacket) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match auth::authenticate(packet, self.config.super_digest.as_deref()) {
+            Some(ids) => {
+                for id in ids {
+                    if !c.auth.contains(&id) {
+                        c.auth.push(id);
+                    }
+                }
+                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 };
+                self.send(conn, encode_reply(&header, None));
+            }
+            None => {
+                warn!(peer = %c.peer, scheme = %packet.scheme, "authentication failed");
+                self.stats.auth_failed += 1;
+                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
+                self.send(conn, encode_reply(&header, None));
+                let _ = c.out.send(Outbound::Close);
+            }
+        }
+    }
+
+    /// Runs local work now, or parks it behind the connection's writes in flight.
+    fn local(&mut self, conn: ConnId, xid: i32, received: Instant, work: LocalWork) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.queue.is_empty() {
+            self.run_local(conn, xid, received, work);
+        } else {
+            c.queue.push_back(Queued::Local { xid, received, work });
+        }
+    }
+
+    fn run_local(&mut self, conn: ConnId, xid: i32, received: Instant, work: LocalWork) {
+        match work {
+            LocalWork::Serve(req) => self.serve_local(conn, xid, &req, received),
+            LocalWork::Answer(op, result) => {
+                let zxid = self.tree.last_zxid();
+                self.reply(conn, xid, op, received, zxid, result)
+            }
+        }
+    }
+
+    fn serve_local(&mut self, conn: ConnId, xid: i32, req: &Request, received: Instant) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let caller = Caller { conn, session_id: c.session_id, auth: &c.auth };
+        let mut catchup: Vec<Catchup> = Vec::new();
+        let result = local::serve(&self.tree, &mut self.watches, &caller, req, &mut catchup);
+        let zxid = self.tree.last_zxid();
+        for event in catchup {
+            self.notify_one(conn, &event.path, event.event, zxid, None);
+        }
+        let xid = if matches!(req, Request::SetWatches(_) | Request::SetWatches2(_)) { xid::SET_WATCHES } else { xid };
+        self.reply(conn, xid, req.opcode(), received, zxid, result);
+    }
+
+    // ---- the write path -------------------------------------------------------------------------------
+
+    fn propose(&mut self, session_id: i64, auth: Vec<Id>, op: TxnOp, origin: Origin) {
+        let txn = Txn { zxid: self.next_zxid, time: now_ms(), session_id, auth, op };
+        self.next_zxid += 1;
+        self.log.append(&txn);
+        self.pending.push_back(Pending { txn, origin });
+    }
+
+    fn on_log_event(&mut self, event: LogEvent) {
+        match event {
+            LogEvent::Durable(zxid) => {
+                while self.pending.front().is_some_and(|p| p.txn.zxid <= zxid) {
+                    if let Some(p) = self.pending.pop_front() {
+                        self.apply(p);
+                    }
+                }
+            }
+            LogEvent::Failed { last_durable, error } => self.fail_pending(last_durable, &error),
+        }
+    }
+
+    /// The log lost everything after `last_durable`: nothing of it was applied, so every waiting client is
+    /// told the write failed, and zxids are reused from `last_durable + 1`.
+    fn fail_pending(&mut self, last_durable: i64, error: &str) {
+        warn!(last_durable, error, "write-ahead log failed; failing writes in flight and refusing new ones until it recovers");
+        self.stats.log_failures += 1;
+        self.log.resume();
+        let failed: Vec<Pending> = self.pending.drain(..).filter(|p| p.txn.zxid > last_durable).collect();
+        self.next_zxid = last_durable + 1;
+        for p in failed {
+            match p.origin {
+                Origin::Client { conn, xid, op, received, .. } => {
+                    self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
+                    self.finish_write(conn);
+                }
+                Origin::Connect { conn, .. } => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        let _ = c.out.send(Outbound::Close);
+                    }
+                }
+                Origin::Internal => {
+                    if let TxnOp::CloseSession = p.txn.op {
+                        self.closing.remove(&p.txn.session_id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, p: Pending) {
+        let Applied { result, triggers } = self.tree.apply(&p.txn);
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.applied(&self.tree);
+        }
+        for trigger in &triggers {
+            self.notify(&trigger.path, trigger.event, trigger.zxid, &trigger.acl);
+        }
+        let zxid = p.txn.zxid;
+        match p.origin {
+            Origin::Client { conn, xid, kind, op, received } => {
+                let closes = matches!(kind, ReplyKind::CloseSession);
+                self.reply(conn, xid, op, received, zxid, prepare::reply_for(&kind, result));
+                if closes {
+                    self.session_closed(p.txn.session_id);
+                } else {
+                    self.finish_write(conn);
+                }
+            }
+            Origin::Connect { conn, timeout_ms, passwd, read_only } => {
+                if matches!(result, TxnResult::SessionCreated) {
+                    self.tracker.arm(p.txn.session_id, timeout_ms, now_ms());
+                    if let Some(c) = self.conns.get(&conn) {
+                        info!(session = format_args!("0x{:x}", p.txn.session_id), peer = %c.peer, timeout_ms, "session established");
+                        self.send_connect_response(c, p.txn.session_id, timeout_ms, passwd, read_only);
+                    }
+                }
+                self.finish_write(conn);
+            }
+            Origin::Internal => {
+                if matches!(p.txn.op, TxnOp::CloseSession) {
+                    self.session_closed(p.txn.session_id);
+                }
+            }
+        }
+    }
+
+    fn session_closed(&mut self, session_id: i64) {
+        self.closing.remove(&session_id);
+        self.tracker.remove(session_id);
+        info!(session = format_args!("0x{session_id:x}"), "session closed");
+        if let Some(conn) = self.session_conns.remove(&session_id) {
+            if let Some(c) = self.conns.remove(&conn) {
+                let _ = c.out.send(Outbound::Close);
+            }
+            self.watches.remove_conn(conn);
+        }
+    }
+
+    /// A write of `conn` was answered: run the local work that was waiting behind it.
+    fn finish_write(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if matches!(c.queue.front(), Some(Queued::Write)) {
+            c.queue.pop_front();
+        }
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else { return };
+            if !matches!(c.queue.front(), Some(Queued::Local { .. })) {
+                return;
+            }
+            let Some(Queued::Local { xid, received, work }) = c.queue.pop_front() else { return };
+            self.run_local(conn, xid, received, work);
+        }
+    }
+
+    // ---- output ---------------------------------------------------------------------------------------
+
+    fn reply(&mut self, conn: ConnId, xid: i32, op: OpCode, received: Instant, zxid: i64, result: Result<Response, ErrorCode>) {
+        let (err, body) = match result {
+            Ok(resp) => (0, Some(resp)),
+            Err(code) => (code.code(), None),
+        };
+        let header = ReplyHeader { xid, zxid, err };
+        let frame = encode_reply(&header, body.as_ref());
+        let latency = received.elapsed();
+        self.stats.record(op, latency);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record(xid, zxid, op, latency);
+        }
+        self.send(conn, frame);
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(c) = self.conns.get(&conn) {
+            self.stats.packets_sent += 1;
+            let _ = c.out.send(Outbound::Frame(frame));
+        }
+    }
+
+    /// Delivers a watch event to every connection watching, if it may read the node (CVE-2024-23944).
+    fn notify(&mut self, path: &str, event: paddock_proto::EventType, zxid: i64, node_acl: &[paddock_proto::Acl]) {
+        let fired = self.watches.trigger(path, event);
+        for conn in fired {
+            self.notify_one(conn, path, event, zxid, Some(node_acl));
+        }
+    }
+
+    fn notify_one(&mut self, conn: ConnId, path: &str, event: paddock_proto::EventType, zxid: i64, node_acl: Option<&[paddock_proto::Acl]>) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        if let Some(node_acl) = node_acl {
+            if !acl::check(node_acl, perms::READ, &c.auth) {
+                return;
+            }
+        }
+        let event = WatcherEvent { event_type: event as i32, state: KEEPER_STATE_SYNC_CONNECTED, path: path.to_string() };
+        self.send(conn, encode_notification(zxid, &event));
+    }
+
+    // ---- introspection --------------------------------------------------------------------------------
+
+    pub fn last_zxid(&self) -> i64 {
+        self.tree.last_zxid()
+    }
+
+    pub fn outstanding_requests(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// `SessionTrackerImpl.initializeNextSessionId`: time in the middle bits, the server id in the top byte. The
+/// top bit stays clear (server id < 128) because some clients reject negative session ids.
+fn initial_session_id(server_id: i64, now_ms: i64) -> i64 {
+    let next = ((now_ms << 24) as u64 >> 8) as i64;
+    next | (server_id << 56)
+}

@@ -1,0 +1,259 @@
+//! Durability for a standalone server: recovery at start, the write-ahead-log writer thread (group
+//! commit), background snapshots from a frozen tree, and retention.
+//!
+//! The byte formats belong to `paddock-storage` (see `docs/format.md`); this module decides *when* things
+//! are written and how the tree is rebuilt from them.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::time::Instant;
+
+use paddock_storage::{SnapshotHeader, Wal, WalOptions};
+use paddock_tree::{DataTree, Txn};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{info, warn};
+
+use crate::config::ServerConfig;
+use crate::log::{LogEvent, TxnLog};
+
+/// Version of the snapshot body (the tree's own serialization) recorded in the snapshot header.
+const SNAPSHOT_FORMAT: u32 = 1;
+
+pub fn snap_dir(config: &ServerConfig) -> PathBuf {
+    config.data_dir.join("paddock").join("snap")
+}
+
+pub fn wal_dir(config: &ServerConfig) -> PathBuf {
+    config.log_dir().join("paddock").join("wal")
+}
+
+/// Why the server cannot start from what is on disk. Every message names the file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("storage: {0}")]
+    Storage(#[from] paddock_storage::StorageError),
+    #[error("cannot create {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Unrecoverable(String),
+}
+
+/// The state rebuilt from disk.
+pub struct Recovered {
+    pub tree: DataTree,
+    pub wal: Wal,
+    pub snapshot_zxid: Option<i64>,
+    pub replayed: u64,
+}
+
+/// Loads the newest valid snapshot and replays the log after it. A snapshot that fails its checks is
+/// skipped for an older one, but only if the log still covers everything after that older one: the server
+/// never starts with silently missing history.
+pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
+    let (snap_dir, wal_dir) = (snap_dir(config), wal_dir(config));
+    for dir in [&snap_dir, &wal_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| RecoveryError::CreateDir { path: dir.clone(), source })?;
+    }
+    let wal = Wal::open(&wal_dir, wal_options(config))?;
+    let (mut tree, snapshot_zxid) = load_base(&snap_dir, &wal)?;
+    let from = tree.last_zxid() + 1;
+    let started = Instant::now();
+    let mut replayed = 0u64;
+    wal.replay(from as u64, |index, payload| {
+        let txn = Txn::decode(payload).map_err(|e| {
+            paddock_storage::StorageError::Corrupt(format!("log record {index} does not decode as a transaction: {e}"))
+        })?;
+        if txn.zxid != index as i64 {
+            return Err(paddock_storage::StorageError::Corrupt(format!(
+                "log record {index} carries zxid {} instead of {index}",
+                txn.zxid
+            )));
+        }
+        tree.apply(&txn);
+        replayed += 1;
+        Ok(())
+    })?;
+    info!(
+        snapshot_zxid = snapshot_zxid.map(|z| format!("0x{z:x}")).unwrap_or_else(|| "none".into()),
+        replayed,
+        last_zxid = format_args!("0x{:x}", tree.last_zxid()),
+        nodes = tree.node_count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovered data tree from disk"
+    );
+    Ok(Recovered { tree, wal, snapshot_zxid, replayed })
+}
+
+/// Picks the snapshot to start from: the newest one that reads back cleanly and that the log continues.
+fn load_base(snap_dir: &Path, wal: &Wal) -> Result<(DataTree, Option<i64>), RecoveryError> {
+    let snapshots = paddock_storage::list_snapshots(snap_dir)?;
+    let log_first = wal.first_index();
+    let continues = |zxid: i64| match log_first {
+        None => true,
+        Some(first) => first as i64 <= zxid + 1,
+    };
+    let mut problems = Vec::new();
+    for (zxid, path) in snapshots.iter().rev() {
+        if !continues(*zxid) {
+            problems.push(format!("{}: the log starts at {} and does not continue it", path.display(), log_first.unwrap_or(0)));
+            continue;
+        }
+        match load_snapshot(path) {
+            Ok(tree) => {
+                if !problems.is_empty() {
+                    warn!(snapshot = %path.display(), skipped = ?problems, "fell back to an older snapshot");
+                }
+                return Ok((tree, Some(*zxid)));
+            }
+            Err(e) => {
+                warn!(snapshot = %path.display(), "snapshot unusable: {e}");
+                problems.push(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+    if continues(0) {
+        if !problems.is_empty() {
+            warn!(skipped = ?problems, "no usable snapshot; rebuilding from the complete log");
+        }
+        return Ok((DataTree::new(), None));
+    }
+    Err(RecoveryError::Unrecoverable(format!(
+        "no usable snapshot, and the log starts at zxid 0x{:x}, so history before it is missing; refusing to start. Problems: {}",
+        log_first.unwrap_or(0),
+        if problems.is_empty() { "no snapshot files".to_string() } else { problems.join("; ") }
+    )))
+}
+
+pub fn load_snapshot(path: &Path) -> Result<DataTree, String> {
+    let (header, mut reader) = paddock_storage::open_snapshot(path).map_err(|e| e.to_string())?;
+    let tree = DataTree::read_snapshot(&mut reader).map_err(|e| e.to_string())?;
+    if tree.last_zxid() != header.zxid || tree.digest() != header.digest {
+        return Err(format!(
+            "snapshot body (zxid 0x{:x}, digest {:x}) does not match its header (zxid 0x{:x}, digest {:x})",
+            tree.last_zxid(),
+            tree.digest(),
+            header.zxid,
+            header.digest
+        ));
+    }
+    Ok(tree)
+}
+
+fn wal_options(config: &ServerConfig) -> WalOptions {
+    WalOptions { segment_bytes: 64 * 1024 * 1024, fsync: config.force_sync, preallocate: true }
+}
+
+/// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.
+pub fn write_snapshot(snap_dir: &Path, tree: &DataTree, time_ms: i64) -> Result<PathBuf, paddock_storage::StorageError> {
+    let header = SnapshotHeader {
+        format_version: SNAPSHOT_FORMAT,
+        zxid: tree.last_zxid(),
+        time_ms,
+        node_count: tree.node_count() as u64,
+        digest: tree.digest(),
+        compression: paddock_storage::Compression::Zstd,
+    };
+    paddock_storage::write_snapshot(snap_dir, &header, |out| tree.write_snapshot(out))
+}
+
+// ---- the WAL writer thread ------------------------------------------------------------------------------
+
+enum WalCmd {
+    Append(i64, Vec<u8>),
+    /// The core has failed everything after the last durable zxid; appends start again from there.
+    Resume,
+    /// Delete sealed segments entirely below this index (retention).
+    PurgeBefore(u64),
+}
+
+/// A [`TxnLog`] backed by the write-ahead log. Appends go to a dedicated thread, which writes whatever has
+/// queued up and covers it with one fsync: group commit falls out of the queue.
+pub struct WalLog {
+    tx: std_mpsc::Sender<WalCmd>,
+}
+
+impl WalLog {
+    pub fn start(wal: Wal, events: UnboundedSender<LogEvent>) -> std::io::Result<WalLog> {
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::Builder::new().name("paddock-wal".into()).spawn(move || wal_thread(wal, rx, events))?;
+        Ok(WalLog { tx })
+    }
+
+    /// A handle for retention to ask the writer thread to drop old segments.
+    pub fn purger(&self) -> WalPurger {
+        WalPurger { tx: self.tx.clone() }
+    }
+}
+
+impl TxnLog for WalLog {
+    fn append(&mut self, txn: &Txn) {
+        let _ = self.tx.send(WalCmd::Append(txn.zxid, txn.encode()));
+    }
+
+    fn resume(&mut self) {
+        let _ = self.tx.send(WalCmd::Resume);
+    }
+}
+
+#[derive(Clone)]
+pub struct WalPurger {
+    tx: std_mpsc::Sender<WalCmd>,
+}
+
+impl WalPurger {
+    pub fn purge_before(&self, index: u64) {
+        let _ = self.tx.send(WalCmd::PurgeBefore(index));
+    }
+}
+
+fn wal_thread(mut wal: Wal, rx: std_mpsc::Receiver<WalCmd>, events: UnboundedSender<LogEvent>) {
+    let mut last_durable = wal.last_index().map(|i| i as i64).unwrap_or(0);
+    let mut failed = false;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 16 * 1024 {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let mut last_appended = None;
+        for cmd in batch {
+            match cmd {
+                WalCmd::Resume => failed = false,
+                WalCmd::PurgeBefore(index) => purge_segments(&mut wal, index),
+                WalCmd::Append(_, _) if failed => {}
+                WalCmd::Append(zxid, bytes) => match wal.append(zxid as u64, &bytes) {
+                    Ok(()) => last_appended = Some(zxid),
+                    Err(e) => {
+                        failed = true;
+                        last_appended = None;
+                        let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
+                    }
+                },
+            }
+        }
+        let Some(zxid) = last_appended else { continue };
+        if failed {
+            continue;
+        }
+        match wal.sync() {
+            Ok(()) => {
+                last_durable = zxid;
+                let _ = events.send(LogEvent::Durable(zxid));
+            }
+            Err(e) => {
+                failed = true;
+                let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
+            }
+        }
+    }
+}
+
+fn purge_segments(wal: &mut Wal, index: u64) {
+    match wal.purge_before(index) {
+        Ok(removed) if !removed.is_empty() => info!(removed = removed.len(), below = index, "purged old log segments"),
+        Ok(_) => {}
+        Err(e) => warn!("log purge failed: {e}"),
+    }
+}

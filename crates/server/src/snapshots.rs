@@ -1,0 +1,79 @@
+//! When snapshots are taken: every `snapCount` applied transactions and on demand, always from a frozen
+//! (O(1) clone) copy of the tree, on a blocking thread, one at a time. Writes keep flowing meanwhile.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Instant;
+
+use paddock_tree::DataTree;
+use tracing::{info, warn};
+
+use crate::core::now_ms;
+use crate::persist;
+
+pub struct Snapshots {
+    pub dir: PathBuf,
+    snap_count: u64,
+    since_last: u64,
+    in_flight: Arc<AtomicBool>,
+    /// zxid of the newest snapshot on disk (-1: none), for `mntr` and the admin server.
+    pub last_zxid: Arc<AtomicI64>,
+    pub taken: Arc<AtomicI64>,
+}
+
+impl Snapshots {
+    pub fn new(dir: PathBuf, snap_count: u64, last_zxid: Option<i64>) -> Self {
+        Snapshots {
+            dir,
+            snap_count: snap_count.max(1),
+            since_last: 0,
+            in_flight: Arc::new(AtomicBool::new(false)),
+            last_zxid: Arc::new(AtomicI64::new(last_zxid.unwrap_or(-1))),
+            taken: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Counts an applied txn and starts a snapshot when `snapCount` have accumulated.
+    pub fn applied(&mut self, tree: &DataTree) {
+        self.since_last += 1;
+        if self.since_last >= self.snap_count && self.start(tree).is_some() {
+            self.since_last = 0;
+        }
+    }
+
+    /// Starts a background snapshot of `tree` as it is now, unless one is already being written.
+    /// Returns a receiver for the snapshot's path (or error).
+    pub fn start(&self, tree: &DataTree) -> Option<tokio::sync::oneshot::Receiver<Result<(i64, PathBuf), String>>> {
+        if self.in_flight.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let frozen = tree.clone();
+        let dir = self.dir.clone();
+        let in_flight = self.in_flight.clone();
+        let last = self.last_zxid.clone();
+        let taken = self.taken.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let zxid = frozen.last_zxid();
+            let result = persist::write_snapshot(&dir, &frozen, now_ms());
+            in_flight.store(false, Ordering::Release);
+            let outcome = match result {
+                Ok(path) => {
+                    last.store(zxid, Ordering::Release);
+                    taken.fetch_add(1, Ordering::Relaxed);
+                    info!(zxid = format_args!("0x{zxid:x}"), nodes = frozen.node_count(), path = %path.display(),
+                          elapsed_ms = started.elapsed().as_millis() as u64, "snapshot written");
+                    Ok((zxid, path))
+                }
+                Err(e) => {
+                    warn!(zxid = format_args!("0x{zxid:x}"), "snapshot failed: {e}");
+                    Err(e.to_string())
+                }
+            };
+            let _ = tx.send(outcome);
+        });
+        Some(rx)
+    }
+}

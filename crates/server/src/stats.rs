@@ -1,0 +1,114 @@
+//! Request counters and latencies, as ZooKeeper's `ServerStats` and per-connection stats report them
+//! (`srvr`, `stat`, `cons`, `mntr`).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use paddock_proto::OpCode;
+
+/// Minimum, maximum and total of a series of latencies, in milliseconds as ZooKeeper reports them.
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    pub count: u64,
+    pub total_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    pub fn add(&mut self, d: Duration) {
+        let ms = d.as_secs_f64() * 1000.0;
+        if self.count == 0 || ms < self.min_ms {
+            self.min_ms = ms;
+        }
+        if ms > self.max_ms {
+            self.max_ms = ms;
+        }
+        self.count += 1;
+        self.total_ms += ms;
+    }
+
+    pub fn avg_ms(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.total_ms / self.count as f64 }
+    }
+
+    pub fn reset(&mut self) {
+        *self = Latency::default();
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub latency: Latency,
+    pub per_op: HashMap<&'static str, Latency>,
+    pub auth_failed: u64,
+    pub sessions_expired: u64,
+    pub log_failures: u64,
+}
+
+impl ServerStats {
+    pub fn record(&mut self, op: OpCode, latency: Duration) {
+        self.latency.add(latency);
+        self.per_op.entry(op.name()).or_default().add(latency);
+    }
+
+    /// `srst`: counters back to zero.
+    pub fn reset(&mut self) {
+        self.packets_received = 0;
+        self.packets_sent = 0;
+        self.latency.reset();
+        self.per_op.clear();
+    }
+}
+
+#[derive(Debug)]
+pub struct ConnStats {
+    pub established: SystemTime,
+    pub received: u64,
+    pub sent: u64,
+    pub last_op: &'static str,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+    pub last_response: Option<Instant>,
+    pub last_latency_ms: f64,
+    pub latency: Latency,
+}
+
+impl ConnStats {
+    pub fn new() -> Self {
+        ConnStats {
+            established: SystemTime::now(),
+            received: 0,
+            sent: 0,
+            last_op: "NA",
+            last_cxid: 0,
+            last_zxid: 0,
+            last_response: None,
+            last_latency_ms: 0.0,
+            latency: Latency::default(),
+        }
+    }
+
+    pub fn record(&mut self, xid: i32, zxid: i64, op: OpCode, latency: Duration) {
+        self.sent += 1;
+        self.last_op = op.name();
+        self.last_cxid = xid;
+        self.last_zxid = zxid;
+        self.last_response = Some(Instant::now());
+        self.last_latency_ms = latency.as_secs_f64() * 1000.0;
+        self.latency.add(latency);
+    }
+
+    /// `crst`.
+    pub fn reset(&mut self) {
+        *self = ConnStats { established: self.established, ..ConnStats::new() };
+    }
+}
+
+impl Default for ConnStats {
+    fn default() -> Self {
+        ConnStats::new()
+    }
+}

@@ -1,0 +1,256 @@
+//! Watch registrations and their triggering, with ZooKeeper's `WatchManager` semantics.
+//!
+//! A watch belongs to a connection (ZooKeeper's `ServerCnxn` is the watcher), not to a session: when the
+//! connection goes, its watches go, and the client re-registers them with `setWatches` on its next connection.
+//!
+//! Two tables, as in ZooKeeper: the *data* table holds getData/exists watches, persistent watches and
+//! persistent-recursive watches; the *child* table holds getChildren watches and persistent watches.
+//! Standard watches are one-shot; persistent ones stay until removed.
+
+use std::collections::{HashMap, HashSet};
+
+use paddock_proto::{EventType, WatcherType};
+
+pub type ConnId = u64;
+
+const STANDARD: u8 = 1;
+const PERSISTENT: u8 = 2;
+const RECURSIVE: u8 = 4;
+
+#[derive(Default)]
+struct Table {
+    by_path: HashMap<String, HashMap<ConnId, u8>>,
+}
+
+impl Table {
+    fn add(&mut self, path: &str, conn: ConnId, mode: u8) {
+        *self.by_path.entry(path.to_string()).or_default().entry(conn).or_default() |= mode;
+    }
+
+    fn has(&self, path: &str, conn: ConnId, modes: u8) -> bool {
+        self.by_path
+            .get(path)
+            .and_then(|w| w.get(&conn))
+            .is_some_and(|m| m & modes != 0)
+    }
+
+    /// Clears `modes` for `conn` at `path`; returns whether anything was set.
+    fn clear(&mut self, path: &str, conn: ConnId, modes: u8) -> bool {
+        let Some(watchers) = self.by_path.get_mut(path) else {
+            return false;
+        };
+        let Some(m) = watchers.get_mut(&conn) else {
+            return false;
+        };
+        let had = *m & modes != 0;
+        *m &= !modes;
+        if *m == 0 {
+            watchers.remove(&conn);
+        }
+        if watchers.is_empty() {
+            self.by_path.remove(path);
+        }
+        had
+    }
+
+    /// Fires every watcher at `path` (standard ones are removed) and, when `with_ancestors`, the recursive
+    /// watchers on every ancestor.
+    fn trigger(&mut self, path: &str, with_ancestors: bool, out: &mut HashSet<ConnId>) {
+        if let Some(watchers) = self.by_path.get_mut(path) {
+            out.extend(watchers.keys().copied());
+            watchers.retain(|_, m| {
+                *m &= !STANDARD;
+                *m != 0
+            });
+            if watchers.is_empty() {
+                self.by_path.remove(path);
+            }
+        }
+        if with_ancestors {
+            for ancestor in ancestors(path) {
+                if let Some(watchers) = self.by_path.get(ancestor) {
+                    out.extend(watchers.iter().filter(|(_, m)| **m & RECURSIVE != 0).map(|(c, _)| *c));
+                }
+            }
+        }
+    }
+
+    fn remove_conn(&mut self, conn: ConnId) {
+        self.by_path.retain(|_, watchers| {
+            watchers.remove(&conn);
+            !watchers.is_empty()
+        });
+    }
+
+    fn count(&self) -> usize {
+        self.by_path.values().map(HashMap::len).sum()
+    }
+}
+
+/// Proper ancestors of `path`, nearest first, ending with "/".
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut current = path;
+    std::iter::from_fn(move || {
+        if current == "/" || current.is_empty() {
+            return None;
+        }
+        let idx = current.rfind('/')?;
+        current = if idx == 0 { "/" } else { &current[..idx] };
+        Some(current)
+    })
+}
+
+/// All watches of all connections.
+#[derive(Default)]
+pub struct WatchManager {
+    data: Table,
+    child: Table,
+}
+
+impl WatchManager {
+    pub fn add_data_watch(&mut self, path: &str, conn: ConnId) {
+        self.data.add(path, conn, STANDARD);
+    }
+
+    pub fn add_child_watch(&mut self, path: &str, conn: ConnId) {
+        self.child.add(path, conn, STANDARD);
+    }
+
+    pub fn add_persistent(&mut self, path: &str, conn: ConnId) {
+        self.data.add(path, conn, PERSISTENT);
+        self.child.add(path, conn, PERSISTENT);
+    }
+
+    pub fn add_persistent_recursive(&mut self, path: &str, conn: ConnId) {
+        self.data.add(path, conn, RECURSIVE);
+    }
+
+    /// Which connections an event on `path` reaches. Each connection appears once, however many of its
+    /// watches matched, because ZooKeeper delivers one notification per watcher.
+    pub fn trigger(&mut self, path: &str, event: EventType) -> HashSet<ConnId> {
+        let mut fired = HashSet::new();
+        match event {
+            EventType::NodeCreated | EventType::NodeDataChanged => self.data.trigger(path, true, &mut fired),
+            EventType::NodeDeleted => {
+                self.data.trigger(path, true, &mut fired);
+                self.child.trigger(path, false, &mut fired);
+            }
+            EventType::NodeChildrenChanged => self.child.trigger(path, false, &mut fired),
+            EventType::None => {}
+        }
+        fired
+    }
+
+    /// `checkWatches` / `removeWatches`: whether `conn` holds a watch of `kind` on `path`, removing it when
+    /// `remove` is set.
+    pub fn check_or_remove(&mut self, path: &str, conn: ConnId, kind: WatcherType, remove: bool) -> bool {
+        let (data_modes, child_modes) = match kind {
+            WatcherType::Data => (STANDARD, 0),
+            WatcherType::Children => (0, STANDARD),
+            WatcherType::Any => (STANDARD | PERSISTENT | RECURSIVE, STANDARD | PERSISTENT),
+            WatcherType::Persistent => (PERSISTENT, PERSISTENT),
+            WatcherType::PersistentRecursive => (RECURSIVE, 0),
+        };
+        let found = self.data.has(path, conn, data_modes) || self.child.has(path, conn, child_modes);
+        if found && remove {
+            self.data.clear(path, conn, data_modes);
+            self.child.clear(path, conn, child_modes);
+        }
+        found
+    }
+
+    pub fn remove_conn(&mut self, conn: ConnId) {
+        self.data.remove_conn(conn);
+        self.child.remove_conn(conn);
+    }
+
+    /// Total number of (path, connection) watch registrations, as `wchs` and `zk_watch_count` count them.
+    pub fn watch_count(&self) -> usize {
+        self.data.count() + self.child.count()
+    }
+
+    /// Paths watched, with the connections watching each (`wchp`).
+    pub fn by_path(&self) -> std::collections::BTreeMap<String, Vec<ConnId>> {
+        let mut out: std::collections::BTreeMap<String, Vec<ConnId>> = Default::default();
+        for table in [&self.data, &self.child] {
+            for (path, watchers) in &table.by_path {
+                let entry = out.entry(path.clone()).or_default();
+                for conn in watchers.keys() {
+                    if !entry.contains(conn) {
+                        entry.push(*conn);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Paths watched by each connection (`wchc`).
+    pub fn by_conn(&self) -> std::collections::BTreeMap<ConnId, Vec<String>> {
+        let mut out: std::collections::BTreeMap<ConnId, Vec<String>> = Default::default();
+        for (path, conns) in self.by_path() {
+            for conn in conns {
+                out.entry(conn).or_default().push(path.clone());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_watch_fires_once() {
+        let mut w = WatchManager::default();
+        w.add_data_watch("/a", 1);
+        assert_eq!(w.trigger("/a", EventType::NodeDataChanged), HashSet::from([1]));
+        assert!(w.trigger("/a", EventType::NodeDataChanged).is_empty());
+    }
+
+    #[test]
+    fn delete_fires_data_and_child_watchers_once_each_connection() {
+        let mut w = WatchManager::default();
+        w.add_data_watch("/a", 1);
+        w.add_child_watch("/a", 1);
+        w.add_child_watch("/a", 2);
+        assert_eq!(w.trigger("/a", EventType::NodeDeleted), HashSet::from([1, 2]));
+        assert_eq!(w.watch_count(), 0);
+    }
+
+    #[test]
+    fn recursive_watch_fires_for_descendants_but_never_for_children_changed() {
+        let mut w = WatchManager::default();
+        w.add_persistent_recursive("/a", 7);
+        assert_eq!(w.trigger("/a/b/c", EventType::NodeCreated), HashSet::from([7]));
+        assert!(w.trigger("/a", EventType::NodeChildrenChanged).is_empty());
+        assert_eq!(w.trigger("/a/b", EventType::NodeDataChanged), HashSet::from([7]));
+        assert_eq!(w.watch_count(), 1, "persistent watches stay");
+    }
+
+    #[test]
+    fn persistent_watch_sees_children_changes_of_its_own_path_only() {
+        let mut w = WatchManager::default();
+        w.add_persistent("/a", 3);
+        assert_eq!(w.trigger("/a", EventType::NodeChildrenChanged), HashSet::from([3]));
+        assert!(w.trigger("/a/b", EventType::NodeCreated).is_empty());
+        assert_eq!(w.trigger("/a", EventType::NodeDataChanged), HashSet::from([3]));
+    }
+
+    #[test]
+    fn check_and_remove_by_type() {
+        let mut w = WatchManager::default();
+        w.add_data_watch("/a", 1);
+        assert!(!w.check_or_remove("/a", 1, WatcherType::Children, true));
+        assert!(w.check_or_remove("/a", 1, WatcherType::Data, false));
+        assert!(w.check_or_remove("/a", 1, WatcherType::Any, true));
+        assert!(!w.check_or_remove("/a", 1, WatcherType::Data, false));
+    }
+
+    #[test]
+    fn ancestors_of_a_path() {
+        assert_eq!(ancestors("/a/b/c").collect::<Vec<_>>(), vec!["/a/b", "/a", "/"]);
+        assert_eq!(ancestors("/").count(), 0);
+    }
+}

@@ -1,0 +1,77 @@
+//! Small file-system helpers shared by the WAL and snapshots: directory fsync, preallocation, removal that
+//! tolerates files already gone, and the error injection behind the failpoints.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+/// Makes a rename, creation or deletion inside `dir` durable. Without it a power failure can bring back the
+/// old directory entry even though the file's own data was fsynced.
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reserves `len` bytes for `file`, growing its size to at least `len`. Uses fallocate(2) so that a full disk
+/// shows up now rather than in the middle of an append; falls back to a sparse `set_len` on file systems
+/// that cannot preallocate.
+pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    if file.metadata()?.len() >= len {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let Ok(len_off) = libc::off_t::try_from(len) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "preallocation size too large"));
+        };
+        // SAFETY: fallocate only reads its integer arguments; the descriptor is owned by `file`, which
+        // outlives the call.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len_off) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
+            return Err(err);
+        }
+    }
+    file.set_len(len)
+}
+
+/// Removes a file, treating "already gone" as success (a previous attempt may have removed it before
+/// failing later).
+pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Creates `dir` (and its parents) and makes the new entry durable in its parent.
+pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => fsync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
+/// The error a failpoint injects: `enospc` gives "no space left on device", anything else EIO.
+#[cfg(feature = "failpoints")]
+pub(crate) fn io_err_from(arg: Option<String>) -> io::Error {
+    match arg.as_deref() {
+        Some("enospc") => io::Error::from_raw_os_error(libc::ENOSPC),
+        _ => io::Error::from_raw_os_error(libc::EIO),
+    }
+}
+
+/// Evaluates an I/O failpoint inside a function returning `io::Result`.
+macro_rules! io_failpoint {
+    ($name:literal) => {
+        fail::fail_point!($name, |arg| Err($crate::fsutil::io_err_from(arg)))
+    };
+}
+pub(crate) use io_failpoint;

@@ -1,0 +1,58 @@
+//! Loopback networking helpers: picking ports and speaking ZooKeeper's four-letter words.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+const FOUR_LETTER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago and has not been handed out before by this
+/// process, so parallel tests in one binary never race each other for the same port.
+pub fn free_port() -> u16 {
+    static HANDED_OUT: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let handed_out = HANDED_OUT.get_or_init(Default::default);
+    for _ in 0..1000 {
+        let Ok(listener) = TcpListener::bind(("127.0.0.1", 0)) else { continue };
+        let Ok(addr) = listener.local_addr() else { continue };
+        let mut seen = handed_out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if seen.insert(addr.port()) {
+            return addr.port();
+        }
+    }
+    // The kernel keeps handing out ports we already gave away: every test would fail anyway.
+    panic!("paddock-testkit: no free TCP port on 127.0.0.1")
+}
+
+/// Sends a four-letter word (`ruok`, `srvr`, `mntr`, `cons`, ...) over a fresh TCP connection and returns
+/// everything the server writes before closing it.
+pub fn four_letter_word(addr: &str, cmd: &str) -> anyhow::Result<String> {
+    let target = resolve(addr)?;
+    let mut stream = TcpStream::connect_timeout(&target, FOUR_LETTER_TIMEOUT)
+        .with_context(|| format!("cannot connect to {addr} to send `{cmd}`"))?;
+    stream.set_read_timeout(Some(FOUR_LETTER_TIMEOUT))?;
+    stream.set_write_timeout(Some(FOUR_LETTER_TIMEOUT))?;
+    stream.write_all(cmd.as_bytes()).with_context(|| format!("cannot send `{cmd}` to {addr}"))?;
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .with_context(|| format!("no complete answer to `{cmd}` from {addr}"))?;
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
+pub(crate) fn port_accepts(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
+    let mut addrs = addr.to_socket_addrs().with_context(|| format!("bad address {addr:?}"))?;
+    match addrs.next() {
+        Some(a) => Ok(a),
+        None => bail!("address {addr:?} resolves to nothing"),
+    }
+}

@@ -1,0 +1,160 @@
+//! The Paddock binary as a child process, with restarts and crashes on demand, for end-to-end and
+//! durability tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+
+use crate::net::{free_port, port_accepts};
+use crate::process::{ServerChild, log_tail, read_log, write_config};
+
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// A clean shutdown flushes and closes files; a server that needs longer is hung.
+const TERMINATE_GRACE: Duration = Duration::from_secs(30);
+
+/// A Paddock server (`paddock server --config <tmp>/zoo.cfg --port P --data-dir D`) on 127.0.0.1 with
+/// its output in `<tmp>/paddock.log`. Killed on drop.
+pub struct PaddockProcess {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    binary: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<ServerChild>,
+    _dir: TempDir,
+}
+
+impl PaddockProcess {
+    /// Starts a server on a fresh data dir with the default configuration.
+    pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a fresh data dir; `extra_cfg` entries override or extend the zoo.cfg defaults.
+    pub fn start_with(extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::launch(None, extra_cfg)
+    }
+
+    /// Starts a server on an existing (or to-be-created) data dir that outlives this value, e.g. to
+    /// restart on the data an earlier process left behind.
+    pub fn start_in(data_dir: &Path, extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::launch(Some(data_dir), extra_cfg)
+    }
+
+    /// `127.0.0.1:port`, ready for a client connect string.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Everything every run of this server logged so far (runs are separated by marker lines).
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+
+    /// The server's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ServerChild::pid)
+    }
+
+    /// Crashes the server: SIGKILL, no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill9();
+        }
+    }
+
+    /// Asks the server to shut down (SIGTERM) and waits for it; an error if it hangs (it is then killed)
+    /// or was not running.
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        match self.child.take() {
+            Some(mut child) => child.terminate(TERMINATE_GRACE),
+            None => bail!("Paddock on {} is not running", self.addr()),
+        }
+    }
+
+    /// Stops the server if it runs (cleanly, failing if it hangs) and starts it again on the same port,
+    /// config and data dir.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            self.terminate()?;
+        }
+        self.child = Some(spawn_ready(&self.binary, &self.config, self.port, &self.data_dir, &self.log)?);
+        Ok(())
+    }
+
+    fn launch(data_dir: Option<&Path>, extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let binary = paddock_binary()?;
+        let dir = tempfile::Builder::new().prefix("paddock-").tempdir().context("cannot create a temp dir")?;
+        let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let port = free_port();
+        let config = dir.path().join("zoo.cfg");
+        let defaults = [
+            ("tickTime", "2000".to_owned()),
+            ("dataDir", data_dir.display().to_string()),
+            ("clientPort", port.to_string()),
+            ("clientPortAddress", "127.0.0.1".to_owned()),
+            ("admin.enableServer", "false".to_owned()),
+            ("4lw.commands.whitelist", "*".to_owned()),
+            ("extendedTypesEnabled", "true".to_owned()),
+        ];
+        write_config(&config, &defaults, extra_cfg)?;
+        let log = dir.path().join("paddock.log");
+        let child = spawn_ready(&binary, &config, port, &data_dir, &log)?;
+        Ok(PaddockProcess { port, data_dir, binary, config, log, child: Some(child), _dir: dir })
+    }
+}
+
+impl Drop for PaddockProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- Paddock log tail ({}) ----\n{}", self.addr(), log_tail(&self.log));
+        }
+        if let Some(mut child) = self.child.take() {
+            child.stop_quietly();
+        }
+    }
+}
+
+fn spawn_ready(binary: &Path, config: &Path, port: u16, data_dir: &Path, log: &Path) -> anyhow::Result<ServerChild> {
+    let mut command = Command::new(binary);
+    command
+        .arg("server")
+        .arg("--config")
+        .arg(config)
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--data-dir")
+        .arg(data_dir);
+    let mut child = ServerChild::spawn(command, log)?;
+    if let Err(e) = child.wait_until("Paddock", START_LIMIT, || port_accepts(port)) {
+        child.kill9();
+        return Err(e);
+    }
+    Ok(child)
+}
+
+/// `$PADDOCK_BIN`, else the debug build in this workspace's target dir.
+fn paddock_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PADDOCK_BIN") {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("PADDOCK_BIN={} does not exist", path.display());
+        }
+        return Ok(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("debug/paddock");
+    if !path.is_file() {
+        bail!(
+            "the Paddock binary is missing at {}: build it with `cargo build -p paddock` or set PADDOCK_BIN",
+            path.display()
+        );
+    }
+    Ok(path)
+}
