@@ -40,15 +40,12 @@ pub fn decode_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>,
 
 /// The four-letter words ZooKeeper knows, recognised from the first four bytes of a connection.
 pub const FOUR_LETTER_WORDS: [&str; 19] = [
-    "ruok", "conf", "cons", "crst", "dump", "envi", "reqs", "srvr", "srst", "stat", "wchs", "wchc",
-    "wchp", "dirs", "isro", "hash", "mntr", "gtmk", "stmk",
+    "ruok", "conf", "cons", "crst", "dump", "envi", "reqs", "srvr", "srst", "stat", "wchs", "wchc", "wchp", "dirs",
+    "isro", "hash", "mntr", "gtmk", "stmk",
 ];
 
 pub fn four_letter_word(first4: [u8; 4]) -> Option<&'static str> {
-    FOUR_LETTER_WORDS
-        .iter()
-        .copied()
-        .find(|w| w.as_bytes() == first4)
+    FOUR_LETTER_WORDS.iter().copied().find(|w| w.as_bytes() == first4)
 }
 
 /// Decodes the handshake frame, with or without the trailing readOnly byte.
@@ -63,31 +60,19 @@ mod tests {
     #[test]
     fn frames_split_and_wait_for_more() {
         let mut buf = BytesMut::from(&[0, 0, 0, 2, 7, 8, 0, 0, 0, 3, 1][..]);
-        assert_eq!(
-            decode_frame(&mut buf, 10),
-            Ok(Some(Bytes::from_static(&[7, 8])))
-        );
+        assert_eq!(decode_frame(&mut buf, 10), Ok(Some(Bytes::from_static(&[7, 8]))));
         assert_eq!(decode_frame(&mut buf, 10), Ok(None));
         buf.extend_from_slice(&[2, 3]);
-        assert_eq!(
-            decode_frame(&mut buf, 10),
-            Ok(Some(Bytes::from_static(&[1, 2, 3])))
-        );
+        assert_eq!(decode_frame(&mut buf, 10), Ok(Some(Bytes::from_static(&[1, 2, 3]))));
         assert!(buf.is_empty());
     }
 
     #[test]
     fn oversized_and_negative_frames_are_refused_before_buffering() {
         let mut buf = BytesMut::from(&[0, 0, 0, 11][..]);
-        assert_eq!(
-            decode_frame(&mut buf, 10),
-            Err(FrameError::TooLong { len: 11, max: 10 })
-        );
+        assert_eq!(decode_frame(&mut buf, 10), Err(FrameError::TooLong { len: 11, max: 10 }));
         let mut buf = BytesMut::from(&[0xff, 0, 0, 0][..]);
-        assert!(matches!(
-            decode_frame(&mut buf, 10),
-            Err(FrameError::NegativeLength(_))
-        ));
+        assert!(matches!(decode_frame(&mut buf, 10), Err(FrameError::NegativeLength(_))));
     }
 
     #[test]

@@ -31,11 +31,7 @@ pub struct JuteReader<'a> {
 impl<'a> JuteReader<'a> {
     /// `max_len` bounds every buffer, string and vector length (ZooKeeper's jute.maxbuffer check).
     pub fn new(buf: &'a [u8], max_len: usize) -> Self {
-        JuteReader {
-            buf,
-            pos: 0,
-            max_len,
-        }
+        JuteReader { buf, pos: 0, max_len }
     }
 
     pub fn remaining(&self) -> usize {
@@ -76,10 +72,7 @@ impl<'a> JuteReader<'a> {
         }
         let len = usize::try_from(len).map_err(|_| DecodeError::NegativeLength(len))?;
         if len > self.max_len {
-            return Err(DecodeError::TooLong {
-                len,
-                max: self.max_len,
-            });
+            return Err(DecodeError::TooLong { len, max: self.max_len });
         }
         Ok(Some(len))
     }
@@ -219,10 +212,7 @@ mod tests {
     #[test]
     fn lengths_are_bounded_before_allocation() {
         let mut r = JuteReader::new(&[0, 0, 1, 0], 100);
-        assert_eq!(
-            r.read_buffer(),
-            Err(DecodeError::TooLong { len: 256, max: 100 })
-        );
+        assert_eq!(r.read_buffer(), Err(DecodeError::TooLong { len: 256, max: 100 }));
         let mut r = JuteReader::new(&[0, 0, 0, 50, 1, 2], 100);
         assert_eq!(r.read_buffer(), Err(DecodeError::Truncated));
         let mut r = JuteReader::new(&[0, 0, 0, 50, 1, 2], 100);

@@ -9,13 +9,10 @@ pub mod response;
 pub mod types;
 
 pub use frame::{
-    DEFAULT_MAX_BUFFER, FOUR_LETTER_WORDS, FrameError, decode_connect_request, decode_frame,
-    four_letter_word,
+    DEFAULT_MAX_BUFFER, FOUR_LETTER_WORDS, FrameError, decode_connect_request, decode_frame, four_letter_word,
 };
 pub use jute::{DecodeError, JuteReader, JuteWriter, Record};
 pub use records::*;
 pub use request::{MultiOp, Request};
-pub use response::{
-    MultiResult, Response, encode_connect_response, encode_notification, encode_reply,
-};
+pub use response::{MultiResult, Response, encode_connect_response, encode_notification, encode_reply};
 pub use types::*;

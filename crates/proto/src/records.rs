@@ -84,10 +84,7 @@ impl Record for Id {
     }
 
     fn read_from(r: &mut JuteReader<'_>) -> Result<Self, DecodeError> {
-        Ok(Id {
-            scheme: r.read_string()?,
-            id: r.read_string()?,
-        })
+        Ok(Id { scheme: r.read_string()?, id: r.read_string()? })
     }
 }
 
@@ -98,10 +95,7 @@ impl Record for Acl {
     }
 
     fn read_from(r: &mut JuteReader<'_>) -> Result<Self, DecodeError> {
-        Ok(Acl {
-            perms: r.read_i32()?,
-            id: Id::read_from(r)?,
-        })
+        Ok(Acl { perms: r.read_i32()?, id: Id::read_from(r)? })
     }
 }
 
@@ -117,17 +111,8 @@ record!(
     /// create, create2, createContainer.
     CreateRequest { path: ustring, data: buffer, acl: acls, flags: int }
 );
-record!(CreateTtlRequest {
-    path: ustring,
-    data: buffer,
-    acl: acls,
-    flags: int,
-    ttl: long
-});
-record!(DeleteRequest {
-    path: ustring,
-    version: int
-});
+record!(CreateTtlRequest { path: ustring, data: buffer, acl: acls, flags: int, ttl: long });
+record!(DeleteRequest { path: ustring, version: int });
 record!(
     /// exists, getData, getChildren, getChildren2 (and the ops of a multiRead).
     PathWatchRequest { path: ustring, watch: boolean }
@@ -136,20 +121,9 @@ record!(
     /// getACL, sync, deleteContainer, getAllChildrenNumber, getEphemerals (whose field is a prefix).
     PathRequest { path: ustring }
 );
-record!(SetDataRequest {
-    path: ustring,
-    data: buffer,
-    version: int
-});
-record!(SetAclRequest {
-    path: ustring,
-    acl: acls,
-    version: int
-});
-record!(CheckVersionRequest {
-    path: ustring,
-    version: int
-});
+record!(SetDataRequest { path: ustring, data: buffer, version: int });
+record!(SetAclRequest { path: ustring, acl: acls, version: int });
+record!(CheckVersionRequest { path: ustring, version: int });
 record!(ReconfigRequest {
     joining_servers: ustring,
     leaving_servers: ustring,
@@ -164,20 +138,13 @@ record!(
     /// `mode` is an [`crate::AddWatchMode`] value.
     AddWatchRequest { path: ustring, mode: int }
 );
-record!(AuthPacket {
-    auth_type: int,
-    scheme: ustring,
-    auth: buffer
-});
+record!(AuthPacket { auth_type: int, scheme: ustring, auth: buffer });
 record!(SaslRequest { token: buffer });
 record!(
     /// The body of a notification (xid -1).
     WatcherEvent { event_type: int, state: int, path: ustring }
 );
-record!(ClientInfo {
-    auth_scheme: ustring,
-    user: ustring
-});
+record!(ClientInfo { auth_scheme: ustring, user: ustring });
 record!(
     /// Precedes each op of a multi request and each result of its reply; `done` ends the list.
     MultiHeader { op: int, done: boolean, err: int }
@@ -290,9 +257,5 @@ impl Record for ConnectResponse {
 }
 
 fn optional_bool(r: &mut JuteReader<'_>) -> Result<Option<bool>, DecodeError> {
-    if r.remaining() == 0 {
-        Ok(None)
-    } else {
-        r.read_bool().map(Some)
-    }
+    if r.remaining() == 0 { Ok(None) } else { r.read_bool().map(Some) }
 }

@@ -61,10 +61,9 @@ impl Request {
         let r = &mut JuteReader::new(body, max_len);
         use OpCode as O;
         Ok(match code {
-            O::Create | O::Create2 | O::CreateContainer => Request::Create {
-                op: code,
-                req: CreateRequest::read_from(r)?,
-            },
+            O::Create | O::Create2 | O::CreateContainer => {
+                Request::Create { op: code, req: CreateRequest::read_from(r)? }
+            }
             O::CreateTtl => Request::CreateTtl(CreateTtlRequest::read_from(r)?),
             O::Delete => Request::Delete(DeleteRequest::read_from(r)?),
             O::DeleteContainer => Request::DeleteContainer(PathRequest::read_from(r)?),
@@ -134,11 +133,7 @@ impl Request {
     /// Encodes the request as a complete frame with header `xid`, as a client sends it.
     pub fn encode(&self, xid: i32) -> bytes::Bytes {
         let mut w = JuteWriter::framed();
-        RequestHeader {
-            xid,
-            op: self.opcode() as i32,
-        }
-        .write_to(&mut w);
+        RequestHeader { xid, op: self.opcode() as i32 }.write_to(&mut w);
         self.write_body(&mut w);
         w.into_frame()
     }
@@ -153,10 +148,9 @@ impl Request {
             | Request::Sync(r)
             | Request::GetEphemerals(r)
             | Request::GetAllChildrenNumber(r) => r.write_to(w),
-            Request::Exists(r)
-            | Request::GetData(r)
-            | Request::GetChildren(r)
-            | Request::GetChildren2(r) => r.write_to(w),
+            Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => {
+                r.write_to(w)
+            }
             Request::SetData(r) => r.write_to(w),
             Request::SetAcl(r) => r.write_to(w),
             Request::Check(r) => r.write_to(w),
@@ -189,10 +183,9 @@ impl MultiOp {
     fn read_from(op: i32, r: &mut JuteReader<'_>) -> Result<MultiOp, DecodeError> {
         use OpCode as O;
         Ok(match OpCode::from_i32(op) {
-            Some(code @ (O::Create | O::Create2 | O::CreateContainer)) => MultiOp::Create {
-                op: code,
-                req: CreateRequest::read_from(r)?,
-            },
+            Some(code @ (O::Create | O::Create2 | O::CreateContainer)) => {
+                MultiOp::Create { op: code, req: CreateRequest::read_from(r)? }
+            }
             Some(O::CreateTtl) => MultiOp::CreateTtl(CreateTtlRequest::read_from(r)?),
             Some(O::Delete) => MultiOp::Delete(DeleteRequest::read_from(r)?),
             Some(O::SetData) => MultiOp::SetData(SetDataRequest::read_from(r)?),
@@ -229,18 +222,8 @@ fn read_multi(r: &mut JuteReader<'_>) -> Result<Vec<MultiOp>, DecodeError> {
 
 fn write_multi(w: &mut JuteWriter, ops: &[MultiOp]) {
     for op in ops {
-        MultiHeader {
-            op: op.opcode() as i32,
-            done: false,
-            err: -1,
-        }
-        .write_to(w);
+        MultiHeader { op: op.opcode() as i32, done: false, err: -1 }.write_to(w);
         op.write_to(w);
     }
-    MultiHeader {
-        op: -1,
-        done: true,
-        err: -1,
-    }
-    .write_to(w);
+    MultiHeader { op: -1, done: true, err: -1 }.write_to(w);
 }

@@ -81,9 +81,7 @@ impl Response {
                 w.write_vec(acl, |w, a| a.write_to(w));
                 stat.write_to(w);
             }
-            Response::GetChildren(children) | Response::GetEphemerals(children) => {
-                w.write_strings(children)
-            }
+            Response::GetChildren(children) | Response::GetEphemerals(children) => w.write_strings(children),
             Response::GetChildren2 { children, stat } => {
                 w.write_strings(children);
                 stat.write_to(w);
@@ -101,24 +99,14 @@ impl Response {
         use OpCode as O;
         Ok(match op {
             O::Create => Response::Create(r.read_string()?),
-            O::Create2 | O::CreateContainer | O::CreateTtl => Response::Create2 {
-                path: r.read_string()?,
-                stat: Stat::read_from(r)?,
-            },
+            O::Create2 | O::CreateContainer | O::CreateTtl => {
+                Response::Create2 { path: r.read_string()?, stat: Stat::read_from(r)? }
+            }
             O::Exists | O::SetData | O::SetAcl => Response::Stat(Stat::read_from(r)?),
-            O::GetData => Response::GetData {
-                data: r.read_buffer()?,
-                stat: Stat::read_from(r)?,
-            },
-            O::GetAcl => Response::GetAcl {
-                acl: r.read_vec(Acl::read_from)?,
-                stat: Stat::read_from(r)?,
-            },
+            O::GetData => Response::GetData { data: r.read_buffer()?, stat: Stat::read_from(r)? },
+            O::GetAcl => Response::GetAcl { acl: r.read_vec(Acl::read_from)?, stat: Stat::read_from(r)? },
             O::GetChildren => Response::GetChildren(r.read_strings()?),
-            O::GetChildren2 => Response::GetChildren2 {
-                children: r.read_strings()?,
-                stat: Stat::read_from(r)?,
-            },
+            O::GetChildren2 => Response::GetChildren2 { children: r.read_strings()?, stat: Stat::read_from(r)? },
             O::Sync => Response::Sync(r.read_string()?),
             O::Multi | O::MultiRead => Response::Multi(read_multi_results(r)?),
             O::AddWatch => Response::ErrorBody(r.read_i32()?),
@@ -152,12 +140,7 @@ fn write_multi_results(w: &mut JuteWriter, results: &[MultiResult]) {
             MultiResult::Error(code) => code.code(),
             _ => 0,
         };
-        MultiHeader {
-            op: result.opcode(),
-            done: false,
-            err,
-        }
-        .write_to(w);
+        MultiHeader { op: result.opcode(), done: false, err }.write_to(w);
         match result {
             MultiResult::Create(path) => w.write_string(path),
             MultiResult::Create2 { path, stat } => {
@@ -174,12 +157,7 @@ fn write_multi_results(w: &mut JuteWriter, results: &[MultiResult]) {
             MultiResult::Error(code) => w.write_i32(code.code()),
         }
     }
-    MultiHeader {
-        op: -1,
-        done: true,
-        err: -1,
-    }
-    .write_to(w);
+    MultiHeader { op: -1, done: true, err: -1 }.write_to(w);
 }
 
 fn read_multi_results(r: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, DecodeError> {
@@ -192,18 +170,12 @@ fn read_multi_results(r: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, Decode
         use OpCode as O;
         results.push(match OpCode::from_i32(header.op) {
             Some(O::Create) => MultiResult::Create(r.read_string()?),
-            Some(O::Create2) => MultiResult::Create2 {
-                path: r.read_string()?,
-                stat: Stat::read_from(r)?,
-            },
+            Some(O::Create2) => MultiResult::Create2 { path: r.read_string()?, stat: Stat::read_from(r)? },
             Some(O::Delete) => MultiResult::Delete,
             Some(O::SetData) => MultiResult::SetData(Stat::read_from(r)?),
             Some(O::Check) => MultiResult::Check,
             Some(O::GetChildren) => MultiResult::GetChildren(r.read_strings()?),
-            Some(O::GetData) => MultiResult::GetData {
-                data: r.read_buffer()?,
-                stat: Stat::read_from(r)?,
-            },
+            Some(O::GetData) => MultiResult::GetData { data: r.read_buffer()?, stat: Stat::read_from(r)? },
             Some(O::Error) => {
                 let code = r.read_i32()?;
                 MultiResult::Error(ErrorCode::from_i32(code).unwrap_or(ErrorCode::SystemError))
@@ -228,12 +200,7 @@ pub fn encode_reply(header: &ReplyHeader, body: Option<&Response>) -> Bytes {
 /// A watch notification: xid -1, the zxid of the change that fired it, and the event.
 pub fn encode_notification(zxid: i64, event: &WatcherEvent) -> Bytes {
     let mut w = JuteWriter::framed();
-    ReplyHeader {
-        xid: xid::NOTIFICATION,
-        zxid,
-        err: 0,
-    }
-    .write_to(&mut w);
+    ReplyHeader { xid: xid::NOTIFICATION, zxid, err: 0 }.write_to(&mut w);
     event.write_to(&mut w);
     w.into_frame()
 }

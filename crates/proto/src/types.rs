@@ -29,10 +29,7 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: impl Into<String>, id: impl Into<String>) -> Self {
-        Id {
-            scheme: scheme.into(),
-            id: id.into(),
-        }
+        Id { scheme: scheme.into(), id: id.into() }
     }
 
     pub fn anyone() -> Self {
@@ -333,10 +330,7 @@ impl CreateMode {
     }
 
     pub fn is_ephemeral(self) -> bool {
-        matches!(
-            self,
-            CreateMode::Ephemeral | CreateMode::EphemeralSequential
-        )
+        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
     }
 
     pub fn is_sequential(self) -> bool {
@@ -353,10 +347,7 @@ impl CreateMode {
     }
 
     pub fn is_ttl(self) -> bool {
-        matches!(
-            self,
-            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
-        )
+        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
     }
 }
 

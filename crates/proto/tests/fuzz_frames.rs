@@ -9,58 +9,21 @@ use rand::{Rng, SeedableRng};
 const MAX: usize = 4096;
 
 fn seeds() -> Vec<Vec<u8>> {
-    let create = CreateRequest {
-        path: "/a/b".into(),
-        data: b"data".to_vec(),
-        acl: Acl::open_unsafe(),
-        flags: 2,
-    };
+    let create = CreateRequest { path: "/a/b".into(), data: b"data".to_vec(), acl: Acl::open_unsafe(), flags: 2 };
     let requests = vec![
-        Request::Create {
-            op: OpCode::Create2,
-            req: create.clone(),
-        },
-        Request::SetData(SetDataRequest {
-            path: "/x".into(),
-            data: vec![1, 2, 3],
-            version: 4,
-        }),
+        Request::Create { op: OpCode::Create2, req: create.clone() },
+        Request::SetData(SetDataRequest { path: "/x".into(), data: vec![1, 2, 3], version: 4 }),
         Request::Multi(vec![
-            MultiOp::Create {
-                op: OpCode::Create,
-                req: create,
-            },
-            MultiOp::Delete(DeleteRequest {
-                path: "/y".into(),
-                version: -1,
-            }),
-            MultiOp::Check(CheckVersionRequest {
-                path: "/z".into(),
-                version: 1,
-            }),
+            MultiOp::Create { op: OpCode::Create, req: create },
+            MultiOp::Delete(DeleteRequest { path: "/y".into(), version: -1 }),
+            MultiOp::Check(CheckVersionRequest { path: "/z".into(), version: 1 }),
         ]),
-        Request::SetWatches2(SetWatches {
-            relative_zxid: 9,
-            data_watches: vec!["/a".into()],
-            ..SetWatches::default()
-        }),
-        Request::Auth(AuthPacket {
-            auth_type: 0,
-            scheme: "digest".into(),
-            auth: b"u:p".to_vec(),
-        }),
+        Request::SetWatches2(SetWatches { relative_zxid: 9, data_watches: vec!["/a".into()], ..SetWatches::default() }),
+        Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"u:p".to_vec() }),
     ];
-    let mut seeds: Vec<Vec<u8>> = requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| r.encode(i as i32).to_vec())
-        .collect();
-    let connect = ConnectRequest {
-        passwd: vec![0; 16],
-        timeout: 30_000,
-        read_only: Some(false),
-        ..ConnectRequest::default()
-    };
+    let mut seeds: Vec<Vec<u8>> = requests.iter().enumerate().map(|(i, r)| r.encode(i as i32).to_vec()).collect();
+    let connect =
+        ConnectRequest { passwd: vec![0; 16], timeout: 30_000, read_only: Some(false), ..ConnectRequest::default() };
     seeds.push(connect.to_bytes());
     seeds
 }
@@ -82,8 +45,7 @@ fn mutate(rng: &mut StdRng, input: &mut Vec<u8>) {
                 // Overwrite a 4-byte window with a hostile length.
                 if input.len() >= 4 {
                     let i = rng.random_range(0..=input.len() - 4);
-                    let len: i32 =
-                        [-1, -2, i32::MAX, i32::MIN, 0x100000, 7][rng.random_range(0..6)];
+                    let len: i32 = [-1, -2, i32::MAX, i32::MIN, 0x100000, 7][rng.random_range(0..6)];
                     input[i..i + 4].copy_from_slice(&len.to_be_bytes());
                 }
             }
@@ -107,22 +69,14 @@ fn feed(input: &[u8]) {
 
 #[test]
 fn a_million_random_and_mutated_frames_never_panic() {
-    let count: u64 = std::env::var("PADDOCK_FUZZ_FRAMES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let seed: u64 = std::env::var("PADDOCK_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed);
+    let count: u64 = std::env::var("PADDOCK_FUZZ_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let seed: u64 = std::env::var("PADDOCK_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed);
     let mut rng = StdRng::seed_from_u64(seed);
     let seeds = seeds();
     let mut fed = 0u64;
     for i in 0..count {
         let mut input = if i % 4 == 0 {
-            (0..rng.random_range(0..64))
-                .map(|_| rng.random::<u8>())
-                .collect()
+            (0..rng.random_range(0..64)).map(|_| rng.random::<u8>()).collect()
         } else {
             seeds[rng.random_range(0..seeds.len())][4..].to_vec()
         };

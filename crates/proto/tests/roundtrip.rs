@@ -31,10 +31,7 @@ fn stat() -> impl Strategy<Value = Stat> {
 }
 
 fn acls() -> impl Strategy<Value = Vec<Acl>> {
-    vec(
-        (any::<i32>(), text(), text()).prop_map(|(p, s, i)| Acl::new(p, Id::new(s, i))),
-        0..4,
-    )
+    vec((any::<i32>(), text(), text()).prop_map(|(p, s, i)| Acl::new(p, Id::new(s, i))), 0..4)
 }
 
 fn create() -> impl Strategy<Value = CreateRequest> {
@@ -69,38 +66,24 @@ fn path_version() -> impl Strategy<Value = (String, i32)> {
 }
 
 fn multi_op() -> impl Strategy<Value = MultiOp> {
-    let create_op = prop_oneof![
-        Just(OpCode::Create),
-        Just(OpCode::Create2),
-        Just(OpCode::CreateContainer)
-    ];
+    let create_op = prop_oneof![Just(OpCode::Create), Just(OpCode::Create2), Just(OpCode::CreateContainer)];
     prop_oneof![
         (create_op, create()).prop_map(|(op, req)| MultiOp::Create { op, req }),
         create_ttl().prop_map(MultiOp::CreateTtl),
         path_version().prop_map(|(path, version)| MultiOp::Delete(DeleteRequest { path, version })),
-        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData(
-            SetDataRequest {
-                path,
-                data,
-                version
-            }
-        )),
-        path_version()
-            .prop_map(|(path, version)| MultiOp::Check(CheckVersionRequest { path, version })),
+        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData(SetDataRequest {
+            path,
+            data,
+            version
+        })),
+        path_version().prop_map(|(path, version)| MultiOp::Check(CheckVersionRequest { path, version })),
         path_watch().prop_map(MultiOp::GetChildren),
         path_watch().prop_map(MultiOp::GetData),
     ]
 }
 
 fn set_watches(v2: bool) -> impl Strategy<Value = SetWatches> {
-    (
-        any::<i64>(),
-        vec(text(), 0..3),
-        vec(text(), 0..3),
-        vec(text(), 0..3),
-        vec(text(), 0..3),
-        vec(text(), 0..3),
-    )
+    (any::<i64>(), vec(text(), 0..3), vec(text(), 0..3), vec(text(), 0..3), vec(text(), 0..3), vec(text(), 0..3))
         .prop_map(move |(relative_zxid, d, e, c, p, r)| SetWatches {
             relative_zxid,
             data_watches: d,
@@ -112,11 +95,7 @@ fn set_watches(v2: bool) -> impl Strategy<Value = SetWatches> {
 }
 
 fn request() -> impl Strategy<Value = Request> {
-    let create_op = prop_oneof![
-        Just(OpCode::Create),
-        Just(OpCode::Create2),
-        Just(OpCode::CreateContainer)
-    ];
+    let create_op = prop_oneof![Just(OpCode::Create), Just(OpCode::Create2), Just(OpCode::CreateContainer)];
     prop_oneof![
         (create_op, create()).prop_map(|(op, req)| Request::Create { op, req }),
         create_ttl().prop_map(Request::CreateTtl),
@@ -124,63 +103,52 @@ fn request() -> impl Strategy<Value = Request> {
         path().prop_map(Request::DeleteContainer),
         path_watch().prop_map(Request::Exists),
         path_watch().prop_map(Request::GetData),
-        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData(
-            SetDataRequest {
-                path,
-                data,
-                version
-            }
-        )),
+        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData(SetDataRequest {
+            path,
+            data,
+            version
+        })),
         path().prop_map(Request::GetAcl),
-        (text(), acls(), any::<i32>())
-            .prop_map(|(path, acl, version)| Request::SetAcl(SetAclRequest { path, acl, version })),
+        (text(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Request::SetAcl(SetAclRequest {
+            path,
+            acl,
+            version
+        })),
         path_watch().prop_map(Request::GetChildren),
         path_watch().prop_map(Request::GetChildren2),
         path().prop_map(Request::Sync),
-        path_version()
-            .prop_map(|(path, version)| Request::Check(CheckVersionRequest { path, version })),
+        path_version().prop_map(|(path, version)| Request::Check(CheckVersionRequest { path, version })),
         vec(multi_op(), 0..5).prop_map(Request::Multi),
         vec(multi_op(), 0..5).prop_map(Request::MultiRead),
-        (text(), text(), text(), any::<i64>()).prop_map(|(j, l, n, c)| Request::Reconfig(
-            ReconfigRequest {
-                joining_servers: j,
-                leaving_servers: l,
-                new_members: n,
-                cur_config_id: c
-            }
-        )),
-        (text(), any::<i32>()).prop_map(|(path, watcher_type)| Request::CheckWatches(
-            WatchesRequest { path, watcher_type }
-        )),
-        (text(), any::<i32>()).prop_map(|(path, watcher_type)| Request::RemoveWatches(
-            WatchesRequest { path, watcher_type }
-        )),
+        (text(), text(), text(), any::<i64>()).prop_map(|(j, l, n, c)| Request::Reconfig(ReconfigRequest {
+            joining_servers: j,
+            leaving_servers: l,
+            new_members: n,
+            cur_config_id: c
+        })),
+        (text(), any::<i32>())
+            .prop_map(|(path, watcher_type)| Request::CheckWatches(WatchesRequest { path, watcher_type })),
+        (text(), any::<i32>())
+            .prop_map(|(path, watcher_type)| Request::RemoveWatches(WatchesRequest { path, watcher_type })),
         set_watches(false).prop_map(Request::SetWatches),
         set_watches(true).prop_map(Request::SetWatches2),
-        (text(), any::<i32>())
-            .prop_map(|(path, mode)| Request::AddWatch(AddWatchRequest { path, mode })),
+        (text(), any::<i32>()).prop_map(|(path, mode)| Request::AddWatch(AddWatchRequest { path, mode })),
         path().prop_map(Request::GetEphemerals),
         path().prop_map(Request::GetAllChildrenNumber),
         Just(Request::WhoAmI),
         Just(Request::Ping),
         Just(Request::CloseSession),
-        (any::<i32>(), text(), bytes()).prop_map(|(auth_type, scheme, auth)| Request::Auth(
-            AuthPacket {
-                auth_type,
-                scheme,
-                auth
-            }
-        )),
+        (any::<i32>(), text(), bytes()).prop_map(|(auth_type, scheme, auth)| Request::Auth(AuthPacket {
+            auth_type,
+            scheme,
+            auth
+        })),
         bytes().prop_map(|token| Request::Sasl(SaslRequest { token })),
     ]
 }
 
 fn multi_result() -> impl Strategy<Value = MultiResult> {
-    let code = prop_oneof![
-        Just(ErrorCode::Ok),
-        Just(ErrorCode::NoNode),
-        Just(ErrorCode::RuntimeInconsistency)
-    ];
+    let code = prop_oneof![Just(ErrorCode::Ok), Just(ErrorCode::NoNode), Just(ErrorCode::RuntimeInconsistency)];
     prop_oneof![
         text().prop_map(MultiResult::Create),
         (text(), stat()).prop_map(|(path, stat)| MultiResult::Create2 { path, stat }),
@@ -197,17 +165,13 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
     prop_oneof![
         Just((OpCode::Delete, Response::Empty)),
         text().prop_map(|p| (OpCode::Create, Response::Create(p))),
-        (text(), stat())
-            .prop_map(|(path, stat)| (OpCode::Create2, Response::Create2 { path, stat })),
+        (text(), stat()).prop_map(|(path, stat)| (OpCode::Create2, Response::Create2 { path, stat })),
         stat().prop_map(|s| (OpCode::Exists, Response::Stat(s))),
-        (bytes(), stat())
-            .prop_map(|(data, stat)| (OpCode::GetData, Response::GetData { data, stat })),
+        (bytes(), stat()).prop_map(|(data, stat)| (OpCode::GetData, Response::GetData { data, stat })),
         (acls(), stat()).prop_map(|(acl, stat)| (OpCode::GetAcl, Response::GetAcl { acl, stat })),
         vec(text(), 0..4).prop_map(|c| (OpCode::GetChildren, Response::GetChildren(c))),
-        (vec(text(), 0..4), stat()).prop_map(|(children, stat)| (
-            OpCode::GetChildren2,
-            Response::GetChildren2 { children, stat }
-        )),
+        (vec(text(), 0..4), stat())
+            .prop_map(|(children, stat)| (OpCode::GetChildren2, Response::GetChildren2 { children, stat })),
         text().prop_map(|p| (OpCode::Sync, Response::Sync(p))),
         vec(multi_result(), 0..5).prop_map(|r| (OpCode::Multi, Response::Multi(r))),
         Just((OpCode::AddWatch, Response::ErrorBody(0))),
@@ -215,11 +179,7 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
         any::<i32>().prop_map(|n| (OpCode::GetAllChildrenNumber, Response::AllChildrenNumber(n))),
         vec((text(), text()), 0..3).prop_map(|v| (
             OpCode::WhoAmI,
-            Response::WhoAmI(
-                v.into_iter()
-                    .map(|(auth_scheme, user)| ClientInfo { auth_scheme, user })
-                    .collect()
-            )
+            Response::WhoAmI(v.into_iter().map(|(auth_scheme, user)| ClientInfo { auth_scheme, user }).collect())
         )),
         bytes().prop_map(|t| (OpCode::Sasl, Response::Sasl(t))),
     ]
@@ -227,9 +187,7 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
 
 fn split_frame(frame: &[u8]) -> Vec<u8> {
     let mut buf = bytes::BytesMut::from(frame);
-    let body = decode_frame(&mut buf, MAX)
-        .expect("valid frame")
-        .expect("complete frame");
+    let body = decode_frame(&mut buf, MAX).expect("valid frame").expect("complete frame");
     assert!(buf.is_empty());
     body.to_vec()
 }
@@ -286,12 +244,7 @@ proptest! {
 fn create_request_matches_the_java_client_bytes() {
     let req = Request::Create {
         op: OpCode::Create,
-        req: CreateRequest {
-            path: "/a".into(),
-            data: b"x".to_vec(),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-        },
+        req: CreateRequest { path: "/a".into(), data: b"x".to_vec(), acl: Acl::open_unsafe(), flags: 0 },
     };
     let expected: Vec<u8> = [
         &[0, 0, 0, 50][..],         // frame length
@@ -309,27 +262,10 @@ fn create_request_matches_the_java_client_bytes() {
 
 #[test]
 fn unknown_opcodes_and_bad_multi_ops_are_decode_errors() {
-    assert_eq!(
-        Request::decode(99, &[], MAX),
-        Err(DecodeError::UnknownOpCode(99))
-    );
-    assert_eq!(
-        Request::decode(0, &[], MAX),
-        Err(DecodeError::UnknownOpCode(0))
-    );
+    assert_eq!(Request::decode(99, &[], MAX), Err(DecodeError::UnknownOpCode(99)));
+    assert_eq!(Request::decode(0, &[], MAX), Err(DecodeError::UnknownOpCode(0)));
     let mut w = JuteWriter::new();
-    MultiHeader {
-        op: OpCode::Sync as i32,
-        done: false,
-        err: -1,
-    }
-    .write_to(&mut w);
-    assert_eq!(
-        Request::decode(14, &w.into_bytes(), MAX),
-        Err(DecodeError::InvalidMultiOp(9))
-    );
-    assert_eq!(
-        Request::decode(1, &[0, 0], MAX),
-        Err(DecodeError::Truncated)
-    );
+    MultiHeader { op: OpCode::Sync as i32, done: false, err: -1 }.write_to(&mut w);
+    assert_eq!(Request::decode(14, &w.into_bytes(), MAX), Err(DecodeError::InvalidMultiOp(9)));
+    assert_eq!(Request::decode(1, &[0, 0], MAX), Err(DecodeError::Truncated));
 }
