@@ -32,7 +32,9 @@ pub enum StorageError {
     Gap { from: u64, first: u64 },
 
     /// An earlier write or fsync failed and the log could not yet be rolled back to its durable state.
-    #[error("WAL is failed after an earlier I/O error ({cause}); rolling back to the last synced record failed again: {retry}")]
+    #[error(
+        "WAL is failed after an earlier I/O error ({cause}); rolling back to the last synced record failed again: {retry}"
+    )]
     Failed { cause: String, retry: String },
 
     /// A caller passed something this crate refuses (an oversized record, a negative zxid...).

@@ -5,6 +5,23 @@ use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 
+/// The error a failpoint injects: `enospc` gives "no space left on device", anything else EIO.
+#[cfg(feature = "failpoints")]
+pub(crate) fn io_err_from(arg: Option<String>) -> io::Error {
+    match arg.as_deref() {
+        Some("enospc") => io::Error::from_raw_os_error(libc::ENOSPC),
+        _ => io::Error::from_raw_os_error(libc::EIO),
+    }
+}
+
+/// Evaluates an I/O failpoint inside a function returning `io::Result`.
+macro_rules! io_failpoint {
+    ($name:literal) => {
+        fail::fail_point!($name, |arg| Err($crate::fsutil::io_err_from(arg)))
+    };
+}
+pub(crate) use io_failpoint;
+
 /// Makes a rename, creation or deletion inside `dir` durable. Without it a power failure can bring back the
 /// old directory entry even though the file's own data was fsynced.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -47,6 +64,13 @@ pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Deletes a file on behalf of retention (old WAL segments, old snapshots), behind the
+/// `purge::before_delete` failpoint.
+pub(crate) fn purge_file(path: &Path) -> io::Result<()> {
+    io_failpoint!("purge::before_delete");
+    remove_file(path)
+}
+
 /// Creates `dir` (and its parents) and makes the new entry durable in its parent.
 pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
@@ -58,20 +82,3 @@ pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
         _ => Ok(()),
     }
 }
-
-/// The error a failpoint injects: `enospc` gives "no space left on device", anything else EIO.
-#[cfg(feature = "failpoints")]
-pub(crate) fn io_err_from(arg: Option<String>) -> io::Error {
-    match arg.as_deref() {
-        Some("enospc") => io::Error::from_raw_os_error(libc::ENOSPC),
-        _ => io::Error::from_raw_os_error(libc::EIO),
-    }
-}
-
-/// Evaluates an I/O failpoint inside a function returning `io::Result`.
-macro_rules! io_failpoint {
-    ($name:literal) => {
-        fail::fail_point!($name, |arg| Err($crate::fsutil::io_err_from(arg)))
-    };
-}
-pub(crate) use io_failpoint;

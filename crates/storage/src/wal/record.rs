@@ -74,6 +74,11 @@ pub(crate) fn record_crc(len: u32, index: u64, payload: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&prefix), payload)
 }
 
+/// Bytes a record with a payload of `payload_len` bytes takes in a segment.
+pub(crate) fn record_len(payload_len: usize) -> u64 {
+    RECORD_HEADER_LEN + payload_len as u64
+}
+
 /// Appends the encoded record to `out` (cleared first). The caller has checked the payload size.
 pub(crate) fn encode_record(out: &mut Vec<u8>, index: u64, payload: &[u8]) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
@@ -96,19 +101,6 @@ pub(crate) fn valid_record_at(buf: &[u8]) -> Option<RecordHeader> {
     let start = RECORD_HEADER_LEN as usize;
     let payload = buf.get(start..start + h.len as usize)?;
     h.crc_matches(payload).then_some(h)
-}
-
-pub(crate) fn segment_file_name(first_index: u64) -> String {
-    format!("{first_index:020}.wal")
-}
-
-/// Parses `<20 digits>.wal`.
-pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".wal")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 pub(crate) fn le_u32(b: &[u8]) -> u32 {
@@ -135,7 +127,7 @@ mod tests {
         let h = RecordHeader::decode(buf[..16].try_into().unwrap());
         assert!(!h.is_zero());
         assert_eq!(h.crc, crc32c::crc32c(&[0u8; 12]));
-        assert_ne!(h.crc, 0);
+        assert_eq!(h.crc, 0x2B60_B55D, "the constant quoted in docs/format.md, 2.2");
     }
 
     #[test]
@@ -162,15 +154,5 @@ mod tests {
         assert_eq!((h.len, h.index), (5, 7));
         buf[18] ^= 1;
         assert!(valid_record_at(&buf).is_none());
-    }
-
-    #[test]
-    fn segment_names() {
-        assert_eq!(segment_file_name(1), "00000000000000000001.wal");
-        assert_eq!(parse_segment_name("00000000000000000001.wal"), Some(1));
-        assert_eq!(parse_segment_name(&segment_file_name(u64::MAX)), Some(u64::MAX));
-        assert_eq!(parse_segment_name("1.wal"), None);
-        assert_eq!(parse_segment_name("00000000000000000001.wal.tmp"), None);
-        assert_eq!(parse_segment_name("99999999999999999999.wal"), None);
     }
 }

@@ -6,9 +6,7 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::record::{
-    RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN, decode_segment_header, valid_record_at,
-};
+use super::record::{RECORD_HEADER_LEN, RecordHeader, SEGMENT_HEADER_LEN, decode_segment_header, valid_record_at};
 use crate::error::StorageError;
 
 /// What a segment holds, as far as its records are valid.
@@ -19,6 +17,8 @@ pub(crate) struct Scanned {
     pub last_index: Option<u64>,
     /// Header plus every valid record: where the next record goes.
     pub data_len: u64,
+    /// The size of the file, preallocated space included.
+    pub file_len: u64,
     /// Set when the last segment ends in a torn record: the offset to truncate at and what was wrong.
     pub torn: Option<(u64, String)>,
 }
@@ -49,16 +49,28 @@ pub(crate) fn scan_segment(path: &Path, name_index: u64, is_last: bool) -> Resul
     reader.read_exact(&mut header).map_err(|e| StorageError::io("read segment", path, e))?;
     let first_index = decode_segment_header(&header).map_err(|why| corrupt(0, name_index, why))?;
     if first_index != name_index {
-        return Err(corrupt(0, name_index, format!("header says first index {first_index}, the file name {name_index}")));
+        return Err(corrupt(
+            0,
+            name_index,
+            format!("header says first index {first_index}, the file name {name_index}"),
+        ));
     }
 
-    let mut scanned =
-        Scanned { path: path.to_path_buf(), first_index, last_index: None, data_len: SEGMENT_HEADER_LEN, torn: None };
+    let mut scanned = Scanned {
+        path: path.to_path_buf(),
+        first_index,
+        last_index: None,
+        data_len: SEGMENT_HEADER_LEN,
+        file_len,
+        torn: None,
+    };
     let mut payload = Vec::new();
     let stop = loop {
         let pos = scanned.data_len;
         let expected = next_index(&scanned);
-        match read_record(&mut reader, file_len - pos, &mut payload).map_err(|e| StorageError::io("read segment", path, e))? {
+        match read_record(&mut reader, file_len - pos, &mut payload)
+            .map_err(|e| StorageError::io("read segment", path, e))?
+        {
             ReadOutcome::EndOfFile => return Ok(scanned),
             ReadOutcome::Stop(stop) => break stop,
             ReadOutcome::Record(h) if h.index != expected => {
@@ -86,7 +98,10 @@ pub(crate) fn scan_segment(path: &Path, name_index: u64, is_last: bool) -> Resul
         return Err(corrupt(
             pos,
             expected,
-            format!("{why}; a valid record (index {index}) follows at offset {}, so this is damage, not a torn write", pos + at),
+            format!(
+                "{why}; a valid record (index {index}) follows at offset {}, so this is damage, not a torn write",
+                pos + at
+            ),
         ));
     }
     if !is_last {
@@ -98,6 +113,32 @@ pub(crate) fn scan_segment(path: &Path, name_index: u64, is_last: bool) -> Resul
 
 fn next_index(s: &Scanned) -> u64 {
     s.last_index.map_or(s.first_index, |last| last.wrapping_add(1))
+}
+
+/// The byte offset right after record `index` in a segment that has already been scanned (so its records
+/// are known to be valid and contiguous): where `truncate_after(index)` cuts. Reads only record headers.
+pub(crate) fn record_end(path: &Path, first_index: u64, index: u64) -> Result<u64, StorageError> {
+    let file = File::open(path).map_err(|e| StorageError::io("open segment", path, e))?;
+    let mut pos = SEGMENT_HEADER_LEN;
+    let mut expected = first_index;
+    loop {
+        let mut head = [0u8; RECORD_HEADER_LEN as usize];
+        file.read_exact_at(&mut head, pos).map_err(|e| StorageError::io("read segment", path, e))?;
+        let h = RecordHeader::decode(&head);
+        if h.index != expected || !h.payload_len_ok() {
+            return Err(StorageError::WalCorrupt {
+                path: path.to_path_buf(),
+                offset: pos,
+                index: expected,
+                reason: format!("record header changed since the log was opened (index {})", h.index),
+            });
+        }
+        pos += RECORD_HEADER_LEN + u64::from(h.len);
+        if h.index == index {
+            return Ok(pos);
+        }
+        expected += 1;
+    }
 }
 
 enum ReadOutcome {
@@ -131,10 +172,7 @@ fn read_record(reader: &mut impl Read, remaining: u64, payload: &mut Vec<u8>) ->
         return Ok(ReadOutcome::Stop(Stop::Bad(format!("record length {} exceeds the maximum", h.len))));
     }
     if u64::from(h.len) > remaining - RECORD_HEADER_LEN {
-        return Ok(ReadOutcome::Stop(Stop::Bad(format!(
-            "record of {} bytes extends past the end of the file",
-            h.len
-        ))));
+        return Ok(ReadOutcome::Stop(Stop::Bad(format!("record of {} bytes extends past the end of the file", h.len))));
     }
     payload.resize(h.len as usize, 0);
     reader.read_exact(payload)?;
@@ -144,7 +182,7 @@ fn read_record(reader: &mut impl Read, remaining: u64, payload: &mut Vec<u8>) ->
     Ok(ReadOutcome::Record(h))
 }
 
-fn rest_is_zero(file: &File, from: u64, to: u64) -> io::Result<bool> {
+pub(crate) fn rest_is_zero(file: &File, from: u64, to: u64) -> io::Result<bool> {
     let mut buf = vec![0u8; 1 << 20];
     let mut pos = from;
     while pos < to {

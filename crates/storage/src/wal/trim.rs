@@ -1,0 +1,58 @@
+//! Removing records: `truncate_after` drops the newest (for consensus), `purge_before` drops whole old
+//! segments (retention). docs/format.md, 2.6.
+
+use std::path::PathBuf;
+
+use super::scan::record_end;
+use super::{Mark, Wal};
+use crate::error::StorageError;
+use crate::fsutil;
+
+impl Wal {
+    /// Removes every record with an index above `index`; below the first record, all of them. The records
+    /// that remain are durable when this returns `Ok`.
+    pub fn truncate_after(&mut self, index: u64) -> Result<(), StorageError> {
+        self.recover_if_failed()?;
+        let Some(last) = self.last_index() else { return Ok(()) };
+        if index >= last {
+            return Ok(());
+        }
+        // The kept records become the durable mark, so they must be on disk first, flushed through the
+        // descriptor that wrote them.
+        self.sync()?;
+        let holder = self.segments.iter().find(|s| s.first_index <= index && s.last_index.is_some_and(|l| l >= index));
+        let mark = match holder {
+            None => Mark::EMPTY,
+            Some(s) => Mark {
+                segment: Some(s.first_index),
+                data_len: record_end(&s.path, s.first_index, index)?,
+                last_index: Some(index),
+            },
+        };
+        self.retreat_to(mark)
+    }
+
+    /// Deletes, oldest first, whole segments whose records all have indexes below `index`, and returns
+    /// their paths. Never deletes the active segment nor the one holding the durable mark.
+    pub fn purge_before(&mut self, index: u64) -> Result<Vec<PathBuf>, StorageError> {
+        let mut removed = Vec::new();
+        let result = self.purge_oldest(index, &mut removed);
+        if !removed.is_empty() && self.options.fsync {
+            fsutil::fsync_dir(&self.dir).map_err(|e| StorageError::io("fsync WAL directory", &self.dir, e))?;
+        }
+        result.map(|()| removed)
+    }
+
+    fn purge_oldest(&mut self, index: u64, removed: &mut Vec<PathBuf>) -> Result<(), StorageError> {
+        let protected = self.durable.segment;
+        while let (Some(oldest), Some(next)) = (self.segments.first(), self.segments.get(1)) {
+            // The successor's first index bounds every record of `oldest` from above.
+            if next.first_index > index || Some(oldest.first_index) == protected {
+                break;
+            }
+            fsutil::purge_file(&oldest.path).map_err(|e| StorageError::io("delete", &oldest.path, e))?;
+            removed.push(self.segments.remove(0).path);
+        }
+        Ok(())
+    }
+}
