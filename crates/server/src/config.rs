@@ -68,7 +68,7 @@ impl Default for ServerConfig {
             admin_server_port: 8080,
             metrics_http_port: None,
             container_check_interval_ms: 60_000,
-            container_max_never_used_ms: 5 * 60_000,
+            container_max_never_used_ms: 0,
             raw: BTreeMap::new(),
             source: None,
         }

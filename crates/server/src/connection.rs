@@ -118,12 +118,11 @@ fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMs
     let body = frame.get(8..).unwrap_or_default();
     let received = Instant::now();
     match Request::decode(header.op, body, max_field) {
-        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received }),
+        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received, bytes: frame.len() + 4 }),
         Err(e) => {
             debug!(op = header.op, "undecodable request: {e}");
             let code = match e {
                 DecodeError::UnknownOpCode(_) => ErrorCode::Unimplemented,
-                DecodeError::InvalidUtf8 => ErrorCode::BadArguments,
                 _ => ErrorCode::MarshallingError,
             };
             Ok(CoreMsg::BadRequest { conn, xid: header.xid, code })

@@ -56,6 +56,8 @@ pub enum CoreMsg {
         xid: i32,
         req: Request,
         received: Instant,
+        /// Size of the frame on the wire, for `zk_bytes_received_count`.
+        bytes: usize,
     },
     /// A request that could not be decoded: answered with `code`, in order.
     BadRequest {
@@ -67,7 +69,7 @@ pub enum CoreMsg {
         conn: ConnId,
     },
     /// Run an introspection command (four-letter word, admin command) against the core's state.
-    Inspect(Box<dyn FnOnce(&Core) + Send>),
+    Inspect(Box<dyn FnOnce(&mut Core) + Send>),
 }
 
 /// One client connection as the core sees it.
@@ -189,7 +191,10 @@ impl Core {
     fn on_msg(&mut self, msg: CoreMsg) {
         match msg {
             CoreMsg::Connect { conn, peer, req, out } => self.connect(conn, peer, req, out),
-            CoreMsg::Request { conn, xid, req, received } => self.request(conn, xid, req, received),
+            CoreMsg::Request { conn, xid, req, received, bytes } => {
+                self.stats.bytes_received += bytes as u64;
+                self.request(conn, xid, req, received)
+            }
             CoreMsg::BadRequest { conn, xid, code } => {
                 self.local(conn, xid, Instant::now(), LocalWork::Answer(OpCode::Error, Err(code)))
             }
@@ -201,6 +206,7 @@ impl Core {
     // ---- connection and session lifecycle -------------------------------------------------------------
 
     fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, out: Outbox) {
+        self.stats.connections_accepted += 1;
         if req.last_zxid_seen > self.tree.last_zxid() {
             // ZooKeeper refuses a client that has seen a newer state than ours: it must try another server.
             warn!(
@@ -441,6 +447,10 @@ impl Core {
                 }
             }
             LogEvent::Failed { last_durable, error } => self.fail_pending(last_durable, &error),
+            LogEvent::FsyncTime(took) => {
+                self.stats.timings.entry("fsynctime").or_default().add(took);
+                crate::metrics::wal_fsync(took);
+            }
         }
     }
 
@@ -548,6 +558,7 @@ impl Core {
         let frame = encode_reply(&header, body.as_ref());
         let latency = received.elapsed();
         self.stats.record(op, latency);
+        crate::metrics::request_served(op, err, latency);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.record(xid, zxid, op, latency);
         }

@@ -1,32 +1,65 @@
-//! Four-letter words on the client port, with ZooKeeper's output formats.
+//! Four-letter words on the client port, with ZooKeeper's output formats (`FourLetterCommands`,
+//! `ServerStats.toString`, `NIOServerCnxn.dumpConnectionInfo`, `MonitorCommand`), so that scripts and
+//! monitoring agents written for ZooKeeper parse them unchanged.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::Shared;
-use crate::core::Core;
+use crate::core::{Conn, Core};
+use crate::monitor;
 
-pub const VERSION: &str = concat!("3.9.3-paddock-", env!("CARGO_PKG_VERSION"));
+/// Version string reported by `srvr`, `stat`, `mntr` and `envi`: the ZooKeeper protocol level we answer as,
+/// and our own version.
+pub const VERSION: &str = concat!("3.9.3-paddock-", env!("CARGO_PKG_VERSION"), ", built on unknown");
 
-/// Runs a (whitelisted) four-letter word and returns its text.
+/// Runs a whitelisted four-letter word and returns its text.
 pub async fn run(cmd: &str, shared: &Arc<Shared>) -> String {
-    match cmd {
-        "ruok" => "imok".to_string(),
-        "isro" => "rw".to_string(),
-        "srvr" => shared.inspect(srvr).await.unwrap_or_else(not_serving),
-        _ => shared.inspect(srvr).await.unwrap_or_else(not_serving),
-    }
+    let text = match cmd {
+        "ruok" => return "imok".to_string(),
+        "isro" => return "rw".to_string(),
+        "gtmk" => return "306\n".to_string(),
+        "conf" => return conf(shared),
+        "envi" => return envi(),
+        "srvr" => shared.inspect(|core| server_summary(core, false)).await,
+        "stat" => shared.inspect(|core| server_summary(core, true)).await,
+        "cons" => shared.inspect(cons).await,
+        "crst" => shared.inspect(crst).await,
+        "srst" => shared.inspect(srst).await,
+        "mntr" => shared.inspect(mntr).await,
+        "wchs" => shared.inspect(wchs).await,
+        "wchc" => shared.inspect(wchc).await,
+        "wchp" => shared.inspect(wchp).await,
+        "dirs" => shared.inspect(dirs).await,
+        "hash" => shared.inspect(|core| format!("{:x}: {}\n", core.last_zxid(), core.tree.digest())).await,
+        "reqs" => shared.inspect(|_| String::new()).await,
+        "dump" => shared.inspect(dump).await,
+        _ => Some(format!("Unknown command: {cmd}\n")),
+    };
+    text.unwrap_or_else(|| "This ZooKeeper instance is not currently serving requests\n".to_string())
 }
 
-fn not_serving() -> String {
-    "This ZooKeeper instance is not currently serving requests\n".to_string()
+/// Java's `Double.toString` for the values we print: always at least one decimal.
+pub fn java_double(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e7 { format!("{v:.1}") } else { format!("{v}") }
 }
 
-fn srvr(core: &Core) -> String {
+/// `srvr` and `stat`: `stat` adds the client list.
+fn server_summary(core: &mut Core, with_clients: bool) -> String {
     let l = &core.stats.latency;
-    format!(
-        "Zookeeper version: {VERSION}\nLatency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+    let mut out = format!("Zookeeper version: {VERSION}\n");
+    if with_clients {
+        out.push_str("Clients:\n");
+        for c in core.conns.values() {
+            let _ = writeln!(out, "{}", brief_connection(c));
+        }
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
         l.min_ms.round() as i64,
-        l.avg_ms(),
+        java_double(l.avg_ms()),
         l.max_ms.round() as i64,
         core.stats.packets_received,
         core.stats.packets_sent,
@@ -34,5 +67,157 @@ fn srvr(core: &Core) -> String {
         core.outstanding_requests(),
         core.last_zxid(),
         core.tree.node_count(),
+    );
+    out
+}
+
+/// ` /127.0.0.1:52732[1](queued=0,recved=5,sent=5)`.
+fn brief_connection(c: &Conn) -> String {
+    format!(" /{}[1](queued=0,recved={},sent={})", c.peer, c.stats.received, c.stats.sent)
+}
+
+/// `cons`: one line per connection with the full per-connection stats.
+fn cons(core: &mut Core) -> String {
+    let mut out = String::new();
+    for c in core.conns.values() {
+        let s = &c.stats;
+        let brief = brief_connection(c);
+        let brief = brief.trim_end_matches(')');
+        let _ = writeln!(
+            out,
+            "{brief},sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={})",
+            c.session_id,
+            s.last_op.to_uppercase(),
+            monitor::epoch_ms(s.established),
+            c.timeout_ms,
+            s.last_cxid,
+            s.last_zxid,
+            s.last_response_epoch_ms(),
+            s.last_latency_ms.round() as i64,
+            s.latency.min_ms.round() as i64,
+            s.latency.avg_ms().round() as i64,
+            s.latency.max_ms.round() as i64,
+        );
+    }
+    out.push('\n');
+    out
+}
+
+fn crst(core: &mut Core) -> String {
+    for c in core.conns.values_mut() {
+        c.stats.reset();
+    }
+    "Connection stats reset.\n".to_string()
+}
+
+fn srst(core: &mut Core) -> String {
+    core.stats.reset();
+    "Server stats reset.\n".to_string()
+}
+
+/// `mntr`: tab-separated `key value` lines.
+fn mntr(core: &mut Core) -> String {
+    let mut out = String::new();
+    for (key, value) in monitor::mntr(core) {
+        let _ = writeln!(out, "{key}\t{value}");
+    }
+    out
+}
+
+fn wchs(core: &mut Core) -> String {
+    let by_conn = core.watches.by_conn();
+    let paths = core.watches.by_path().len();
+    format!(
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        by_conn.len(),
+        paths,
+        core.watches.watch_count()
     )
+}
+
+/// `wchc`: watched paths grouped by session.
+fn wchc(core: &mut Core) -> String {
+    let mut out = String::new();
+    for (conn, paths) in core.watches.by_conn() {
+        let session = core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0);
+        let _ = writeln!(out, "0x{session:x}");
+        for path in paths {
+            let _ = writeln!(out, "\t{path}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// `wchp`: sessions grouped by watched path.
+fn wchp(core: &mut Core) -> String {
+    let mut out = String::new();
+    for (path, conns) in core.watches.by_path() {
+        let _ = writeln!(out, "{path}");
+        for conn in conns {
+            let session = core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0);
+            let _ = writeln!(out, "\t0x{session:x}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn dirs(core: &mut Core) -> String {
+    let (data, log) = monitor::dir_sizes(&core.config);
+    format!("datadir_size: {data}\nlogdir_size: {log}\n")
+}
+
+/// `dump`: sessions with their expiry, and each session's ephemeral nodes.
+fn dump(core: &mut Core) -> String {
+    let mut out = String::from("SessionTracker dump:\n");
+    let sessions: Vec<(i64, i64)> = core.tracker.deadlines();
+    let _ = writeln!(out, "Session Sets ({})/({}):", sessions.len(), sessions.len());
+    for (id, deadline) in &sessions {
+        let _ = writeln!(out, "1 expire at {}:\n\t0x{id:x}", monitor::format_epoch_ms(*deadline));
+    }
+    let with_ephemerals: Vec<(i64, Vec<String>)> = core
+        .tree
+        .sessions()
+        .map(|(id, _)| (id, core.tree.ephemerals(id)))
+        .filter(|(_, paths)| !paths.is_empty())
+        .collect();
+    let _ = writeln!(out, "ephemeral nodes dump:\nSessions with Ephemerals ({}):", with_ephemerals.len());
+    for (id, paths) in with_ephemerals {
+        let _ = writeln!(out, "0x{id:x}:");
+        for path in paths {
+            let _ = writeln!(out, "\t{path}");
+        }
+    }
+    let _ = writeln!(out, "Connections dump:\nConnections Sets (0)/({}):", core.conns.len());
+    out
+}
+
+/// `conf`: the effective configuration in ZooKeeper's key order.
+fn conf(shared: &Shared) -> String {
+    let mut out = String::new();
+    for (key, value) in monitor::configuration(&shared.config) {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    out
+}
+
+fn envi() -> String {
+    let mut out = String::from("Environment:\n");
+    for (key, value) in monitor::environment() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_java() {
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(2.0), "2.0");
+        assert_eq!(java_double(0.25), "0.25");
+    }
 }

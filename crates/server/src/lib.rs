@@ -2,6 +2,7 @@
 //! introspection. Tree semantics live in `paddock-tree`; this crate only moves requests to it and replies
 //! back, in order.
 
+pub mod admin;
 pub mod config;
 mod auth;
 mod connection;
@@ -9,6 +10,8 @@ pub mod core;
 pub mod fourlw;
 mod local;
 pub mod log;
+pub mod metrics;
+pub mod monitor;
 pub mod persist;
 mod retention;
 mod prepare;
@@ -43,9 +46,9 @@ pub struct Shared {
 
 impl Shared {
     /// Runs `f` on the core's state and returns its result (four-letter words, admin commands).
-    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Core) -> T + Send + 'static) -> Option<T> {
+    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&mut Core) -> T + Send + 'static) -> Option<T> {
         let (tx, rx) = oneshot::channel();
-        let msg = CoreMsg::Inspect(Box::new(move |core: &Core| {
+        let msg = CoreMsg::Inspect(Box::new(move |core: &mut Core| {
             let _ = tx.send(f(core));
         }));
         self.core.send(msg).await.ok()?;
@@ -118,18 +121,23 @@ async fn start_inner(
         .await
         .with_context(|| format!("cannot listen on client port {addr}"))?;
     let client_addr = listener.local_addr()?;
+    let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let shared = Arc::new(Shared { config: config.clone(), core: core_tx, per_ip: Mutex::new(HashMap::new()) });
     let mut core = Core::new(config, tree, log);
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
+    let admin = admin::start(shared.clone()).await?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let accept_shared = shared.clone();
     let task = tokio::spawn(async move {
         tokio::select! {
             _ = accept_loop(listener, accept_shared) => {}
             _ = shutdown_rx => {}
+        }
+        if let Some(admin) = admin {
+            admin.abort();
         }
         let _ = core_task.await;
     });

@@ -17,6 +17,8 @@ pub enum LogEvent {
     /// The log could not make txns durable. Every txn after `last_durable` is discarded and must be failed
     /// back to its client; the log accepts appends again (from `last_durable + 1`) once `retry` succeeds.
     Failed { last_durable: i64, error: String },
+    /// How long one fsync took (`zk_*_fsynctime`, the WAL fsync latency metric).
+    FsyncTime(std::time::Duration),
 }
 
 /// Where stamped transactions go before they are applied.

@@ -220,7 +220,16 @@ fn wal_thread(mut wal: Wal, rx: std_mpsc::Receiver<WalCmd>, events: UnboundedSen
         let mut last_appended = None;
         for cmd in batch {
             match cmd {
-                WalCmd::Resume => failed = false,
+                WalCmd::Resume => {
+                    // Records after the last durable one may sit in the page cache or half on disk; they
+                    // were failed back to their clients, so they must not survive into the log.
+                    match wal.truncate_after(last_durable.max(0) as u64) {
+                        Ok(()) => failed = false,
+                        Err(e) => {
+                            let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
+                        }
+                    }
+                }
                 WalCmd::PurgeBefore(index) => purge_segments(&mut wal, index),
                 WalCmd::Append(_, _) if failed => {}
                 WalCmd::Append(zxid, bytes) => match wal.append(zxid as u64, &bytes) {
@@ -237,8 +246,10 @@ fn wal_thread(mut wal: Wal, rx: std_mpsc::Receiver<WalCmd>, events: UnboundedSen
         if failed {
             continue;
         }
+        let started = std::time::Instant::now();
         match wal.sync() {
             Ok(()) => {
+                let _ = events.send(LogEvent::FsyncTime(started.elapsed()));
                 last_durable = zxid;
                 let _ = events.send(LogEvent::Durable(zxid));
             }

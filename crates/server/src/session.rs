@@ -55,6 +55,13 @@ impl SessionTracker {
         ids
     }
 
+    /// Every tracked session with its deadline (ms since the epoch), soonest first, for `dump`.
+    pub fn deadlines(&self) -> Vec<(i64, i64)> {
+        let mut all: Vec<(i64, i64)> = self.deadlines.iter().map(|(id, (deadline, _))| (*id, *deadline)).collect();
+        all.sort_by_key(|(id, deadline)| (*deadline, *id));
+        all
+    }
+
     pub fn len(&self) -> usize {
         self.deadlines.len()
     }

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use crate::core::now_ms;
 use crate::persist;
+use crate::stats::Latency;
 
 pub struct Snapshots {
     pub dir: PathBuf,
@@ -20,6 +21,8 @@ pub struct Snapshots {
     /// zxid of the newest snapshot on disk (-1: none), for `mntr` and the admin server.
     pub last_zxid: Arc<AtomicI64>,
     pub taken: Arc<AtomicI64>,
+    /// How long each snapshot took (`zk_*_snapshottime`).
+    pub durations: Arc<std::sync::Mutex<Latency>>,
 }
 
 impl Snapshots {
@@ -31,6 +34,7 @@ impl Snapshots {
             in_flight: Arc::new(AtomicBool::new(false)),
             last_zxid: Arc::new(AtomicI64::new(last_zxid.unwrap_or(-1))),
             taken: Arc::new(AtomicI64::new(0)),
+            durations: Arc::new(std::sync::Mutex::new(Latency::default())),
         }
     }
 
@@ -53,6 +57,7 @@ impl Snapshots {
         let in_flight = self.in_flight.clone();
         let last = self.last_zxid.clone();
         let taken = self.taken.clone();
+        let durations = self.durations.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
@@ -63,6 +68,10 @@ impl Snapshots {
                 Ok(path) => {
                     last.store(zxid, Ordering::Release);
                     taken.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::snapshot_written(started.elapsed());
+                    if let Ok(mut d) = durations.lock() {
+                        d.add(started.elapsed());
+                    }
                     info!(zxid = format_args!("0x{zxid:x}"), nodes = frozen.node_count(), path = %path.display(),
                           elapsed_ms = started.elapsed().as_millis() as u64, "snapshot written");
                     Ok((zxid, path))

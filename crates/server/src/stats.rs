@@ -46,12 +46,21 @@ pub struct ServerStats {
     pub auth_failed: u64,
     pub sessions_expired: u64,
     pub log_failures: u64,
+    pub bytes_received: u64,
+    pub connections_accepted: u64,
+    /// Timings of background work reported as ZooKeeper summaries (`fsynctime`, `snapshottime`).
+    pub timings: std::collections::BTreeMap<&'static str, Latency>,
 }
 
 impl ServerStats {
     pub fn record(&mut self, op: OpCode, latency: Duration) {
         self.latency.add(latency);
         self.per_op.entry(op.name()).or_default().add(latency);
+    }
+
+    /// Timings in ZooKeeper's summary shape, for `mntr`.
+    pub fn summaries(&self) -> impl Iterator<Item = (&'static str, &Latency)> {
+        self.timings.iter().map(|(name, l)| (*name, l))
     }
 
     /// `srst`: counters back to zero.
@@ -99,6 +108,17 @@ impl ConnStats {
         self.last_response = Some(Instant::now());
         self.last_latency_ms = latency.as_secs_f64() * 1000.0;
         self.latency.add(latency);
+    }
+
+    /// When the last reply was sent, in ms since the epoch (0: never), as `cons` prints `lresp`.
+    pub fn last_response_epoch_ms(&self) -> i64 {
+        match self.last_response {
+            Some(at) => {
+                let ago = at.elapsed();
+                SystemTime::now().checked_sub(ago).map(crate::monitor::epoch_ms).unwrap_or(0)
+            }
+            None => 0,
+        }
     }
 
     /// `crst`.
