@@ -120,8 +120,7 @@ fn next_index(s: &Scanned) -> u64 {
 pub(crate) fn record_end(path: &Path, first_index: u64, index: u64) -> Result<u64, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io("open segment", path, e))?;
     let mut pos = SEGMENT_HEADER_LEN;
-    let mut expected = first_index;
-    loop {
+    for expected in first_index..=index {
         let mut head = [0u8; RECORD_HEADER_LEN as usize];
         file.read_exact_at(&mut head, pos).map_err(|e| StorageError::io("read segment", path, e))?;
         let h = RecordHeader::decode(&head);
@@ -134,11 +133,14 @@ pub(crate) fn record_end(path: &Path, first_index: u64, index: u64) -> Result<u6
             });
         }
         pos += RECORD_HEADER_LEN + u64::from(h.len);
-        if h.index == index {
-            return Ok(pos);
-        }
-        expected += 1;
     }
+    if index < first_index {
+        return Err(StorageError::InvalidArgument(format!(
+            "record {index} is not in segment {}, which starts at {first_index}",
+            path.display()
+        )));
+    }
+    Ok(pos)
 }
 
 enum ReadOutcome {
