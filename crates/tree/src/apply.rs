@@ -1,0 +1,253 @@
+//! [`DataTree::apply`]: the one way a write changes the tree.
+//!
+//! Each op is checked against the tree in `PrepRequestProcessor`'s order, so a request that is wrong in
+//! several ways gets the error ZooKeeper would give, and only then changed, as `DataTree.processTxn` does.
+//! A failed op changes nothing; its txn still advances `last_zxid`, as ZooKeeper logs an error txn.
+
+use paddock_proto::{Acl, CreateMode, ErrorCode, perms};
+
+use crate::acl;
+use crate::ephemeral::{self, EphemeralType};
+use crate::path;
+use crate::tree::{DataTree, SPECIAL_PATHS, Session};
+use crate::txn::{Applied, Txn, TxnOp, TxnResult, WatchTrigger};
+
+type OpResult = Result<TxnResult, ErrorCode>;
+
+impl DataTree {
+    /// Applies one transaction and reports its result and the watch events it fires.
+    pub fn apply(&mut self, txn: &Txn) -> Applied {
+        let mut triggers = Vec::new();
+        let result = match &txn.op {
+            TxnOp::Multi(ops) => self.multi(txn, ops, &mut triggers),
+            op => self.apply_op(txn, op, &mut triggers).unwrap_or_else(TxnResult::Error),
+        };
+        self.last_zxid = txn.zxid;
+        Applied { result, triggers }
+    }
+
+    fn apply_op(&mut self, txn: &Txn, op: &TxnOp, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+        match op {
+            TxnOp::CreateSession { timeout_ms, passwd } => {
+                self.put_session(txn.session_id, Session { timeout_ms: *timeout_ms, passwd: *passwd });
+                Ok(TxnResult::SessionCreated)
+            }
+            TxnOp::CloseSession => Ok(self.close_session(txn, triggers)),
+            TxnOp::Create { path, data, acl, mode, ttl } => self.create(txn, path, data, acl, *mode, *ttl, triggers),
+            TxnOp::Delete { path, version } => self.delete(txn, path, *version, triggers),
+            TxnOp::DeleteContainer { path } => self.delete_container(txn, path, triggers),
+            TxnOp::SetData { path, data, version } => self.set_data_op(txn, path, data, *version, triggers),
+            TxnOp::SetAcl { path, acl, version } => self.set_acl(txn, path, acl, *version),
+            TxnOp::Check { path, version } => self.check(txn, path, *version),
+            // Only a top-level multi is a multi; anything nested is malformed.
+            TxnOp::Multi(_) => Err(ErrorCode::MarshallingError),
+        }
+    }
+
+    /// All or nothing: the ops run, in order, on an O(1) copy that replaces the tree only if every op
+    /// succeeds. Later ops see the effects of earlier ones; all share the txn's zxid.
+    fn multi(&mut self, txn: &Txn, ops: &[TxnOp], triggers: &mut Vec<WatchTrigger>) -> TxnResult {
+        let mut scratch = self.clone();
+        let mut fired = Vec::new();
+        let mut results = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            let outcome = if allowed_in_multi(op) {
+                scratch.apply_op(txn, op, &mut fired)
+            } else {
+                Err(ErrorCode::MarshallingError)
+            };
+            match outcome {
+                Ok(result) => results.push(result),
+                Err(code) => return TxnResult::Multi(multi_failure(ops.len(), index, code)),
+            }
+        }
+        *self = scratch;
+        triggers.append(&mut fired);
+        TxnResult::Multi(results)
+    }
+
+    /// `pRequest2TxnCreate` then `createNode`.
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        &mut self,
+        txn: &Txn,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl: i64,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> OpResult {
+        let ttl_owner =
+            if mode.is_ttl() { Some(ephemeral::ttl_owner(ttl).ok_or(ErrorCode::BadArguments)?) } else { None };
+        if mode.is_ephemeral() && !self.sessions.contains_key(&txn.session_id) {
+            return Err(ErrorCode::SessionExpired);
+        }
+        if !path.contains('/') || path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        let acl = acl::fixup_acl(acl, &txn.auth)?;
+        let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&parent.acl, perms::CREATE, &txn.auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let path = if mode.is_sequential() {
+            // `%010d` of the stored (creations-only) cversion, before this create bumps it.
+            format!("{path}{:010}", parent.stat.cversion)
+        } else {
+            path.to_string()
+        };
+        path::validate(&path)?;
+        if self.get(&path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        if matches!(EphemeralType::of(parent.stat.ephemeral_owner), EphemeralType::Normal(_)) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let owner = match mode {
+            CreateMode::Container => ephemeral::CONTAINER_OWNER,
+            _ if mode.is_ephemeral() => txn.session_id,
+            _ => ttl_owner.unwrap_or(0),
+        };
+        let stat = self.create_node(&path, data, &acl, owner, (txn.zxid, txn.time), triggers);
+        Ok(TxnResult::Created { path, stat })
+    }
+
+    /// The delete case of `pRequest2Txn`: the parent's DELETE permission is checked before the node is
+    /// even looked up, so a caller without it learns nothing about the node.
+    fn delete(&mut self, txn: &Txn, path: &str, version: i32, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+        validate_deletable(path)?;
+        let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&parent.acl, perms::DELETE, &txn.auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        check_version(node.stat.version, version)?;
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        self.delete_node(path, txn.zxid, triggers);
+        Ok(TxnResult::Deleted)
+    }
+
+    /// The deleteContainer case: no ACL check (the server itself asks), and only an empty container or TTL
+    /// node goes. ZooKeeper refuses only ephemeral nodes here (with BadVersion) and would delete a plain
+    /// persistent node; Paddock refuses those too, so neither a raw client nor a container re-created as
+    /// a persistent node between the reaper's scan and this txn can lose data.
+    fn delete_container(&mut self, txn: &Txn, path: &str, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+        validate_deletable(path)?;
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        if !matches!(EphemeralType::of(node.stat.ephemeral_owner), EphemeralType::Container | EphemeralType::Ttl(_)) {
+            return Err(ErrorCode::BadVersion);
+        }
+        self.delete_node(path, txn.zxid, triggers);
+        Ok(TxnResult::Deleted)
+    }
+
+    fn set_data_op(
+        &mut self,
+        txn: &Txn,
+        path: &str,
+        data: &[u8],
+        version: i32,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> OpResult {
+        path::validate(path)?;
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&node.acl, perms::WRITE, &txn.auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let version = check_version(node.stat.version, version)?;
+        let stat = self.set_data(path, data, version, (txn.zxid, txn.time), triggers).ok_or(ErrorCode::NoNode)?;
+        Ok(TxnResult::SetData(stat))
+    }
+
+    /// The new ACL is validated before the node is looked up: an invalid ACL is `InvalidAcl` even for a
+    /// missing node.
+    fn set_acl(&mut self, txn: &Txn, path: &str, acl: &[Acl], version: i32) -> OpResult {
+        path::validate(path)?;
+        let acl = acl::fixup_acl(acl, &txn.auth)?;
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&node.acl, perms::ADMIN, &txn.auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let aversion = check_version(node.stat.aversion, version)?;
+        let stat = self.replace_acl(path, &acl, aversion).ok_or(ErrorCode::NoNode)?;
+        Ok(TxnResult::SetAcl(stat))
+    }
+
+    fn check(&self, txn: &Txn, path: &str, version: i32) -> OpResult {
+        path::validate(path)?;
+        let node = self.get(path).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&node.acl, perms::READ, &txn.auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        check_version(node.stat.version, version)?;
+        Ok(TxnResult::Checked)
+    }
+
+    /// Deletes the session's ephemerals (each firing its watches) and forgets the session. Closing a
+    /// session the tree does not know is not an error: expiry and an explicit close may both be logged.
+    fn close_session(&mut self, txn: &Txn, triggers: &mut Vec<WatchTrigger>) -> TxnResult {
+        let paths: Vec<String> = self.ephemerals(txn.session_id);
+        for path in paths {
+            self.delete_node(&path, txn.zxid, triggers);
+        }
+        self.remove_session(txn.session_id);
+        TxnResult::SessionClosed
+    }
+}
+
+/// `MultiOperationRecord` carries only create, delete, setData and check among writes.
+fn allowed_in_multi(op: &TxnOp) -> bool {
+    matches!(op, TxnOp::Create { .. } | TxnOp::Delete { .. } | TxnOp::SetData { .. } | TxnOp::Check { .. })
+}
+
+fn multi_failure(len: usize, failed: usize, code: ErrorCode) -> Vec<TxnResult> {
+    (0..len)
+        .map(|i| {
+            TxnResult::Error(match i.cmp(&failed) {
+                std::cmp::Ordering::Less => ErrorCode::Ok,
+                std::cmp::Ordering::Equal => code,
+                std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
+            })
+        })
+        .collect()
+}
+
+/// `getParentPathAndValidate`: a slash, no NUL, and not one of the built-in nodes.
+fn validate_deletable(path: &str) -> Result<(), ErrorCode> {
+    if !path.contains('/') || path.contains('\0') || SPECIAL_PATHS.contains(&path) {
+        return Err(ErrorCode::BadArguments);
+    }
+    Ok(())
+}
+
+/// `checkAndIncVersion`: -1 matches any version; the next version skips -1 when it wraps
+/// (ZOOKEEPER-4743), since -1 could never be asked for.
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(match current.wrapping_add(1) {
+        -1 => 0,
+        next => next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_wrap_past_minus_one() {
+        assert_eq!(check_version(5, -1), Ok(6));
+        assert_eq!(check_version(5, 5), Ok(6));
+        assert_eq!(check_version(5, 4), Err(ErrorCode::BadVersion));
+        assert_eq!(check_version(i32::MAX, -1), Ok(i32::MIN));
+        assert_eq!(check_version(-2, -2), Ok(0));
+    }
+}

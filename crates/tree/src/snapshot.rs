@@ -1,0 +1,181 @@
+//! The snapshot body: the whole tree, its sessions and its last zxid, as one stream (format version
+//! [`SNAPSHOT_FORMAT_VERSION`], specified byte by byte in `docs/tree-format.md`).
+//!
+//! Nodes are written parent before child (depth first, children in byte order), so the same tree always
+//! gives the same bytes and reading needs no second pass. ACL lists are written once, in a table, and
+//! referenced by index. The body ends with the digest; reading recomputes the digest from what it read and
+//! refuses a body whose digest differs, whatever the outer file's checksums said.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use paddock_proto::Acl;
+
+use crate::ephemeral::EphemeralType;
+use crate::node::{Node, shared_data};
+use crate::path;
+use crate::tree::{DataTree, Session};
+use crate::wire::{Input, Put, Stream, WireError};
+
+/// Version number that starts every snapshot body.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+/// Node records are gathered into buffers about this big before they are written.
+const WRITE_BATCH: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("snapshot format version {0} is not supported (this build reads version {SNAPSHOT_FORMAT_VERSION})")]
+    UnsupportedVersion(u32),
+    #[error("snapshot is corrupt: {0}")]
+    Corrupt(String),
+    #[error("snapshot digest mismatch: the body records {recorded:016x}, its contents give {computed:016x}")]
+    DigestMismatch { recorded: u64, computed: u64 },
+}
+
+impl From<WireError> for SnapshotError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Io(e) => SnapshotError::Io(e),
+            other => SnapshotError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+fn corrupt(message: impl Into<String>) -> SnapshotError {
+    SnapshotError::Corrupt(message.into())
+}
+
+impl DataTree {
+    pub fn write_snapshot(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(WRITE_BATCH * 2);
+        buf.put_u32(SNAPSHOT_FORMAT_VERSION);
+        buf.put_i64(self.last_zxid);
+        let acl_index = self.write_acl_table(&mut buf);
+        buf.put_u32(self.sessions.len() as u32);
+        for (id, session) in &self.sessions {
+            buf.put_i64(*id);
+            buf.put_i32(session.timeout_ms);
+            buf.put_raw(&session.passwd);
+        }
+        buf.put_u64(self.nodes.len() as u64);
+        let mut stack: Vec<&Arc<str>> = self.nodes.get_key_value("/").map(|(k, _)| k).into_iter().collect();
+        while let Some(path) = stack.pop() {
+            let Some(node) = self.nodes.get(path.as_ref()) else { continue };
+            buf.put_str(path);
+            buf.put_u32(acl_index.get(node.acl.as_slice()).copied().unwrap_or(0));
+            buf.put_bytes(node.data());
+            buf.put_stat(&node.stat);
+            // Reversed onto the stack so that children come out in byte order.
+            stack.extend(node.children.iter().rev());
+            if buf.len() >= WRITE_BATCH {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        buf.put_u64(self.digest());
+        out.write_all(&buf)?;
+        out.flush()
+    }
+
+    /// The ACL lists in use, sorted (for identical bytes from identical trees), and each list's index.
+    fn write_acl_table(&self, buf: &mut Vec<u8>) -> HashMap<&[Acl], u32> {
+        let mut lists: Vec<&Arc<Vec<Acl>>> = self.acls.iter().map(|(list, _)| list).collect();
+        lists.sort();
+        buf.put_u32(lists.len() as u32);
+        let mut index = HashMap::with_capacity(lists.len());
+        for (i, list) in lists.into_iter().enumerate() {
+            buf.put_acl_list(list);
+            index.insert(list.as_slice(), i as u32);
+        }
+        index
+    }
+
+    /// Reads a body written by [`DataTree::write_snapshot`]. Any inconsistency (a node without a parent, a
+    /// duplicate, a bad ACL index, an ephemeral without its session, a digest mismatch, trailing bytes) is an
+    /// error, never a panic.
+    pub fn read_snapshot(input: &mut dyn Read) -> Result<DataTree, SnapshotError> {
+        let mut input = Stream(std::io::BufReader::with_capacity(256 * 1024, input));
+        let version = input.get_u32()?;
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let mut tree = DataTree::empty();
+        tree.last_zxid = input.get_i64()?;
+        let acl_table = read_acl_table(&mut input)?;
+        read_sessions(&mut input, &mut tree)?;
+        let count = input.get_u64()?;
+        for i in 0..count {
+            read_node(&mut input, &mut tree, &acl_table, i == 0)?;
+        }
+        if count == 0 {
+            return Err(corrupt("the snapshot holds no root node"));
+        }
+        let recorded = input.get_u64()?;
+        if input.0.read(&mut [0u8; 1])? != 0 {
+            return Err(corrupt("unexpected bytes after the digest"));
+        }
+        if recorded != tree.digest() {
+            return Err(SnapshotError::DigestMismatch { recorded, computed: tree.digest() });
+        }
+        Ok(tree)
+    }
+}
+
+fn read_acl_table(input: &mut impl Input) -> Result<Vec<Vec<Acl>>, SnapshotError> {
+    let count = input.get_u32()?;
+    let mut table = Vec::new();
+    for _ in 0..count {
+        table.push(input.get_acl_list()?);
+    }
+    Ok(table)
+}
+
+fn read_sessions(input: &mut impl Input, tree: &mut DataTree) -> Result<(), SnapshotError> {
+    let count = input.get_u32()?;
+    for _ in 0..count {
+        let id = input.get_i64()?;
+        let session = Session { timeout_ms: input.get_i32()?, passwd: input.array()? };
+        if tree.sessions.contains_key(&id) {
+            return Err(corrupt(format!("session 0x{id:x} appears twice")));
+        }
+        tree.put_session(id, session);
+    }
+    Ok(())
+}
+
+fn read_node(input: &mut impl Input, tree: &mut DataTree, acls: &[Vec<Acl>], first: bool) -> Result<(), SnapshotError> {
+    let path = input.get_string()?;
+    let acl_index = input.get_u32()?;
+    let data = input.get_bytes()?;
+    let stat = input.get_stat()?;
+    if first != (path == "/") {
+        return Err(corrupt(format!("node {path:?} where the root was expected, or a second root")));
+    }
+    if path::validate(&path).is_err() {
+        return Err(corrupt(format!("invalid node path {path:?}")));
+    }
+    if tree.nodes.contains_key(path.as_str()) {
+        return Err(corrupt(format!("node {path} appears twice")));
+    }
+    if !first && !tree.nodes.contains_key(path::parent(&path)) {
+        return Err(corrupt(format!("node {path} comes before its parent")));
+    }
+    if let EphemeralType::Normal(owner) = EphemeralType::of(stat.ephemeral_owner) {
+        if !tree.sessions.contains_key(&owner) {
+            return Err(corrupt(format!(
+                "ephemeral node {path} belongs to session 0x{owner:x}, which is not in the snapshot"
+            )));
+        }
+    }
+    let acl = acls
+        .get(acl_index as usize)
+        .ok_or_else(|| corrupt(format!("node {path} uses ACL #{acl_index}, which does not exist")))?;
+    let acl = tree.acls.acquire(acl);
+    let node = Node { data: shared_data(&data), acl, stat, children: imbl::OrdSet::new() };
+    tree.attach(Arc::from(path), node);
+    Ok(())
+}

@@ -1,0 +1,446 @@
+//! The tree itself: znodes by path, sessions, and the indexes and counters ZooKeeper keeps beside them
+//! (ephemerals per session, containers, TTL nodes, the ACL cache, the digest, the approximate data size).
+//!
+//! Everything lives in persistent maps, so `clone()` is O(1) and a clone never sees later changes. The
+//! mutation primitives here keep every index and counter in step; [`DataTree::apply`] (in `apply.rs`)
+//! decides *whether* a change happens, these decide *how*.
+
+use std::fmt;
+use std::sync::Arc;
+
+use paddock_proto::{Acl, EventType, Stat};
+
+use crate::acl_cache::AclCache;
+use crate::digest;
+use crate::ephemeral::EphemeralType;
+use crate::node::{Node, StatPersisted, shared_data};
+use crate::path;
+use crate::txn::WatchTrigger;
+
+/// A session as the tree records it: enough to validate a reconnect and to re-arm expiry after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub timeout_ms: i32,
+    pub passwd: [u8; 16],
+}
+
+#[derive(Clone)]
+pub struct DataTree {
+    pub(crate) nodes: imbl::HashMap<Arc<str>, Node>,
+    pub(crate) sessions: imbl::OrdMap<i64, Session>,
+    pub(crate) ephemerals: imbl::OrdMap<i64, imbl::OrdSet<Arc<str>>>,
+    pub(crate) containers: imbl::OrdSet<Arc<str>>,
+    pub(crate) ttls: imbl::OrdSet<Arc<str>>,
+    pub(crate) acls: AclCache,
+    pub(crate) last_zxid: i64,
+    digest: u64,
+    data_size: u64,
+    ephemeral_count: usize,
+}
+
+/// ZooKeeper's built-in znodes; none of them can be deleted.
+pub(crate) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+
+impl Default for DataTree {
+    fn default() -> Self {
+        DataTree::new()
+    }
+}
+
+impl DataTree {
+    /// A fresh tree exactly as a new ZooKeeper 3.9 standalone server has it: `/`, `/zookeeper`,
+    /// `/zookeeper/quota` and `/zookeeper/config`, all with zero stats and empty data; the first three open
+    /// to the world, `/zookeeper/config` world-readable only, with the `aclVersion` of -1 that ZooKeeper's
+    /// own `setACL(…, -1)` leaves on it.
+    pub fn new() -> DataTree {
+        let mut tree = DataTree::empty();
+        for path in ["/", "/zookeeper", "/zookeeper/quota"] {
+            let acl = tree.acls.acquire(&Acl::open_unsafe());
+            tree.attach(Arc::from(path), Node::new(b"", acl, StatPersisted::default()));
+        }
+        let acl = tree.acls.acquire(&Acl::read_unsafe());
+        let stat = StatPersisted { aversion: -1, ..StatPersisted::default() };
+        tree.attach(Arc::from("/zookeeper/config"), Node::new(b"", acl, stat));
+        tree
+    }
+
+    /// No nodes at all, not even the root: the starting point for loading a snapshot.
+    pub(crate) fn empty() -> DataTree {
+        DataTree {
+            nodes: imbl::HashMap::new(),
+            sessions: imbl::OrdMap::new(),
+            ephemerals: imbl::OrdMap::new(),
+            containers: imbl::OrdSet::new(),
+            ttls: imbl::OrdSet::new(),
+            acls: AclCache::default(),
+            last_zxid: 0,
+            digest: 0,
+            data_size: 0,
+            ephemeral_count: 0,
+        }
+    }
+
+    // ---- reads -----------------------------------------------------------------------------------------
+
+    /// The zxid of the last txn applied (failed ones included).
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// The node at `path`. As in ZooKeeper, `""` is another name for the root.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(if path.is_empty() { "/" } else { path })
+    }
+
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.get(path).map(Node::stat)
+    }
+
+    /// Child names of `path`, in byte order.
+    pub fn children(&self, path: &str) -> Option<Vec<String>> {
+        self.get(path).map(|node| node.children().map(str::to_string).collect())
+    }
+
+    /// ZooKeeper's `getNodeCount`, which counts the root twice (it is stored under `/` and `""`): a fresh
+    /// tree has 5, as `mntr`'s `zk_znode_count` shows.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// `getAllChildrenNumber`: every descendant of `path` (for `/`, every node but the root, `/zookeeper`
+    /// and its children included). `None` if there is no such node.
+    pub fn all_children_number(&self, path: &str) -> Option<i32> {
+        let node = self.get(path)?;
+        if node.children.is_empty() {
+            return Some(0);
+        }
+        if path.is_empty() || path == "/" {
+            return Some(self.nodes.len() as i32 - 1);
+        }
+        let mut count = 0i32;
+        let mut stack: Vec<&Node> = vec![node];
+        while let Some(node) = stack.pop() {
+            for child in &node.children {
+                count += 1;
+                if let Some(child) = self.nodes.get(child.as_ref()) {
+                    stack.push(child);
+                }
+            }
+        }
+        Some(count)
+    }
+
+    /// Paths of the ephemeral nodes `session_id` owns, sorted.
+    pub fn ephemerals(&self, session_id: i64) -> Vec<String> {
+        self.ephemerals.get(&session_id).map(|paths| paths.iter().map(|p| p.to_string()).collect()).unwrap_or_default()
+    }
+
+    pub fn ephemerals_count(&self) -> usize {
+        self.ephemeral_count
+    }
+
+    /// Live sessions by id, in id order.
+    pub fn sessions(&self) -> impl Iterator<Item = (i64, &Session)> {
+        self.sessions.iter().map(|(id, session)| (*id, session))
+    }
+
+    pub fn session(&self, id: i64) -> Option<&Session> {
+        self.sessions.get(&id)
+    }
+
+    /// ZooKeeper's `approximateDataSize`: the sum over nodes of path length (in UTF-16 units, as Java
+    /// counts) plus data length. A fresh tree has 44.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// The state digest (see `digest.rs` and `docs/tree-format.md`): equal on two trees exactly when
+    /// their nodes (path, data, ACL, stored stat) and sessions are, up to 64-bit hash collisions.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// How many distinct ACL lists the nodes share.
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
+    }
+
+    // ---- mutation primitives ---------------------------------------------------------------------------
+
+    /// Adds `node` under its (existing) parent, without touching the parent's stat: loading a snapshot and
+    /// building the initial tree. `node.acl` must come from `self.acls`.
+    pub(crate) fn attach(&mut self, path: Arc<str>, node: Node) {
+        if path.as_ref() != "/" {
+            if let Some(parent) = self.nodes.get_mut(path::parent(&path)) {
+                parent.children.insert(path.clone());
+            }
+        }
+        match EphemeralType::of(node.stat.ephemeral_owner) {
+            EphemeralType::Void => {}
+            EphemeralType::Container => {
+                self.containers.insert(path.clone());
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.insert(path.clone());
+            }
+            EphemeralType::Normal(session) => {
+                self.ephemerals.entry(session).or_default().insert(path.clone());
+                self.ephemeral_count += 1;
+            }
+        }
+        self.digest = self.digest.wrapping_add(node_digest(&path, &node));
+        self.data_size += java_len(&path) + node.data().len() as u64;
+        self.nodes.insert(path, node);
+    }
+
+    /// Removes a childless node from the map and every index, without touching the parent's stat.
+    fn detach(&mut self, path: &str) -> Option<Node> {
+        let (key, node) = self.nodes.remove_with_key(path)?;
+        if let Some(parent) = self.nodes.get_mut(path::parent(path)) {
+            parent.children.remove(&key);
+        }
+        match EphemeralType::of(node.stat.ephemeral_owner) {
+            EphemeralType::Void => {}
+            EphemeralType::Container => {
+                self.containers.remove(&key);
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.remove(&key);
+            }
+            EphemeralType::Normal(session) => {
+                if let Some(paths) = self.ephemerals.get_mut(&session) {
+                    if paths.remove(&key).is_some() {
+                        self.ephemeral_count -= 1;
+                    }
+                    if paths.is_empty() {
+                        self.ephemerals.remove(&session);
+                    }
+                }
+            }
+        }
+        self.digest = self.digest.wrapping_sub(node_digest(path, &node));
+        self.data_size -= java_len(path) + node.data().len() as u64;
+        self.acls.release(&node.acl);
+        Some(node)
+    }
+
+    /// Changes a node in place through `change`, keeping the digest and data size in step. ACL changes go
+    /// through [`DataTree::replace_acl`], which also keeps the ACL cache in step.
+    fn modify(&mut self, path: &str, change: impl FnOnce(&mut Node)) -> Option<&Node> {
+        let node = self.nodes.get_mut(path)?;
+        let old_meta = digest::node_meta(path, &node.acl, &node.stat);
+        let old_data = node.data.clone();
+        change(node);
+        let new_meta = digest::node_meta(path, &node.acl, &node.stat);
+        let mut delta = new_meta.wrapping_sub(old_meta);
+        let data_changed = match (&old_data, &node.data) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (None, None) => false,
+            _ => true,
+        };
+        if data_changed {
+            let old = old_data.as_deref().unwrap_or_default();
+            delta = delta.wrapping_add(digest::node_data(path, node.data()).wrapping_sub(digest::node_data(path, old)));
+            self.data_size = self.data_size - old.len() as u64 + node.data().len() as u64;
+        }
+        self.digest = self.digest.wrapping_add(delta);
+        self.nodes.get(path)
+    }
+
+    /// `DataTree.createNode`: a new node plus its parent's cversion, pzxid and child list. The caller has
+    /// checked that the parent exists and the node does not. Returns the new node's stat.
+    pub(crate) fn create_node(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        owner: i64,
+        (zxid, time): (i64, i64),
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Stat {
+        let parent_path = path::parent(path);
+        let parent_acl = self.modify(parent_path, |parent| {
+            // Only ever grows: ZooKeeper's guard against fuzzy-snapshot replay, kept for identical results.
+            let cversion = parent.stat.cversion.wrapping_add(1);
+            if cversion > parent.stat.cversion {
+                parent.stat.cversion = cversion;
+                parent.stat.pzxid = zxid;
+            }
+        });
+        let parent_acl = parent_acl.map(|p| p.acl.clone()).unwrap_or_default();
+        let acl = self.acls.acquire(acl);
+        let node = Node::new(data, acl.clone(), StatPersisted::created(zxid, time, owner));
+        let stat = node.stat();
+        self.attach(Arc::from(path), node);
+        triggers.push(trigger(path, EventType::NodeCreated, zxid, acl));
+        triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
+        stat
+    }
+
+    /// `DataTree.deleteNode`: the node goes, its parent's pzxid moves (its stored cversion does not).
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Vec<WatchTrigger>) {
+        let Some(node) = self.detach(path) else {
+            return;
+        };
+        let parent_path = path::parent(path);
+        let parent = self.modify(parent_path, |parent| {
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
+        });
+        let parent_acl = parent.map(|p| p.acl.clone()).unwrap_or_default();
+        triggers.push(trigger(path, EventType::NodeDeleted, zxid, node.acl));
+        triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
+    }
+
+    /// `DataTree.setData`, with the version already checked and incremented by the caller.
+    pub(crate) fn set_data(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        version: i32,
+        (zxid, time): (i64, i64),
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Option<Stat> {
+        let node = self.modify(path, |node| {
+            node.data = shared_data(data);
+            node.stat.version = version;
+            node.stat.mtime = time;
+            node.stat.mzxid = zxid;
+        })?;
+        let (stat, acl) = (node.stat(), node.acl.clone());
+        triggers.push(trigger(path, EventType::NodeDataChanged, zxid, acl));
+        Some(stat)
+    }
+
+    /// `DataTree.setACL`: a new ACL and aversion; no other stat field changes and no watch fires.
+    pub(crate) fn replace_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Option<Stat> {
+        let acl = self.acls.acquire(acl);
+        let mut old = None;
+        let stat = self
+            .modify(path, |node| {
+                old = Some(std::mem::replace(&mut node.acl, acl.clone()));
+                node.stat.aversion = aversion;
+            })
+            .map(Node::stat);
+        match old {
+            Some(old) => self.acls.release(&old),
+            None => self.acls.release(&acl),
+        }
+        stat
+    }
+
+    pub(crate) fn put_session(&mut self, id: i64, session: Session) {
+        if let Some(old) = self.sessions.insert(id, session) {
+            self.digest = self.digest.wrapping_sub(digest::session(id, &old));
+        }
+        self.digest = self.digest.wrapping_add(digest::session(id, &session));
+    }
+
+    pub(crate) fn remove_session(&mut self, id: i64) {
+        if let Some(old) = self.sessions.remove(&id) {
+            self.digest = self.digest.wrapping_sub(digest::session(id, &old));
+        }
+    }
+
+    // ---- verification ----------------------------------------------------------------------------------
+
+    /// Recomputes every index, counter and the digest from the nodes and sessions alone, and reports the
+    /// first disagreement. Expensive (a full scan); for verification tools and tests.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let fresh = self.rebuilt()?;
+        let checks: [(&str, bool); 7] = [
+            ("digest", fresh.digest == self.digest),
+            ("approximate data size", fresh.data_size == self.data_size),
+            ("ephemeral count", fresh.ephemeral_count == self.ephemeral_count),
+            ("ephemerals index", fresh.ephemerals == self.ephemerals),
+            ("containers index", fresh.containers == self.containers),
+            ("TTL index", fresh.ttls == self.ttls),
+            ("ACL cache", self.acl_cache_matches()),
+        ];
+        if let Some((what, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return Err(format!("{what} disagrees with the nodes"));
+        }
+        for (path, node) in &self.nodes {
+            for child in &node.children {
+                if path::parent(child) != path.as_ref() || !self.nodes.contains_key(child.as_ref()) {
+                    return Err(format!("{path} lists child {child}, which is not its child in the tree"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A tree rebuilt from this one's nodes and sessions by the loading path.
+    fn rebuilt(&self) -> Result<DataTree, String> {
+        let mut fresh = DataTree::empty();
+        let mut paths: Vec<&Arc<str>> = self.nodes.keys().collect();
+        paths.sort_by_key(|p| (p.matches('/').count(), p.to_string()));
+        for path in paths {
+            let Some(node) = self.nodes.get(path.as_ref()) else { continue };
+            path::validate(path).map_err(|_| format!("invalid path {path:?} in the tree"))?;
+            if path.as_ref() != "/" && !fresh.nodes.contains_key(path::parent(path)) {
+                return Err(format!("{path} has no parent"));
+            }
+            if let EphemeralType::Normal(owner) = EphemeralType::of(node.stat.ephemeral_owner) {
+                if !self.sessions.contains_key(&owner) {
+                    return Err(format!("{path} is owned by session 0x{owner:x}, which does not exist"));
+                }
+            }
+            let acl = fresh.acls.acquire(&node.acl);
+            let copy = Node { acl, children: imbl::OrdSet::new(), ..node.clone() };
+            fresh.attach(path.clone(), copy);
+        }
+        if !fresh.nodes.contains_key("/") {
+            return Err("the tree has no root".to_string());
+        }
+        for (id, session) in &self.sessions {
+            fresh.put_session(*id, *session);
+        }
+        Ok(fresh)
+    }
+
+    fn acl_cache_matches(&self) -> bool {
+        let mut uses: std::collections::HashMap<&[Acl], u64> = std::collections::HashMap::new();
+        for node in self.nodes.values() {
+            *uses.entry(node.acl.as_slice()).or_default() += 1;
+        }
+        uses.len() == self.acls.len() && self.acls.iter().all(|(list, count)| uses.get(list.as_slice()) == Some(&count))
+    }
+}
+
+fn node_digest(path: &str, node: &Node) -> u64 {
+    digest::node_meta(path, &node.acl, &node.stat).wrapping_add(digest::node_data(path, node.data()))
+}
+
+/// Java's `String.length()`.
+fn java_len(path: &str) -> u64 {
+    path.encode_utf16().count() as u64
+}
+
+fn trigger(path: &str, event: EventType, zxid: i64, acl: Arc<Vec<Acl>>) -> WatchTrigger {
+    WatchTrigger { path: path.to_string(), event, zxid, acl }
+}
+
+impl PartialEq for DataTree {
+    /// Same nodes, sessions and last zxid.
+    fn eq(&self, other: &Self) -> bool {
+        self.last_zxid == other.last_zxid
+            && self.digest == other.digest
+            && self.sessions == other.sessions
+            && self.nodes == other.nodes
+    }
+}
+
+impl fmt::Debug for DataTree {
+    /// A summary: a full dump of a million nodes helps nobody.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataTree")
+            .field("last_zxid", &format_args!("0x{:x}", self.last_zxid))
+            .field("nodes", &self.nodes.len())
+            .field("sessions", &self.sessions.len())
+            .field("ephemerals", &self.ephemeral_count)
+            .field("digest", &format_args!("{:016x}", self.digest))
+            .finish()
+    }
+}

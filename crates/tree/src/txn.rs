@@ -1,0 +1,317 @@
+//! Transactions: what the log carries and what applying one produces.
+//!
+//! A [`Txn`] is a write request already stamped by the leader: its zxid, the leader's wall clock, the
+//! session it came from and that session's auth ids (so ACL checks give the same answer on every replica).
+//! Its byte encoding (version [`TXN_FORMAT_VERSION`]) is specified in `docs/tree-format.md`.
+
+use std::sync::Arc;
+
+use paddock_proto::{Acl, CreateMode, ErrorCode, EventType, Id, OpCode, Stat};
+
+use crate::wire::{Input, Put, WireError};
+
+/// Version byte that starts every encoded [`Txn`].
+pub const TXN_FORMAT_VERSION: u8 = 1;
+
+/// `Multi` may nest in the encoding (the tree refuses it when applying); decoding stops this deep so that
+/// hostile input cannot exhaust the stack.
+const MAX_NESTING: usize = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Txn {
+    pub zxid: i64,
+    /// Milliseconds since the epoch, stamped by the leader: ctime, mtime and TTLs use it.
+    pub time: i64,
+    pub session_id: i64,
+    /// The caller's ids (`ip:…`, `digest:…`, `super:`) at the time of the request.
+    pub auth: Vec<Id>,
+    pub op: TxnOp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnOp {
+    CreateSession {
+        timeout_ms: i32,
+        passwd: [u8; 16],
+    },
+    CloseSession,
+    /// `ttl` is read only for the TTL modes.
+    Create {
+        path: String,
+        data: Vec<u8>,
+        acl: Vec<Acl>,
+        mode: CreateMode,
+        ttl: i64,
+    },
+    Delete {
+        path: String,
+        version: i32,
+    },
+    /// Deletes an empty container or TTL node (ZooKeeper's `ContainerManager`); no ACL check.
+    DeleteContainer {
+        path: String,
+    },
+    SetData {
+        path: String,
+        data: Vec<u8>,
+        version: i32,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    Check {
+        path: String,
+        version: i32,
+    },
+    Multi(Vec<TxnOp>),
+}
+
+/// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxnResult {
+    SessionCreated,
+    SessionClosed,
+    /// `path` is the final one (with the sequential suffix, if any).
+    Created {
+        path: String,
+        stat: Stat,
+    },
+    Deleted,
+    SetData(Stat),
+    SetAcl(Stat),
+    Checked,
+    /// One result per op. On failure ZooKeeper's shape: `Error(Ok)` for the ops before the failing one, its
+    /// code for the failing one, `Error(RuntimeInconsistency)` after it.
+    Multi(Vec<TxnResult>),
+    Error(ErrorCode),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub result: TxnResult,
+    /// Watch events, in the order ZooKeeper fires them.
+    pub triggers: Vec<WatchTrigger>,
+}
+
+/// A watch event to deliver. `acl` is the ACL of the node the event is about, so the server can deliver it
+/// only to connections that may READ that node (ZOOKEEPER-4799).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchTrigger {
+    pub path: String,
+    pub event: EventType,
+    pub zxid: i64,
+    pub acl: Arc<Vec<Acl>>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TxnDecodeError {
+    #[error("transaction is truncated")]
+    Truncated,
+    #[error("transaction format version {0} is not supported (this build reads version {TXN_FORMAT_VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("unknown transaction op {0}")]
+    UnknownOp(i32),
+    #[error("unknown create mode {0}")]
+    BadCreateMode(u8),
+    #[error("a string in the transaction is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("a field in the transaction claims {0} bytes")]
+    TooLong(u64),
+    #[error("multi ops nested more than {MAX_NESTING} deep")]
+    TooDeep,
+    #[error("{0} unexpected bytes after the transaction")]
+    TrailingBytes(usize),
+}
+
+impl From<WireError> for TxnDecodeError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::InvalidUtf8 => TxnDecodeError::InvalidUtf8,
+            WireError::TooLong(len) => TxnDecodeError::TooLong(len),
+            WireError::Truncated | WireError::Io(_) => TxnDecodeError::Truncated,
+        }
+    }
+}
+
+impl Txn {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + op_size_hint(&self.op));
+        out.put_u8(TXN_FORMAT_VERSION);
+        out.put_i64(self.zxid);
+        out.put_i64(self.time);
+        out.put_i64(self.session_id);
+        out.put_u32(self.auth.len() as u32);
+        for id in &self.auth {
+            out.put_id(id);
+        }
+        encode_op(&mut out, &self.op);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Txn, TxnDecodeError> {
+        let mut input = bytes;
+        let version = input.get_u8()?;
+        if version != TXN_FORMAT_VERSION {
+            return Err(TxnDecodeError::UnsupportedVersion(version));
+        }
+        let zxid = input.get_i64()?;
+        let time = input.get_i64()?;
+        let session_id = input.get_i64()?;
+        let count = input.get_u32()?;
+        let mut auth = Vec::new();
+        for _ in 0..count {
+            auth.push(input.get_id()?);
+        }
+        let op = decode_op(&mut input, 0)?;
+        if !input.is_empty() {
+            return Err(TxnDecodeError::TrailingBytes(input.len()));
+        }
+        Ok(Txn { zxid, time, session_id, auth, op })
+    }
+}
+
+fn op_size_hint(op: &TxnOp) -> usize {
+    match op {
+        TxnOp::Create { path, data, .. } | TxnOp::SetData { path, data, .. } => path.len() + data.len() + 64,
+        TxnOp::Multi(ops) => ops.iter().map(op_size_hint).sum(),
+        _ => 64,
+    }
+}
+
+/// Ops are tagged with ZooKeeper's opcodes, so a hex dump reads like ZooKeeper's own log.
+fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
+    match op {
+        TxnOp::CreateSession { timeout_ms, passwd } => {
+            out.put_i32(OpCode::CreateSession as i32);
+            out.put_i32(*timeout_ms);
+            out.put_raw(passwd);
+        }
+        TxnOp::CloseSession => out.put_i32(OpCode::CloseSession as i32),
+        TxnOp::Create { path, data, acl, mode, ttl } => {
+            out.put_i32(OpCode::Create as i32);
+            out.put_str(path);
+            out.put_bytes(data);
+            out.put_acl_list(acl);
+            out.put_u8(mode.flags() as u8);
+            out.put_i64(*ttl);
+        }
+        TxnOp::Delete { path, version } => {
+            out.put_i32(OpCode::Delete as i32);
+            out.put_str(path);
+            out.put_i32(*version);
+        }
+        TxnOp::DeleteContainer { path } => {
+            out.put_i32(OpCode::DeleteContainer as i32);
+            out.put_str(path);
+        }
+        TxnOp::SetData { path, data, version } => {
+            out.put_i32(OpCode::SetData as i32);
+            out.put_str(path);
+            out.put_bytes(data);
+            out.put_i32(*version);
+        }
+        TxnOp::SetAcl { path, acl, version } => {
+            out.put_i32(OpCode::SetAcl as i32);
+            out.put_str(path);
+            out.put_acl_list(acl);
+            out.put_i32(*version);
+        }
+        TxnOp::Check { path, version } => {
+            out.put_i32(OpCode::Check as i32);
+            out.put_str(path);
+            out.put_i32(*version);
+        }
+        TxnOp::Multi(ops) => {
+            out.put_i32(OpCode::Multi as i32);
+            out.put_u32(ops.len() as u32);
+            for op in ops {
+                encode_op(out, op);
+            }
+        }
+    }
+}
+
+fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
+    let code = input.get_i32()?;
+    let op = match OpCode::from_i32(code) {
+        Some(OpCode::CreateSession) => TxnOp::CreateSession { timeout_ms: input.get_i32()?, passwd: input.array()? },
+        Some(OpCode::CloseSession) => TxnOp::CloseSession,
+        Some(OpCode::Create) => TxnOp::Create {
+            path: input.get_string()?,
+            data: input.get_bytes()?,
+            acl: input.get_acl_list()?,
+            mode: decode_mode(input.get_u8()?)?,
+            ttl: input.get_i64()?,
+        },
+        Some(OpCode::Delete) => TxnOp::Delete { path: input.get_string()?, version: input.get_i32()? },
+        Some(OpCode::DeleteContainer) => TxnOp::DeleteContainer { path: input.get_string()? },
+        Some(OpCode::SetData) => {
+            TxnOp::SetData { path: input.get_string()?, data: input.get_bytes()?, version: input.get_i32()? }
+        }
+        Some(OpCode::SetAcl) => {
+            TxnOp::SetAcl { path: input.get_string()?, acl: input.get_acl_list()?, version: input.get_i32()? }
+        }
+        Some(OpCode::Check) => TxnOp::Check { path: input.get_string()?, version: input.get_i32()? },
+        Some(OpCode::Multi) => {
+            if depth >= MAX_NESTING {
+                return Err(TxnDecodeError::TooDeep);
+            }
+            let count = input.get_u32()?;
+            let mut ops = Vec::new();
+            for _ in 0..count {
+                ops.push(decode_op(input, depth + 1)?);
+            }
+            TxnOp::Multi(ops)
+        }
+        _ => return Err(TxnDecodeError::UnknownOp(code)),
+    };
+    Ok(op)
+}
+
+fn decode_mode(flags: u8) -> Result<CreateMode, TxnDecodeError> {
+    CreateMode::from_flags(i32::from(flags)).map_err(|_| TxnDecodeError::BadCreateMode(flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_starts_with_version_and_header() {
+        let txn = Txn { zxid: 0x0102, time: 3, session_id: -1, auth: vec![], op: TxnOp::CloseSession };
+        let bytes = txn.encode();
+        assert_eq!(bytes[0], TXN_FORMAT_VERSION);
+        assert_eq!(&bytes[1..9], &0x0102i64.to_le_bytes());
+        assert_eq!(&bytes[29..33], &(-11i32).to_le_bytes());
+        assert_eq!(bytes.len(), 33);
+        assert_eq!(Txn::decode(&bytes), Ok(txn));
+    }
+
+    #[test]
+    fn rejects_bad_versions_ops_and_trailing_bytes() {
+        let txn = Txn { zxid: 1, time: 2, session_id: 3, auth: vec![Id::anyone()], op: TxnOp::CloseSession };
+        let mut bytes = txn.encode();
+        bytes.push(0);
+        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::TrailingBytes(1)));
+        bytes.pop();
+        bytes[0] = 9;
+        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnsupportedVersion(9)));
+        bytes[0] = TXN_FORMAT_VERSION;
+        let op_at = bytes.len() - 4;
+        bytes[op_at..].copy_from_slice(&99i32.to_le_bytes());
+        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnknownOp(99)));
+        assert_eq!(Txn::decode(&[]), Err(TxnDecodeError::Truncated));
+    }
+
+    #[test]
+    fn deep_multi_nesting_is_refused() {
+        let mut op = TxnOp::Multi(vec![]);
+        for _ in 0..MAX_NESTING {
+            op = TxnOp::Multi(vec![op]);
+        }
+        let txn = Txn { zxid: 1, time: 1, session_id: 1, auth: vec![], op };
+        assert_eq!(Txn::decode(&txn.encode()), Err(TxnDecodeError::TooDeep));
+    }
+}
