@@ -204,6 +204,38 @@ fn an_fsync_failure_while_creating_a_segment_is_rolled_back() {
 }
 
 #[test]
+fn a_failed_append_into_a_segment_left_empty_by_a_crash_recovers() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut wal = Wal::open(dir.path(), durable(4096)).unwrap();
+        append_range(&mut wal, 1..=5);
+        wal.sync().unwrap();
+    }
+    // A header-only segment 6, as a crash right after creating it leaves behind.
+    let mut header = b"PDKW".to_vec();
+    header.extend_from_slice(&1u32.to_le_bytes());
+    header.extend_from_slice(&6u64.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&crc32c::crc32c(&header).to_le_bytes());
+    fs::write(dir.path().join("00000000000000000006.wal"), &header).unwrap();
+
+    let mut wal = Wal::open(dir.path(), durable(4096)).unwrap();
+    assert_eq!(wal.segments().len(), 2);
+    fail::cfg("wal::before_append", "return(eio)").unwrap();
+    assert!(wal.append(6, b"six").is_err());
+    fail::remove("wal::before_append");
+    assert_eq!(wal.last_index(), Some(5));
+    assert_eq!(wal.segments().last().unwrap().last_index, None, "the empty segment stays empty");
+    wal.append(6, b"six").unwrap();
+    wal.sync().unwrap();
+    drop(wal);
+    let wal = Wal::open(dir.path(), durable(4096)).unwrap();
+    assert_eq!(replay_all(&wal).last(), Some(&(6, b"six".to_vec())));
+    scenario.teardown();
+}
+
+#[test]
 fn a_failed_wal_purge_deletes_nothing_more_and_can_be_retried() {
     let scenario = fail::FailScenario::setup();
     let dir = tempfile::tempdir().unwrap();

@@ -91,6 +91,7 @@ impl From<Scanned> for Segment {
 struct Mark {
     /// First index of the segment holding the mark; `None` when the log had no segment.
     segment: Option<u64>,
+    /// That segment's length and last record (`None` if it held none) at the mark.
     data_len: u64,
     last_index: Option<u64>,
 }
@@ -164,7 +165,7 @@ impl Wal {
     fn current_mark(&self) -> Mark {
         match self.segments.last() {
             None => Mark::EMPTY,
-            Some(s) => Mark { segment: Some(s.first_index), data_len: s.data_len, last_index: self.last_index() },
+            Some(s) => Mark { segment: Some(s.first_index), data_len: s.data_len, last_index: s.last_index },
         }
     }
 
