@@ -224,6 +224,24 @@ fn a_failing_body_leaves_no_file_behind() {
 }
 
 #[test]
+fn a_snapshot_renamed_to_another_zxid_is_refused_but_a_copy_under_any_other_name_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &header(12, Compression::Zstd), b"twelve");
+    let renamed = dir.path().join("00000000000000000013.snap");
+    fs::copy(&path, &renamed).unwrap();
+    match open_snapshot(&renamed) {
+        Err(StorageError::SnapshotCorrupt { offset: 16, reason, .. }) => {
+            assert!(reason.contains("file name"), "{reason}")
+        }
+        Err(other) => panic!("expected SnapshotCorrupt, got {other}"),
+        Ok(_) => panic!("a snapshot under another zxid's name was accepted"),
+    }
+    let copy = dir.path().join("backup-copy.bin");
+    fs::copy(&path, &copy).unwrap();
+    assert_eq!(verify_snapshot(&copy).unwrap().zxid, 12);
+}
+
+#[test]
 fn rewriting_a_snapshot_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &header(11, Compression::Zstd), b"old");

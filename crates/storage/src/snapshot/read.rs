@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{
     CHUNK_HEADER_LEN, HEADER_LEN, MAX_RAW_CHUNK, MAX_STORED_CHUNK, TRAILER_LEN, TRAILER_MARKER, Trailer, chunk_crc,
-    decode_header, decode_trailer, le_u32,
+    decode_header, decode_trailer, le_u32, parse_snapshot_name,
 };
 use super::{Compression, SnapshotHeader};
 use crate::error::StorageError;
@@ -63,6 +63,17 @@ fn open_body(path: &Path) -> Result<(SnapshotHeader, BodyReader), StorageError> 
         _ => StorageError::io("read snapshot", path, e),
     })?;
     let header = decode_header(&head).map_err(corrupt)?;
+    // A copy under another name (say, for `paddock snapshot inspect`) is fine; a mismatched canonical name is not.
+    let named = path.file_name().and_then(|n| n.to_str()).and_then(parse_snapshot_name);
+    if let Some(named) = named
+        && named != header.zxid
+    {
+        return Err(StorageError::SnapshotCorrupt {
+            path: path.to_path_buf(),
+            offset: 16,
+            reason: format!("the header says zxid {}, the file name {named}", header.zxid),
+        });
+    }
     let reader = BodyReader {
         path: path.to_path_buf(),
         file,
