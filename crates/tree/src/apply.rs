@@ -242,6 +242,36 @@ fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
 mod tests {
     use super::*;
 
+    fn sequential_child_of_root(tree: &mut DataTree, stored_cversion: i32) -> TxnResult {
+        if let Some(root) = tree.nodes.get_mut("/") {
+            root.stat.cversion = stored_cversion;
+        }
+        let op = TxnOp::Create {
+            path: "/s-".into(),
+            data: vec![],
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::PersistentSequential,
+            ttl: 0,
+        };
+        tree.apply(&Txn { zxid: 9, time: 1, session_id: 1, auth: vec![], op }).result
+    }
+
+    #[test]
+    fn sequential_suffix_formats_like_javas_percent_010d() {
+        let mut tree = DataTree::new();
+        let result = sequential_child_of_root(&mut tree, -5);
+        assert!(matches!(result, TxnResult::Created { ref path, .. } if path == "/s--000000005"), "{result:?}");
+    }
+
+    #[test]
+    fn a_wrapped_child_counter_stops_moving_as_in_zookeeper() {
+        let mut tree = DataTree::new();
+        let result = sequential_child_of_root(&mut tree, i32::MAX);
+        assert!(matches!(result, TxnResult::Created { ref path, .. } if path == "/s-2147483647"), "{result:?}");
+        let root = tree.get("/").map(|n| (n.stat.cversion, n.stat.pzxid));
+        assert_eq!(root, Some((i32::MAX, 0)), "Integer overflow makes createNode's `>` guard skip the update");
+    }
+
     #[test]
     fn versions_wrap_past_minus_one() {
         assert_eq!(check_version(5, -1), Ok(6));

@@ -1,0 +1,89 @@
+//! A tree plus a leader's clock and zxid counter: each call stamps the next zxid and moves time on by
+//! one second, as a log of real requests would.
+#![allow(dead_code)]
+
+use paddock_proto::{Acl, CreateMode, ErrorCode, Id, Stat};
+use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult};
+
+pub const T0: i64 = 1_700_000_000_000;
+
+pub struct Leader {
+    pub tree: DataTree,
+    pub zxid: i64,
+    pub time: i64,
+}
+
+impl Leader {
+    pub fn new() -> Leader {
+        Leader { tree: DataTree::new(), zxid: 0, time: T0 }
+    }
+
+    pub fn txn(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> Txn {
+        self.zxid += 1;
+        self.time += 1000;
+        Txn { zxid: self.zxid, time: self.time, session_id, auth: auth.to_vec(), op }
+    }
+
+    pub fn run_as(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> Applied {
+        let txn = self.txn(session_id, auth, op);
+        self.tree.apply(&txn)
+    }
+
+    pub fn run(&mut self, op: TxnOp) -> TxnResult {
+        self.run_as(1, &[], op).result
+    }
+
+    pub fn open_session(&mut self, session_id: i64) {
+        let applied = self.run_as(session_id, &[], TxnOp::CreateSession { timeout_ms: 30_000, passwd: [7; 16] });
+        assert_eq!(applied.result, TxnResult::SessionCreated);
+    }
+
+    /// Creates a node and returns the created path, panicking on failure (setup only).
+    pub fn mk(&mut self, path: &str, mode: CreateMode) -> String {
+        match self.run_as(1, &[], create_op(path, b"", Acl::open_unsafe(), mode)).result {
+            TxnResult::Created { path, .. } => path,
+            other => panic!("setup create {path} failed: {other:?}"),
+        }
+    }
+
+    pub fn mk_with_acl(&mut self, path: &str, acl: Vec<Acl>) {
+        let result = self.run(create_op(path, b"", acl, CreateMode::Persistent));
+        assert!(matches!(result, TxnResult::Created { .. }), "setup create {path}: {result:?}");
+    }
+
+    pub fn stat(&self, path: &str) -> Stat {
+        self.tree.stat(path).unwrap_or_else(|| panic!("{path} should exist"))
+    }
+}
+
+pub fn create_op(path: &str, data: &[u8], acl: Vec<Acl>, mode: CreateMode) -> TxnOp {
+    TxnOp::Create { path: path.to_string(), data: data.to_vec(), acl, mode, ttl: 0 }
+}
+
+pub fn create(path: &str) -> TxnOp {
+    create_op(path, b"", Acl::open_unsafe(), CreateMode::Persistent)
+}
+
+pub fn delete(path: &str, version: i32) -> TxnOp {
+    TxnOp::Delete { path: path.to_string(), version }
+}
+
+pub fn set_data(path: &str, data: &[u8], version: i32) -> TxnOp {
+    TxnOp::SetData { path: path.to_string(), data: data.to_vec(), version }
+}
+
+pub fn set_acl(path: &str, acl: Vec<Acl>, version: i32) -> TxnOp {
+    TxnOp::SetAcl { path: path.to_string(), acl, version }
+}
+
+pub fn check(path: &str, version: i32) -> TxnOp {
+    TxnOp::Check { path: path.to_string(), version }
+}
+
+pub fn err(code: ErrorCode) -> TxnResult {
+    TxnResult::Error(code)
+}
+
+pub fn digest_user(user_password: &str) -> Id {
+    Id::new("digest", paddock_tree::acl::digest_id(user_password))
+}

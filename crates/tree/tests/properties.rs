@@ -1,0 +1,272 @@
+//! Property tests over random transaction histories: indexes and digest stay consistent, snapshots and
+//! txns round-trip, clones are isolated, multi is atomic, and no input makes a decoder panic.
+
+mod common;
+
+use common::T0;
+use paddock_proto::{Acl, CreateMode, Id, perms};
+use paddock_tree::{DataTree, Txn, TxnOp, TxnResult};
+use proptest::prelude::*;
+
+/// Top-level paths repeat so that deeper ones usually find their parent.
+const PATHS: &[&str] = &[
+    "/a",
+    "/a",
+    "/a",
+    "/b",
+    "/b",
+    "/c",
+    "/c",
+    "/a/x",
+    "/a/x",
+    "/a/y",
+    "/b/x",
+    "/c/s",
+    "/a/x/z",
+    "/zookeeper/q",
+    "/a/",
+    "/x/y",
+];
+const SESSIONS: &[i64] = &[0, 0x0100_0000_0000_0001, 0x0100_0000_0000_0002, 0x0100_0000_0000_0003];
+
+fn auth_sets() -> Vec<Vec<Id>> {
+    vec![
+        vec![],
+        vec![Id::new("ip", "10.0.0.1"), Id::new("digest", paddock_tree::acl::digest_id("bob:pw"))],
+        vec![Id::new("ip", "192.168.1.1")],
+        vec![Id::new("super", "")],
+    ]
+}
+
+fn acl_lists() -> Vec<Vec<Acl>> {
+    vec![
+        Acl::open_unsafe(),
+        Acl::read_unsafe(),
+        vec![Acl::new(perms::ALL, Id::new("auth", ""))],
+        vec![Acl::new(perms::ALL, Id::new("ip", "10.0.0.0/8")), Acl::new(perms::READ, Id::anyone())],
+        vec![Acl::new(perms::CREATE | perms::DELETE, Id::anyone())],
+        vec![],
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    prop::sample::select(PATHS).prop_map(str::to_string)
+}
+
+fn version() -> impl Strategy<Value = i32> {
+    prop::sample::select(&[-1, 0, 1, 2][..])
+}
+
+fn data() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..6)
+}
+
+fn mode() -> impl Strategy<Value = CreateMode> {
+    use CreateMode::*;
+    prop_oneof![
+        5 => Just(Persistent),
+        2 => Just(PersistentSequential),
+        2 => Just(Ephemeral),
+        1 => Just(EphemeralSequential),
+        2 => Just(Container),
+        1 => Just(PersistentWithTtl),
+        1 => Just(PersistentSequentialWithTtl),
+    ]
+}
+
+fn acl() -> impl Strategy<Value = Vec<Acl>> {
+    prop_oneof![4 => Just(Acl::open_unsafe()), 3 => prop::sample::select(acl_lists())]
+}
+
+/// The ops a multi may hold.
+fn multi_member() -> impl Strategy<Value = TxnOp> {
+    prop_oneof![
+        4 => (path(), data(), acl(), mode(), prop::sample::select(&[1000i64, 1000, 0, -1][..]))
+            .prop_map(|(path, data, acl, mode, ttl)| TxnOp::Create { path, data, acl, mode, ttl }),
+        1 => (path(), version()).prop_map(|(path, version)| TxnOp::Delete { path, version }),
+        1 => (path(), data(), version()).prop_map(|(path, data, version)| TxnOp::SetData { path, data, version }),
+        1 => (path(), version()).prop_map(|(path, version)| TxnOp::Check { path, version }),
+    ]
+}
+
+fn op() -> impl Strategy<Value = TxnOp> {
+    prop_oneof![
+        8 => multi_member(),
+        1 => (any::<i32>(), any::<[u8; 16]>()).prop_map(|(timeout_ms, passwd)| TxnOp::CreateSession { timeout_ms, passwd }),
+        1 => Just(TxnOp::CloseSession),
+        1 => Just(TxnOp::CloseSession),
+        1 => path().prop_map(|path| TxnOp::DeleteContainer { path }),
+        1 => (path(), acl(), version()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),
+        1 => prop::collection::vec(multi_member(), 0..4).prop_map(TxnOp::Multi),
+    ]
+}
+
+/// Three sessions open, then random (session, auth set, time step, op) steps; zxids in order.
+fn history(len: usize) -> impl Strategy<Value = Vec<Txn>> {
+    let step = (prop::sample::select(SESSIONS), 0..4usize, 0i64..20_000, op());
+    prop::collection::vec(step, 0..len).prop_map(|steps| {
+        let auths = auth_sets();
+        let open =
+            SESSIONS[1..].iter().map(|id| (*id, 0, 1, TxnOp::CreateSession { timeout_ms: 5000, passwd: [1; 16] }));
+        let mut time = T0;
+        open.chain(steps)
+            .enumerate()
+            .map(|(i, (session_id, auth, dt, op))| {
+                time += dt;
+                Txn { zxid: i as i64 + 1, time, session_id, auth: auths[auth].clone(), op }
+            })
+            .collect()
+    })
+}
+
+fn replay(txns: &[Txn]) -> DataTree {
+    let mut tree = DataTree::new();
+    for txn in txns {
+        tree.apply(txn);
+    }
+    tree
+}
+
+fn snapshot_bytes(tree: &DataTree) -> Vec<u8> {
+    let mut out = Vec::new();
+    tree.write_snapshot(&mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+fn any_failure(result: &TxnResult) -> bool {
+    match result {
+        TxnResult::Error(_) => true,
+        TxnResult::Multi(results) => results.iter().any(any_failure),
+        _ => false,
+    }
+}
+
+/// Any txn, including shapes the tree refuses, for the codec.
+fn arbitrary_txn() -> impl Strategy<Value = Txn> {
+    let leaf = prop_oneof![
+        (".*", prop::collection::vec(any::<u8>(), 0..40), arbitrary_acl(), mode(), any::<i64>())
+            .prop_map(|(path, data, acl, mode, ttl)| TxnOp::Create { path, data, acl, mode, ttl }),
+        (".*", any::<i32>()).prop_map(|(path, version)| TxnOp::Delete { path, version }),
+        ".*".prop_map(|path| TxnOp::DeleteContainer { path }),
+        (".*", prop::collection::vec(any::<u8>(), 0..40), any::<i32>())
+            .prop_map(|(path, data, version)| TxnOp::SetData { path, data, version }),
+        (".*", arbitrary_acl(), any::<i32>()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),
+        (".*", any::<i32>()).prop_map(|(path, version)| TxnOp::Check { path, version }),
+        (any::<i32>(), any::<[u8; 16]>()).prop_map(|(timeout_ms, passwd)| TxnOp::CreateSession { timeout_ms, passwd }),
+        Just(TxnOp::CloseSession),
+    ];
+    let op = leaf.prop_recursive(2, 12, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(TxnOp::Multi));
+    let auth = prop::collection::vec((".*", ".*").prop_map(|(s, i)| Id::new(s, i)), 0..3);
+    (any::<i64>(), any::<i64>(), any::<i64>(), auth, op).prop_map(|(zxid, time, session_id, auth, op)| Txn {
+        zxid,
+        time,
+        session_id,
+        auth,
+        op,
+    })
+}
+
+fn arbitrary_acl() -> impl Strategy<Value = Vec<Acl>> {
+    prop::collection::vec((any::<i32>(), ".*", ".*").prop_map(|(p, s, i)| Acl::new(p, Id::new(s, i))), 0..3)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn histories_keep_the_tree_consistent_and_snapshots_round_trip(txns in history(80)) {
+        let tree = replay(&txns);
+        prop_assert_eq!(tree.check_consistency(), Ok(()));
+        prop_assert_eq!(tree.last_zxid(), txns.last().map_or(0, |t| t.zxid));
+        let bytes = snapshot_bytes(&tree);
+        let read = DataTree::read_snapshot(&mut bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(read.digest(), tree.digest());
+        prop_assert_eq!(&read, &tree);
+        for (path, _) in tree.sessions().flat_map(|(id, _)| tree.ephemerals(id).into_iter().map(move |p| (p, id))) {
+            prop_assert_eq!(read.get(&path), tree.get(&path));
+        }
+        prop_assert_eq!(read.node_count(), tree.node_count());
+        prop_assert_eq!(read.approximate_data_size(), tree.approximate_data_size());
+        prop_assert_eq!(read.ephemerals_count(), tree.ephemerals_count());
+        prop_assert_eq!(read.expired_containers(i64::MAX, 1), tree.expired_containers(i64::MAX, 1));
+        prop_assert_eq!(read.check_consistency(), Ok(()));
+        prop_assert_eq!(snapshot_bytes(&read), bytes, "same tree, same bytes");
+    }
+
+    #[test]
+    fn replaying_the_same_log_gives_the_same_tree(txns in history(30)) {
+        let (a, b) = (replay(&txns), replay(&txns));
+        prop_assert_eq!(a.digest(), b.digest());
+        prop_assert_eq!(snapshot_bytes(&a), snapshot_bytes(&b));
+    }
+
+    #[test]
+    fn a_clone_never_sees_later_writes(prefix in history(25), suffix in history(25)) {
+        let mut tree = replay(&prefix);
+        let frozen = tree.clone();
+        let frozen_bytes = snapshot_bytes(&frozen);
+        let frozen_digest = frozen.digest();
+        let base = tree.last_zxid();
+        for txn in &suffix {
+            tree.apply(&Txn { zxid: base + txn.zxid, ..txn.clone() });
+        }
+        prop_assert_eq!(frozen.digest(), frozen_digest);
+        prop_assert_eq!(snapshot_bytes(&frozen), frozen_bytes);
+        prop_assert_eq!(frozen.check_consistency(), Ok(()));
+        prop_assert_eq!(tree.check_consistency(), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_multi_changes_nothing(prefix in history(25), ops in prop::collection::vec(multi_member(), 1..5), session in prop::sample::select(SESSIONS)) {
+        let mut tree = replay(&prefix);
+        let before = tree.clone();
+        let zxid = tree.last_zxid() + 1;
+        let applied = tree.apply(&Txn { zxid, time: T0 + 1_000_000, session_id: session, auth: vec![], op: TxnOp::Multi(ops.clone()) });
+        let TxnResult::Multi(results) = &applied.result else {
+            return Err(TestCaseError::fail("a multi must answer with a multi result"));
+        };
+        prop_assert_eq!(results.len(), ops.len());
+        if any_failure(&applied.result) {
+            prop_assert!(applied.triggers.is_empty());
+            prop_assert_eq!(tree.digest(), before.digest());
+            prop_assert_eq!(&snapshot_bytes(&tree)[12..], &snapshot_bytes(&before)[12..], "only last_zxid differs");
+            prop_assert_eq!(tree.last_zxid(), zxid);
+        }
+        prop_assert_eq!(tree.check_consistency(), Ok(()));
+    }
+
+    #[test]
+    fn txns_round_trip(txn in arbitrary_txn()) {
+        prop_assert_eq!(Txn::decode(&txn.encode()), Ok(txn));
+    }
+
+    #[test]
+    fn decoding_random_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Txn::decode(&bytes);
+        let _ = DataTree::read_snapshot(&mut bytes.as_slice());
+    }
+
+    #[test]
+    fn damaged_txns_are_refused_or_decoded_never_panic(txn in arbitrary_txn(), at in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        let mut bytes = txn.encode();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        let _ = Txn::decode(&bytes);
+        bytes.truncate(cut.index(bytes.len()));
+        prop_assert!(Txn::decode(&bytes).is_err() || bytes.len() == txn.encode().len());
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused(txns in history(20), at in any::<prop::sample::Index>(), flip in 1u8..=255, cut in any::<prop::sample::Index>()) {
+        let tree = replay(&txns);
+        let mut bytes = snapshot_bytes(&tree);
+        let truncated = &bytes[..cut.index(bytes.len())];
+        prop_assert!(DataTree::read_snapshot(&mut &truncated[..]).is_err());
+        let i = at.index(bytes.len());
+        bytes[i] ^= flip;
+        if let Ok(read) = DataTree::read_snapshot(&mut bytes.as_slice()) {
+            // A flip the format cannot see (e.g. in a session's timeout) must still be consistent.
+            prop_assert_eq!(read.check_consistency(), Ok(()));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Sessions and their ephemerals, containers and TTL nodes.
+
+mod common;
+
+use common::*;
+use paddock_proto::{Acl, CreateMode, ErrorCode, EventType};
+use paddock_tree::{Session, TxnOp, TxnResult};
+
+fn ephemeral(path: &str) -> TxnOp {
+    create_op(path, b"", Acl::open_unsafe(), CreateMode::Ephemeral)
+}
+
+#[test]
+fn sessions_are_recorded_and_own_their_ephemerals() {
+    let mut l = Leader::new();
+    l.open_session(0x10);
+    l.open_session(0x20);
+    assert_eq!(l.tree.session(0x10), Some(&Session { timeout_ms: 30_000, passwd: [7; 16] }));
+    assert_eq!(l.tree.sessions().map(|(id, _)| id).collect::<Vec<_>>(), vec![0x10, 0x20]);
+    l.mk("/q", CreateMode::Persistent);
+    for path in ["/q/b", "/q/a", "/e"] {
+        assert!(matches!(l.run_as(0x10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
+    }
+    assert!(matches!(l.run_as(0x20, &[], ephemeral("/q/c")).result, TxnResult::Created { .. }));
+    assert_eq!(l.tree.ephemerals(0x10), vec!["/e", "/q/a", "/q/b"]);
+    assert_eq!(l.tree.ephemerals(0x20), vec!["/q/c"]);
+    assert_eq!(l.tree.ephemerals(0x30), Vec::<String>::new());
+    assert_eq!(l.tree.ephemerals_count(), 4);
+    // Deleting one by hand takes it out of the index.
+    assert_eq!(l.run(delete("/e", -1)), TxnResult::Deleted);
+    assert_eq!(l.tree.ephemerals(0x10), vec!["/q/a", "/q/b"]);
+    assert_eq!(l.tree.ephemerals_count(), 3);
+    assert_eq!(l.tree.check_consistency(), Ok(()));
+}
+
+#[test]
+fn closing_a_session_deletes_its_ephemerals_and_fires_their_watches() {
+    let mut l = Leader::new();
+    l.open_session(0x10);
+    l.mk("/q", CreateMode::Persistent);
+    for path in ["/q/a", "/q/b"] {
+        assert!(matches!(l.run_as(0x10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
+    }
+    let digest_before_session = {
+        let mut other = Leader::new();
+        other.mk("/q", CreateMode::Persistent);
+        other.tree.digest()
+    };
+    let applied = l.run_as(0x10, &[], TxnOp::CloseSession);
+    assert_eq!(applied.result, TxnResult::SessionClosed);
+    let fired: Vec<_> = applied.triggers.iter().map(|t| (t.path.as_str(), t.event, t.zxid)).collect();
+    let z = l.zxid;
+    assert_eq!(
+        fired,
+        vec![
+            ("/q/a", EventType::NodeDeleted, z),
+            ("/q", EventType::NodeChildrenChanged, z),
+            ("/q/b", EventType::NodeDeleted, z),
+            ("/q", EventType::NodeChildrenChanged, z),
+        ]
+    );
+    assert_eq!(l.tree.session(0x10), None);
+    assert_eq!(l.tree.children("/q"), Some(vec![]));
+    assert_eq!(l.stat("/q").pzxid, z);
+    assert_eq!(l.tree.ephemerals_count(), 0);
+    assert_ne!(l.tree.digest(), digest_before_session, "stats moved, so the digests differ");
+    // Closing again, or closing a session never seen, is harmless.
+    assert_eq!(l.run_as(0x10, &[], TxnOp::CloseSession).result, TxnResult::SessionClosed);
+    assert_eq!(l.run_as(0x99, &[], TxnOp::CloseSession).result, TxnResult::SessionClosed);
+    // A closed session cannot create ephemerals any more.
+    assert_eq!(l.run_as(0x10, &[], ephemeral("/q/late")).result, err(ErrorCode::SessionExpired));
+    assert_eq!(l.tree.check_consistency(), Ok(()));
+}
+
+#[test]
+fn containers_become_candidates_only_after_use_or_when_never_used_for_long() {
+    let mut l = Leader::new();
+    l.mk("/c", CreateMode::Container);
+    let created = l.time;
+    assert!(l.tree.expired_containers(created + 10_000_000, 0).is_empty(), "never used, no limit");
+    assert!(l.tree.expired_containers(created + 60_000, 60_000).is_empty(), "not older than the limit yet");
+    assert_eq!(l.tree.expired_containers(created + 60_001, 60_000), vec!["/c"]);
+    l.mk("/c/x", CreateMode::Persistent);
+    assert!(l.tree.expired_containers(created + 10_000_000, 1).is_empty(), "has a child");
+    assert_eq!(l.run(delete("/c/x", -1)), TxnResult::Deleted);
+    // The tree keeps the empty container; the server reaps it through a DeleteContainer txn.
+    assert!(l.tree.get("/c").is_some());
+    assert_eq!(l.tree.expired_containers(l.time, 0), vec!["/c"]);
+    assert_eq!(l.run_as(0, &[], TxnOp::DeleteContainer { path: "/c".into() }).result, TxnResult::Deleted);
+    assert!(l.tree.expired_containers(l.time, 0).is_empty());
+}
+
+#[test]
+fn ttl_nodes_expire_after_their_ttl_since_the_last_change() {
+    let mut l = Leader::new();
+    let ttl = TxnOp::Create {
+        path: "/t".into(),
+        data: vec![],
+        acl: Acl::open_unsafe(),
+        mode: CreateMode::PersistentWithTtl,
+        ttl: 5_000,
+    };
+    assert!(matches!(l.run(ttl), TxnResult::Created { .. }));
+    let created = l.time;
+    assert!(l.tree.expired_containers(created + 5_000, 0).is_empty());
+    assert_eq!(l.tree.expired_containers(created + 5_001, 0), vec!["/t"]);
+    assert!(matches!(l.run(set_data("/t", b"x", -1)), TxnResult::SetData(_)));
+    let touched = l.time;
+    assert!(l.tree.expired_containers(touched + 5_000, 0).is_empty(), "setData restarts the clock");
+    l.mk("/t/child", CreateMode::Persistent);
+    assert!(l.tree.expired_containers(touched + 100_000, 0).is_empty(), "has a child");
+    assert_eq!(l.run(delete("/t/child", -1)), TxnResult::Deleted);
+    assert_eq!(l.tree.expired_containers(l.time + 5_001, 0), vec!["/t"]);
+    assert_eq!(l.run_as(0, &[], TxnOp::DeleteContainer { path: "/t".into() }).result, TxnResult::Deleted);
+    assert_eq!(l.tree.check_consistency(), Ok(()));
+}
+
+#[test]
+fn persistent_and_ephemeral_nodes_are_never_candidates() {
+    let mut l = Leader::new();
+    l.open_session(4);
+    l.mk("/p", CreateMode::Persistent);
+    assert!(matches!(l.run_as(4, &[], ephemeral("/e")).result, TxnResult::Created { .. }));
+    assert!(l.tree.expired_containers(i64::MAX, 1).is_empty());
+}
