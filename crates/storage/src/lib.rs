@@ -17,7 +17,7 @@ pub use snapshot::{
     open_snapshot, purge_snapshots, verify_snapshot, write_snapshot,
 };
 pub use wal::record::MAX_RECORD_PAYLOAD;
-pub use wal::{SegmentInfo, Wal, WalOptions, WalProblem, WalProblemKind, WalReport, check_wal};
+pub use wal::{SegmentInfo, Wal, WalOptions, WalProblem, WalProblemKind, WalReport, check_wal, replay_dir};
 
 /// Where snapshots live inside ZooKeeper's `dataDir`: `<dataDir>/paddock/snap`.
 pub fn snap_dir(data_dir: &Path) -> PathBuf {

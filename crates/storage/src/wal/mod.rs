@@ -4,6 +4,7 @@
 //! `write`, reading back in `replay`, removing records in `trim`.
 
 mod check;
+mod readonly;
 pub(crate) mod record;
 mod replay;
 mod scan;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
 pub use check::{WalProblem, WalProblemKind, WalReport, check_wal};
+pub use readonly::replay_dir;
 use scan::Scanned;
 use survey::Survey;
 

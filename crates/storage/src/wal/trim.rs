@@ -12,14 +12,13 @@ impl Wal {
     /// Removes every record with an index above `index`; below the first record, all of them. The records
     /// that remain are durable when this returns `Ok`.
     pub fn truncate_after(&mut self, index: u64) -> Result<(), StorageError> {
-        self.recover_if_failed()?;
+        // The kept records become the durable mark, so they must be on disk first, flushed through the
+        // descriptor that wrote them.
+        self.sync()?;
         let Some(last) = self.last_index() else { return Ok(()) };
         if index >= last {
             return Ok(());
         }
-        // The kept records become the durable mark, so they must be on disk first, flushed through the
-        // descriptor that wrote them.
-        self.sync()?;
         let holder = self.segments.iter().find(|s| s.first_index <= index && s.last_index.is_some_and(|l| l >= index));
         let mark = match holder {
             None => Mark::EMPTY,
@@ -33,7 +32,7 @@ impl Wal {
     }
 
     /// Deletes, oldest first, whole segments whose records all have indexes below `index`, and returns
-    /// their paths. Never deletes the active segment nor the one holding the durable mark.
+    /// their paths. Never deletes the active segment, the one holding the durable mark, nor any after it.
     pub fn purge_before(&mut self, index: u64) -> Result<Vec<PathBuf>, StorageError> {
         let mut removed = Vec::new();
         let result = self.purge_oldest(index, &mut removed);
@@ -44,10 +43,11 @@ impl Wal {
     }
 
     fn purge_oldest(&mut self, index: u64, removed: &mut Vec<PathBuf>) -> Result<(), StorageError> {
-        let protected = self.durable.segment;
+        // Only segments before the durable mark's: later ones hold records that are not yet durable.
+        let mark_segment = self.durable.segment;
         while let (Some(oldest), Some(next)) = (self.segments.first(), self.segments.get(1)) {
             // The successor's first index bounds every record of `oldest` from above.
-            if next.first_index > index || Some(oldest.first_index) == protected {
+            if next.first_index > index || mark_segment.is_none_or(|m| oldest.first_index >= m) {
                 break;
             }
             fsutil::purge_file(&oldest.path).map_err(|e| StorageError::io("delete", &oldest.path, e))?;
