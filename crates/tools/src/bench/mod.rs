@@ -1,0 +1,1 @@
+//! `paddock bench` (placeholder while the shell is built).
