@@ -244,7 +244,7 @@ mod tests {
 
     fn sequential_child_of_root(tree: &mut DataTree, stored_cversion: i32) -> TxnResult {
         if let Some(root) = tree.nodes.get_mut("/") {
-            root.stat.cversion = stored_cversion;
+            std::sync::Arc::make_mut(root).stat.cversion = stored_cversion;
         }
         let op = TxnOp::Create {
             path: "/s-".into(),

@@ -24,10 +24,12 @@ impl DataTree {
         }
         for path in &self.ttls {
             let Some(node) = self.get(path) else { continue };
-            if let EphemeralType::Ttl(ttl) = EphemeralType::of(node.stat.ephemeral_owner) {
-                if node.children.is_empty() && ttl != 0 && now_ms.saturating_sub(node.stat.mtime) > ttl {
-                    due.push(path.to_string());
-                }
+            if let EphemeralType::Ttl(ttl) = EphemeralType::of(node.stat.ephemeral_owner)
+                && node.children.is_empty()
+                && ttl != 0
+                && now_ms.saturating_sub(node.stat.mtime) > ttl
+            {
+                due.push(path.to_string());
             }
         }
         due

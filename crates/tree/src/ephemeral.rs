@@ -43,7 +43,7 @@ impl EphemeralType {
 
 /// `EphemeralType.TTL.toEphemeralOwner`: `None` when the TTL is outside 1..=MAX_TTL_MS.
 pub fn ttl_owner(ttl_ms: i64) -> Option<i64> {
-    (1..=MAX_TTL_MS).contains(&ttl_ms).then(|| (EXTENDED_MASK as i64) | ttl_ms)
+    (1..=MAX_TTL_MS).contains(&ttl_ms).then_some((EXTENDED_MASK as i64) | ttl_ms)
 }
 
 /// What clients see in `Stat.ephemeralOwner`: the session for ephemeral nodes, 0 for everything else,

@@ -1,8 +1,8 @@
 //! The snapshot body: the whole tree, its sessions and its last zxid, as one stream (format version
 //! [`SNAPSHOT_FORMAT_VERSION`], specified byte by byte in `docs/tree-format.md`).
 //!
-//! Nodes are written parent before child (depth first, children in byte order), so the same tree always
-//! gives the same bytes and reading needs no second pass. ACL lists are written once, in a table, and
+//! Nodes are written in path byte order, which puts every parent before its children, so the same tree
+//! always gives the same bytes and reading needs no second pass. ACL lists are written once, in a table, and
 //! referenced by index. The body ends with the digest; reading recomputes the digest from what it read and
 //! refuses a body whose digest differs, whatever the outer file's checksums said.
 
@@ -62,15 +62,11 @@ impl DataTree {
             buf.put_raw(&session.passwd);
         }
         buf.put_u64(self.nodes.len() as u64);
-        let mut stack: Vec<&Arc<str>> = self.nodes.get_key_value("/").map(|(k, _)| k).into_iter().collect();
-        while let Some(path) = stack.pop() {
-            let Some(node) = self.nodes.get(path.as_ref()) else { continue };
+        for (path, node) in &self.nodes {
             buf.put_str(path);
             buf.put_u32(acl_index.get(node.acl.as_slice()).copied().unwrap_or(0));
             buf.put_bytes(node.data());
             buf.put_stat(&node.stat);
-            // Reversed onto the stack so that children come out in byte order.
-            stack.extend(node.children.iter().rev());
             if buf.len() >= WRITE_BATCH {
                 out.write_all(&buf)?;
                 buf.clear();
@@ -164,12 +160,12 @@ fn read_node(input: &mut impl Input, tree: &mut DataTree, acls: &[Vec<Acl>], fir
     if !first && !tree.nodes.contains_key(path::parent(&path)) {
         return Err(corrupt(format!("node {path} comes before its parent")));
     }
-    if let EphemeralType::Normal(owner) = EphemeralType::of(stat.ephemeral_owner) {
-        if !tree.sessions.contains_key(&owner) {
-            return Err(corrupt(format!(
-                "ephemeral node {path} belongs to session 0x{owner:x}, which is not in the snapshot"
-            )));
-        }
+    if let EphemeralType::Normal(owner) = EphemeralType::of(stat.ephemeral_owner)
+        && !tree.sessions.contains_key(&owner)
+    {
+        return Err(corrupt(format!(
+            "ephemeral node {path} belongs to session 0x{owner:x}, which is not in the snapshot"
+        )));
     }
     let acl = acls
         .get(acl_index as usize)

@@ -1,11 +1,14 @@
 //! The tree itself: znodes by path, sessions, and the indexes and counters ZooKeeper keeps beside them
 //! (ephemerals per session, containers, TTL nodes, the ACL cache, the digest, the approximate data size).
 //!
-//! Everything lives in persistent maps, so `clone()` is O(1) and a clone never sees later changes. The
-//! mutation primitives here keep every index and counter in step; [`DataTree::apply`] (in `apply.rs`)
-//! decides *whether* a change happens, these decide *how*.
+//! Everything lives in persistent maps, so `clone()` is O(1) and a clone never sees later changes. Nodes
+//! are kept in a B-tree ordered by path (a parent sorts before its descendants, and a subtree is one key
+//! range), each behind its own `Arc`: measured, that costs about half the memory per znode of a hash trie
+//! holding nodes inline. The mutation primitives here keep every index and counter in step;
+//! [`DataTree::apply`] (in `apply.rs`) decides *whether* a change happens, these decide *how*.
 
 use std::fmt;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use paddock_proto::{Acl, EventType, Stat};
@@ -26,7 +29,7 @@ pub struct Session {
 
 #[derive(Clone)]
 pub struct DataTree {
-    pub(crate) nodes: imbl::HashMap<Arc<str>, Node>,
+    pub(crate) nodes: imbl::OrdMap<Arc<str>, Arc<Node>>,
     pub(crate) sessions: imbl::OrdMap<i64, Session>,
     pub(crate) ephemerals: imbl::OrdMap<i64, imbl::OrdSet<Arc<str>>>,
     pub(crate) containers: imbl::OrdSet<Arc<str>>,
@@ -67,7 +70,7 @@ impl DataTree {
     /// No nodes at all, not even the root: the starting point for loading a snapshot.
     pub(crate) fn empty() -> DataTree {
         DataTree {
-            nodes: imbl::HashMap::new(),
+            nodes: imbl::OrdMap::new(),
             sessions: imbl::OrdMap::new(),
             ephemerals: imbl::OrdMap::new(),
             containers: imbl::OrdSet::new(),
@@ -89,7 +92,7 @@ impl DataTree {
 
     /// The node at `path`. As in ZooKeeper, `""` is another name for the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(if path.is_empty() { "/" } else { path })
+        self.nodes.get(if path.is_empty() { "/" } else { path }).map(Arc::as_ref)
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
@@ -117,17 +120,10 @@ impl DataTree {
         if path.is_empty() || path == "/" {
             return Some(self.nodes.len() as i32 - 1);
         }
-        let mut count = 0i32;
-        let mut stack: Vec<&Node> = vec![node];
-        while let Some(node) = stack.pop() {
-            for child in &node.children {
-                count += 1;
-                if let Some(child) = self.nodes.get(child.as_ref()) {
-                    stack.push(child);
-                }
-            }
-        }
-        Some(count)
+        // Descendants are exactly the keys from "path/" up to "path0" ('0' follows '/').
+        let (from, to) = (format!("{path}/"), format!("{path}0"));
+        let range = (Bound::Included(from.as_str()), Bound::Excluded(to.as_str()));
+        Some(self.nodes.range::<_, str>(range).count() as i32)
     }
 
     /// Paths of the ephemeral nodes `session_id` owns, sorted.
@@ -170,10 +166,10 @@ impl DataTree {
     /// Adds `node` under its (existing) parent, without touching the parent's stat: loading a snapshot and
     /// building the initial tree. `node.acl` must come from `self.acls`.
     pub(crate) fn attach(&mut self, path: Arc<str>, node: Node) {
-        if path.as_ref() != "/" {
-            if let Some(parent) = self.nodes.get_mut(path::parent(&path)) {
-                parent.children.insert(path.clone());
-            }
+        if path.as_ref() != "/"
+            && let Some(parent) = self.nodes.get_mut(path::parent(&path))
+        {
+            Arc::make_mut(parent).children.insert(path.clone());
         }
         match EphemeralType::of(node.stat.ephemeral_owner) {
             EphemeralType::Void => {}
@@ -190,14 +186,14 @@ impl DataTree {
         }
         self.digest = self.digest.wrapping_add(node_digest(&path, &node));
         self.data_size += java_len(&path) + node.data().len() as u64;
-        self.nodes.insert(path, node);
+        self.nodes.insert(path, Arc::new(node));
     }
 
     /// Removes a childless node from the map and every index, without touching the parent's stat.
-    fn detach(&mut self, path: &str) -> Option<Node> {
+    fn detach(&mut self, path: &str) -> Option<Arc<Node>> {
         let (key, node) = self.nodes.remove_with_key(path)?;
         if let Some(parent) = self.nodes.get_mut(path::parent(path)) {
-            parent.children.remove(&key);
+            Arc::make_mut(parent).children.remove(&key);
         }
         match EphemeralType::of(node.stat.ephemeral_owner) {
             EphemeralType::Void => {}
@@ -227,7 +223,7 @@ impl DataTree {
     /// Changes a node in place through `change`, keeping the digest and data size in step. ACL changes go
     /// through [`DataTree::replace_acl`], which also keeps the ACL cache in step.
     fn modify(&mut self, path: &str, change: impl FnOnce(&mut Node)) -> Option<&Node> {
-        let node = self.nodes.get_mut(path)?;
+        let node = Arc::make_mut(self.nodes.get_mut(path)?);
         let old_meta = digest::node_meta(path, &node.acl, &node.stat);
         let old_data = node.data.clone();
         change(node);
@@ -244,7 +240,7 @@ impl DataTree {
             self.data_size = self.data_size - old.len() as u64 + node.data().len() as u64;
         }
         self.digest = self.digest.wrapping_add(delta);
-        self.nodes.get(path)
+        self.get(path)
     }
 
     /// `DataTree.createNode`: a new node plus its parent's cversion, pzxid and child list. The caller has
@@ -289,7 +285,7 @@ impl DataTree {
             }
         });
         let parent_acl = parent.map(|p| p.acl.clone()).unwrap_or_default();
-        triggers.push(trigger(path, EventType::NodeDeleted, zxid, node.acl));
+        triggers.push(trigger(path, EventType::NodeDeleted, zxid, node.acl.clone()));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
     }
 
@@ -374,21 +370,19 @@ impl DataTree {
     /// A tree rebuilt from this one's nodes and sessions by the loading path.
     fn rebuilt(&self) -> Result<DataTree, String> {
         let mut fresh = DataTree::empty();
-        let mut paths: Vec<&Arc<str>> = self.nodes.keys().collect();
-        paths.sort_by_key(|p| (p.matches('/').count(), p.to_string()));
-        for path in paths {
-            let Some(node) = self.nodes.get(path.as_ref()) else { continue };
+        // Key order puts every parent before its children.
+        for (path, node) in &self.nodes {
             path::validate(path).map_err(|_| format!("invalid path {path:?} in the tree"))?;
             if path.as_ref() != "/" && !fresh.nodes.contains_key(path::parent(path)) {
                 return Err(format!("{path} has no parent"));
             }
-            if let EphemeralType::Normal(owner) = EphemeralType::of(node.stat.ephemeral_owner) {
-                if !self.sessions.contains_key(&owner) {
-                    return Err(format!("{path} is owned by session 0x{owner:x}, which does not exist"));
-                }
+            if let EphemeralType::Normal(owner) = EphemeralType::of(node.stat.ephemeral_owner)
+                && !self.sessions.contains_key(&owner)
+            {
+                return Err(format!("{path} is owned by session 0x{owner:x}, which does not exist"));
             }
             let acl = fresh.acls.acquire(&node.acl);
-            let copy = Node { acl, children: imbl::OrdSet::new(), ..node.clone() };
+            let copy = Node { acl, children: imbl::OrdSet::new(), ..node.as_ref().clone() };
             fresh.attach(path.clone(), copy);
         }
         if !fresh.nodes.contains_key("/") {

@@ -150,8 +150,8 @@ mod tests {
             fixup_acl(&auth_acl, &[ip.clone(), bob.clone(), Id::new("super", "")]),
             Ok(vec![Acl::new(perms::ALL, bob.clone())])
         );
-        assert_eq!(fixup_acl(&auth_acl, &[ip.clone()]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[], &[bob.clone()]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup_acl(&auth_acl, std::slice::from_ref(&ip)), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup_acl(&[], std::slice::from_ref(&bob)), Err(ErrorCode::InvalidAcl));
         let dup = vec![Acl::new(perms::READ, Id::anyone()), Acl::new(perms::READ, Id::anyone())];
         assert_eq!(fixup_acl(&dup, &[]), Ok(vec![Acl::new(perms::READ, Id::anyone())]));
         for bad in [
