@@ -175,3 +175,49 @@ fn read_node(input: &mut impl Input, tree: &mut DataTree, acls: &[Vec<Acl>], fir
     tree.attach(Arc::from(path), node);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_tree_is_laid_out_as_documented() {
+        let tree = DataTree::new();
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        let mut input = bytes.as_slice();
+        assert_eq!(input.get_u32().ok(), Some(SNAPSHOT_FORMAT_VERSION));
+        assert_eq!(input.get_i64().ok(), Some(0));
+        assert_eq!(input.get_u32().ok(), Some(2));
+        // Sorted: [1 world:anyone] (READ_ACL_UNSAFE) before [31 world:anyone].
+        assert_eq!(input.get_acl_list().ok(), Some(Acl::read_unsafe()));
+        assert_eq!(input.get_acl_list().ok(), Some(Acl::open_unsafe()));
+        assert_eq!(input.get_u32().ok(), Some(0), "no sessions");
+        assert_eq!(input.get_u64().ok(), Some(4));
+        let mut paths = Vec::new();
+        for _ in 0..4 {
+            paths.push(input.get_string().unwrap_or_default());
+            let acl = input.get_u32().ok();
+            assert_eq!(acl, Some(if paths.last().map(String::as_str) == Some("/zookeeper/config") { 0 } else { 1 }));
+            assert_eq!(input.get_bytes().ok(), Some(vec![]));
+            assert!(input.get_stat().is_ok());
+        }
+        assert_eq!(paths, ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"]);
+        assert_eq!(input.get_u64().ok(), Some(tree.digest()));
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn a_digest_that_does_not_match_is_refused() {
+        let mut bytes = Vec::new();
+        assert!(DataTree::new().write_snapshot(&mut bytes).is_ok());
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::DigestMismatch { .. })));
+        bytes[last] ^= 1;
+        bytes.push(0);
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::Corrupt(_))));
+        bytes.pop();
+        assert_eq!(DataTree::read_snapshot(&mut bytes.as_slice()).ok(), Some(DataTree::new()));
+    }
+}

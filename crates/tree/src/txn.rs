@@ -290,6 +290,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_exact() {
+        let txn = Txn { zxid: 7, time: 1000, session_id: 0x0100_0000_0000_0001, auth: vec![], op: TxnOp::CloseSession };
+        let expected: [u8; 33] = [
+            0x01, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0,
+            0xf5, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(txn.encode(), expected);
+    }
+
+    #[test]
     fn rejects_bad_versions_ops_and_trailing_bytes() {
         let txn = Txn { zxid: 1, time: 2, session_id: 3, auth: vec![Id::anyone()], op: TxnOp::CloseSession };
         let mut bytes = txn.encode();
