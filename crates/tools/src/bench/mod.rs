@@ -1,1 +1,239 @@
-//! `paddock bench` (placeholder while the shell is built).
+//! `paddock bench`: a load generator for any ZooKeeper-protocol server. N concurrent sessions (one tokio
+//! task and one client session each) run a workload for a number of seconds or operations; per-operation
+//! latencies go into an HDR histogram; the result is printed as text or one JSON object.
+//!
+//! Everything the benchmark creates lives under `--prefix`, which is deleted at the end unless `--keep`.
+
+mod report;
+mod setup;
+mod workload;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zookeeper_client::Client;
+
+pub use self::report::BenchReport;
+use self::workload::{Budget, ClientStats};
+
+/// What the benchmark's clients do.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Each client creates sequential nodes under its own parent.
+    Create,
+    /// Clients set data on a pre-created set of nodes.
+    Set,
+    /// Clients read a pre-created set of nodes.
+    Get,
+    /// 90% get, 10% set on a pre-created set of nodes.
+    Mixed,
+    /// Writers set data on nodes a separate watcher session watches; measures notification latency.
+    Watch,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Create => "create",
+            Workload::Set => "set",
+            Workload::Get => "get",
+            Workload::Mixed => "mixed",
+            Workload::Watch => "watch",
+        }
+    }
+}
+
+/// `paddock bench` arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// ZooKeeper connect string: HOST:PORT[,HOST:PORT...].
+    #[arg(long, default_value = "127.0.0.1:2181", value_name = "HOST:PORT")]
+    pub server: String,
+    /// What the clients do.
+    #[arg(long, value_enum, default_value_t = Workload::Mixed)]
+    pub workload: Workload,
+    /// Concurrent client sessions.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub clients: usize,
+    /// Run for this many seconds (the default, 10, when neither --seconds nor --ops is given).
+    #[arg(long, conflicts_with = "ops", value_name = "S")]
+    pub seconds: Option<f64>,
+    /// Run exactly this many operations, shared among the clients.
+    #[arg(long, value_name = "N")]
+    pub ops: Option<u64>,
+    /// Bytes of data per create or set.
+    #[arg(long, default_value_t = 100, value_name = "B")]
+    pub value_size: usize,
+    /// Nodes pre-created for the set, get and mixed workloads.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub keys: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Parent of everything the benchmark creates; deleted (with all it holds) at the end unless --keep.
+    #[arg(long, default_value = "/paddock-bench", value_name = "PATH")]
+    pub prefix: String,
+    /// Leave the benchmark's nodes in place.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Default run length when neither `--seconds` nor `--ops` is given.
+const DEFAULT_SECONDS: f64 = 10.0;
+/// Largest value accepted: ZooKeeper's default `jute.maxbuffer` is 1 MiB for the whole request.
+const MAX_VALUE_SIZE: usize = 1_000_000;
+const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
+
+/// Runs the benchmark, printing to the process's stdout (result) and stderr (progress, errors). Exits
+/// non-zero when the benchmark cannot run or any operation failed.
+pub async fn run(args: BenchArgs) -> ExitCode {
+    run_with_io(args, &mut io::stdout(), &mut io::stderr()).await
+}
+
+/// [`run`] with the result written to `out` and errors to `err`.
+pub async fn run_with_io(args: BenchArgs, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> ExitCode {
+    match execute(&args).await {
+        Ok(report) => {
+            let text = if args.json { report.json() } else { report.text() };
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+            if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            let _ = writeln!(err, "paddock bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sets up, runs and cleans up one benchmark.
+pub async fn execute(args: &BenchArgs) -> anyhow::Result<BenchReport> {
+    validate(args)?;
+    let admin = connect(&args.server).await.context("cannot connect the setup session")?;
+    let layout = setup::Layout::new(&args.prefix, args.workload);
+    setup::prepare(&admin, &layout, args).await.context("cannot create the benchmark's nodes")?;
+    let outcome = measure(args, &layout).await;
+    if !args.keep {
+        setup::clean_up(&admin, &args.prefix).await.context("cannot delete the benchmark's nodes")?;
+    }
+    let (stats, elapsed) = outcome?;
+    Ok(BenchReport::new(args, &stats, elapsed))
+}
+
+fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.clients == 0 {
+        bail!("--clients must be at least 1");
+    }
+    if args.ops == Some(0) {
+        bail!("--ops must be at least 1");
+    }
+    if args.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+        bail!("--seconds must be a positive number");
+    }
+    if args.value_size > MAX_VALUE_SIZE {
+        bail!("--value-size must be at most {MAX_VALUE_SIZE} bytes");
+    }
+    if matches!(args.workload, Workload::Set | Workload::Get | Workload::Mixed) && args.keys == 0 {
+        bail!("--keys must be at least 1");
+    }
+    setup::validate_prefix(&args.prefix)
+}
+
+async fn connect(server: &str) -> anyhow::Result<Client> {
+    let connector = Client::connector().with_session_timeout(SESSION_TIMEOUT).with_fail_eagerly();
+    match tokio::time::timeout(SESSION_TIMEOUT, connector.connect(server)).await {
+        Ok(client) => client.with_context(|| format!("cannot connect to {server}")),
+        Err(_) => bail!("cannot connect to {server}: timed out after {SESSION_TIMEOUT:?}"),
+    }
+}
+
+/// Connects the clients, runs the workload and returns each client's statistics and the run's length.
+async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Vec<ClientStats>, Duration)> {
+    let mut clients = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        clients.push(connect(&args.server).await?);
+    }
+    let watcher = match args.workload {
+        Workload::Watch => Some(connect(&args.server).await?),
+        _ => None,
+    };
+    let latencies = workload::new_histogram().context("cannot create a latency histogram")?;
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let budget = match args.ops {
+        Some(limit) => Budget::ops(limit),
+        None => Budget::until(started + Duration::from_secs_f64(args.seconds.unwrap_or(DEFAULT_SECONDS))),
+    };
+    let progress = progress_bar(args, started, Arc::clone(&done));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, client) in clients.into_iter().enumerate() {
+        let job = workload::Job {
+            index,
+            client,
+            watcher: watcher.clone(),
+            layout: layout.clone(),
+            keys: args.keys,
+            value: vec![b'x'; args.value_size],
+            budget: budget.clone(),
+            done: Arc::clone(&done),
+            latencies: latencies.clone(),
+        };
+        tasks.spawn(workload::run(args.workload, job));
+    }
+    let mut stats = Vec::with_capacity(args.clients);
+    while let Some(joined) = tasks.join_next().await {
+        stats.push(joined.context("a benchmark client failed")?);
+    }
+    let elapsed = started.elapsed();
+    progress.finish();
+    Ok((stats, elapsed))
+}
+
+/// A progress bar on stderr, fed from the shared operation count by a ticker task so that clients only
+/// bump an atomic. Hidden when stderr is not a terminal.
+struct Progress {
+    bar: ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn finish(self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
+fn progress_bar(args: &BenchArgs, started: Instant, done: Arc<AtomicU64>) -> Progress {
+    let target = if io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let seconds = args.seconds.unwrap_or(DEFAULT_SECONDS);
+    let (length, template) = match args.ops {
+        Some(ops) => (ops, "{bar:40} {pos}/{len} ops {elapsed}"),
+        None => ((seconds * 1000.0) as u64, "{bar:40} {msg} {elapsed}"),
+    };
+    let bar = ProgressBar::with_draw_target(Some(length), target);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    let by_ops = args.ops.is_some();
+    let shown = bar.clone();
+    let ticker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROGRESS_TICK);
+        loop {
+            tick.tick().await;
+            let ops = done.load(Ordering::Relaxed);
+            if by_ops {
+                shown.set_position(ops);
+            } else {
+                shown.set_position((started.elapsed().as_millis() as u64).min(length));
+                shown.set_message(format!("{ops} ops"));
+            }
+        }
+    });
+    Progress { bar, ticker }
+}
