@@ -19,6 +19,7 @@ mod digest;
 pub mod ephemeral;
 mod node;
 pub mod path;
+mod quota;
 mod snapshot;
 mod tree;
 mod txn;

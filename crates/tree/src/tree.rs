@@ -18,6 +18,7 @@ use crate::digest;
 use crate::ephemeral::EphemeralType;
 use crate::node::{Node, StatPersisted, shared_data};
 use crate::path;
+use crate::quota;
 use crate::txn::WatchTrigger;
 
 /// A session as the tree records it: enough to validate a reconnect and to re-arm expiry after a restart.
@@ -34,6 +35,8 @@ pub struct DataTree {
     pub(crate) ephemerals: imbl::OrdMap<i64, imbl::OrdSet<Arc<str>>>,
     pub(crate) containers: imbl::OrdSet<Arc<str>>,
     pub(crate) ttls: imbl::OrdSet<Arc<str>>,
+    /// Paths with a quota (a `zookeeper_limits` node under `/zookeeper/quota`).
+    pub(crate) quotas: imbl::OrdSet<Arc<str>>,
     pub(crate) acls: AclCache,
     pub(crate) last_zxid: i64,
     digest: u64,
@@ -75,6 +78,7 @@ impl DataTree {
             ephemerals: imbl::OrdMap::new(),
             containers: imbl::OrdSet::new(),
             ttls: imbl::OrdSet::new(),
+            quotas: imbl::OrdSet::new(),
             acls: AclCache::default(),
             last_zxid: 0,
             digest: 0,
@@ -184,6 +188,9 @@ impl DataTree {
                 self.ephemeral_count += 1;
             }
         }
+        if let Some(quoted) = quota::declared_by_limit_node(&path) {
+            self.quotas.insert(Arc::from(quoted));
+        }
         self.digest = self.digest.wrapping_add(node_digest(&path, &node));
         self.data_size += java_len(&path) + node.data().len() as u64;
         self.nodes.insert(path, Arc::new(node));
@@ -214,6 +221,9 @@ impl DataTree {
                 }
             }
         }
+        if let Some(quoted) = quota::declared_by_limit_node(path) {
+            self.quotas.remove(quoted);
+        }
         self.digest = self.digest.wrapping_sub(node_digest(path, &node));
         self.data_size -= java_len(path) + node.data().len() as u64;
         self.acls.release(&node.acl);
@@ -222,7 +232,7 @@ impl DataTree {
 
     /// Changes a node in place through `change`, keeping the digest and data size in step. ACL changes go
     /// through [`DataTree::replace_acl`], which also keeps the ACL cache in step.
-    fn modify(&mut self, path: &str, change: impl FnOnce(&mut Node)) -> Option<&Node> {
+    pub(crate) fn modify(&mut self, path: &str, change: impl FnOnce(&mut Node)) -> Option<&Node> {
         let node = Arc::make_mut(self.nodes.get_mut(path)?);
         let old_meta = digest::node_meta(path, &node.acl, &node.stat);
         let old_data = node.data.clone();
@@ -270,6 +280,7 @@ impl DataTree {
         self.attach(Arc::from(path), node);
         triggers.push(trigger(path, EventType::NodeCreated, zxid, acl));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
+        self.quota_after_create(path, data.len());
         stat
     }
 
@@ -287,6 +298,7 @@ impl DataTree {
         let parent_acl = parent.map(|p| p.acl.clone()).unwrap_or_default();
         triggers.push(trigger(path, EventType::NodeDeleted, zxid, node.acl.clone()));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
+        self.quota_after_delete(path, node.data().len());
     }
 
     /// `DataTree.setData`, with the version already checked and incremented by the caller.
@@ -298,6 +310,7 @@ impl DataTree {
         (zxid, time): (i64, i64),
         triggers: &mut Vec<WatchTrigger>,
     ) -> Option<Stat> {
+        let old_len = self.get(path)?.data().len();
         let node = self.modify(path, |node| {
             node.data = shared_data(data);
             node.stat.version = version;
@@ -306,6 +319,7 @@ impl DataTree {
         })?;
         let (stat, acl) = (node.stat(), node.acl.clone());
         triggers.push(trigger(path, EventType::NodeDataChanged, zxid, acl));
+        self.quota_after_set_data(path, old_len, data.len());
         Some(stat)
     }
 
@@ -345,7 +359,8 @@ impl DataTree {
     /// first disagreement. Expensive (a full scan); for verification tools and tests.
     pub fn check_consistency(&self) -> Result<(), String> {
         let fresh = self.rebuilt()?;
-        let checks: [(&str, bool); 7] = [
+        let checks: [(&str, bool); 8] = [
+            ("quota index", fresh.quotas == self.quotas),
             ("digest", fresh.digest == self.digest),
             ("approximate data size", fresh.data_size == self.data_size),
             ("ephemeral count", fresh.ephemeral_count == self.ephemeral_count),

@@ -26,6 +26,9 @@ const PATHS: &[&str] = &[
     "/zookeeper/q",
     "/a/",
     "/x/y",
+    "/zookeeper/quota/a",
+    "/zookeeper/quota/a/zookeeper_limits",
+    "/zookeeper/quota/a/zookeeper_stats",
 ];
 const SESSIONS: &[i64] = &[0, 0x0100_0000_0000_0001, 0x0100_0000_0000_0002, 0x0100_0000_0000_0003];
 
@@ -58,7 +61,7 @@ fn version() -> impl Strategy<Value = i32> {
 }
 
 fn data() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(any::<u8>(), 0..6)
+    prop_oneof![4 => prop::collection::vec(any::<u8>(), 0..6), 1 => Just(b"count=0,bytes=0".to_vec())]
 }
 
 fn mode() -> impl Strategy<Value = CreateMode> {
