@@ -30,14 +30,24 @@ pub struct Report {
     pub bytes_per_znode: f64,
     pub creates_per_sec: f64,
     pub digest: u64,
+    pub snapshot_bytes: usize,
+    pub snapshot_write_secs: f64,
+    pub snapshot_read_secs: f64,
 }
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} znodes of {DATA_LEN} bytes: {:.0} bytes/znode resident ({:.0} creates/s through apply, digest {:016x})",
-            self.znodes, self.bytes_per_znode, self.creates_per_sec, self.digest
+            "{} znodes of {DATA_LEN} bytes: {:.0} bytes/znode resident ({:.0} creates/s through apply, digest {:016x})\n\
+             snapshot body: {} bytes, written in {:.2} s, read back (and verified) in {:.2} s",
+            self.znodes,
+            self.bytes_per_znode,
+            self.creates_per_sec,
+            self.digest,
+            self.snapshot_bytes,
+            self.snapshot_write_secs,
+            self.snapshot_read_secs
         )
     }
 }
@@ -77,14 +87,33 @@ pub fn measure_memory_per_znode(n: usize) -> Result<Report, String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let after = resident_bytes()?;
+    let (snapshot_bytes, snapshot_write_secs, snapshot_read_secs) = time_snapshot(&tree)?;
     let report = Report {
         znodes: made,
         bytes_per_znode: after.saturating_sub(before) as f64 / made as f64,
         creates_per_sec: made as f64 / elapsed,
         digest: tree.digest(),
+        snapshot_bytes,
+        snapshot_write_secs,
+        snapshot_read_secs,
     };
     drop(std::hint::black_box(tree));
     Ok(report)
+}
+
+/// Writes the tree's snapshot body to memory and reads it back (measured after the memory figure).
+fn time_snapshot(tree: &DataTree) -> Result<(usize, f64, f64), String> {
+    let started = Instant::now();
+    let mut body = Vec::new();
+    tree.write_snapshot(&mut body).map_err(|e| e.to_string())?;
+    let written = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let read = DataTree::read_snapshot(&mut body.as_slice()).map_err(|e| e.to_string())?;
+    let read_secs = started.elapsed().as_secs_f64();
+    if read.digest() != tree.digest() {
+        return Err("snapshot read back with a different digest".to_string());
+    }
+    Ok((body.len(), written, read_secs))
 }
 
 /// `VmRSS` from `/proc/self/status` (in kB there, whatever the page size).
