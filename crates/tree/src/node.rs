@@ -43,7 +43,7 @@ impl StatPersisted {
 }
 
 /// One znode. Cheap to clone: data, ACL and the child set are shared.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     /// `None` is empty data; it spares an allocation for the many nodes that hold nothing.
     pub(crate) data: Option<Arc<[u8]>>,

@@ -69,7 +69,7 @@ pub enum TxnOp {
 }
 
 /// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxnResult {
     SessionCreated,
     SessionClosed,
@@ -88,7 +88,7 @@ pub enum TxnResult {
     Error(ErrorCode),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
     pub result: TxnResult,
     /// Watch events, in the order ZooKeeper fires them.
@@ -97,7 +97,7 @@ pub struct Applied {
 
 /// A watch event to deliver. `acl` is the ACL of the node the event is about, so the server can deliver it
 /// only to connections that may READ that node (ZOOKEEPER-4799).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchTrigger {
     pub path: String,
     pub event: EventType,

@@ -197,3 +197,14 @@ fn acl_lists_are_shared_between_nodes() {
     assert_eq!(leader.tree.acl_count(), 2, "open and read-only (for /zookeeper/config)");
     assert_eq!(leader.tree.check_consistency(), Ok(()));
 }
+
+#[test]
+fn a_tree_can_be_handed_to_another_thread() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<DataTree>();
+    let mut leader = Leader::new();
+    leader.mk("/x", CreateMode::Persistent);
+    let frozen = leader.tree.clone();
+    let digest = std::thread::spawn(move || frozen.digest()).join().ok();
+    assert_eq!(digest, Some(leader.tree.digest()));
+}
