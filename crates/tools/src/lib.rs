@@ -3,5 +3,6 @@
 //! generator with latency histograms).
 
 pub mod bench;
+mod connect;
 pub mod shell;
 mod subtree;

@@ -146,11 +146,7 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn connect(server: &str) -> anyhow::Result<Client> {
-    let connector = Client::connector().with_session_timeout(SESSION_TIMEOUT).with_fail_eagerly();
-    match tokio::time::timeout(SESSION_TIMEOUT, connector.connect(server)).await {
-        Ok(client) => client.with_context(|| format!("cannot connect to {server}")),
-        Err(_) => bail!("cannot connect to {server}: timed out after {SESSION_TIMEOUT:?}"),
-    }
+    crate::connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
 }
 
 /// Connects the clients, runs the workload and returns each client's statistics and the run's length.

@@ -53,12 +53,7 @@ pub(crate) struct Session {
 impl Session {
     /// Connects to `server` (a ZooKeeper connect string, optionally with a chroot).
     pub async fn connect(server: &str, timeout: Duration, sink: EventSink) -> Result<Session, String> {
-        let connector = Client::connector().with_session_timeout(timeout).with_fail_eagerly();
-        let client = match tokio::time::timeout(timeout, connector.connect(server)).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => return Err(format!("Unable to connect to {server}: {e}")),
-            Err(_) => return Err(format!("Unable to connect to {server}: timed out after {timeout:?}")),
-        };
+        let client = crate::connect::connect(server, timeout, timeout).await?;
         let state_task = tokio::spawn(report_session_states(client.state_watcher(), sink.clone()));
         Ok(Session { watches: Watches::new(sink.clone()), client, sink, history: Vec::new(), state_task })
     }

@@ -1,0 +1,294 @@
+//! `paddock shell` one-shot commands against real Apache ZooKeeper: zkCli's output, errors and exit codes
+//! for every command. Each test works under its own top-level node, so tests can share the server.
+
+mod common;
+
+use common::{expect, script, shell, shell_json, stat_block};
+
+#[tokio::test]
+async fn create_get_set_and_delete() {
+    expect(&["create", "/cgs", "hello"], 0, "", "Created /cgs\n").await;
+    expect(&["create", "/cgs", "again"], 1, "", "Node already exists: /cgs\n").await;
+    expect(&["get", "/cgs"], 0, "hello\n", "").await;
+    expect(&["get", "-s", "/cgs"], 0, &format!("hello\n{}", stat_block(0, 0, 0, false, 5, 0)), "").await;
+    expect(&["set", "/cgs", "bye"], 0, "", "").await;
+    expect(&["set", "-s", "/cgs", "bye2"], 0, &stat_block(0, 2, 0, false, 4, 0), "").await;
+    expect(&["set", "-v", "10", "/cgs", "x"], 1, "", "version No is not valid : /cgs\n").await;
+    expect(&["set", "-v", "2", "/cgs", "x"], 0, "", "").await;
+    expect(&["stat", "/cgs"], 0, &stat_block(0, 3, 0, false, 1, 0), "").await;
+    expect(&["create", "/cgs/child"], 0, "", "Created /cgs/child\n").await;
+    expect(&["get", "/cgs/child"], 0, "\n", "").await;
+    expect(&["delete", "/cgs"], 1, "", "Node not empty: /cgs\n").await;
+    expect(&["delete", "-v", "5", "/cgs/child"], 1, "", "version No is not valid : /cgs/child\n").await;
+    expect(&["delete", "-v", "0", "/cgs/child"], 0, "", "").await;
+    expect(&["delete", "/cgs"], 0, "", "").await;
+    expect(&["get", "/cgs"], 1, "", "Node does not exist: /cgs\n").await;
+    expect(&["stat", "/cgs"], 1, "", "Node does not exist: /cgs\n").await;
+    expect(&["delete", "/cgs"], 1, "", "Node does not exist: /cgs\n").await;
+    expect(&["set", "/cgs", "x"], 1, "", "Node does not exist: /cgs\n").await;
+}
+
+#[tokio::test]
+async fn create_modes() {
+    expect(&["create", "/modes"], 0, "", "Created /modes\n").await;
+    expect(&["create", "-s", "/modes/seq-", "x"], 0, "", "Created /modes/seq-0000000000\n").await;
+    expect(&["create", "-s", "/modes/seq-", "x"], 0, "", "Created /modes/seq-0000000001\n").await;
+    expect(&["create", "-c", "/modes/container"], 0, "", "Created /modes/container\n").await;
+    expect(&["create", "-t", "100000", "/modes/ttl", "x"], 0, "", "Created /modes/ttl\n").await;
+    expect(&["create", "-t", "100000", "-s", "/modes/ttlseq-"], 0, "", "Created /modes/ttlseq-0000000004\n").await;
+    // An ephemeral node goes with the one-shot session that created it.
+    expect(&["create", "-e", "/modes/eph", "x"], 0, "", "Created /modes/eph\n").await;
+    expect(&["create", "-e", "-s", "/modes/ephseq-"], 0, "", "Created /modes/ephseq-0000000006\n").await;
+    expect(&["ls", "/modes"], 0, "[container, seq-0000000000, seq-0000000001, ttl, ttlseq-0000000004]\n", "").await;
+    expect(&["create", "/modes/missing/child"], 1, "", "Node does not exist: /modes/missing/child\n").await;
+    expect(&["create", "-c", "-e", "/modes/x"], 1, "", "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.\n").await;
+    expect(&["create", "-e", "-t", "10", "/modes/x"], 1, "", "TTLs cannot be used with Ephemeral znodes\n").await;
+    expect(&["create", "-t", "0", "/modes/x"], 1, "", "ttl must be positive and cannot be larger than: 1099511627775\n").await;
+    expect(&["create", "-t", "abc", "/modes/x"], 1, "", "-t argument must be a long value\n").await;
+    expect(&["create", "modes"], 1, "", "Path must start with / character\n").await;
+    expect(&["create", "/modes/"], 1, "", "Path must not end with / character\n").await;
+    expect(&["deleteall", "/modes"], 0, "", "").await;
+}
+
+#[tokio::test]
+async fn ls_forms() {
+    for path in ["/lsf", "/lsf/b", "/lsf/a", "/lsf/a/x", "/lsf/c"] {
+        expect(&["create", path], 0, "", &format!("Created {path}\n")).await;
+    }
+    expect(&["ls", "/lsf"], 0, "[a, b, c]\n", "").await;
+    expect(&["ls", "-s", "/lsf"], 0, &format!("[a, b, c]\n{}", stat_block(3, 0, 0, false, 0, 3)), "").await;
+    expect(&["ls", "-R", "/lsf"], 0, "/lsf\n/lsf/a\n/lsf/b\n/lsf/c\n/lsf/a/x\n", "").await;
+    expect(&["ls", "-w", "/lsf/a"], 0, "[x]\n", "").await;
+    expect(&["ls", "/lsf/nope"], 1, "", "Node does not exist: /lsf/nope\n").await;
+    expect(&["ls", "-R", "/lsf/nope"], 1, "", "Node does not exist: /lsf/nope\n").await;
+    expect(
+        &["ls", "/lsf", "watch"],
+        0,
+        "[a, b, c]\n",
+        "'ls path [watch]' has been deprecated. Please use 'ls [-w] path' instead.\n",
+    )
+    .await;
+    expect(&["getAllChildrenNumber", "/lsf"], 0, "4\n", "").await;
+    expect(&["getAllChildrenNumber", "/lsf/nope"], 1, "", "Node does not exist: /lsf/nope\n").await;
+    expect(&["deleteall", "/lsf"], 0, "", "").await;
+    expect(&["ls", "/lsf"], 1, "", "Node does not exist: /lsf\n").await;
+    expect(&["deleteall", "/lsf"], 1, "", "Node does not exist: /lsf\n").await;
+}
+
+#[tokio::test]
+async fn acls() {
+    expect(&["create", "/acls", "d"], 0, "", "Created /acls\n").await;
+    expect(&["getAcl", "/acls"], 0, "'world,'anyone\n: cdrwa\n", "").await;
+    expect(&["getAcl", "-s", "/acls"], 0, &format!("'world,'anyone\n: cdrwa\n{}", stat_block(0, 0, 0, false, 1, 0)), "").await;
+    expect(&["create", "/acls/multi", "x", "world:anyone:rw,ip:127.0.0.1:cdrwa"], 0, "", "Created /acls/multi\n").await;
+    expect(&["getAcl", "/acls/multi"], 0, "'world,'anyone\n: rw\n'ip,'127.0.0.1\n: cdrwa\n", "").await;
+    expect(&["create", "/acls/ro", "x", "world:anyone:rq"], 0, "", "Unknown perm type: q\nCreated /acls/ro\n").await;
+    expect(&["set", "/acls/ro", "y"], 1, "", "Insufficient permission : /acls/ro\n").await;
+    expect(&["setAcl", "/acls/ro", "world:anyone:cd"], 1, "", "Insufficient permission : /acls/ro\n").await;
+    expect(&["setAcl", "/acls", "world:anyone:cdrwa"], 0, "", "").await;
+    expect(&["setAcl", "-s", "/acls", "world:anyone:cdrwa"], 0, &stat_block(2, 0, 2, false, 1, 2), "").await;
+    expect(&["setAcl", "-v", "7", "/acls", "world:anyone:cdrwa"], 1, "", "version No is not valid : /acls\n").await;
+    expect(&["create", "/acls/tree"], 0, "", "Created /acls/tree\n").await;
+    expect(&["create", "/acls/tree/leaf"], 0, "", "Created /acls/tree/leaf\n").await;
+    expect(&["setAcl", "-R", "/acls/tree", "world:anyone:rca"], 0, "", "").await;
+    expect(&["getAcl", "/acls/tree/leaf"], 0, "'world,'anyone\n: cra\n", "").await;
+    expect(&["setAcl", "/acls", "bogus"], 1, "", "bogus does not have the form scheme:id:perm\nAcl is not valid : /acls\n").await;
+    expect(&["getAcl", "/acls/nope"], 1, "", "Node does not exist: /acls/nope\n").await;
+    expect(&["setAcl", "-R", "/acls", "world:anyone:cdrwa"], 1, "", "Insufficient permission : /acls/ro\n").await;
+}
+
+#[tokio::test]
+async fn session_commands() {
+    expect(&["sync", "/"], 0, "Sync is OK\n", "").await;
+    expect(&["whoami"], 0, "Auth scheme: User\nip: 127.0.0.1\n", "").await;
+    expect(&["getEphemerals"], 0, "[]\n", "").await;
+    expect(&["addauth", "digest", "user:secret"], 0, "", "").await;
+    expect(&["addWatch", "/"], 0, "", "").await;
+    expect(&["addWatch", "-m", "PERSISTENT", "/"], 0, "", "").await;
+    expect(&["removewatches", "/"], 1, "", "KeeperErrorCode = No such watcher for /\n").await;
+    expect(&["config"], 0, "\n", "").await;
+    expect(&["config", "-s"], 0, &format!("\n{}", stat_block(0, 0, -1, false, 0, 0)), "").await;
+    expect(&["config", "-c"], 0, " \n", "").await;
+    expect(&["reconfig", "-add", "2=127.0.0.1:2888:3888;2181"], 1, "", "KeeperErrorCode = Reconfig is disabled\n").await;
+    expect(&["quit"], 0, "", "").await;
+}
+
+#[tokio::test]
+async fn usage_errors() {
+    let usages: &[(&[&str], &str)] = &[
+        (&["create"], "create [-s] [-e] [-c] [-t ttl] path [data] [acl]"),
+        (&["get"], "get [-s] [-w] path"),
+        (&["set", "/a"], "set [-s] [-v version] path data"),
+        (&["ls"], "ls [-s] [-w] [-R] path"),
+        (&["delete"], "delete [-v version] path"),
+        (&["deleteall"], "deleteall path [-b batch size]"),
+        (&["stat"], "stat [-w] path"),
+        (&["getAcl"], "getAcl [-s] path"),
+        (&["setAcl", "/a"], "setAcl [-s] [-v version] [-R] path acl"),
+        (&["addauth"], "addauth scheme auth"),
+        (&["sync"], "sync path"),
+        (&["getAllChildrenNumber"], "getAllChildrenNumber path"),
+        (
+            &["addWatch", "-m", "BAD", "/a"],
+            "addWatch [-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE",
+        ),
+        (&["removewatches"], "removewatches path [-c|-d|-a] [-l]"),
+        (
+            &["reconfig"],
+            "reconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]",
+        ),
+    ];
+    for (command, usage) in usages {
+        expect(command, 1, "", &format!("{usage}\n")).await;
+    }
+    expect(&["get", "-x", "/a"], 1, "", "Unrecognized option: -x\nget [-s] [-w] path\n").await;
+    expect(&["set", "-v", "/a"], 1, "", "set [-s] [-v version] path data\n").await;
+    expect(&["set", "-v", "abc", "/a", "x"], 1, "", "version must be an integer: abc\nset [-s] [-v version] path data\n").await;
+    expect(&["create", "-z", "/a"], 1, "", "Unrecognized option: -z\ncreate [-s] [-e] [-c] [-t ttl] path [data] [acl]\n").await;
+
+    let unknown = shell(&["frobnicate", "/a"]).await;
+    assert_eq!(unknown.code, std::process::ExitCode::from(127));
+    assert_eq!(unknown.out, "");
+    let lines: Vec<&str> = unknown.err.lines().collect();
+    assert_eq!(lines.first(), Some(&"paddock shell --server host:port [--json] cmd args"));
+    assert!(lines.contains(&"\tcreate [-s] [-e] [-c] [-t ttl] path [data] [acl]"));
+    assert_eq!(lines.last(), Some(&"Command not found: frobnicate"));
+}
+
+#[tokio::test]
+async fn help_and_version_need_no_server() {
+    let args = common::args("127.0.0.1:1", false, &["help"]);
+    let help = common::run(args, "").await;
+    assert_eq!(help.code, std::process::ExitCode::SUCCESS);
+    let lines: Vec<&str> = help.out.lines().collect();
+    assert_eq!(lines.first(), Some(&"paddock shell --server host:port [--json] cmd args"));
+    for command in ["addWatch", "addauth", "config", "create", "delete", "deleteall", "get", "getAcl", "getAllChildrenNumber",
+        "getEphemerals", "ls", "quit", "reconfig", "removewatches", "set", "setAcl", "stat", "sync", "whoami"]
+    {
+        assert!(lines.iter().any(|l| l.starts_with(&format!("\t{command} "))), "help lists {command}");
+    }
+    let version = common::run(common::args("127.0.0.1:1", false, &["version"]), "").await;
+    assert_eq!(version.out, format!("Paddock CLI version: {}\n", env!("CARGO_PKG_VERSION")));
+    // A usage error is reported without trying to connect.
+    let usage = common::run(common::args("127.0.0.1:1", false, &["get"]), "").await;
+    assert_eq!((usage.code, usage.err.as_str()), (std::process::ExitCode::FAILURE, "get [-s] [-w] path\n"));
+}
+
+#[tokio::test]
+async fn unreachable_server_fails() {
+    let mut args = common::args("127.0.0.1:1", false, &["ls", "/"]);
+    args.timeout = 2_000;
+    let run = common::run(args, "").await;
+    assert_eq!(run.code, std::process::ExitCode::FAILURE);
+    assert!(run.err.starts_with("Unable to connect to 127.0.0.1:1"), "{}", run.err);
+}
+
+#[tokio::test]
+async fn json_output() {
+    let created = shell_json(&["create", "/json", "hello"]).await;
+    assert_eq!(created, serde_json::json!({ "command": "create", "path": "/json", "created": "/json" }));
+    let got = shell_json(&["get", "-s", "/json"]).await;
+    assert_eq!(got["command"], "get");
+    assert_eq!(got["data"], "hello");
+    let stat = got["stat"].as_object().expect("stat object");
+    let mut names: Vec<&str> = stat.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["aversion", "ctime", "cversion", "czxid", "dataLength", "ephemeralOwner", "mtime", "mzxid", "numChildren", "pzxid", "version"]
+    );
+    assert_eq!(stat["dataLength"], 5);
+    assert_eq!(stat["version"], 0);
+    assert!(stat["czxid"].as_i64().is_some_and(|z| z > 0));
+    let set = shell_json(&["set", "/json", "bye"]).await;
+    assert_eq!(set["stat"]["version"], 1);
+    let listed = shell_json(&["ls", "/"]).await;
+    assert!(listed["children"].as_array().expect("children").contains(&serde_json::json!("json")));
+    let acl = shell_json(&["getAcl", "/json"]).await;
+    assert_eq!(acl["acl"], serde_json::json!([{ "scheme": "world", "id": "anyone", "perms": "cdrwa" }]));
+    let missing = shell_json(&["get", "/json/nope"]).await;
+    assert_eq!(missing["error"], "Node does not exist: /json/nope");
+    assert_eq!(missing["code"], "NoNode");
+    let usage = shell_json(&["get"]).await;
+    assert_eq!((usage["code"].as_str(), usage["error"].as_str()), (Some("usage"), Some("get [-s] [-w] path")));
+    assert_eq!(shell_json(&["delete", "/json"]).await, serde_json::json!({ "command": "delete", "path": "/json" }));
+}
+
+#[tokio::test]
+async fn script_session_keeps_auth_and_ephemerals() {
+    let run = script(
+        "create /scripted x\n\
+         create -e /scripted/eph y\n\
+         getEphemerals /scripted\n\
+         addauth digest user:secret\n\
+         whoami\n\
+         create /scripted/mine x digest:user:5w9W4eL3797Y4Wq8AcKUPPk8ha4=:cdrwa\n\
+         get /scripted/mine\n\
+         history\n\
+         quit\n\
+         ls /\n",
+    )
+    .await;
+    assert_eq!(run.code, std::process::ExitCode::SUCCESS, "{run:?}");
+    let expected = "Connecting to ADDR\n\
+        \nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n\
+        [/scripted/eph]\n\
+        Auth scheme: User\nip: 127.0.0.1\ndigest: user\n\
+        x\n\
+        0 - create /scripted x\n1 - create -e /scripted/eph y\n2 - getEphemerals /scripted\n3 - addauth digest user:secret\n\
+        4 - whoami\n5 - create /scripted/mine x digest:user:5w9W4eL3797Y4Wq8AcKUPPk8ha4=:cdrwa\n6 - get /scripted/mine\n7 - history\n\
+        \nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\n";
+    assert_eq!(run.out.replace(&common::zookeeper(), "ADDR"), expected);
+    assert_eq!(run.err, "Created /scripted\nCreated /scripted/eph\nCreated /scripted/mine\n");
+    // The session is closed: its ephemeral node is gone; without the digest the node is unreadable.
+    expect(&["ls", "/scripted"], 0, "[mine]\n", "").await;
+    expect(&["get", "/scripted/mine"], 1, "", "Insufficient permission : /scripted/mine\n").await;
+    let cleanup = script("addauth digest user:secret\ndeleteall /scripted\n").await;
+    assert_eq!(cleanup.code, std::process::ExitCode::SUCCESS, "{cleanup:?}");
+}
+
+#[tokio::test]
+async fn script_watches_print_notifications() {
+    let run = script(
+        "create /watched v\n\
+         get -w /watched\n\
+         set /watched w\n\
+         ls -w /watched\n\
+         create /watched/k\n\
+         stat -w /watched\n\
+         removewatches /watched\n\
+         removewatches /watched -d\n\
+         ls -w /watched\n\
+         get -w /watched\n\
+         removewatches /watched -c\n\
+         removewatches /watched -d\n\
+         addWatch /watched\n\
+         set /watched/k z\n\
+         removewatches /watched -a\n\
+         set /watched/k zz\n\
+         deleteall /watched\n",
+    )
+    .await;
+    let event = |kind: &str| format!("\nWATCHER::\n\nWatchedEvent state:SyncConnected type:{kind} path:/watched\n");
+    let expected = [
+        "Connecting to ADDR\n".to_owned(),
+        "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n".to_owned(),
+        "v\n".to_owned(),
+        event("NodeDataChanged"),
+        "[]\n".to_owned(),
+        event("NodeChildrenChanged"),
+        common::stat_block(1, 1, 0, false, 1, 1),
+        event("DataWatchRemoved"),
+        "[k]\n".to_owned(),
+        "w\n".to_owned(),
+        event("ChildWatchRemoved"),
+        event("DataWatchRemoved"),
+        "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:NodeDataChanged path:/watched/k\n".to_owned(),
+        event("PersistentWatchRemoved"),
+        "\nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\n".to_owned(),
+    ]
+    .concat();
+    assert_eq!(common::normalize(&run.out.replace(&common::zookeeper(), "ADDR")), expected);
+    assert_eq!(run.err, "Created /watched\nCreated /watched/k\nKeeperErrorCode = No such watcher for /watched\n");
+    assert_eq!(run.code, std::process::ExitCode::FAILURE);
+}
