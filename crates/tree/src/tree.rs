@@ -225,7 +225,7 @@ impl DataTree {
             self.quotas.remove(quoted);
         }
         self.digest = self.digest.wrapping_sub(node_digest(path, &node));
-        self.data_size -= java_len(path) + node.data().len() as u64;
+        self.data_size = self.data_size.saturating_sub(java_len(path) + node.data().len() as u64);
         self.acls.release(&node.acl);
         Some(node)
     }
@@ -247,7 +247,7 @@ impl DataTree {
         if data_changed {
             let old = old_data.as_deref().unwrap_or_default();
             delta = delta.wrapping_add(digest::node_data(path, node.data()).wrapping_sub(digest::node_data(path, old)));
-            self.data_size = self.data_size - old.len() as u64 + node.data().len() as u64;
+            self.data_size = self.data_size.saturating_sub(old.len() as u64) + node.data().len() as u64;
         }
         self.digest = self.digest.wrapping_add(delta);
         self.get(path)
