@@ -41,9 +41,21 @@ async fn create_modes() {
     expect(&["create", "-e", "-s", "/modes/ephseq-"], 0, "", "Created /modes/ephseq-0000000006\n").await;
     expect(&["ls", "/modes"], 0, "[container, seq-0000000000, seq-0000000001, ttl, ttlseq-0000000004]\n", "").await;
     expect(&["create", "/modes/missing/child"], 1, "", "Node does not exist: /modes/missing/child\n").await;
-    expect(&["create", "-c", "-e", "/modes/x"], 1, "", "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.\n").await;
+    expect(
+        &["create", "-c", "-e", "/modes/x"],
+        1,
+        "",
+        "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.\n",
+    )
+    .await;
     expect(&["create", "-e", "-t", "10", "/modes/x"], 1, "", "TTLs cannot be used with Ephemeral znodes\n").await;
-    expect(&["create", "-t", "0", "/modes/x"], 1, "", "ttl must be positive and cannot be larger than: 1099511627775\n").await;
+    expect(
+        &["create", "-t", "0", "/modes/x"],
+        1,
+        "",
+        "ttl must be positive and cannot be larger than: 1099511627775\n",
+    )
+    .await;
     expect(&["create", "-t", "abc", "/modes/x"], 1, "", "-t argument must be a long value\n").await;
     expect(&["create", "modes"], 1, "", "Path must start with / character\n").await;
     expect(&["create", "/modes/"], 1, "", "Path must not end with / character\n").await;
@@ -79,7 +91,13 @@ async fn ls_forms() {
 async fn acls() {
     expect(&["create", "/acls", "d"], 0, "", "Created /acls\n").await;
     expect(&["getAcl", "/acls"], 0, "'world,'anyone\n: cdrwa\n", "").await;
-    expect(&["getAcl", "-s", "/acls"], 0, &format!("'world,'anyone\n: cdrwa\n{}", stat_block(0, 0, 0, false, 1, 0)), "").await;
+    expect(
+        &["getAcl", "-s", "/acls"],
+        0,
+        &format!("'world,'anyone\n: cdrwa\n{}", stat_block(0, 0, 0, false, 1, 0)),
+        "",
+    )
+    .await;
     expect(&["create", "/acls/multi", "x", "world:anyone:rw,ip:127.0.0.1:cdrwa"], 0, "", "Created /acls/multi\n").await;
     expect(&["getAcl", "/acls/multi"], 0, "'world,'anyone\n: rw\n'ip,'127.0.0.1\n: cdrwa\n", "").await;
     expect(&["create", "/acls/ro", "x", "world:anyone:rq"], 0, "", "Unknown perm type: q\nCreated /acls/ro\n").await;
@@ -92,7 +110,13 @@ async fn acls() {
     expect(&["create", "/acls/tree/leaf"], 0, "", "Created /acls/tree/leaf\n").await;
     expect(&["setAcl", "-R", "/acls/tree", "world:anyone:rca"], 0, "", "").await;
     expect(&["getAcl", "/acls/tree/leaf"], 0, "'world,'anyone\n: cra\n", "").await;
-    expect(&["setAcl", "/acls", "bogus"], 1, "", "bogus does not have the form scheme:id:perm\nAcl is not valid : /acls\n").await;
+    expect(
+        &["setAcl", "/acls", "bogus"],
+        1,
+        "",
+        "bogus does not have the form scheme:id:perm\nAcl is not valid : /acls\n",
+    )
+    .await;
     expect(&["getAcl", "/acls/nope"], 1, "", "Node does not exist: /acls/nope\n").await;
     expect(&["setAcl", "-R", "/acls", "world:anyone:cdrwa"], 1, "", "Insufficient permission : /acls/ro\n").await;
 }
@@ -109,7 +133,8 @@ async fn session_commands() {
     expect(&["config"], 0, "\n", "").await;
     expect(&["config", "-s"], 0, &format!("\n{}", stat_block(0, 0, -1, false, 0, 0)), "").await;
     expect(&["config", "-c"], 0, " \n", "").await;
-    expect(&["reconfig", "-add", "2=127.0.0.1:2888:3888;2181"], 1, "", "KeeperErrorCode = Reconfig is disabled\n").await;
+    expect(&["reconfig", "-add", "2=127.0.0.1:2888:3888;2181"], 1, "", "KeeperErrorCode = Reconfig is disabled\n")
+        .await;
     expect(&["quit"], 0, "", "").await;
 }
 
@@ -143,8 +168,20 @@ async fn usage_errors() {
     }
     expect(&["get", "-x", "/a"], 1, "", "Unrecognized option: -x\nget [-s] [-w] path\n").await;
     expect(&["set", "-v", "/a"], 1, "", "set [-s] [-v version] path data\n").await;
-    expect(&["set", "-v", "abc", "/a", "x"], 1, "", "version must be an integer: abc\nset [-s] [-v version] path data\n").await;
-    expect(&["create", "-z", "/a"], 1, "", "Unrecognized option: -z\ncreate [-s] [-e] [-c] [-t ttl] path [data] [acl]\n").await;
+    expect(
+        &["set", "-v", "abc", "/a", "x"],
+        1,
+        "",
+        "version must be an integer: abc\nset [-s] [-v version] path data\n",
+    )
+    .await;
+    expect(
+        &["create", "-z", "/a"],
+        1,
+        "",
+        "Unrecognized option: -z\ncreate [-s] [-e] [-c] [-t ttl] path [data] [acl]\n",
+    )
+    .await;
 
     let unknown = shell(&["frobnicate", "/a"]).await;
     assert_eq!(unknown.code, std::process::ExitCode::from(127));
@@ -162,9 +199,27 @@ async fn help_and_version_need_no_server() {
     assert_eq!(help.code, std::process::ExitCode::SUCCESS);
     let lines: Vec<&str> = help.out.lines().collect();
     assert_eq!(lines.first(), Some(&"paddock shell --server host:port [--json] cmd args"));
-    for command in ["addWatch", "addauth", "config", "create", "delete", "deleteall", "get", "getAcl", "getAllChildrenNumber",
-        "getEphemerals", "ls", "quit", "reconfig", "removewatches", "set", "setAcl", "stat", "sync", "whoami"]
-    {
+    for command in [
+        "addWatch",
+        "addauth",
+        "config",
+        "create",
+        "delete",
+        "deleteall",
+        "get",
+        "getAcl",
+        "getAllChildrenNumber",
+        "getEphemerals",
+        "ls",
+        "quit",
+        "reconfig",
+        "removewatches",
+        "set",
+        "setAcl",
+        "stat",
+        "sync",
+        "whoami",
+    ] {
         assert!(lines.iter().any(|l| l.starts_with(&format!("\t{command} "))), "help lists {command}");
     }
     let version = common::run(common::args("127.0.0.1:1", false, &["version"]), "").await;
@@ -195,7 +250,19 @@ async fn json_output() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["aversion", "ctime", "cversion", "czxid", "dataLength", "ephemeralOwner", "mtime", "mzxid", "numChildren", "pzxid", "version"]
+        [
+            "aversion",
+            "ctime",
+            "cversion",
+            "czxid",
+            "dataLength",
+            "ephemeralOwner",
+            "mtime",
+            "mzxid",
+            "numChildren",
+            "pzxid",
+            "version"
+        ]
     );
     assert_eq!(stat["dataLength"], 5);
     assert_eq!(stat["version"], 0);

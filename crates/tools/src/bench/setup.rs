@@ -54,7 +54,9 @@ pub(crate) async fn prepare(client: &Client, layout: &Layout, args: &BenchArgs) 
     let value = vec![b'x'; args.value_size];
     let nodes: Vec<(String, &[u8])> = match args.workload {
         Workload::Create => (0..args.clients).map(|i| (layout.client_dir(i), &[][..])).collect(),
-        Workload::Set | Workload::Get | Workload::Mixed => (0..args.keys).map(|j| (layout.key(j), &value[..])).collect(),
+        Workload::Set | Workload::Get | Workload::Mixed => {
+            (0..args.keys).map(|j| (layout.key(j), &value[..])).collect()
+        }
         Workload::Watch => (0..args.clients).map(|i| (layout.key(i), &value[..])).collect(),
     };
     for chunk in nodes.chunks(WINDOW) {

@@ -76,7 +76,11 @@ pub(crate) const SPECS: &[Spec] = &[
         flags: &[Flag::value("m")],
     },
     Spec { name: "addauth", synopsis: "scheme auth", flags: &[] },
-    Spec { name: "config", synopsis: "[-c] [-w] [-s]", flags: &[Flag::switch("c"), Flag::switch("w"), Flag::switch("s")] },
+    Spec {
+        name: "config",
+        synopsis: "[-c] [-w] [-s]",
+        flags: &[Flag::switch("c"), Flag::switch("w"), Flag::switch("s")],
+    },
     Spec {
         name: "create",
         synopsis: "[-s] [-e] [-c] [-t ttl] path [data] [acl]",
@@ -182,12 +186,13 @@ fn build(spec: &Spec, p: &Parsed, warnings: &mut Vec<String>) -> Result<Command,
         "delete" => Command::Delete { path: checked_path(required(0)?)?, version: version(spec, p)? },
         "deleteall" => {
             let path = checked_path(required(0)?)?;
-            let batch = match p.value("b") {
-                None => DEFAULT_DELETE_BATCH,
-                Some(b) => b.parse().ok().filter(|b| *b > 0).ok_or_else(|| {
-                    ShellError::Malformed("-b argument must be a positive integer value".to_owned())
-                })?,
-            };
+            let batch =
+                match p.value("b") {
+                    None => DEFAULT_DELETE_BATCH,
+                    Some(b) => b.parse().ok().filter(|b| *b > 0).ok_or_else(|| {
+                        ShellError::Malformed("-b argument must be a positive integer value".to_owned())
+                    })?,
+                };
             Command::DeleteAll { path, batch }
         }
         "getAcl" => Command::GetAcl { path: checked_path(required(0)?)?, stat: p.has("s") },
@@ -338,7 +343,8 @@ fn reconfig(spec: &Spec, p: &Parsed) -> Result<Command, ShellError> {
 
 /// The `server.N=...` lines of a dynamic configuration file.
 fn members_from_file(file: &str) -> Result<Vec<String>, ShellError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ShellError::Malformed(format!("Error processing {file}{e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| ShellError::Malformed(format!("Error processing {file}{e}")))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -400,7 +406,10 @@ impl Command {
 
     /// Whether the command needs a server connection.
     pub fn needs_server(&self) -> bool {
-        !matches!(self, Command::Help | Command::Version | Command::Quit | Command::History | Command::PrintWatches { .. })
+        !matches!(
+            self,
+            Command::Help | Command::Version | Command::Quit | Command::History | Command::PrintWatches { .. }
+        )
     }
 }
 
@@ -434,7 +443,10 @@ mod tests {
         let Command::Create { mode, ttl, .. } = run("create -s -t 100 /a").unwrap().command else { panic!() };
         assert_eq!(mode, CreateMode::PersistentSequential);
         assert_eq!(ttl, Some(Duration::from_millis(100)));
-        assert_eq!(error_lines("create -c -e /a"), ["-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential."]);
+        assert_eq!(
+            error_lines("create -c -e /a"),
+            ["-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential."]
+        );
         assert_eq!(error_lines("create -e -t 10 /a"), ["TTLs cannot be used with Ephemeral znodes"]);
         assert_eq!(error_lines("create -t 0 /a"), ["ttl must be positive and cannot be larger than: 1099511627775"]);
         assert_eq!(error_lines("create -t x /a"), ["-t argument must be a long value"]);
@@ -455,7 +467,10 @@ mod tests {
 
     #[test]
     fn reconfig_forms() {
-        assert!(matches!(run("reconfig -add 2=h:1:2;3").unwrap().command, Command::Reconfig { update: Reconfig::Incremental { .. }, .. }));
+        assert!(matches!(
+            run("reconfig -add 2=h:1:2;3").unwrap().command,
+            Command::Reconfig { update: Reconfig::Incremental { .. }, .. }
+        ));
         assert_eq!(error_lines("reconfig -s").len(), 1);
         assert!(matches!(run("reconfig -members a -add b"), Err(ShellError::Malformed(_))));
     }

@@ -33,7 +33,11 @@ impl ShellEvent {
 
     /// The notification zkCli's own watcher prints when the shell removes a watch.
     pub fn removed(kind: &str, path: &str) -> ShellEvent {
-        ShellEvent { state: SessionState::SyncConnected.to_string(), kind: kind.to_owned(), path: Some(path.to_owned()) }
+        ShellEvent {
+            state: SessionState::SyncConnected.to_string(),
+            kind: kind.to_owned(),
+            path: Some(path.to_owned()),
+        }
     }
 
     /// zkCli's text: a blank line, `WATCHER::`, a blank line, the event, each line ending in `\n`.

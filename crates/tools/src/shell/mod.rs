@@ -32,7 +32,7 @@ use self::events::{EventSink, ShellEvent};
 use self::session::{Reply, Session};
 
 /// How long script mode lets watch tasks forward notifications before printing the next command's output.
-const NOTIFICATION_SETTLE: Duration = Duration::from_millis(5);
+const NOTIFICATION_SETTLE: Duration = Duration::from_millis(25);
 
 /// `paddock shell` arguments.
 #[derive(clap::Args, Debug, Clone)]
@@ -151,7 +151,12 @@ impl Input<'_> {
 
 /// zkCli with its input not a terminal: connect, run each line, print notifications between commands.
 /// The exit code is 0 when every command succeeded, else the last failure's.
-async fn script(args: &ShellArgs, mut input: Input<'_>, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> ExitCode {
+async fn script(
+    args: &ShellArgs,
+    mut input: Input<'_>,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> ExitCode {
     let printer = Printer { json: args.json };
     let (sink, mut events) = EventSink::new();
     printer.connecting(&args.server, out);

@@ -35,9 +35,7 @@ fn first_problem(path: &str) -> Option<String> {
             return Some(format!("null character not allowed @{i}"));
         } else if c == '/' && last == '/' {
             return Some(format!("empty node name specified @{i}"));
-        } else if c == '.' && last == '.' && before_last == Some('/') && ends_segment {
-            return Some(format!("relative paths not allowed @{i}"));
-        } else if c == '.' && last == '/' && ends_segment {
+        } else if c == '.' && ends_segment && (last == '/' || (last == '.' && before_last == Some('/'))) {
             return Some(format!("relative paths not allowed @{i}"));
         } else if is_invalid_char(c) {
             return Some(format!("invalid character @{i}"));
@@ -67,9 +65,21 @@ mod tests {
         assert_eq!(validate("a", false).unwrap_err(), "Path must start with / character");
         assert_eq!(validate("/a/", false).unwrap_err(), "Path must not end with / character");
         assert_eq!(validate("", false).unwrap_err(), "Path length must be > 0");
-        assert_eq!(validate("/a//b", false).unwrap_err(), "Invalid path string \"/a//b\" caused by empty node name specified @3");
-        assert_eq!(validate("/a/..", false).unwrap_err(), "Invalid path string \"/a/..\" caused by relative paths not allowed @4");
-        assert_eq!(validate("/a/.", false).unwrap_err(), "Invalid path string \"/a/.\" caused by relative paths not allowed @3");
-        assert_eq!(validate("/a\u{1}", false).unwrap_err(), "Invalid path string \"/a\u{1}\" caused by invalid character @2");
+        assert_eq!(
+            validate("/a//b", false).unwrap_err(),
+            "Invalid path string \"/a//b\" caused by empty node name specified @3"
+        );
+        assert_eq!(
+            validate("/a/..", false).unwrap_err(),
+            "Invalid path string \"/a/..\" caused by relative paths not allowed @4"
+        );
+        assert_eq!(
+            validate("/a/.", false).unwrap_err(),
+            "Invalid path string \"/a/.\" caused by relative paths not allowed @3"
+        );
+        assert_eq!(
+            validate("/a\u{1}", false).unwrap_err(),
+            "Invalid path string \"/a\u{1}\" caused by invalid character @2"
+        );
     }
 }

@@ -104,7 +104,12 @@ pub(crate) fn warnings_text(warnings: &[String]) -> Printed {
 }
 
 /// The JSON object for a command's outcome.
-pub(crate) fn json(command: Option<&Command>, name: &str, outcome: &Result<Reply, ShellError>, warnings: &[String]) -> Value {
+pub(crate) fn json(
+    command: Option<&Command>,
+    name: &str,
+    outcome: &Result<Reply, ShellError>,
+    warnings: &[String],
+) -> Value {
     let mut object = Map::new();
     object.insert("command".to_owned(), json!(name));
     if let Some(path) = command.and_then(Command::path) {

@@ -20,20 +20,38 @@ const HISTORY_SHOWN: usize = 11;
 #[derive(Debug)]
 pub(crate) enum Reply {
     Nothing,
-    Children { children: Vec<String>, stat: Option<Stat> },
+    Children {
+        children: Vec<String>,
+        stat: Option<Stat>,
+    },
     Tree(Vec<String>),
-    Data { data: Vec<u8>, stat: Option<Stat> },
+    Data {
+        data: Vec<u8>,
+        stat: Option<Stat>,
+    },
     Created(String),
     /// A write's resulting Stat; `show` when the user asked for it (`-s`).
-    Written { stat: Stat, show: bool },
+    Written {
+        stat: Stat,
+        show: bool,
+    },
     Stat(Stat),
-    Acl { acl: Vec<Acl>, stat: Option<Stat> },
+    Acl {
+        acl: Vec<Acl>,
+        stat: Option<Stat>,
+    },
     Ephemerals(Vec<String>),
     Count(usize),
     WhoAmI(Vec<AuthUser>),
     Synced,
-    Config { text: String, stat: Option<Stat> },
-    Reconfigured { text: String, stat: Option<Stat> },
+    Config {
+        text: String,
+        stat: Option<Stat>,
+    },
+    Reconfigured {
+        text: String,
+        stat: Option<Stat>,
+    },
     PrintWatches(bool),
     History(Vec<(usize, String)>),
     Version,
@@ -105,7 +123,8 @@ impl Session {
                     Some(ttl) => options.with_ttl(*ttl),
                     None => options,
                 };
-                let (_, sequence) = self.client.create(path, data, &options).await.map_err(|e| ShellError::keeper(e, path))?;
+                let (_, sequence) =
+                    self.client.create(path, data, &options).await.map_err(|e| ShellError::keeper(e, path))?;
                 let sequential = sequence.into_i64() >= 0;
                 Ok(Reply::Created(if sequential { format!("{path}{sequence}") } else { path.clone() }))
             }
@@ -330,10 +349,10 @@ fn client_config(config: &str) -> String {
         let Some((key, value)) = line.split_once('=') else { continue };
         if key.trim() == "version" {
             version = value.trim();
-        } else if key.trim().starts_with("server.") {
-            if let Some(address) = client_address(value.trim()) {
-                clients.push(address);
-            }
+        } else if key.trim().starts_with("server.")
+            && let Some(address) = client_address(value.trim())
+        {
+            clients.push(address);
         }
     }
     format!("{version} {}", clients.join(","))
@@ -367,7 +386,8 @@ mod tests {
     #[test]
     fn client_config_form() {
         assert_eq!(client_config(""), " ");
-        let config = "server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=h2:2888:3888;2182\nversion=100000000";
+        let config =
+            "server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=h2:2888:3888;2182\nversion=100000000";
         assert_eq!(client_config(config), "100000000 0.0.0.0:2181,h2:2182");
     }
 }

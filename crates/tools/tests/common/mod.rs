@@ -45,7 +45,12 @@ impl Run {
 }
 
 pub fn args(server: &str, json: bool, command: &[&str]) -> ShellArgs {
-    ShellArgs { server: server.to_owned(), json, timeout: 30_000, command: command.iter().map(|s| s.to_string()).collect() }
+    ShellArgs {
+        server: server.to_owned(),
+        json,
+        timeout: 30_000,
+        command: command.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 /// `paddock shell --server <zk> COMMAND...`.
@@ -95,7 +100,14 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// zkCli's Stat block after [`normalize`].
-pub fn stat_block(cversion: i32, version: i32, aversion: i32, ephemeral: bool, data_length: usize, children: usize) -> String {
+pub fn stat_block(
+    cversion: i32,
+    version: i32,
+    aversion: i32,
+    ephemeral: bool,
+    data_length: usize,
+    children: usize,
+) -> String {
     let owner = if ephemeral { "SESSION" } else { "0x0" };
     format!(
         "cZxid = ZXID\nctime = TIME\nmZxid = ZXID\nmtime = TIME\npZxid = ZXID\ncversion = {cversion}\n\
