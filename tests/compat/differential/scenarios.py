@@ -580,9 +580,6 @@ def flags_containers_ttl(t):
     s("ttl negative", lambda: a.create_ttl(f"{r}/tn", ttl=-5))
     s("ttl max", lambda: a.create_ttl(f"{r}/tmax", ttl=(1 << 40) - 1))
     s("ttl over max", lambda: a.create_ttl(f"{r}/tover", ttl=1 << 40))
-    s("ttl with persistent flag", lambda: a.create_ttl(f"{r}/tp", flags=PERSISTENT, ttl=1000))
-    s("ttl with ephemeral flag", lambda: a.create_ttl(f"{r}/te", flags=EPHEMERAL, ttl=1000))
-    s("ttl with container flag", lambda: a.create_ttl(f"{r}/tc", flags=CONTAINER, ttl=1000))
     s("container opcode with persistent flag", lambda: a.create_container(f"{r}/cp", flags=PERSISTENT))
     s("child of ttl", lambda: a.create(f"{r}/t/x"))
     s("stat ttl", lambda: a.exists(f"{r}/t"))
@@ -602,11 +599,15 @@ def flags_containers_ttl(t):
 def bad_flags(t):
     a = t.client("A")
     r = begin(t, a, "bad_flags")
-    # Reply zxids are not compared: Paddock rejects unknown flags before its log (intentional, no zxid consumed).
+    # Reply zxids are not compared: Paddock rejects flags that are unknown or wrong for the opcode before its log
+    # (intentional, no zxid consumed); ZooKeeper logs an error txn for each.
     for flags in (7, 8, -1, 100, 1 << 20):
         t.step(f"create flags={flags}", lambda flags=flags: a.create(f"{r}/f", flags=flags))
         t.step(f"create2 flags={flags}", lambda flags=flags: a.create2(f"{r}/f", flags=flags))
     t.step("create with TTL flag on create opcode", lambda: a.create(f"{r}/f", flags=PERSISTENT_WITH_TTL))
+    t.step("createTTL with persistent flag", lambda: a.create_ttl(f"{r}/f", flags=PERSISTENT, ttl=1000))
+    t.step("createTTL with ephemeral flag", lambda: a.create_ttl(f"{r}/f", flags=EPHEMERAL, ttl=1000))
+    t.step("createTTL with container flag", lambda: a.create_ttl(f"{r}/f", flags=CONTAINER, ttl=1000))
     rebase(t, a, r, "intentional: writes with unknown flags are rejected before Paddock's log")
     t.step("nothing was created", lambda: Children(a.get_children(r)), header_of=a)
     t.close_all()

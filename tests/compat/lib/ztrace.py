@@ -3,7 +3,7 @@
 Everything a server may legitimately choose differently is normalized, and nothing else:
   * zxids become offsets from the scenario's base zxid (`z+3`), so both servers must consume zxids identically
     from the base on (failed writes and session creates/closes included);
-  * times become facts: ctime == mtime, and both > 0;
+  * times become facts: ctime == mtime (while version is 0), mtime >= ctime (after), and both > 0;
   * session ids become the names the scenario gave its sessions (`A`, `B`), others `session?`;
   * children lists are sorted (ZooKeeper returns hash order);
   * notifications are recorded as (type, state, path); their zxid is dropped because ZooKeeper 3.8 sends -1 and
@@ -70,11 +70,16 @@ class Trace:
         return self.sessions.get(sid, "session?")
 
     def stat(self, s):
-        times = []
-        times.append("ctime==mtime" if s.ctime == s.mtime else "ctime!=mtime")
-        times.append("times>0" if s.ctime > 0 and s.mtime > 0 else f"times<=0({s.ctime},{s.mtime})")
+        # Times are the server's clock: only relations are compared. ctime == mtime holds exactly while the node
+        # was never set (version 0); after a setData the two may still be equal within one millisecond, so
+        # only mtime >= ctime is compared then.
+        if s.version == 0:
+            order = "ctime==mtime" if s.ctime == s.mtime else "ctime!=mtime"
+        else:
+            order = "mtime>=ctime" if s.mtime >= s.ctime else "mtime<ctime"
+        positive = "times>0" if s.ctime > 0 and s.mtime > 0 else f"times<=0({s.ctime},{s.mtime})"
         return (f"Stat(czxid={self.zxid(s.czxid)} mzxid={self.zxid(s.mzxid)} pzxid={self.zxid(s.pzxid)} "
-                f"{' '.join(times)} version={s.version} cversion={s.cversion} aversion={s.aversion} "
+                f"{order} {positive} version={s.version} cversion={s.cversion} aversion={s.aversion} "
                 f"ephemeralOwner={self.session(s.ephemeralOwner)} dataLength={s.dataLength} "
                 f"numChildren={s.numChildren})")
 
