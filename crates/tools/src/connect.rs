@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use zookeeper_client::{Client, Error};
+use zookeeper_client::{Client, Error, StateWatcher};
 
+/// How long closing sessions may take before giving up on the servers' confirmation.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 /// Pause between attempts when every server refused.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
@@ -27,4 +29,18 @@ pub(crate) async fn connect(server: &str, session_timeout: Duration, limit: Dura
         }
         tokio::time::sleep(RETRY_PAUSE).await;
     }
+}
+
+/// Waits until the sessions behind `states` are closed, once every client of theirs has been dropped: the
+/// client library closes a session in the background, and a process that exits first leaves the session
+/// (and its ephemeral nodes) to expire on the server instead.
+pub(crate) async fn wait_closed(states: Vec<StateWatcher>) {
+    let all_closed = async {
+        for mut states in states {
+            while !states.peek_state().is_terminated() {
+                states.changed().await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_LIMIT, all_closed).await;
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use zookeeper_client::Client;
+use zookeeper_client::{Client, StateWatcher};
+
+use crate::connect;
 
 pub use self::report::BenchReport;
 use self::workload::{Budget, ClientStats};
@@ -115,13 +117,15 @@ pub async fn run_with_io(args: BenchArgs, out: &mut (dyn Write + Send), err: &mu
 /// Sets up, runs and cleans up one benchmark.
 pub async fn execute(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     validate(args)?;
-    let admin = connect(&args.server).await.context("cannot connect the setup session")?;
+    let admin = open(&args.server).await.context("cannot connect the setup session")?;
     let layout = setup::Layout::new(&args.prefix, args.workload);
     setup::prepare(&admin, &layout, args).await.context("cannot create the benchmark's nodes")?;
     let outcome = measure(args, &layout).await;
-    if !args.keep {
-        setup::clean_up(&admin, &args.prefix).await.context("cannot delete the benchmark's nodes")?;
-    }
+    let cleaned = if args.keep { Ok(()) } else { setup::clean_up(&admin, &args.prefix).await };
+    let admin_state = admin.state_watcher();
+    drop(admin);
+    connect::wait_closed(vec![admin_state]).await;
+    cleaned.context("cannot delete the benchmark's nodes")?;
     let (stats, elapsed) = outcome?;
     Ok(BenchReport::new(args, &stats, elapsed))
 }
@@ -145,20 +149,21 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     setup::validate_prefix(&args.prefix)
 }
 
-async fn connect(server: &str) -> anyhow::Result<Client> {
-    crate::connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
+async fn open(server: &str) -> anyhow::Result<Client> {
+    connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
 }
 
 /// Connects the clients, runs the workload and returns each client's statistics and the run's length.
 async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Vec<ClientStats>, Duration)> {
     let mut clients = Vec::with_capacity(args.clients);
     for _ in 0..args.clients {
-        clients.push(connect(&args.server).await?);
+        clients.push(open(&args.server).await?);
     }
     let watcher = match args.workload {
-        Workload::Watch => Some(connect(&args.server).await?),
+        Workload::Watch => Some(open(&args.server).await?),
         _ => None,
     };
+    let states: Vec<StateWatcher> = clients.iter().chain(watcher.iter()).map(Client::state_watcher).collect();
     let latencies = workload::new_histogram().context("cannot create a latency histogram")?;
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -188,6 +193,9 @@ async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Ve
     }
     let elapsed = started.elapsed();
     progress.finish();
+    // Every task has ended, so this was the watcher session's last client.
+    drop(watcher);
+    connect::wait_closed(states).await;
     Ok((stats, elapsed))
 }
 
