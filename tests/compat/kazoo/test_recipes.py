@@ -96,10 +96,10 @@ def test_election(kz_factory, root):
         thread = threading.Thread(target=run, args=(i,))
         thread.start()
         threads.append(thread)
-        if i == 0:
-            assert wait_for(lambda: leaders == ["node0"])
-    assert wait_for(lambda: len(elections[0].contenders()) == 3)
-    assert elections[1].contenders()[0] == "node0"
+        # One at a time, so the line is node0, node1, node2.
+        assert wait_for(lambda: len(elections[0].contenders()) == i + 1)
+    assert wait_for(lambda: leaders == ["node0"])
+    assert elections[2].contenders() == ["node0", "node1", "node2"]
     clients[0].stop()  # the leader's session goes: the next in line leads
     assert wait_for(lambda: leaders == ["node0", "node1"])
     stop.set()
