@@ -28,6 +28,46 @@ enum LogFormat {
 enum Command {
     /// Run a server. With no arguments: standalone, client port 2181, data in ./paddock-data.
     Server(ServerArgs),
+    /// zkCli's commands against any ZooKeeper-protocol server: interactive, or one command and exit.
+    Shell(paddock_tools::shell::ShellArgs),
+    /// Load a ZooKeeper-protocol server with a workload and report throughput and latency.
+    Bench(paddock_tools::bench::BenchArgs),
+    /// Examine snapshot files offline.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Examine a data directory offline.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Verify a snapshot and print its header, counts and digest.
+    Inspect {
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify every checksum of a snapshot and its state digest; exit code 0 only when it is sound.
+    Verify { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Verify every snapshot and log record, replay the log and compare state digests; print the
+    /// recoverable zxid range. Exit code 0 only when all is sound. Never modifies anything.
+    Check {
+        /// The server's dataDir.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The server's dataLogDir, when it differs from dataDir.
+        #[arg(long, value_name = "DIR")]
+        data_log_dir: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -45,7 +85,9 @@ struct ServerArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // Only the server narrates; tools keep stderr for their own output unless PADDOCK_LOG asks for more.
+    let default_level = if matches!(cli.command, Command::Server(_)) { "info" } else { "error" };
+    init_logging(cli.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,6 +98,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server(args) => run_server(args).await,
+            Command::Shell(args) => Ok(paddock_tools::shell::run(args).await),
+            Command::Bench(args) => Ok(paddock_tools::bench::run(args).await),
+            Command::Snapshot(cmd) => run_snapshot(cmd),
+            Command::Data(cmd) => run_data(cmd),
         }
     });
     match result {
@@ -67,9 +113,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PADDOCK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
@@ -99,6 +145,48 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     info!("shutting down");
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SnapshotCommand::Inspect { file, json } => {
+            let info = paddock_server::check::inspect_snapshot(&file).map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                let value = serde_json::to_value(&info)?;
+                for (key, v) in value.as_object().into_iter().flatten() {
+                    println!("{key}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotCommand::Verify { file } => match paddock_server::check::inspect_snapshot(&file) {
+            Ok(info) => {
+                println!("{}: ok (zxid {}, {} znodes, digest {})", file.display(), info.zxid, info.node_count, info.digest);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("paddock: {}: {e}", file.display());
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
+
+fn run_data(cmd: DataCommand) -> anyhow::Result<ExitCode> {
+    let DataCommand::Check { data_dir, data_log_dir, json } = cmd;
+    if !data_dir.is_dir() {
+        anyhow::bail!("data directory {} does not exist", data_dir.display());
+    }
+    let config = ServerConfig { data_dir, data_log_dir, ..ServerConfig::default() };
+    let report = paddock_server::check::check_data_dir(&config)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", paddock_server::check::render(&report));
+    }
+    Ok(if report.is_sound() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn wait_for_signal() {

@@ -35,6 +35,14 @@ pub struct ServerConfig {
     pub admin_server_address: IpAddr,
     pub admin_server_port: u16,
     pub metrics_http_port: Option<u16>,
+    /// `metricsProvider.httpHost`: where the Prometheus port listens.
+    pub metrics_http_host: IpAddr,
+    /// `admin.commandURL`: the path under which the admin commands answer.
+    pub admin_command_url: String,
+    /// `admin.rateLimiterIntervalInMS`: at most one admin `snapshot` per interval.
+    pub admin_rate_limiter_interval_ms: u64,
+    /// `admin.snapshot.enabled`: whether the admin `snapshot` command may run.
+    pub admin_snapshot_enabled: bool,
     pub container_check_interval_ms: u64,
     pub container_max_never_used_ms: i64,
     /// Every key the file held, for `conf` and the admin `configuration` command.
@@ -67,6 +75,10 @@ impl Default for ServerConfig {
             admin_server_address: IpAddr::from([0, 0, 0, 0]),
             admin_server_port: 8080,
             metrics_http_port: None,
+            metrics_http_host: IpAddr::from([0, 0, 0, 0]),
+            admin_command_url: "/commands".to_string(),
+            admin_rate_limiter_interval_ms: 300_000,
+            admin_snapshot_enabled: true,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
             raw: BTreeMap::new(),
@@ -195,7 +207,11 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,
         "admin.serverPort" => config.admin_server_port = parse_num(key, value)?,
         "metricsProvider.httpPort" => config.metrics_http_port = Some(parse_num(key, value)?),
-        "metricsProvider.className" | "metricsProvider.httpHost" => {}
+        "metricsProvider.className" => {}
+        "metricsProvider.httpHost" => config.metrics_http_host = parse_num(key, value)?,
+        "admin.commandURL" => config.admin_command_url = value.to_string(),
+        "admin.rateLimiterIntervalInMS" => config.admin_rate_limiter_interval_ms = parse_num(key, value)?,
+        "admin.snapshot.enabled" => config.admin_snapshot_enabled = parse_bool(key, value)?,
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
         "znode.container.maxNeverUsedIntervalMs" => {
             config.container_max_never_used_ms = parse_num(key, value)?

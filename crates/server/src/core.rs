@@ -20,7 +20,7 @@ use paddock_proto::{
     KEEPER_STATE_SYNC_CONNECTED, encode_connect_response, encode_notification, encode_reply, perms, xid,
 };
 use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult, acl};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::auth;
@@ -375,24 +375,22 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        match auth::authenticate(packet, self.config.super_digest.as_deref()) {
-            Some(ids) => {
-                for id in ids {
-                    if !c.auth.contains(&id) {
-                        c.auth.push(id);
-                    }
-                }
-                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 };
-                self.send(conn, encode_reply(&header, None));
-            }
-            None => {
-                warn!(peer = %c.peer, scheme = %packet.scheme, "authentication failed");
-                self.stats.auth_failed += 1;
-                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
-                self.send(conn, encode_reply(&header, None));
-                let _ = c.out.send(Outbound::Close);
+        let Some(ids) = auth::authenticate(packet, self.config.super_digest.as_deref()) else {
+            warn!(peer = %c.peer, scheme = %packet.scheme, "authentication failed");
+            let out = c.out.clone();
+            self.stats.auth_failed += 1;
+            let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
+            self.send(conn, encode_reply(&header, None));
+            let _ = out.send(Outbound::Close);
+            return;
+        };
+        for id in ids {
+            if !c.auth.contains(&id) {
+                c.auth.push(id);
             }
         }
+        let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 };
+        self.send(conn, encode_reply(&header, None));
     }
 
     /// Runs local work now, or parks it behind the connection's writes in flight.

@@ -3,6 +3,7 @@
 //! back, in order.
 
 pub mod admin;
+pub mod check;
 pub mod config;
 mod auth;
 mod connection;

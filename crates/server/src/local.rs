@@ -189,7 +189,7 @@ fn who_am_i(auth: &[Id]) -> Vec<ClientInfo> {
 /// `DataTree.setWatches`: re-registers a reconnecting client's watches, or fires at once the events it
 /// missed since `relative_zxid`.
 fn set_watches(tree: &DataTree, watches: &mut WatchManager, conn: ConnId, w: &SetWatches, catchup: &mut Vec<Catchup>) {
-    use paddock_proto::EventType::*;
+    use paddock_proto::EventType::{NodeChildrenChanged, NodeCreated, NodeDataChanged, NodeDeleted};
     for path in &w.data_watches {
         match tree.stat(path) {
             None => catchup.push(Catchup { path: path.clone(), event: NodeDeleted }),

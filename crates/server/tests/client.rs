@@ -13,6 +13,7 @@ async fn server_with(f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
     config.tick_time_ms = 100;
     config.min_session_timeout_ms = 200;
     config.max_session_timeout_ms = 60_000;
+    config.admin_enable_server = false;
     f(&mut config);
     paddock_server::start(config).await.expect("server starts")
 }
@@ -137,7 +138,7 @@ async fn ephemerals_belong_to_their_session_and_go_with_it() {
     let owner = connect(&server).await;
     let observer = connect(&server).await;
     owner.create("/e", b"", &ephemeral()).await.expect("ephemeral");
-    let (stat, _) = observer.get_data("/e").await.expect("visible");
+    let (_, stat) = observer.get_data("/e").await.expect("visible");
     assert_eq!(stat.ephemeral_owner, owner.session_id().0);
     assert_eq!(owner.list_ephemerals("/").await.expect("getEphemerals"), vec!["/e".to_string()]);
     assert!(observer.list_ephemerals("/").await.expect("getEphemerals").is_empty());
@@ -219,8 +220,8 @@ async fn digest_acl_guards_nodes_and_masks_get_acl() {
     assert_eq!(acl[0].scheme(), "digest");
     assert!(acl[0].id().starts_with("alice:"));
     let users = alice.list_auth_users().await.expect("whoAmI");
-    assert!(users.iter().any(|u| u.scheme == "digest" && u.user == "alice"));
-    assert!(users.iter().any(|u| u.scheme == "ip"));
+    assert!(users.iter().any(|u| u.scheme() == "digest" && u.user() == "alice"));
+    assert!(users.iter().any(|u| u.scheme() == "ip"));
     server.shutdown().await;
 }
 

@@ -1,0 +1,790 @@
+//! The admin HTTP server, spoken to over raw HTTP/1.1: ZooKeeper 3.9's commands and JSON shapes, the
+//! authenticated `snapshot`/`restore`, health probes and Prometheus metrics, with traffic made through a
+//! real client (`zookeeper-client`) and the `monitor` keys checked against Apache ZooKeeper's `mntr`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use paddock_server::{RunningServer, ServerConfig};
+use paddock_testkit::{ZooKeeperProcess, four_letter_word, free_port};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use zookeeper_client as zk;
+
+const SUPER_DIGEST_PASSWORD: &str = "super:letmein";
+
+/// ZooKeeper 3.9's commands (`Commands.java`): primary name, then aliases.
+const COMMANDS: &[&[&str]] = &[
+    &["connection_stat_reset", "crst"],
+    &["configuration", "conf", "config"],
+    &["connections", "cons"],
+    &["hash"],
+    &["dirs"],
+    &["dump"],
+    &["environment", "env", "envi"],
+    &["get_trace_mask", "gtmk"],
+    &["initial_configuration", "icfg"],
+    &["is_read_only", "isro"],
+    &["last_snapshot", "lsnp"],
+    &["leader", "lead"],
+    &["monitor", "mntr"],
+    &["observer_connection_stat_reset", "orst"],
+    &["restore", "rest"],
+    &["ruok"],
+    &["set_trace_mask", "stmk"],
+    &["snapshot", "snap"],
+    &["server_stats", "srvr"],
+    &["stats", "stat"],
+    &["stat_reset", "srst"],
+    &["observers", "obsr"],
+    &["system_properties", "sysp"],
+    &["voting_view"],
+    &["watches", "wchc"],
+    &["watches_by_path", "wchp"],
+    &["watch_summary", "wchs"],
+    &["zabstate"],
+];
+
+/// Summary metrics (`zk_avg_/min_/max_/cnt_/sum_<name>`, some with percentiles) Apache ZooKeeper 3.8's
+/// standalone `mntr` reports and Paddock's does not (yet): pipeline stages and quorum timings Paddock's
+/// design has no counterpart for. The test fails if any other ZooKeeper key goes missing.
+const SUMMARIES_NOT_IN_PADDOCK: &[&str] = &[
+    "close_session_prep_time",
+    "commit_propagation_latency",
+    "concurrent_request_processing_in_commit_processor",
+    "dead_watchers_cleaner_latency",
+    "jvm_pause_time_ms",
+    "local_write_committed_time_ms",
+    "node_changed_watch_count",
+    "node_children_watch_count",
+    "observer_sync_time",
+    "om_commit_process_time_ms",
+    "om_proposal_process_time_ms",
+    "prep_processor_queue_time_ms",
+    "propagation_latency",
+    "proposal_ack_creation_latency",
+    "proposal_latency",
+    "quorum_ack_latency",
+    "read_commit_proc_issued",
+    "read_commitproc_time_ms",
+    "read_final_proc_time_ms",
+    "readlatency",
+    "request_throttle_queue_time_ms",
+    "server_write_committed_time_ms",
+    "startup_snap_load_time",
+    "sync_process_time",
+    "sync_processor_batch_size",
+    "sync_processor_queue_and_flush_time_ms",
+    "sync_processor_queue_flush_time_ms",
+    "sync_processor_queue_time_ms",
+    "updatelatency",
+    "write_batch_time_in_commit_processor",
+    "write_commitproc_time_ms",
+    "write_final_proc_time_ms",
+];
+
+// ---- servers and clients -----------------------------------------------------------------------------
+
+struct Admin {
+    server: RunningServer,
+    admin: SocketAddr,
+    /// Keeps the data directory of a durable server alive.
+    data: Option<tempfile::TempDir>,
+}
+
+fn config(admin_port: u16) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.client_port = 0;
+    config.client_port_address = [127, 0, 0, 1].into();
+    config.tick_time_ms = 100;
+    config.min_session_timeout_ms = 200;
+    config.max_session_timeout_ms = 60_000;
+    config.four_letter_whitelist = vec!["*".to_string()];
+    config.admin_enable_server = true;
+    config.admin_server_address = [127, 0, 0, 1].into();
+    config.admin_server_port = admin_port;
+    config.super_digest = Some(paddock_tree::acl::digest_id(SUPER_DIGEST_PASSWORD));
+    config
+}
+
+/// A server keeping its state in memory, with the admin server on a free port.
+async fn memory_server(f: impl FnOnce(&mut ServerConfig)) -> Admin {
+    let port = free_port();
+    let mut config = config(port);
+    f(&mut config);
+    let server = paddock_server::start(config).await.expect("server starts");
+    Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: None }
+}
+
+/// A server with a data directory (WAL and snapshots), with the admin server on a free port.
+async fn durable_server(f: impl FnOnce(&mut ServerConfig)) -> Admin {
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut config = config(port);
+    config.data_dir = data.path().to_path_buf();
+    f(&mut config);
+    let server = paddock_server::start_durable(config).await.expect("server starts");
+    Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: Some(data) }
+}
+
+async fn connect(server: &RunningServer) -> zk::Client {
+    zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .connect(&server.client_addr.to_string())
+        .await
+        .expect("client connects")
+}
+
+fn persistent() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+async fn mntr(addr: SocketAddr) -> BTreeMap<String, String> {
+    let text = tokio::task::spawn_blocking(move || four_letter_word(&addr.to_string(), "mntr"))
+        .await
+        .expect("mntr task")
+        .expect("mntr answers");
+    parse_mntr(&text)
+}
+
+fn parse_mntr(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (key, value) = line.split_once('\t').unwrap_or_else(|| panic!("mntr line without a tab: {line:?}"));
+            (key.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+// ---- a raw HTTP/1.1 client ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("admin server accepts");
+        stream.write_all(request.as_bytes()).await.expect("request sent");
+        stream.write_all(body).await.expect("body sent");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("response read");
+        raw
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(60), exchange).await.expect("HTTP exchange in time");
+    parse_http(&raw)
+}
+
+async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http(addr, "GET", path, &[], b"").await
+}
+
+fn parse_http(raw: &[u8]) -> HttpResponse {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8(raw[..split].to_vec()).expect("ASCII headers");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (name, value) = l.split_once(':').expect("header line");
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect();
+    let mut response = HttpResponse { status, headers, body: raw[split + 4..].to_vec() };
+    if response.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+        response.body = dechunk(&response.body);
+    } else if let Some(length) = response.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        assert_eq!(response.body.len(), length, "body length matches Content-Length");
+    }
+    response
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let size_text = std::str::from_utf8(&data[..line_end]).expect("chunk size");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).expect("hex size");
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+// ---- a Prometheus text-format parser -----------------------------------------------------------------
+
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+#[derive(Debug, Default)]
+struct Scrape {
+    types: HashMap<String, String>,
+    samples: Vec<Sample>,
+}
+
+impl Scrape {
+    /// The value of the one sample with this name and these labels.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let wanted: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut found = self.samples.iter().filter(|s| s.name == name && s.labels == wanted);
+        let first = found.next()?;
+        assert!(found.next().is_none(), "duplicate sample {name}{labels:?}");
+        Some(first.value)
+    }
+
+    fn sum(&self, name: &str) -> f64 {
+        self.samples.iter().filter(|s| s.name == name).map(|s| s.value).sum()
+    }
+}
+
+/// Parses the Prometheus text exposition format strictly: every line must be a comment, a `# HELP` /
+/// `# TYPE` line or a sample, and every sample must belong to a declared metric family.
+fn parse_prometheus(text: &str) -> Scrape {
+    let mut scrape = Scrape::default();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or_else(|| panic!("bad TYPE line {line:?}"));
+            assert!(valid_metric_name(name), "bad metric name in {line:?}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "bad metric type in {line:?}"
+            );
+            assert!(scrape.types.insert(name.to_string(), kind.to_string()).is_none(), "TYPE declared twice: {line:?}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or_default();
+            assert!(valid_metric_name(name), "bad metric name in {line:?}");
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let sample = parse_sample(line);
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| sample.name.strip_suffix(suffix).filter(|base| scrape.types.contains_key(*base)))
+            .unwrap_or(&sample.name);
+        assert!(scrape.types.contains_key(family), "sample without a TYPE: {line:?}");
+        scrape.samples.push(sample);
+    }
+    scrape
+}
+
+fn valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn parse_sample(line: &str) -> Sample {
+    let name_end = line.find(['{', ' ']).unwrap_or_else(|| panic!("sample without a value: {line:?}"));
+    let name = &line[..name_end];
+    assert!(valid_metric_name(name), "bad metric name in {line:?}");
+    let mut rest = &line[name_end..];
+    let mut labels = BTreeMap::new();
+    if let Some(inner) = rest.strip_prefix('{') {
+        rest = inner;
+        loop {
+            rest = rest.trim_start_matches(',');
+            if let Some(after) = rest.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (key, after) = rest.split_once("=\"").unwrap_or_else(|| panic!("bad label in {line:?}"));
+            assert!(valid_metric_name(key) && !key.contains(':'), "bad label name in {line:?}");
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, c @ ('\\' | '"'))) => value.push(c),
+                        other => panic!("bad escape {other:?} in {line:?}"),
+                    },
+                    Some((i, '"')) => break i,
+                    Some((_, c)) => value.push(c),
+                    None => panic!("unterminated label value in {line:?}"),
+                }
+            };
+            labels.insert(key.to_string(), value);
+            rest = &after[end + 1..];
+        }
+    }
+    let mut fields = rest.split_whitespace();
+    let value_text = fields.next().unwrap_or_else(|| panic!("sample without a value: {line:?}"));
+    let value = match value_text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        "NaN" => f64::NAN,
+        v => v.parse().unwrap_or_else(|_| panic!("bad sample value in {line:?}")),
+    };
+    if let Some(timestamp) = fields.next() {
+        timestamp.parse::<i64>().unwrap_or_else(|_| panic!("bad timestamp in {line:?}"));
+    }
+    assert!(fields.next().is_none(), "trailing text in {line:?}");
+    Sample { name: name.to_string(), labels, value }
+}
+
+// ---- commands ----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_command_answers_json_with_command_and_error() {
+    let a = memory_server(|_| {}).await;
+    let client = connect(&a.server).await;
+    let session = client.session_id().0;
+    client.create("/watched", b"x", &persistent()).await.expect("create");
+    let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    client.create("/eph", b"", &ephemeral).await.expect("ephemeral");
+    let (_, _, _watcher) = client.get_and_watch_data("/watched").await.expect("watch");
+
+    for names in COMMANDS {
+        let primary = names[0];
+        if ["snapshot", "restore"].contains(&primary) {
+            continue;
+        }
+        for name in *names {
+            let r = get(a.admin, &format!("/commands/{name}")).await;
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+            assert_eq!(r.header("content-type"), Some("application/json"), "{name}");
+            let body = r.json();
+            assert_eq!(body["command"], primary, "{name}: {body}");
+            let error = body.get("error").unwrap_or_else(|| panic!("{name}: no error entry: {body}"));
+            match primary {
+                "leader" => assert_eq!(error, "server is not initialized"),
+                "set_trace_mask" => assert_eq!(error, "setTraceMask requires long traceMask argument"),
+                _ => assert!(error.is_null(), "{name}: {body}"),
+            }
+        }
+    }
+
+    let body = get(a.admin, "/commands/srvr").await.json();
+    assert_eq!(body["read_only"], false);
+    assert!(body["version"].as_str().is_some_and(|v| v.starts_with("3.9")), "{body}");
+    assert!(body["node_count"].as_u64().is_some_and(|n| n >= 3), "{body}");
+    assert_eq!(body["server_stats"]["server_state"], "standalone");
+    assert_eq!(body["server_stats"]["num_alive_client_connections"], 1);
+    assert!(body["server_stats"]["packets_received"].as_u64().is_some_and(|n| n >= 3), "{body}");
+    assert_eq!(body["client_response"]["last_buffer_size"], -1);
+
+    let body = get(a.admin, "/commands/stat").await.json();
+    let connections = body["connections"].as_array().expect("connections");
+    assert_eq!(connections.len(), 1, "{body}");
+    assert!(connections[0]["remote_socket_address"].as_str().is_some_and(|s| s.starts_with("127.0.0.1:")));
+    assert!(connections[0].get("session_id").is_none(), "stat lists connections briefly: {body}");
+
+    let body = get(a.admin, "/commands/cons").await.json();
+    assert_eq!(body["connections"][0]["session_id"], session, "{body}");
+    assert_eq!(body["connections"][0]["session_timeout"], 10_000, "{body}");
+    assert_eq!(body["secure_connections"], serde_json::json!([]));
+
+    let body = get(a.admin, "/commands/dump").await.json();
+    assert_eq!(body["session_id_to_ephemeral_paths"][session.to_string()], serde_json::json!(["/eph"]), "{body}");
+    let expiring: Vec<i64> = body["expiry_time_to_session_ids"]
+        .as_object()
+        .expect("expiry map")
+        .values()
+        .flat_map(|ids| ids.as_array().cloned().unwrap_or_default())
+        .filter_map(|id| id.as_i64())
+        .collect();
+    assert_eq!(expiring, vec![session], "{body}");
+
+    let body = get(a.admin, "/commands/wchc").await.json();
+    assert_eq!(body["session_id_to_watched_paths"][session.to_string()], serde_json::json!(["/watched"]));
+    let body = get(a.admin, "/commands/wchp").await.json();
+    assert_eq!(body["path_to_session_ids"]["/watched"], serde_json::json!([session]));
+    let body = get(a.admin, "/commands/wchs").await.json();
+    assert_eq!((body["num_connections"].as_u64(), body["num_paths"].as_u64()), (Some(1), Some(1)), "{body}");
+    assert_eq!(body["num_total_watches"], 1);
+
+    let body = get(a.admin, "/commands/conf").await.json();
+    assert_eq!(body["client_port"], a.server.client_addr.port());
+    assert_eq!(body["tick_time"], 100);
+    assert_eq!(body["max_session_timeout"], 60_000);
+    let body = get(a.admin, "/commands/hash").await.json();
+    assert!(body["digests"][0]["zxid"].as_i64().is_some_and(|z| z > 0), "{body}");
+    let body = get(a.admin, "/commands/lsnp").await.json();
+    assert_eq!((body["zxid"].as_str(), body["timestamp"].as_i64()), (Some("ffffffffffffffff"), Some(-1)));
+    let body = get(a.admin, "/commands/isro").await.json();
+    assert_eq!(body["read_only"], false);
+    let body = get(a.admin, "/commands/envi").await.json();
+    assert!(body["zookeeper.version"].is_string() && body["os.name"].is_string(), "{body}");
+    let body = get(a.admin, "/commands/stmk?traceMask=12").await.json();
+    assert_eq!(body["tracemask"], 12);
+    assert_eq!(get(a.admin, "/commands/gtmk").await.json()["tracemask"], 12);
+
+    // srst and crst really reset the counters.
+    get(a.admin, "/commands/srst").await;
+    let body = get(a.admin, "/commands/srvr").await.json();
+    assert!(body["server_stats"]["packets_received"].as_u64().is_some_and(|n| n <= 1), "{body}");
+    get(a.admin, "/commands/crst").await;
+    let body = get(a.admin, "/commands/cons").await.json();
+    assert!(body["connections"][0]["packets_sent"].as_u64().is_some_and(|n| n <= 1), "{body}");
+    drop(client);
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn index_unknown_commands_and_wrong_methods() {
+    let a = memory_server(|_| {}).await;
+    for path in ["/commands", "/commands/"] {
+        let r = get(a.admin, path).await;
+        assert_eq!(r.status, 200);
+        let text = r.text();
+        for names in COMMANDS {
+            let link = format!("<a href=\"/commands/{0}\">{0}</a>", names[0]);
+            assert!(text.contains(&link), "{link} missing from {text}");
+        }
+        assert_eq!(text.matches("<br/>").count(), COMMANDS.len());
+    }
+    // ZooKeeper answers unknown commands with 200 and the error in the JSON.
+    let r = get(a.admin, "/commands/nope").await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!((body["command"].as_str(), body["error"].as_str()), (Some("nope"), Some("Unknown command: nope")));
+    let r = http(a.admin, "POST", "/commands/ruok", &[], b"").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["command"], "ruok");
+    let r = get(a.admin, "/commands/restore").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["command"], "restore");
+    assert_eq!(get(a.admin, "/elsewhere").await.status, 404);
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn command_url_is_configurable() {
+    let a = memory_server(|c| c.admin_command_url = "/zk/admin/".to_string()).await;
+    let r = get(a.admin, "/zk/admin/ruok").await;
+    assert_eq!((r.status, r.json()["command"].as_str().map(str::to_string)), (200, Some("ruok".to_string())));
+    assert!(get(a.admin, "/zk/admin").await.text().contains("<a href=\"/zk/admin/monitor\">monitor</a>"));
+    assert_eq!(get(a.admin, "/commands/ruok").await.status, 404);
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn monitor_keys_and_values_match_mntr() {
+    let a = memory_server(|_| {}).await;
+    let client = connect(&a.server).await;
+    for i in 0..5 {
+        client.create(&format!("/m{i}"), b"data", &persistent()).await.expect("create");
+    }
+    let monitor = get(a.admin, "/commands/monitor").await.json();
+    let text = mntr(a.server.client_addr).await;
+    let monitor = monitor.as_object().expect("JSON object");
+    let monitor_keys: BTreeSet<&str> =
+        monitor.keys().map(String::as_str).filter(|k| !["command", "error"].contains(k)).collect();
+    let mntr_keys: BTreeSet<&str> = text.keys().map(|k| k.strip_prefix("zk_").unwrap_or(k)).collect();
+    assert_eq!(monitor_keys, mntr_keys);
+    for (key, value) in &text {
+        let json = &monitor[key.strip_prefix("zk_").unwrap_or(key)];
+        if value.parse::<i64>().is_ok() {
+            assert!(json.is_i64() || json.is_u64(), "{key}: {value} vs {json}");
+        } else if value.parse::<f64>().is_ok() {
+            assert!(json.is_number(), "{key}: {value} vs {json}");
+        } else {
+            assert_eq!(json.as_str(), Some(value.as_str()), "{key}");
+        }
+    }
+    for stable in ["znode_count", "ephemerals_count", "watch_count", "global_sessions"] {
+        assert_eq!(monitor[stable].to_string(), text[&format!("zk_{stable}")], "{stable}");
+    }
+    assert_eq!(monitor["server_state"], "standalone");
+    assert_eq!(monitor["version"].as_str(), text.get("zk_version").map(String::as_str));
+    drop(client);
+    a.server.shutdown().await;
+}
+
+/// The Debian ZooKeeper has no Jetty, so its AdminServer cannot run: its `mntr` (which the `monitor`
+/// command mirrors, minus the `zk_` prefix) is the reference for the keys and their kinds.
+#[tokio::test]
+async fn monitor_has_the_keys_apache_zookeeper_mntr_reports() {
+    let zookeeper = tokio::task::spawn_blocking(ZooKeeperProcess::start)
+        .await
+        .expect("start task")
+        .expect("Apache ZooKeeper starts");
+    let addr = zookeeper.addr();
+    let reference = tokio::task::spawn_blocking(move || four_letter_word(&addr, "mntr"))
+        .await
+        .expect("mntr task")
+        .expect("ZooKeeper answers mntr");
+    let reference = parse_mntr(&reference);
+    assert!(reference.len() > 100, "ZooKeeper's mntr: {reference:?}");
+
+    let a = memory_server(|_| {}).await;
+    let monitor = get(a.admin, "/commands/monitor").await.json();
+    let known_gaps: BTreeSet<&str> = SUMMARIES_NOT_IN_PADDOCK.iter().copied().collect();
+    let summary = regex_free_summary_name;
+    let mut missing = Vec::new();
+    for (key, value) in &reference {
+        let key = key.strip_prefix("zk_").unwrap_or(key);
+        let Some(json) = monitor.get(key) else {
+            if !summary(key).is_some_and(|name| known_gaps.contains(name)) {
+                missing.push(key.to_string());
+            }
+            continue;
+        };
+        let number = value.parse::<f64>().is_ok();
+        assert_eq!(json.is_number(), number, "{key}: ZooKeeper says {value:?}, Paddock {json}");
+    }
+    assert!(missing.is_empty(), "ZooKeeper mntr keys missing from Paddock's monitor: {missing:?}");
+    // The known gaps are real gaps: this list shrinks when Paddock reports them.
+    for name in SUMMARIES_NOT_IN_PADDOCK {
+        assert!(reference.contains_key(&format!("zk_avg_{name}")), "{name} is not a ZooKeeper summary");
+    }
+    a.server.shutdown().await;
+}
+
+/// `avg_readlatency` → `readlatency`: the metric behind a summary key (`avg/min/max/cnt/sum/pNN_`).
+fn regex_free_summary_name(key: &str) -> Option<&str> {
+    ["avg_", "min_", "max_", "cnt_", "sum_", "p50_", "p95_", "p99_", "p999_"].iter().find_map(|p| key.strip_prefix(p))
+}
+
+// ---- metrics -----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_and_move_with_traffic() {
+    let metrics_port = free_port();
+    let a = memory_server(|c| c.metrics_http_port = Some(metrics_port)).await;
+    let metrics_addr = SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let client = connect(&a.server).await;
+    client.create("/before", b"", &persistent()).await.expect("create");
+
+    let r = get(a.admin, "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/plain")), "{:?}", r.headers);
+    let before = parse_prometheus(&r.text());
+    for (name, kind) in [
+        ("paddock_znodes", "gauge"),
+        ("paddock_sessions", "gauge"),
+        ("paddock_connections", "gauge"),
+        ("paddock_watches", "gauge"),
+        ("paddock_ephemerals", "gauge"),
+        ("paddock_approximate_data_size_bytes", "gauge"),
+        ("paddock_last_zxid", "gauge"),
+        ("paddock_outstanding_requests", "gauge"),
+        ("paddock_last_snapshot_zxid", "gauge"),
+        ("paddock_role", "gauge"),
+        ("paddock_commit_lag", "gauge"),
+        ("paddock_requests_total", "counter"),
+        ("paddock_request_duration_seconds", "histogram"),
+    ] {
+        assert_eq!(before.types.get(name).map(String::as_str), Some(kind), "{name}");
+    }
+    assert_eq!(before.value("paddock_role", &[("role", "standalone")]), Some(1.0));
+    assert_eq!(before.value("paddock_commit_lag", &[]), Some(0.0));
+    assert_eq!(before.value("paddock_connections", &[]), Some(1.0));
+    assert_eq!(before.value("paddock_sessions", &[]), Some(1.0));
+    assert_eq!(before.value("paddock_last_snapshot_zxid", &[]), Some(-1.0));
+    let monitor = get(a.admin, "/commands/monitor").await.json();
+    assert_eq!(before.value("paddock_znodes", &[]), monitor["znode_count"].as_f64());
+
+    for i in 0..10 {
+        client.create(&format!("/n{i}"), b"0123456789", &persistent()).await.expect("create");
+        client.get_data(&format!("/n{i}")).await.expect("get");
+    }
+    let after = parse_prometheus(&get(a.admin, "/metrics").await.text());
+    let counted = |s: &Scrape, op: &str| s.value("paddock_requests_total", &[("op", op)]).unwrap_or(0.0);
+    let creates = |s: &Scrape| counted(s, "create") + counted(s, "create2");
+    // The recorder is process-wide, so other tests add to these counters too: at least ours.
+    assert!(creates(&after) >= creates(&before) + 10.0);
+    assert!(counted(&after, "getData") >= counted(&before, "getData") + 10.0, "{:?}", after.samples);
+    assert!(
+        after.sum("paddock_request_duration_seconds_count") >= before.sum("paddock_request_duration_seconds_count") + 20.0
+    );
+    let gauge = |s: &Scrape, name: &str| s.value(name, &[]).expect(name);
+    assert_eq!(gauge(&after, "paddock_znodes"), gauge(&before, "paddock_znodes") + 10.0);
+    assert!(gauge(&after, "paddock_last_zxid") >= gauge(&before, "paddock_last_zxid") + 10.0);
+    assert!(
+        gauge(&after, "paddock_approximate_data_size_bytes") >= gauge(&before, "paddock_approximate_data_size_bytes") + 100.0
+    );
+
+    // The Prometheus port serves the same exposition.
+    let r = get(metrics_addr, "/metrics").await;
+    assert_eq!(r.status, 200);
+    let port_scrape = parse_prometheus(&r.text());
+    assert_eq!(port_scrape.value("paddock_znodes", &[]), Some(gauge(&after, "paddock_znodes")));
+    assert_eq!(get(metrics_addr, "/commands/ruok").await.status, 404);
+    drop(client);
+    a.server.shutdown().await;
+}
+
+// ---- health ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn health_probes_answer_json() {
+    let a = memory_server(|_| {}).await;
+    let r = get(a.admin, "/health/live").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "live");
+    let r = get(a.admin, "/health/ready").await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["server_state"], "standalone");
+    a.server.shutdown().await;
+    // Once shut down nothing answers on the admin port any more.
+    let refused = TcpStream::connect(a.admin).await;
+    assert!(refused.is_err(), "admin port still open after shutdown");
+}
+
+// ---- snapshot and restore ----------------------------------------------------------------------------
+
+/// Restricts `/` to `admin:secret` (and super), the setup ZooKeeper's docs suggest for admin auth.
+async fn restrict_root(client: &zk::Client) {
+    client.auth("digest", b"admin:secret").await.expect("auth");
+    let admin = zk::Acl::new(zk::Permission::ALL, zk::AuthId::new("digest", &paddock_tree::acl::digest_id("admin:secret")));
+    client.set_acl("/", &[admin], None).await.expect("setACL on /");
+}
+
+fn snapshot_files(data_dir: &Path) -> Vec<String> {
+    let dir = data_dir.join("paddock").join("snap");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.retain(|n| n.ends_with(".snap"));
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn snapshot_needs_credentials_with_all_on_root_and_streams_the_file() {
+    let a = durable_server(|c| c.admin_rate_limiter_interval_ms = 0).await;
+    let data_dir = a.data.as_ref().expect("data dir").path().to_path_buf();
+    let client = connect(&a.server).await;
+    for i in 0..20 {
+        client.create(&format!("/s{i}"), b"payload", &persistent()).await.expect("create");
+    }
+    restrict_root(&client).await;
+
+    let r = get(a.admin, "/commands/snapshot").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "Auth info is missing for the command");
+    for bad in ["digest", "kerberos abc", "digest a:b c"] {
+        let r = http(a.admin, "GET", "/commands/snap", &[("Authorization", bad)], b"").await;
+        assert_eq!(r.status, 401, "{bad}");
+        assert_eq!((r.json()["command"].as_str(), r.json()["error"].as_str()), (Some("snap"), Some("Not authenticated")));
+    }
+    for wrong in ["digest admin:wrong", "digest bob:secret", "ip"] {
+        let r = http(a.admin, "GET", "/commands/snapshot", &[("Authorization", wrong)], b"").await;
+        assert_eq!(r.status, 403, "{wrong}: {}", r.text());
+        assert_eq!(r.json()["error"], "Not authorized");
+    }
+    assert!(snapshot_files(&data_dir).is_empty(), "no snapshot taken without authorization");
+
+    let owner = [("Authorization", "digest admin:secret")];
+    let r = http(a.admin, "GET", "/commands/snapshot?streaming=false", &owner, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!((body["command"].as_str(), body["error"].is_null()), (Some("snapshot"), true), "{body}");
+    let zxid_header = r.header("last_zxid").expect("last_zxid header").to_string();
+    let zxid = i64::from_str_radix(zxid_header.trim_start_matches("0x"), 16).expect("hex zxid");
+    assert!(zxid > 20, "{zxid_header}");
+    let files = snapshot_files(&data_dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let size: u64 = r.header("snapshot_size").and_then(|s| s.parse().ok()).expect("snapshot_size header");
+    let file = data_dir.join("paddock").join("snap").join(&files[0]);
+    assert_eq!(std::fs::metadata(&file).expect("snapshot file").len(), size);
+
+    client.create("/after", b"", &persistent()).await.expect("create");
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let r = http(a.admin, "POST", "/commands/snapshot", &[("Authorization", &super_auth)], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    let zxid: i64 = i64::from_str_radix(r.header("last_zxid").expect("zxid").trim_start_matches("0x"), 16).expect("hex");
+    let files = snapshot_files(&data_dir);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let newest = paddock_storage::list_snapshots(&data_dir.join("paddock").join("snap")).expect("list");
+    let (newest_zxid, newest_path) = newest.last().expect("a snapshot");
+    assert_eq!(*newest_zxid, zxid);
+    assert_eq!(r.body, std::fs::read(newest_path).expect("read snapshot"), "streamed bytes are the file");
+    assert_eq!(r.header("snapshot_size").and_then(|s| s.parse::<usize>().ok()), Some(r.body.len()));
+    // The streamed file is a valid Paddock snapshot of the tree at that zxid.
+    let header = paddock_storage::verify_snapshot(newest_path).expect("valid snapshot");
+    assert_eq!(header.zxid, zxid);
+
+    let body = get(a.admin, "/commands/last_snapshot").await.json();
+    assert_eq!(body["zxid"], format!("{zxid:x}"));
+    assert!(body["timestamp"].as_i64().is_some_and(|t| t > 1_600_000_000), "{body}");
+    let scrape = parse_prometheus(&get(a.admin, "/metrics").await.text());
+    assert_eq!(scrape.value("paddock_last_snapshot_zxid", &[]), Some(zxid as f64));
+    drop(client);
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn snapshot_is_rate_limited_and_refused_without_adata_dir() {
+    let a = durable_server(|_| {}).await;
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let auth = [("Authorization", super_auth.as_str())];
+    let r = http(a.admin, "GET", "/commands/snapshot?streaming=false", &auth, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The default interval is ZooKeeper's documented five minutes.
+    let r = http(a.admin, "GET", "/commands/snapshot?streaming=false", &auth, b"").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["command"], "snapshot");
+    a.server.shutdown().await;
+
+    let a = memory_server(|_| {}).await;
+    let r = http(a.admin, "GET", "/commands/snapshot", &auth, b"").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("memory")), "{}", r.text());
+    a.server.shutdown().await;
+
+    let a = durable_server(|c| c.admin_snapshot_enabled = false).await;
+    let r = http(a.admin, "GET", "/commands/snapshot", &auth, b"").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn restore_is_authenticated_then_refused_with_an_explanation() {
+    let a = durable_server(|_| {}).await;
+    let r = http(a.admin, "POST", "/commands/restore", &[("Content-Type", "application/octet-stream")], b"x").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["command"], "restore");
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let r = http(a.admin, "POST", "/commands/rest", &[("Authorization", &super_auth)], b"snapshot bytes").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["command"], "restore");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("paddock restore")), "{body}");
+    a.server.shutdown().await;
+}
