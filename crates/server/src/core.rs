@@ -70,6 +70,8 @@ pub enum CoreMsg {
     },
     /// Run an introspection command (four-letter word, admin command) against the core's state.
     Inspect(Box<dyn FnOnce(&mut Core) + Send>),
+    /// Close every connection and stop. Sessions stay in the tree: clients may resume them after a restart.
+    Shutdown,
 }
 
 /// One client connection as the core sees it.
@@ -94,6 +96,8 @@ enum Queued {
 enum LocalWork {
     Serve(Request),
     Answer(OpCode, Result<Response, ErrorCode>),
+    /// Answer with an error, then close the connection (a failed `auth`).
+    Refuse(OpCode, ErrorCode),
 }
 
 /// Who is waiting for a txn to be applied.
@@ -179,12 +183,15 @@ impl Core {
                 biased;
                 Some(event) = log_events.recv() => self.on_log_event(event),
                 msg = msgs.recv() => match msg {
+                    Some(CoreMsg::Shutdown) | None => break,
                     Some(msg) => self.on_msg(msg),
-                    None => break,
                 },
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = reaper.tick() => self.reap_containers(),
             }
+        }
+        for (_, c) in self.conns.drain() {
+            let _ = c.out.send(Outbound::Close);
         }
     }
 
@@ -200,6 +207,7 @@ impl Core {
             }
             CoreMsg::Closed { conn } => self.disconnect(conn),
             CoreMsg::Inspect(f) => f(self),
+            CoreMsg::Shutdown => {}
         }
     }
 
@@ -340,12 +348,10 @@ impl Core {
         let session_id = c.session_id;
         self.tracker.touch(session_id, now_ms());
         match req {
-            Request::Ping => {
-                // Pings are answered at once: clients accept them between other replies.
-                let header = ReplyHeader { xid: xid::PING, zxid: self.tree.last_zxid(), err: 0 };
-                self.send(conn, encode_reply(&header, None));
-            }
-            Request::Auth(packet) => self.authenticate(conn, &packet),
+            // Pings and auth answers keep their place in the reply order: above all, nothing may overtake
+            // the handshake answer of a session whose creation is still being logged.
+            Request::Ping => self.local(conn, xid, received, LocalWork::Answer(OpCode::Ping, Ok(Response::Empty))),
+            Request::Auth(packet) => self.authenticate(conn, xid, received, &packet),
             Request::Sasl(_) => {
                 warn!(peer = %c.peer, "SASL authentication requested but Paddock does not support SASL yet");
                 self.local(conn, xid, received, LocalWork::Answer(OpCode::Sasl, Err(ErrorCode::AuthFailed)));
@@ -369,19 +375,16 @@ impl Core {
         }
     }
 
-    /// `auth` packets are answered at once (xid -4 replies may overtake others), so that later writes are
-    /// proposed with the new ids.
-    fn authenticate(&mut self, conn: ConnId, packet: &paddock_proto::AuthPacket) {
+    /// The ids an `auth` packet adds apply at once, so that writes sent after it are proposed with them; the
+    /// answer (and, on failure, the close) waits its turn in the reply order.
+    fn authenticate(&mut self, conn: ConnId, xid: i32, received: Instant, packet: &paddock_proto::AuthPacket) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         let Some(ids) = auth::authenticate(packet, self.config.super_digest.as_deref()) else {
             warn!(peer = %c.peer, scheme = %packet.scheme, "authentication failed");
-            let out = c.out.clone();
             self.stats.auth_failed += 1;
-            let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
-            self.send(conn, encode_reply(&header, None));
-            let _ = out.send(Outbound::Close);
+            self.local(conn, xid, received, LocalWork::Refuse(OpCode::Auth, ErrorCode::AuthFailed));
             return;
         };
         for id in ids {
@@ -389,8 +392,7 @@ impl Core {
                 c.auth.push(id);
             }
         }
-        let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 };
-        self.send(conn, encode_reply(&header, None));
+        self.local(conn, xid, received, LocalWork::Answer(OpCode::Auth, Ok(Response::Empty)));
     }
 
     /// Runs local work now, or parks it behind the connection's writes in flight.
@@ -406,6 +408,13 @@ impl Core {
     fn run_local(&mut self, conn: ConnId, xid: i32, received: Instant, work: LocalWork) {
         match work {
             LocalWork::Serve(req) => self.serve_local(conn, xid, &req, received),
+            LocalWork::Refuse(op, code) => {
+                let zxid = self.tree.last_zxid();
+                self.reply(conn, xid, op, received, zxid, Err(code));
+                if let Some(c) = self.conns.get(&conn) {
+                    let _ = c.out.send(Outbound::Close);
+                }
+            }
             LocalWork::Answer(op, result) => {
                 let zxid = self.tree.last_zxid();
                 self.reply(conn, xid, op, received, zxid, result)

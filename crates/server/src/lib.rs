@@ -132,11 +132,13 @@ async fn start_inner(
     let admin = admin::start(shared.clone()).await?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let accept_shared = shared.clone();
+    let core_tx = shared.core.clone();
     let task = tokio::spawn(async move {
         tokio::select! {
             _ = accept_loop(listener, accept_shared) => {}
             _ = shutdown_rx => {}
         }
+        let _ = core_tx.send(CoreMsg::Shutdown).await;
         if let Some(admin) = admin {
             admin.abort();
         }

@@ -177,11 +177,15 @@ fn multi_read(tree: &DataTree, watches: &mut WatchManager, caller: &Caller<'_>, 
     result.unwrap_or_else(MultiResult::Error)
 }
 
+/// `whoAmI` names users as the auth providers' `getUserName` does: a digest id without its hash.
 fn who_am_i(auth: &[Id]) -> Vec<ClientInfo> {
     auth.iter()
-        .map(|id| ClientInfo {
-            auth_scheme: id.scheme.clone(),
-            user: id.id.clone(),
+        .map(|id| {
+            let user = match id.scheme.as_str() {
+                "digest" => id.id.split(':').next().unwrap_or_default(),
+                _ => id.id.as_str(),
+            };
+            ClientInfo { auth_scheme: id.scheme.clone(), user: user.to_string() }
         })
         .collect()
 }
