@@ -3,8 +3,8 @@
 cli_mt prints results from its completion thread, so after every command the driver sends an asynchronous
 `get /climt-sync-N` and waits for its "rc = -101 ... null" answer: the completion thread runs callbacks (and
 watchers) in reply order, so everything the command printed is out by then. (`exists` would not do: cli_mt
-runs it synchronously on the main thread, which overtakes the completion thread.) Transcripts are normalized (zxids ranked, times and
-session ids masked, timing lines dropped), compared, and checked for concrete lines."""
+runs it synchronously on the main thread, which overtakes the completion thread.) Transcripts are normalized
+(zxids ranked, times and session ids masked, timing lines dropped), compared, and checked for concrete lines."""
 
 import difflib
 import os

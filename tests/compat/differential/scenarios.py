@@ -6,21 +6,20 @@ Each scenario owns a root znode `/d-<name>`; its create sets the zxid base. Sess
 no expiry lands in a later scenario's zxid range.
 """
 
-import hashlib
 import base64
+import hashlib
 import socket
 import time
 
 from kazoo.client import KazooClient
-from kazoo.security import make_digest_acl
 
 from ztrace import Children, NO_REPLY
 from zkwire import (
     ADD_WATCH_PERSISTENT, ADD_WATCH_PERSISTENT_RECURSIVE, CHECK, CONTAINER, CREATE, CREATE2, CREATE_CONTAINER,
-    CREATE_TTL, DELETE, EPHEMERAL, EPHEMERAL_SEQUENTIAL, GET_CHILDREN, GET_DATA, PERSISTENT,
-    PERSISTENT_SEQUENTIAL, PERSISTENT_SEQUENTIAL_WITH_TTL, PERSISTENT_WITH_TTL, SET_DATA, WATCHER_ANY,
-    WATCHER_CHILDREN, WATCHER_DATA, Closed, RawClient, ZkError, create_body, delete_recursive, enc_buffer, enc_int, enc_string,
-    path_version_body, path_watch_body,
+    CREATE_TTL, DELETE, EPHEMERAL, EPHEMERAL_SEQUENTIAL, ERROR_NAMES, GET_CHILDREN, GET_DATA, PERSISTENT,
+    PERSISTENT_SEQUENTIAL, PERSISTENT_SEQUENTIAL_WITH_TTL, PERSISTENT_WITH_TTL, SASL, SET_DATA, WATCHER_ANY,
+    WATCHER_CHILDREN, WATCHER_DATA, RawClient, ZkError, create_body, delete_recursive, enc_buffer, enc_int,
+    enc_string, path_version_body, path_watch_body,
 )
 
 SCENARIOS = {}
@@ -56,12 +55,41 @@ def wait_until(predicate, timeout):
     return predicate()
 
 
-def rebase(t, client, root, reason):
-    """Starts zxid offsets afresh from a marker node's czxid. Used only right after writes that one server
-    intentionally rejects before its log (so they consume no zxid there) — `reason` says which."""
-    _, stat = client.create2(f"{root}/rebase-{len(t.lines)}")
-    t.base = stat.czxid
-    t.lines.append(f"rebase zxid ({reason})")
+class PreLogRejections:
+    """A block of writes that ZooKeeper rejects with an error txn (consuming a zxid each) and Paddock rejects
+    before its log (consuming none): an intentional difference. Reply zxids inside the block are not recorded;
+    instead the block is bracketed by marker creates, and the zxids it consumed must be either one per write
+    (ZooKeeper) or one per successful write (Paddock). Offsets restart from the closing marker."""
+
+    def __init__(self, t, client, root, reason):
+        self.t, self.client, self.root, self.reason = t, client, root, reason
+        self.succeeded = self.rejected = 0
+        self.start = self._marker()
+        t.blur_zxids = True  # offsets inside the block legitimately differ
+
+    def _marker(self):
+        _, stat = self.client.create2(f"{self.root}/marker-{len(self.t.lines)}")
+        return stat.czxid
+
+    def write(self, label, fn):
+        result = self.t.step(label, fn)
+        if result.startswith("error"):
+            self.rejected += 1
+        else:
+            self.succeeded += 1
+        return result
+
+    def end(self):
+        end = self._marker()
+        self.t.blur_zxids = False
+        consumed = end - self.start - 1
+        if consumed in (self.succeeded, self.succeeded + self.rejected):
+            verdict = "one per successful write, or one per write"
+        else:
+            verdict = f"{consumed} (expected {self.succeeded} or {self.succeeded + self.rejected})"
+        self.t.base = end
+        self.t.lines.append(f"zxids consumed by {self.succeeded} successful and {self.rejected} rejected writes: "
+                            f"{verdict} [intentional: {self.reason}]; offsets restart here")
 
 
 # ---- znode basics ------------------------------------------------------------------------------------------
@@ -525,7 +553,7 @@ def bad_paths(t):
         s(f"get {p!r}", lambda p=p: (lambda r_: (r_[0], _root_like(r_[1])))(a.get(p)))
         s(f"children {p!r} include zookeeper", lambda p=p: "zookeeper" in a.get_children(p))
         for label, fn in _writes(a, p):
-            s(label, fn, None)
+            s(label, fn)
     for p in BAD_PATHS:
         if not p.startswith("/"):
             continue
@@ -533,11 +561,9 @@ def bad_paths(t):
         s(f"exists {r + p!r}", lambda full=full: a.exists(full))
         s(f"get {r + p!r}", lambda full=full: a.get(full))
         s(f"children {r + p!r}", lambda full=full: a.get_children(full))
-        # Writes: the path check happens before the log in Paddock (intentional: no zxid consumed), so the
-        # reply zxid of a rejected write is not compared; a rebase after the block keeps later offsets exact.
+        # Like ZooKeeper, a write with a bad path is an error txn: it consumes a zxid (compared exactly).
         for label, fn in _writes(a, full):
-            s(label, fn, None)
-    rebase(t, a, r, "intentional: writes with bad paths are rejected before Paddock's log")
+            s(label, fn)
     for p in GOOD_ODD_PATHS:
         s(f"create odd but valid {p!r}", lambda p=p: a.create(f"{r}{p}"))
         s(f"get odd but valid {p!r}", lambda p=p: a.get(f"{r}{p}")[0])
@@ -580,7 +606,6 @@ def flags_containers_ttl(t):
     s("ttl negative", lambda: a.create_ttl(f"{r}/tn", ttl=-5))
     s("ttl max", lambda: a.create_ttl(f"{r}/tmax", ttl=(1 << 40) - 1))
     s("ttl over max", lambda: a.create_ttl(f"{r}/tover", ttl=1 << 40))
-    s("container opcode with persistent flag", lambda: a.create_container(f"{r}/cp", flags=PERSISTENT))
     s("child of ttl", lambda: a.create(f"{r}/t/x"))
     s("stat ttl", lambda: a.exists(f"{r}/t"))
     s("B watches c", lambda: b.exists(f"{r}/c", watch=True), b)
@@ -599,17 +624,18 @@ def flags_containers_ttl(t):
 def bad_flags(t):
     a = t.client("A")
     r = begin(t, a, "bad_flags")
-    # Reply zxids are not compared: Paddock rejects flags that are unknown or wrong for the opcode before its log
-    # (intentional, no zxid consumed); ZooKeeper logs an error txn for each.
+    block = PreLogRejections(t, a, r, "Paddock rejects flags that are unknown or wrong for the opcode "
+                                      "before its log; ZooKeeper logs an error txn for each")
     for flags in (7, 8, -1, 100, 1 << 20):
-        t.step(f"create flags={flags}", lambda flags=flags: a.create(f"{r}/f", flags=flags))
-        t.step(f"create2 flags={flags}", lambda flags=flags: a.create2(f"{r}/f", flags=flags))
-    t.step("create with TTL flag on create opcode", lambda: a.create(f"{r}/f", flags=PERSISTENT_WITH_TTL))
-    t.step("createTTL with persistent flag", lambda: a.create_ttl(f"{r}/f", flags=PERSISTENT, ttl=1000))
-    t.step("createTTL with ephemeral flag", lambda: a.create_ttl(f"{r}/f", flags=EPHEMERAL, ttl=1000))
-    t.step("createTTL with container flag", lambda: a.create_ttl(f"{r}/f", flags=CONTAINER, ttl=1000))
-    rebase(t, a, r, "intentional: writes with unknown flags are rejected before Paddock's log")
-    t.step("nothing was created", lambda: Children(a.get_children(r)), header_of=a)
+        block.write(f"create flags={flags}", lambda flags=flags: a.create(f"{r}/f", flags=flags))
+        block.write(f"create2 flags={flags}", lambda flags=flags: a.create2(f"{r}/f", flags=flags))
+    block.write("create with TTL flag on create opcode", lambda: a.create(f"{r}/f", flags=PERSISTENT_WITH_TTL))
+    block.write("createTTL with persistent flag", lambda: a.create_ttl(f"{r}/f", flags=PERSISTENT, ttl=1000))
+    block.write("createTTL with ephemeral flag", lambda: a.create_ttl(f"{r}/f", flags=EPHEMERAL, ttl=1000))
+    block.write("createTTL with container flag", lambda: a.create_ttl(f"{r}/f", flags=CONTAINER, ttl=1000))
+    block.write("createContainer with persistent flag", lambda: a.create_container(f"{r}/cp", flags=PERSISTENT))
+    block.end()
+    t.step("children", lambda: Children(a.get_children(r)), header_of=a)
     t.close_all()
 
 
@@ -689,4 +715,26 @@ def unknown_opcode(t):
     a2 = t.client("A", session_id=sid, passwd=passwd, last_zxid=a.last_zxid)
     t.note("session survives", a2.session_id == sid)
     t.step("exists after reconnect", lambda: a2.exists(r), header_of=a2)
+    t.close_all()
+
+
+@scenario
+def sasl_without_configuration(t):
+    a = t.client("A")
+    r = begin(t, a, "sasl")
+
+    def sasl_answer():
+        header, reader = a.call_raw(SASL, enc_buffer(b"\x01token"))
+        if header.err:
+            return f"error {ERROR_NAMES.get(header.err, header.err)}"
+        return f"ok token={reader.buffer()!r}"
+
+    # Intentional difference: ZooKeeper with no SASL (JAAS) configuration answers a SASL packet with an empty
+    # SetSASLResponse and authenticates nobody; Paddock has no SASL yet and answers AuthFailed. Either way the
+    # session gains no identity; both answers are normalized to one label, any other stays visible.
+    answer = sasl_answer()
+    t.note("sasl packet", "no SASL identity (ZooKeeper: null token; Paddock: AuthFailed)"
+           if answer in ("ok token=None", "error AuthFailed") else answer)
+    t.step("connection still usable", lambda: a.exists(r) is not None)
+    t.step("whoAmI", lambda: sorted(a.who_am_i()))
     t.close_all()

@@ -28,6 +28,7 @@ class Trace:
         self.addr = addr
         self.lines = []
         self.base = None
+        self.blur_zxids = False
         self.sessions = {}
         self.clients = []
 
@@ -62,6 +63,8 @@ class Trace:
     def zxid(self, z):
         if z is None or z <= 0 or self.base is None:
             return str(z)
+        if self.blur_zxids:
+            return "z?"
         return f"z{z - self.base:+d}"
 
     def session(self, sid):
