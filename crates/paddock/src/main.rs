@@ -85,6 +85,8 @@ struct ServerArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Reads FAILPOINTS from the environment when built with the `failpoints` feature; a no-op otherwise.
+    let _failpoints = fail::FailScenario::setup();
     // Only the server narrates; tools keep stderr for their own output unless PADDOCK_LOG asks for more.
     let default_level = if matches!(cli.command, Command::Server(_)) { "info" } else { "error" };
     init_logging(cli.log_format, default_level);

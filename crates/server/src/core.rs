@@ -464,7 +464,7 @@ impl Core {
     /// The log lost everything after `last_durable`: nothing of it was applied, so every waiting client is
     /// told the write failed, and zxids are reused from `last_durable + 1`.
     fn fail_pending(&mut self, last_durable: i64, error: &str) {
-        warn!(last_durable, error, "write-ahead log failed; failing writes in flight and refusing new ones until it recovers");
+        warn!(last_durable, error, "write-ahead log failed; failing the writes in flight (new writes fail too until the disk recovers)");
         self.stats.log_failures += 1;
         self.log.resume();
         let failed: Vec<Pending> = self.pending.drain(..).filter(|p| p.txn.zxid > last_durable).collect();

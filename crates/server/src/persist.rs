@@ -16,15 +16,13 @@ use tracing::{info, warn};
 use crate::config::ServerConfig;
 use crate::log::{LogEvent, TxnLog};
 
-/// Version of the snapshot body (the tree's own serialization) recorded in the snapshot header.
-const SNAPSHOT_FORMAT: u32 = 1;
 
 pub fn snap_dir(config: &ServerConfig) -> PathBuf {
-    config.data_dir.join("paddock").join("snap")
+    paddock_storage::snap_dir(&config.data_dir)
 }
 
 pub fn wal_dir(config: &ServerConfig) -> PathBuf {
-    config.log_dir().join("paddock").join("wal")
+    paddock_storage::wal_dir(config.log_dir())
 }
 
 /// Why the server cannot start from what is on disk. Every message names the file and what is wrong.
@@ -54,7 +52,10 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
     for dir in [&snap_dir, &wal_dir] {
         std::fs::create_dir_all(dir).map_err(|source| RecoveryError::CreateDir { path: dir.clone(), source })?;
     }
-    let wal = Wal::open(&wal_dir, wal_options(config))?;
+    for leftover in paddock_storage::clean_snapshot_temp_files(&snap_dir)? {
+        info!(file = %leftover.display(), "deleted an unfinished snapshot left by a crash");
+    }
+    let mut wal = Wal::open(&wal_dir, wal_options(config))?;
     let (mut tree, snapshot_zxid) = load_base(&snap_dir, &wal)?;
     let from = tree.last_zxid() + 1;
     let started = Instant::now();
@@ -73,6 +74,16 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
         replayed += 1;
         Ok(())
     })?;
+    if wal.last_index().is_some_and(|last| (last as i64) < tree.last_zxid()) {
+        // The log ends before the snapshot (possible with forceSync=no after a power loss): everything it
+        // holds is already in the snapshot, and new records must continue from the snapshot's zxid.
+        warn!(
+            log_last = wal.last_index().unwrap_or(0),
+            snapshot_zxid = tree.last_zxid(),
+            "the log ends before the newest snapshot; discarding its records"
+        );
+        wal.truncate_after(0)?;
+    }
     info!(
         snapshot_zxid = snapshot_zxid.map(|z| format!("0x{z:x}")).unwrap_or_else(|| "none".into()),
         replayed,
@@ -146,7 +157,7 @@ fn wal_options(config: &ServerConfig) -> WalOptions {
 /// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.
 pub fn write_snapshot(snap_dir: &Path, tree: &DataTree, time_ms: i64) -> Result<PathBuf, paddock_storage::StorageError> {
     let header = SnapshotHeader {
-        format_version: SNAPSHOT_FORMAT,
+        format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
         zxid: tree.last_zxid(),
         time_ms,
         node_count: tree.node_count() as u64,
@@ -173,9 +184,11 @@ pub struct WalLog {
 }
 
 impl WalLog {
-    pub fn start(wal: Wal, events: UnboundedSender<LogEvent>) -> std::io::Result<WalLog> {
+    /// `durable` is the zxid everything on disk already covers (the recovered tree's last zxid).
+    pub fn start(wal: Wal, durable: i64, events: UnboundedSender<LogEvent>) -> std::io::Result<WalLog> {
         let (tx, rx) = std_mpsc::channel();
-        std::thread::Builder::new().name("paddock-wal".into()).spawn(move || wal_thread(wal, rx, events))?;
+        let writer = WalWriter { wal, events, last_durable: durable, state: WriterState::Healthy };
+        std::thread::Builder::new().name("paddock-wal".into()).spawn(move || writer.run(rx))?;
         Ok(WalLog { tx })
     }
 
@@ -206,56 +219,98 @@ impl WalPurger {
     }
 }
 
-fn wal_thread(mut wal: Wal, rx: std_mpsc::Receiver<WalCmd>, events: UnboundedSender<LogEvent>) {
-    let mut last_durable = wal.last_index().map(|i| i as i64).unwrap_or(0);
-    let mut failed = false;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 16 * 1024 {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
+/// After a failed write or fsync the writer must not append again until the core has failed every txn
+/// after the last durable one (it then sends `Resume`) and the log has been cut back to that point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    Healthy,
+    /// Waiting for the core's `Resume`; appends still queued were failed by the core and are dropped.
+    AwaitingResume,
+    /// Resumed, but the disk has not recovered yet: the next append retries the repair first.
+    Broken,
+}
+
+struct WalWriter {
+    wal: Wal,
+    events: UnboundedSender<LogEvent>,
+    last_durable: i64,
+    state: WriterState,
+}
+
+impl WalWriter {
+    fn run(mut self, rx: std_mpsc::Receiver<WalCmd>) {
+        while let Ok(first) = rx.recv() {
+            // Everything queued behind the first command forms one batch, covered by one fsync.
+            let mut appended = None;
+            let mut next = Some(first);
+            while let Some(cmd) = next.take().or_else(|| rx.try_recv().ok()) {
+                if let Some(zxid) = self.handle(cmd) {
+                    appended = Some(zxid);
+                }
+            }
+            if let Some(zxid) = appended {
+                self.sync(zxid);
             }
         }
-        let mut last_appended = None;
-        for cmd in batch {
-            match cmd {
-                WalCmd::Resume => {
-                    // Records after the last durable one may sit in the page cache or half on disk; they
-                    // were failed back to their clients, so they must not survive into the log.
-                    match wal.truncate_after(last_durable.max(0) as u64) {
-                        Ok(()) => failed = false,
-                        Err(e) => {
-                            let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
-                        }
+    }
+
+    /// Returns the zxid appended, if the command was a successful append.
+    fn handle(&mut self, cmd: WalCmd) -> Option<i64> {
+        match cmd {
+            WalCmd::Resume => {
+                self.state = if self.repair() { WriterState::Healthy } else { WriterState::Broken };
+                None
+            }
+            WalCmd::PurgeBefore(index) => {
+                purge_segments(&mut self.wal, index);
+                None
+            }
+            WalCmd::Append(_, _) if self.state == WriterState::AwaitingResume => None,
+            WalCmd::Append(zxid, bytes) => {
+                if self.state == WriterState::Broken && !self.repair() {
+                    self.fail("the log is still failing after an earlier error".to_string());
+                    return None;
+                }
+                self.state = WriterState::Healthy;
+                match self.wal.append(zxid as u64, &bytes) {
+                    Ok(()) => Some(zxid),
+                    Err(e) => {
+                        self.fail(e.to_string());
+                        None
                     }
                 }
-                WalCmd::PurgeBefore(index) => purge_segments(&mut wal, index),
-                WalCmd::Append(_, _) if failed => {}
-                WalCmd::Append(zxid, bytes) => match wal.append(zxid as u64, &bytes) {
-                    Ok(()) => last_appended = Some(zxid),
-                    Err(e) => {
-                        failed = true;
-                        last_appended = None;
-                        let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
-                    }
-                },
             }
         }
-        let Some(zxid) = last_appended else { continue };
-        if failed {
-            continue;
+    }
+
+    fn sync(&mut self, zxid: i64) {
+        if self.state != WriterState::Healthy {
+            return;
         }
         let started = std::time::Instant::now();
-        match wal.sync() {
+        match self.wal.sync() {
             Ok(()) => {
-                let _ = events.send(LogEvent::FsyncTime(started.elapsed()));
-                last_durable = zxid;
-                let _ = events.send(LogEvent::Durable(zxid));
+                self.last_durable = zxid;
+                let _ = self.events.send(LogEvent::FsyncTime(started.elapsed()));
+                let _ = self.events.send(LogEvent::Durable(zxid));
             }
+            Err(e) => self.fail(e.to_string()),
+        }
+    }
+
+    fn fail(&mut self, error: String) {
+        self.state = WriterState::AwaitingResume;
+        let _ = self.events.send(LogEvent::Failed { last_durable: self.last_durable, error });
+    }
+
+    /// Cuts the log back to the last durable record: what came after it was failed back to its clients
+    /// and must not reappear after a restart.
+    fn repair(&mut self) -> bool {
+        match self.wal.truncate_after(self.last_durable.max(0) as u64) {
+            Ok(()) => true,
             Err(e) => {
-                failed = true;
-                let _ = events.send(LogEvent::Failed { last_durable, error: e.to_string() });
+                warn!("write-ahead log still failing: {e}");
+                false
             }
         }
     }
