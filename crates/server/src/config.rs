@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub snap_count: u64,
     pub snap_retain_count: usize,
     pub purge_interval_hours: u32,
+    /// `paddock.autopurge.purgeIntervalMs`: the purge interval in milliseconds (wins over the hours).
+    pub purge_interval_ms: Option<u64>,
+    /// `paddock.wal.segmentBytes`: size at which a WAL segment is sealed (default 64 MiB).
+    pub wal_segment_bytes: u64,
     pub force_sync: bool,
     pub admin_enable_server: bool,
     pub admin_server_address: IpAddr,
@@ -70,6 +74,8 @@ impl Default for ServerConfig {
             snap_count: 100_000,
             snap_retain_count: 3,
             purge_interval_hours: 0,
+            purge_interval_ms: None,
+            wal_segment_bytes: 64 * 1024 * 1024,
             force_sync: true,
             admin_enable_server: true,
             admin_server_address: IpAddr::from([0, 0, 0, 0]),
@@ -202,6 +208,8 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
             config.snap_retain_count = parse_num::<usize>(key, value)?.max(3)
         }
         "autopurge.purgeInterval" => config.purge_interval_hours = parse_num(key, value)?,
+        "paddock.autopurge.purgeIntervalMs" => config.purge_interval_ms = Some(parse_num(key, value)?),
+        "paddock.wal.segmentBytes" => config.wal_segment_bytes = parse_num::<u64>(key, value)?.max(4096),
         "forceSync" => config.force_sync = !value.eq_ignore_ascii_case("no"),
         "admin.enableServer" => config.admin_enable_server = parse_bool(key, value)?,
         "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,

@@ -151,7 +151,7 @@ pub fn load_snapshot(path: &Path) -> Result<DataTree, String> {
 }
 
 fn wal_options(config: &ServerConfig) -> WalOptions {
-    WalOptions { segment_bytes: 64 * 1024 * 1024, fsync: config.force_sync, preallocate: true }
+    WalOptions { segment_bytes: config.wal_segment_bytes, fsync: config.force_sync, preallocate: true }
 }
 
 /// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.

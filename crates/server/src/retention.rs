@@ -21,7 +21,7 @@ pub struct Retention {
 impl Retention {
     /// `None` when purging is off (`autopurge.purgeInterval=0`, ZooKeeper's default).
     pub fn new(config: &ServerConfig, wal: WalPurger) -> Option<Retention> {
-        let every = match config.raw.get("paddock.autopurge.purgeIntervalMs").and_then(|v| v.parse::<u64>().ok()) {
+        let every = match config.purge_interval_ms {
             Some(ms) if ms > 0 => Duration::from_millis(ms),
             _ if config.purge_interval_hours > 0 => Duration::from_secs(u64::from(config.purge_interval_hours) * 3600),
             _ => return None,

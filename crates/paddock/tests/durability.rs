@@ -1,0 +1,200 @@
+//! Durability of the real binary across restarts: sessions and ephemerals survive a clean restart,
+//! retention keeps what recovery needs, and damaged files are either survived (an older snapshot plus the
+//! log) or refused with a message naming the file — with `paddock data check` naming the same spot.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use paddock_testkit::PaddockProcess;
+use zookeeper_client as zk;
+
+fn persistent() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+async fn connect(addr: &str) -> zk::Client {
+    zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(30))
+        .connect(addr)
+        .await
+        .expect("client connects")
+}
+
+/// `paddock data check --json` on a data dir: (exit success, report).
+fn data_check(data_dir: &Path) -> (bool, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["data", "check", "--json", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run paddock data check");
+    let report = serde_json::from_slice(&out.stdout).expect("data check prints JSON");
+    (out.status.success(), report)
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    found.sort();
+    found
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = std::fs::read(path).expect("read file");
+    let i = usize::try_from(offset).expect("offset fits");
+    bytes[i] ^= 0x10;
+    std::fs::write(path, bytes).expect("write file");
+}
+
+async fn fill(client: &zk::Client, prefix: &str, n: usize) {
+    client.create(prefix, b"", &persistent()).await.expect("parent");
+    for i in 0..n {
+        let path = format!("{prefix}/n{i:05}");
+        client.create(&path, format!("value-{i}").as_bytes(), &persistent()).await.expect("create");
+    }
+}
+
+#[tokio::test]
+async fn sessions_and_ephemerals_survive_a_clean_restart() {
+    let mut server = PaddockProcess::start().expect("paddock starts");
+    let owner = connect(&server.addr()).await;
+    let eph = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    owner.create("/owned", b"mine", &eph).await.expect("ephemeral");
+    let session = owner.session_id();
+
+    server.restart().expect("clean restart");
+    // The client reconnects on its own with its session id and password.
+    let mut resumed = false;
+    for _ in 0..100 {
+        if owner.get_data("/owned").await.is_ok() {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "the owner's session resumed after the restart");
+    assert_eq!(owner.session_id(), session, "same session, not a new one");
+    let observer = connect(&server.addr()).await;
+    let (_, stat) = observer.get_data("/owned").await.expect("ephemeral survived");
+    assert_eq!(stat.ephemeral_owner, session.0);
+    drop(owner);
+    for _ in 0..100 {
+        if matches!(observer.get_data("/owned").await, Err(zk::Error::NoNode)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the ephemeral should go when its session is closed");
+}
+
+#[tokio::test]
+async fn a_session_whose_client_never_returns_expires_after_restart() {
+    let mut server = PaddockProcess::start_with(&[("tickTime", "200"), ("minSessionTimeout", "1000")])
+        .expect("paddock starts");
+    // The owner lives on its own runtime; dropping the runtime kills its connection without a
+    // closeSession, exactly like a client process that died.
+    let addr = server.addr();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let owner = zk::Client::connector()
+                .with_session_timeout(Duration::from_secs(1))
+                .connect(&addr)
+                .await
+                .expect("connect");
+            let eph = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+            owner.create("/gone", b"", &eph).await.expect("ephemeral");
+            std::mem::forget(owner);
+        });
+    })
+    .join()
+    .expect("owner thread");
+    server.kill9();
+    server.restart().expect("restart after crash");
+    let observer = connect(&server.addr()).await;
+    assert!(observer.get_data("/gone").await.is_ok(), "restored with its session");
+    for _ in 0..100 {
+        if matches!(observer.get_data("/gone").await, Err(zk::Error::NoNode)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("a restored session nobody resumes must expire and take its ephemerals");
+}
+
+#[tokio::test]
+async fn retention_keeps_what_recovery_needs() {
+    let cfg = [
+        ("snapCount", "50"),
+        ("autopurge.snapRetainCount", "3"),
+        ("paddock.autopurge.purgeIntervalMs", "200"),
+        ("paddock.wal.segmentBytes", "4096"),
+    ];
+    let mut server = PaddockProcess::start_with(&cfg).expect("paddock starts");
+    let client = connect(&server.addr()).await;
+    fill(&client, "/r", 600).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let snaps = files(&server.data_dir.join("paddock/snap"), "snap");
+    assert_eq!(snaps.len(), 3, "exactly snapRetainCount snapshots kept: {snaps:?}");
+    let (sound, report) = data_check(&server.data_dir);
+    assert!(sound, "sound after purging: {report}");
+    assert!(report["wal_first_zxid"].as_u64().expect("log") > 1, "old log segments were purged: {report}");
+    drop(client);
+    server.restart().expect("restart after purge");
+    let client = connect(&server.addr()).await;
+    let (children, _) = client.get_children("/r").await.expect("recovered");
+    assert_eq!(children.len(), 600);
+}
+
+#[tokio::test]
+async fn a_damaged_newest_snapshot_falls_back_to_an_older_one_plus_the_log() {
+    let cfg = [("snapCount", "100"), ("autopurge.snapRetainCount", "3")];
+    let mut server = PaddockProcess::start_with(&cfg).expect("paddock starts");
+    let client = connect(&server.addr()).await;
+    fill(&client, "/s", 450).await;
+    drop(client);
+    server.terminate().expect("stop");
+    let snaps = files(&server.data_dir.join("paddock/snap"), "snap");
+    assert!(snaps.len() >= 2, "several snapshots: {snaps:?}");
+    let newest = snaps.last().expect("newest");
+    let len = std::fs::metadata(newest).expect("stat").len();
+    flip_byte(newest, len / 2);
+
+    let (sound, report) = data_check(&server.data_dir);
+    assert!(!sound, "data check flags the damaged snapshot");
+    let problems = report["problems"].to_string();
+    assert!(problems.contains(&newest.display().to_string()), "names the file: {problems}");
+
+    server.restart().expect("starts from an older snapshot plus the log");
+    assert!(server.log().contains("fell back to an older snapshot"), "says so in its log");
+    let client = connect(&server.addr()).await;
+    let (children, _) = client.get_children("/s").await.expect("recovered");
+    assert_eq!(children.len(), 450, "nothing lost");
+}
+
+#[tokio::test]
+async fn a_flipped_bit_in_a_middle_log_record_is_refused_with_file_and_offset() {
+    let mut server = PaddockProcess::start_with(&[("snapCount", "100000")]).expect("paddock starts");
+    let client = connect(&server.addr()).await;
+    fill(&client, "/w", 200).await;
+    drop(client);
+    server.terminate().expect("stop");
+    let wal_dir = server.data_dir.join("paddock/wal");
+    let segment = files(&wal_dir, "wal").into_iter().next().expect("a segment");
+    // Well inside the records, far from the last one (200 records of ~100 bytes each).
+    flip_byte(&segment, 24 + 2000);
+
+    let (sound, report) = data_check(&server.data_dir);
+    assert!(!sound, "data check flags the damage");
+    let problems = report["problems"].to_string();
+    assert!(problems.contains(&segment.display().to_string()) && problems.contains("offset"), "names the spot: {problems}");
+
+    let restarted = server.restart();
+    assert!(restarted.is_err(), "refuses to start with silently missing data");
+    let log = server.log();
+    assert!(log.contains(&segment.display().to_string()) && log.contains("offset"), "log names file and offset: {log}");
+}
