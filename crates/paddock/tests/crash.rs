@@ -43,7 +43,7 @@ fn start(data_dir: &Path, port: u16) -> Server {
         .append(true)
         .open(data_dir.join("server.log"))
         .expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_paddock"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["server", "--config"])
         .arg(&cfg)
         .stdout(Stdio::null())
@@ -56,6 +56,8 @@ fn start(data_dir: &Path, port: u16) -> Server {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
     panic!("paddock did not start within 5s; log:\n{log}");
 }

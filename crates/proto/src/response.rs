@@ -189,10 +189,10 @@ fn read_multi_results(r: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, Decode
 pub fn encode_reply(header: &ReplyHeader, body: Option<&Response>) -> Bytes {
     let mut w = JuteWriter::framed();
     header.write_to(&mut w);
-    if header.err == 0 {
-        if let Some(body) = body {
-            body.write_to(&mut w);
-        }
+    if header.err == 0
+        && let Some(body) = body
+    {
+        body.write_to(&mut w);
     }
     w.into_frame()
 }

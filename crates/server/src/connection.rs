@@ -90,11 +90,10 @@ async fn read_loop(
                 continue;
             }
             Err(e) => {
-                if !handshaken && buf.len() >= 4 {
-                    if let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]]) {
+                if !handshaken && buf.len() >= 4
+                    && let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]]) {
                         return four_letter(cmd, shared, &out).await;
                     }
-                }
                 return Err(format!("bad frame from client: {e}"));
             }
         };

@@ -304,11 +304,10 @@ impl Core {
     }
 
     fn disconnect(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.remove(&conn) {
-            if self.session_conns.get(&c.session_id) == Some(&conn) {
+        if let Some(c) = self.conns.remove(&conn)
+            && self.session_conns.get(&c.session_id) == Some(&conn) {
                 self.session_conns.remove(&c.session_id);
             }
-        }
         self.watches.remove_conn(conn);
     }
 
@@ -589,11 +588,10 @@ impl Core {
 
     fn notify_one(&mut self, conn: ConnId, path: &str, event: paddock_proto::EventType, zxid: i64, node_acl: Option<&[paddock_proto::Acl]>) {
         let Some(c) = self.conns.get(&conn) else { return };
-        if let Some(node_acl) = node_acl {
-            if !acl::check(node_acl, perms::READ, &c.auth) {
+        if let Some(node_acl) = node_acl
+            && !acl::check(node_acl, perms::READ, &c.auth) {
                 return;
             }
-        }
         let event = WatcherEvent { event_type: event as i32, state: KEEPER_STATE_SYNC_CONNECTED, path: path.to_string() };
         self.send(conn, encode_notification(zxid, &event));
     }

@@ -188,12 +188,11 @@ fn admit(shared: &Shared, ip: IpAddr) -> bool {
 }
 
 fn release(shared: &Shared, ip: IpAddr) {
-    if let Ok(mut counts) = shared.per_ip.lock() {
-        if let Some(count) = counts.get_mut(&ip) {
+    if let Ok(mut counts) = shared.per_ip.lock()
+        && let Some(count) = counts.get_mut(&ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 counts.remove(&ip);
             }
         }
-    }
 }

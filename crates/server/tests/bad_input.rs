@@ -13,11 +13,13 @@ use zookeeper_client as zk;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn server() -> RunningServer {
-    let mut config = ServerConfig::default();
-    config.client_port = 0;
-    config.client_port_address = [127, 0, 0, 1].into();
-    config.admin_enable_server = false;
-    config.jute_max_buffer = 64 * 1024;
+    let config = ServerConfig {
+        client_port: 0,
+        client_port_address: [127, 0, 0, 1].into(),
+        admin_enable_server: false,
+        jute_max_buffer: 64 * 1024,
+        ..ServerConfig::default()
+    };
     paddock_server::start(config).await.expect("server starts")
 }
 

@@ -7,13 +7,15 @@ use paddock_server::{RunningServer, ServerConfig};
 use zookeeper_client as zk;
 
 async fn server_with(f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
-    let mut config = ServerConfig::default();
-    config.client_port = 0;
-    config.client_port_address = [127, 0, 0, 1].into();
-    config.tick_time_ms = 100;
-    config.min_session_timeout_ms = 200;
-    config.max_session_timeout_ms = 60_000;
-    config.admin_enable_server = false;
+    let mut config = ServerConfig {
+        client_port: 0,
+        client_port_address: [127, 0, 0, 1].into(),
+        tick_time_ms: 100,
+        min_session_timeout_ms: 200,
+        max_session_timeout_ms: 60_000,
+        admin_enable_server: false,
+        ..ServerConfig::default()
+    };
     f(&mut config);
     paddock_server::start(config).await.expect("server starts")
 }

@@ -9,11 +9,13 @@ use paddock_server::{RunningServer, ServerConfig};
 use zookeeper_client as zk;
 
 async fn start(dir: &std::path::Path) -> RunningServer {
-    let mut config = ServerConfig::default();
-    config.client_port = 0;
-    config.client_port_address = [127, 0, 0, 1].into();
-    config.admin_enable_server = false;
-    config.data_dir = dir.to_path_buf();
+    let config = ServerConfig {
+        client_port: 0,
+        client_port_address: [127, 0, 0, 1].into(),
+        admin_enable_server: false,
+        data_dir: dir.to_path_buf(),
+        ..ServerConfig::default()
+    };
     paddock_server::start_durable(config).await.expect("server starts")
 }
 
