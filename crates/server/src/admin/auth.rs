@@ -39,11 +39,7 @@ pub async fn authorize(
         return Err(CommandResponse::failed(command, "Error occurred during auth", StatusCode::INTERNAL_SERVER_ERROR));
     };
     let granted = permission_bits(REQUIRED_PERMS).all(|bit| paddock_tree::acl::check(&acl, bit, &ids));
-    if granted {
-        Ok(())
-    } else {
-        Err(CommandResponse::failed(command, "Not authorized", StatusCode::FORBIDDEN))
-    }
+    if granted { Ok(()) } else { Err(CommandResponse::failed(command, "Not authorized", StatusCode::FORBIDDEN)) }
 }
 
 /// The ids an `Authorization` value proves, or `None` (401). Known schemes are ZooKeeper's default

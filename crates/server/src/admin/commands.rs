@@ -27,7 +27,12 @@ const OP_READ: i32 = 1;
 
 /// Runs a GET command. `requested` is the name as the client typed it, which ZooKeeper echoes when the
 /// server is not serving.
-pub async fn run(state: &AdminState, command: &Command, requested: &str, kwargs: &HashMap<String, String>) -> CommandResponse {
+pub async fn run(
+    state: &AdminState,
+    command: &Command,
+    requested: &str,
+    kwargs: &HashMap<String, String>,
+) -> CommandResponse {
     let primary = command.primary();
     let fields = match local(state, primary, kwargs) {
         Some(fields) if command.server_required => state.shared.inspect(|_| ()).await.map(|()| fields),

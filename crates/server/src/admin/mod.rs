@@ -207,11 +207,8 @@ mod tests {
     /// State over a core that is gone: every inspect fails.
     fn stopped_server() -> Arc<AdminState> {
         let (core, _) = mpsc::channel(1);
-        let shared = Shared {
-            config: Arc::new(ServerConfig::default()),
-            core,
-            per_ip: std::sync::Mutex::new(Map::new()),
-        };
+        let shared =
+            Shared { config: Arc::new(ServerConfig::default()), core, per_ip: std::sync::Mutex::new(Map::new()) };
         Arc::new(AdminState::new(Arc::new(shared)))
     }
 
