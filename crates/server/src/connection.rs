@@ -118,13 +118,13 @@ fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMs
     let received = Instant::now();
     match Request::decode(header.op, body, max_field) {
         Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received, bytes: frame.len() + 4 }),
+        Err(DecodeError::UnknownOpCode(op)) => {
+            info!(op, "unknown opcode; answering Unimplemented and closing the connection as ZooKeeper does");
+            Ok(CoreMsg::UnknownOpCode { conn, xid: header.xid })
+        }
         Err(e) => {
             debug!(op = header.op, "undecodable request: {e}");
-            let code = match e {
-                DecodeError::UnknownOpCode(_) => ErrorCode::Unimplemented,
-                _ => ErrorCode::MarshallingError,
-            };
-            Ok(CoreMsg::BadRequest { conn, xid: header.xid, code })
+            Ok(CoreMsg::BadRequest { conn, xid: header.xid, code: ErrorCode::MarshallingError })
         }
     }
 }

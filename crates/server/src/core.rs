@@ -65,6 +65,11 @@ pub enum CoreMsg {
         xid: i32,
         code: ErrorCode,
     },
+    /// An opcode ZooKeeper does not know: answered with Unimplemented, then the connection is closed.
+    UnknownOpCode {
+        conn: ConnId,
+        xid: i32,
+    },
     Closed {
         conn: ConnId,
     },
@@ -205,6 +210,9 @@ impl Core {
             CoreMsg::BadRequest { conn, xid, code } => {
                 self.local(conn, xid, Instant::now(), LocalWork::Answer(OpCode::Error, Err(code)))
             }
+            CoreMsg::UnknownOpCode { conn, xid } => {
+                self.local(conn, xid, Instant::now(), LocalWork::Refuse(OpCode::Error, ErrorCode::Unimplemented))
+            }
             CoreMsg::Closed { conn } => self.disconnect(conn),
             CoreMsg::Inspect(f) => f(self),
             CoreMsg::Shutdown => {}
@@ -259,6 +267,13 @@ impl Core {
 
     /// Reconnects an existing session on a new connection, or tells the client it expired.
     fn resume(&mut self, conn: ConnId, mut c: Conn, req: &ConnectRequest) {
+        // ZooKeeper closes the session's current connection before it even checks the password.
+        if let Some(old) = self.session_conns.remove(&req.session_id)
+            && let Some(old_conn) = self.conns.remove(&old)
+        {
+            let _ = old_conn.out.send(Outbound::Close);
+            self.watches.remove_conn(old);
+        }
         let valid = self
             .tree
             .session(req.session_id)
@@ -278,13 +293,7 @@ impl Core {
         };
         let timeout_ms = session.timeout_ms;
         let passwd = session.passwd;
-        if let Some(old) = self.session_conns.insert(req.session_id, conn) {
-            // The client moved to a new connection; the old one must not keep serving the session.
-            if let Some(old_conn) = self.conns.remove(&old) {
-                let _ = old_conn.out.send(Outbound::Close);
-                self.watches.remove_conn(old);
-            }
-        }
+        self.session_conns.insert(req.session_id, conn);
         c.timeout_ms = timeout_ms;
         self.tracker.arm(req.session_id, timeout_ms, now_ms());
         self.send_connect_response(&c, req.session_id, timeout_ms, passwd, req.read_only);
@@ -358,9 +367,6 @@ impl Core {
             req => match prepare::prepare(&req, self.config.extended_types_enabled) {
                 Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
                 Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
-                Prepared::MultiRejected(results) => {
-                    self.local(conn, xid, received, LocalWork::Answer(OpCode::Multi, Ok(Response::Multi(results))))
-                }
                 Prepared::Write(op, kind) => {
                     let auth = c.auth.clone();
                     c.queue.push_back(Queued::Write);
@@ -408,14 +414,15 @@ impl Core {
         match work {
             LocalWork::Serve(req) => self.serve_local(conn, xid, &req, received),
             LocalWork::Refuse(op, code) => {
-                let zxid = self.tree.last_zxid();
+                // ZooKeeper answers these before (or without) reaching its database: no zxid.
+                let zxid = if op == OpCode::Auth { 0 } else { -1 };
                 self.reply(conn, xid, op, received, zxid, Err(code));
                 if let Some(c) = self.conns.get(&conn) {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
             LocalWork::Answer(op, result) => {
-                let zxid = self.tree.last_zxid();
+                let zxid = if op == OpCode::Auth { 0 } else { self.tree.last_zxid() };
                 self.reply(conn, xid, op, received, zxid, result)
             }
         }

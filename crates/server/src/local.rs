@@ -45,7 +45,12 @@ pub fn serve(
             tree.all_children_number(&r.path).map(Response::AllChildrenNumber).ok_or(ErrorCode::NoNode)
         }
         Request::GetEphemerals(r) => Ok(Response::GetEphemerals(ephemerals(tree, caller.session_id, &r.path))),
-        Request::MultiRead(ops) => Ok(Response::Multi(ops.iter().map(|op| multi_read(tree, watches, caller, op)).collect())),
+        Request::MultiRead(ops) => {
+            if ops.iter().any(|op| !matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_))) {
+                return Err(ErrorCode::MarshallingError);
+            }
+            Ok(Response::Multi(ops.iter().map(|op| multi_read(tree, watches, caller, op)).collect()))
+        }
         Request::Sync(r) => Ok(Response::Sync(r.path.clone())),
         Request::WhoAmI => Ok(Response::WhoAmI(who_am_i(caller.auth))),
         Request::SetWatches(w) | Request::SetWatches2(w) => {
@@ -56,7 +61,8 @@ pub fn serve(
             match AddWatchMode::from_i32(r.mode) {
                 Some(AddWatchMode::Persistent) => watches.add_persistent(&r.path, caller.conn),
                 Some(AddWatchMode::PersistentRecursive) => watches.add_persistent_recursive(&r.path, caller.conn),
-                None => return Err(ErrorCode::BadArguments),
+                // ZooKeeper fails to map the mode while reading the request: a marshalling error.
+                None => return Err(ErrorCode::MarshallingError),
             }
             Ok(Response::ErrorBody(0))
         }

@@ -2,7 +2,8 @@
 //!
 //! Only checks that depend on the request alone happen here (create flags, extended types, standalone
 //! `check`); everything that depends on the tree (existence, versions, ACLs) is decided when the txn is
-//! applied, so every replica reaches the same outcome.
+//! applied, so every replica reaches the same outcome. A write refused here still goes through the log as
+//! an error txn and takes a zxid, exactly as ZooKeeper's `ErrorTxn` does.
 
 use paddock_proto::{CreateMode, CreateRequest, ErrorCode, MultiOp, MultiResult, OpCode, Request, Response};
 use paddock_tree::{TxnOp, TxnResult};
@@ -16,15 +17,18 @@ pub enum ReplyKind {
     SetData,
     SetAcl,
     Multi(Vec<ReplyKind>),
+    /// A multi refused before it ran: answered in multi's per-op error shape.
+    MultiRefused(Vec<MultiResult>),
     Check,
     CloseSession,
+    /// A write refused before it ran: answered with the error of its error txn.
+    Refused,
 }
 
 /// A write request, ready to be stamped and logged; or the error to answer at once.
 pub enum Prepared {
     Write(TxnOp, ReplyKind),
-    /// A multi whose ops failed request-level checks: answered without a txn, in multi's error shape.
-    MultiRejected(Vec<MultiResult>),
+    /// Answered at once, without a txn (a standalone `check`, which ZooKeeper never logs either).
     Rejected(ErrorCode),
     /// Not a write: served locally.
     NotAWrite,
@@ -34,11 +38,11 @@ pub fn prepare(req: &Request, extended_types: bool) -> Prepared {
     match req {
         Request::Multi(ops) => prepare_multi(ops, extended_types),
         Request::Check(_) => Prepared::Rejected(ErrorCode::Unimplemented),
-        Request::Reconfig(_) => Prepared::Rejected(ErrorCode::ReconfigDisabled),
+        Request::Reconfig(_) => refused(ErrorCode::ReconfigDisabled),
         Request::CloseSession => Prepared::Write(TxnOp::CloseSession, ReplyKind::CloseSession),
         other => match single_write(other, extended_types) {
             Some(Ok((op, kind))) => Prepared::Write(op, kind),
-            Some(Err(code)) => Prepared::Rejected(code),
+            Some(Err(code)) => refused(code),
             None => Prepared::NotAWrite,
         },
     }
@@ -98,7 +102,7 @@ fn create_op(
     }
     // EphemeralType.validateTTL: a TTL mode needs the TTL opcode's ttl; any other mode must not carry one.
     let ttl_mismatch = (op == OpCode::CreateTtl) != mode.is_ttl();
-    if ttl_mismatch || (op == OpCode::CreateContainer && !mode.is_container()) {
+    if ttl_mismatch {
         return Err(ErrorCode::BadArguments);
     }
     let kind = if op == OpCode::Create {
@@ -116,7 +120,15 @@ fn create_op(
     Ok((txn, kind))
 }
 
+fn refused(code: ErrorCode) -> Prepared {
+    Prepared::Write(TxnOp::Error(code), ReplyKind::Refused)
+}
+
 fn prepare_multi(ops: &[MultiOp], extended_types: bool) -> Prepared {
+    if ops.iter().any(|op| matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_))) {
+        // ZooKeeper refuses the whole request while deserializing it.
+        return refused(ErrorCode::MarshallingError);
+    }
     let mut txns = Vec::with_capacity(ops.len());
     let mut kinds = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
@@ -125,7 +137,9 @@ fn prepare_multi(ops: &[MultiOp], extended_types: bool) -> Prepared {
                 txns.push(txn);
                 kinds.push(kind);
             }
-            Err(code) => return Prepared::MultiRejected(multi_failure(ops.len(), i, code)),
+            Err(code) => {
+                return Prepared::Write(TxnOp::Error(code), ReplyKind::MultiRefused(multi_failure(ops.len(), i, code)));
+            }
         }
     }
     Prepared::Write(TxnOp::Multi(txns), ReplyKind::Multi(kinds))
@@ -171,6 +185,7 @@ pub fn multi_failure(len: usize, failed: usize, code: ErrorCode) -> Vec<MultiRes
 /// Shapes an applied txn's result into the reply its request expects.
 pub fn reply_for(kind: &ReplyKind, result: TxnResult) -> Result<Response, ErrorCode> {
     match (kind, result) {
+        (ReplyKind::MultiRefused(results), TxnResult::Error(_)) => Ok(Response::Multi(results.clone())),
         (_, TxnResult::Error(code)) => Err(code),
         (ReplyKind::Create, TxnResult::Created { path, .. }) => Ok(Response::Create(path)),
         (ReplyKind::Create2, TxnResult::Created { path, stat }) => Ok(Response::Create2 { path, stat }),
@@ -192,7 +207,8 @@ fn multi_result(kind: &ReplyKind, result: TxnResult) -> MultiResult {
     match (kind, result) {
         (_, TxnResult::Error(code)) => MultiResult::Error(code),
         (ReplyKind::Create, TxnResult::Created { path, .. }) => MultiResult::Create(path),
-        (ReplyKind::Create2, TxnResult::Created { path, stat }) => MultiResult::Create2 { path, stat },
+        // Inside a multi, ZooKeeper 3.8 answers every create flavour with a plain create result.
+        (ReplyKind::Create2, TxnResult::Created { path, .. }) => MultiResult::Create(path),
         (_, TxnResult::Deleted) => MultiResult::Delete,
         (_, TxnResult::SetData(stat)) => MultiResult::SetData(stat),
         (_, TxnResult::Checked) => MultiResult::Check,
@@ -219,16 +235,15 @@ mod tests {
 
     #[test]
     fn create_flag_checks() {
-        assert!(matches!(prepare(&create(OpCode::Create, 9), false), Prepared::Rejected(ErrorCode::BadArguments)));
-        assert!(matches!(
-            prepare(&create(OpCode::Create, 5), false),
-            Prepared::Rejected(ErrorCode::Unimplemented)
-        ));
-        assert!(matches!(
-            prepare(&create(OpCode::Create, 5), true),
-            Prepared::Rejected(ErrorCode::BadArguments)
-        ));
+        let refused = |p: Prepared| match p {
+            Prepared::Write(TxnOp::Error(code), ReplyKind::Refused) => Some(code),
+            _ => None,
+        };
+        assert_eq!(refused(prepare(&create(OpCode::Create, 9), false)), Some(ErrorCode::BadArguments));
+        assert_eq!(refused(prepare(&create(OpCode::Create, 5), false)), Some(ErrorCode::Unimplemented));
+        assert_eq!(refused(prepare(&create(OpCode::Create, 5), true)), Some(ErrorCode::BadArguments));
         assert!(matches!(prepare(&create(OpCode::CreateContainer, 4), false), Prepared::Write(..)));
+        assert!(matches!(prepare(&create(OpCode::CreateContainer, 0), false), Prepared::Write(..)));
         assert!(matches!(prepare(&create(OpCode::Create2, 3), false), Prepared::Write(_, ReplyKind::Create2)));
     }
 
@@ -258,8 +273,10 @@ mod tests {
                 version: -1,
             }),
         ]);
-        let Prepared::MultiRejected(results) = prepare(&multi, false) else {
-            panic!("expected rejection");
+        let Prepared::Write(TxnOp::Error(ErrorCode::BadArguments), ReplyKind::MultiRefused(results)) =
+            prepare(&multi, false)
+        else {
+            panic!("expected a refused multi");
         };
         assert_eq!(
             results,

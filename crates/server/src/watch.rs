@@ -145,8 +145,10 @@ impl WatchManager {
     /// `remove` is set.
     pub fn check_or_remove(&mut self, path: &str, conn: ConnId, kind: WatcherType, remove: bool) -> bool {
         let (data_modes, child_modes) = match kind {
-            WatcherType::Data => (STANDARD, 0),
-            WatcherType::Children => (0, STANDARD),
+            // A persistent watch sits in both of ZooKeeper's tables and a recursive one in the data table,
+            // so removing by Data or Children finds them too.
+            WatcherType::Data => (STANDARD | PERSISTENT | RECURSIVE, 0),
+            WatcherType::Children => (RECURSIVE, STANDARD | PERSISTENT),
             WatcherType::Any => (STANDARD | PERSISTENT | RECURSIVE, STANDARD | PERSISTENT),
             WatcherType::Persistent => (PERSISTENT, PERSISTENT),
             WatcherType::PersistentRecursive => (RECURSIVE, 0),

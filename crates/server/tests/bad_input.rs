@@ -104,19 +104,19 @@ async fn truncated_frame_then_close_leaves_the_server_serving() {
     assert_bystander_ok(&client).await;
 }
 
+/// As ZooKeeper 3.8: Unimplemented with zxid -1, then the connection (not the session) is closed.
 #[tokio::test]
-async fn unknown_opcode_gets_unimplemented_and_the_connection_stays() {
+async fn unknown_opcode_gets_unimplemented_then_the_connection_closes() {
     let server = server().await;
+    let client = bystander(&server).await;
     let mut raw = raw_session(&server).await;
     let mut w = JuteWriter::framed();
     RequestHeader { xid: 7, op: 999 }.write_to(&mut w);
     raw.write_all(&w.into_frame()).await.expect("send");
     let header = reply_header(&mut raw).await;
-    assert_eq!((header.xid, header.err), (7, ErrorCode::Unimplemented.code()));
-    let exists = Request::Exists(PathWatchRequest { path: "/".into(), watch: false });
-    raw.write_all(&exists.encode(8)).await.expect("send exists");
-    let header = reply_header(&mut raw).await;
-    assert_eq!((header.xid, header.err), (8, 0), "connection still serves");
+    assert_eq!((header.xid, header.zxid, header.err), (7, -1, ErrorCode::Unimplemented.code()));
+    assert_closed(&mut raw).await;
+    assert_bystander_ok(&client).await;
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ impl DataTree {
                 Ok(TxnResult::SessionCreated)
             }
             TxnOp::CloseSession => Ok(self.close_session(txn, triggers)),
+            TxnOp::Error(code) => Err(*code),
             TxnOp::Create { path, data, acl, mode, ttl } => self.create(txn, path, data, acl, *mode, *ttl, triggers),
             TxnOp::Delete { path, version } => self.delete(txn, path, *version, triggers),
             TxnOp::DeleteContainer { path } => self.delete_container(txn, path, triggers),

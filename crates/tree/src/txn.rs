@@ -30,6 +30,9 @@ pub struct Txn {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxnOp {
+    /// ZooKeeper's `ErrorTxn`: a write refused before it touched the tree (bad flags, reconfig disabled,
+    /// a malformed multi...). It changes nothing but still takes a zxid, as in ZooKeeper.
+    Error(ErrorCode),
     CreateSession {
         timeout_ms: i32,
         passwd: [u8; 16],
@@ -189,6 +192,10 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_raw(passwd);
         }
         TxnOp::CloseSession => out.put_i32(OpCode::CloseSession as i32),
+        TxnOp::Error(code) => {
+            out.put_i32(OpCode::Error as i32);
+            out.put_i32(code.code());
+        }
         TxnOp::Create { path, data, acl, mode, ttl } => {
             out.put_i32(OpCode::Create as i32);
             out.put_str(path);
@@ -238,6 +245,10 @@ fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
     let op = match OpCode::from_i32(code) {
         Some(OpCode::CreateSession) => TxnOp::CreateSession { timeout_ms: input.get_i32()?, passwd: input.array()? },
         Some(OpCode::CloseSession) => TxnOp::CloseSession,
+        Some(OpCode::Error) => {
+            let code = input.get_i32()?;
+            TxnOp::Error(ErrorCode::from_i32(code).ok_or(TxnDecodeError::UnknownOp(code))?)
+        }
         Some(OpCode::Create) => TxnOp::Create {
             path: input.get_string()?,
             data: input.get_bytes()?,
