@@ -165,7 +165,13 @@ fn multi_op(op: &MultiOp, extended_types: bool) -> Result<(TxnOp, ReplyKind), Er
         }
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => return Err(ErrorCode::MarshallingError),
     };
-    single_write(&as_request, extended_types).unwrap_or(Err(ErrorCode::MarshallingError))
+    let prepared = single_write(&as_request, extended_types).unwrap_or(Err(ErrorCode::MarshallingError));
+    // Inside a multi ZooKeeper answers create2 with a plain create result (only the container and TTL
+    // flavours carry a Stat).
+    match (op, prepared) {
+        (MultiOp::Create { op: OpCode::Create2, .. }, Ok((txn, ReplyKind::Create2))) => Ok((txn, ReplyKind::Create)),
+        (_, prepared) => prepared,
+    }
 }
 
 /// ZooKeeper's shape of a failed multi: ops before the failure report OK, the failing op its code, the
@@ -207,8 +213,7 @@ fn multi_result(kind: &ReplyKind, result: TxnResult) -> MultiResult {
     match (kind, result) {
         (_, TxnResult::Error(code)) => MultiResult::Error(code),
         (ReplyKind::Create, TxnResult::Created { path, .. }) => MultiResult::Create(path),
-        // Inside a multi, ZooKeeper 3.8 answers every create flavour with a plain create result.
-        (ReplyKind::Create2, TxnResult::Created { path, .. }) => MultiResult::Create(path),
+        (ReplyKind::Create2, TxnResult::Created { path, stat }) => MultiResult::Create2 { path, stat },
         (_, TxnResult::Deleted) => MultiResult::Delete,
         (_, TxnResult::SetData(stat)) => MultiResult::SetData(stat),
         (_, TxnResult::Checked) => MultiResult::Check,

@@ -39,6 +39,12 @@ ZOOKEEPER = {
     "unknown_four_letter_word": "closed",
 }
 
+# ZooKeeper closes the connection after answering an unknown opcode, but the close is queued behind the
+# reply: a ping sent at once may still be answered first. Both are ZooKeeper's behaviour.
+ZOOKEEPER_RACES = {
+    "unknown_opcode": {"reply xid=1 err=-6 len=16; then reply xid=-2 err=0 len=16"},
+}
+
 # Intentional difference, normalized explicitly: ZooKeeper decodes invalid UTF-8 with replacement characters,
 # so a read of such a path is just NoNode (and a write fails the path check); Paddock refuses invalid UTF-8 as
 # BadArguments (-8) for every request.
@@ -70,7 +76,8 @@ def test_bad_input(case):
         addr = addr_of(target)
         results[target] = case(addr)
         server_still_serves(addr)
-    assert results["zookeeper"] == ZOOKEEPER[name], f"ZooKeeper itself answered {results['zookeeper']!r}"
-    accepted = {ZOOKEEPER[name]} | INTENTIONAL.get(name, set())
+    zookeeper_answers = {ZOOKEEPER[name]} | ZOOKEEPER_RACES.get(name, set())
+    assert results["zookeeper"] in zookeeper_answers, f"ZooKeeper itself answered {results['zookeeper']!r}"
+    accepted = zookeeper_answers | INTENTIONAL.get(name, set())
     assert results["paddock"] in accepted, (
         f"{name}: ZooKeeper {results['zookeeper']!r}, Paddock {results['paddock']!r}")
