@@ -62,9 +62,18 @@ const ZERO_COUNTERS: &[&str] = &[
     "zk_revalidate_count",
 ];
 
-/// ZooKeeper summary metrics (each reported as avg/min/max/cnt/sum) for pipeline stages Paddock does not
-/// have; same reason as [`ZERO_COUNTERS`].
+/// ZooKeeper summary metrics (avg/min/max/cnt/sum) for pipeline stages Paddock does not have; same reason
+/// as [`ZERO_COUNTERS`].
 const ZERO_SUMMARIES: &[&str] = &[
+    "read_commit_proc_issued",
+    "sync_process_time",
+    "sync_processor_batch_size",
+    "startup_snap_load_time",
+    "write_batch_time_in_commit_processor",
+    "observer_sync_time",
+    "node_changed_watch_count",
+    "node_children_watch_count",
+    "concurrent_request_processing_in_commit_processor",
     "socket_closing_time",
     "proposal_process_time",
     "leader_unavailable_time",
@@ -95,6 +104,31 @@ const ZERO_SUMMARIES: &[&str] = &[
     "netty_queued_buffer_capacity",
     "election_time",
     "commit_commit_proc_req_queued",
+];
+
+/// The same for ZooKeeper's summaries that also report p50/p95/p99/p999.
+const ZERO_PERCENTILE_SUMMARIES: &[&str] = &[
+    "prep_processor_queue_time_ms",
+    "jvm_pause_time_ms",
+    "close_session_prep_time",
+    "read_commitproc_time_ms",
+    "local_write_committed_time_ms",
+    "request_throttle_queue_time_ms",
+    "quorum_ack_latency",
+    "om_commit_process_time_ms",
+    "read_final_proc_time_ms",
+    "commit_propagation_latency",
+    "dead_watchers_cleaner_latency",
+    "write_final_proc_time_ms",
+    "proposal_ack_creation_latency",
+    "proposal_latency",
+    "om_proposal_process_time_ms",
+    "sync_processor_queue_and_flush_time_ms",
+    "propagation_latency",
+    "server_write_committed_time_ms",
+    "sync_processor_queue_time_ms",
+    "sync_processor_queue_flush_time_ms",
+    "write_commitproc_time_ms",
 ];
 
 /// Every `mntr` line, in ZooKeeper's order for the keys monitoring tools read first.
@@ -142,6 +176,19 @@ pub fn mntr(core: &Core) -> Vec<(String, String)> {
     }
     for name in ZERO_SUMMARIES {
         push_summary(&mut out, name, 0.0, 0.0, 0.0, 0, 0.0);
+    }
+    for (name, h) in [("readlatency", &core.stats.read_latency), ("updatelatency", &core.stats.update_latency)] {
+        let l = &h.summary;
+        push_summary(&mut out, name, l.avg_ms(), l.min_ms, l.max_ms, l.count, l.total_ms);
+        for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+            out.push((format!("zk_{label}_{name}"), h.quantile_ms(q).to_string()));
+        }
+    }
+    for name in ZERO_PERCENTILE_SUMMARIES {
+        push_summary(&mut out, name, 0.0, 0.0, 0.0, 0, 0.0);
+        for label in ["p50", "p95", "p99", "p999"] {
+            out.push((format!("zk_{label}_{name}"), "0".into()));
+        }
     }
     let last_snapshot = core.snapshots.as_ref().map(|s| s.last_zxid.load(Ordering::Relaxed)).unwrap_or(-1);
     out.push(("paddock_last_snapshot_zxid".into(), last_snapshot.to_string()));

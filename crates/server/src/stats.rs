@@ -37,12 +37,49 @@ impl Latency {
     }
 }
 
+/// A [`Latency`] summary plus a histogram for ZooKeeper's percentile keys (`zk_p99_readlatency`...).
+#[derive(Debug)]
+pub struct LatencyHistogram {
+    pub summary: Latency,
+    micros: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            summary: Latency::default(),
+            // 1 µs to 1 h at 3 significant digits: constant bounds, valid by construction.
+            micros: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    pub fn add(&mut self, d: Duration) {
+        self.summary.add(d);
+        self.micros.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
+    }
+
+    /// The latency at quantile `q`, in whole milliseconds as ZooKeeper reports it.
+    pub fn quantile_ms(&self, q: f64) -> u64 {
+        self.micros.value_at_quantile(q) / 1000
+    }
+
+    pub fn reset(&mut self) {
+        self.summary.reset();
+        self.micros.reset();
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub latency: Latency,
     pub per_op: HashMap<&'static str, Latency>,
+    /// ZooKeeper's `readlatency` and `updatelatency`: requests served locally vs through the log.
+    pub read_latency: LatencyHistogram,
+    pub update_latency: LatencyHistogram,
     pub auth_failed: u64,
     pub sessions_expired: u64,
     pub log_failures: u64,
@@ -56,6 +93,11 @@ impl ServerStats {
     pub fn record(&mut self, op: OpCode, latency: Duration) {
         self.latency.add(latency);
         self.per_op.entry(op.name()).or_default().add(latency);
+        if is_update(op) {
+            self.update_latency.add(latency);
+        } else if op != OpCode::Ping {
+            self.read_latency.add(latency);
+        }
     }
 
     /// Timings in ZooKeeper's summary shape, for `mntr`.
@@ -69,6 +111,8 @@ impl ServerStats {
         self.packets_sent = 0;
         self.latency.reset();
         self.per_op.clear();
+        self.read_latency.reset();
+        self.update_latency.reset();
     }
 }
 
@@ -131,4 +175,14 @@ impl Default for ConnStats {
     fn default() -> Self {
         ConnStats::new()
     }
+}
+
+/// Opcodes that go through the log (ZooKeeper's `updatelatency`); everything else counts as a read.
+fn is_update(op: OpCode) -> bool {
+    use OpCode::*;
+    matches!(
+        op,
+        Create | Create2 | CreateContainer | CreateTtl | Delete | DeleteContainer | SetData | SetAcl | Multi
+            | Reconfig | CloseSession | CreateSession
+    )
 }

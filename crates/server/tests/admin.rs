@@ -48,43 +48,6 @@ const COMMANDS: &[&[&str]] = &[
     &["zabstate"],
 ];
 
-/// Summary metrics (`zk_avg_/min_/max_/cnt_/sum_<name>`, some with percentiles) Apache ZooKeeper 3.8's
-/// standalone `mntr` reports and Paddock's does not (yet): pipeline stages and quorum timings Paddock's
-/// design has no counterpart for. The test fails if any other ZooKeeper key goes missing.
-const SUMMARIES_NOT_IN_PADDOCK: &[&str] = &[
-    "close_session_prep_time",
-    "commit_propagation_latency",
-    "concurrent_request_processing_in_commit_processor",
-    "dead_watchers_cleaner_latency",
-    "jvm_pause_time_ms",
-    "local_write_committed_time_ms",
-    "node_changed_watch_count",
-    "node_children_watch_count",
-    "observer_sync_time",
-    "om_commit_process_time_ms",
-    "om_proposal_process_time_ms",
-    "prep_processor_queue_time_ms",
-    "propagation_latency",
-    "proposal_ack_creation_latency",
-    "proposal_latency",
-    "quorum_ack_latency",
-    "read_commit_proc_issued",
-    "read_commitproc_time_ms",
-    "read_final_proc_time_ms",
-    "readlatency",
-    "request_throttle_queue_time_ms",
-    "server_write_committed_time_ms",
-    "startup_snap_load_time",
-    "sync_process_time",
-    "sync_processor_batch_size",
-    "sync_processor_queue_and_flush_time_ms",
-    "sync_processor_queue_flush_time_ms",
-    "sync_processor_queue_time_ms",
-    "updatelatency",
-    "write_batch_time_in_commit_processor",
-    "write_commitproc_time_ms",
-    "write_final_proc_time_ms",
-];
 
 // ---- servers and clients -----------------------------------------------------------------------------
 
@@ -551,25 +514,17 @@ async fn monitor_has_the_keys_apache_zookeeper_mntr_reports() {
 
     let a = memory_server(|_| {}).await;
     let monitor = get(a.admin, "/commands/monitor").await.json();
-    let known_gaps: BTreeSet<&str> = SUMMARIES_NOT_IN_PADDOCK.iter().copied().collect();
-    let summary = regex_free_summary_name;
     let mut missing = Vec::new();
     for (key, value) in &reference {
         let key = key.strip_prefix("zk_").unwrap_or(key);
         let Some(json) = monitor.get(key) else {
-            if !summary(key).is_some_and(|name| known_gaps.contains(name)) {
-                missing.push(key.to_string());
-            }
+            missing.push(key.to_string());
             continue;
         };
         let number = value.parse::<f64>().is_ok();
         assert_eq!(json.is_number(), number, "{key}: ZooKeeper says {value:?}, Paddock {json}");
     }
     assert!(missing.is_empty(), "ZooKeeper mntr keys missing from Paddock's monitor: {missing:?}");
-    // The known gaps are real gaps: this list shrinks when Paddock reports them.
-    for name in SUMMARIES_NOT_IN_PADDOCK {
-        assert!(reference.contains_key(&format!("zk_avg_{name}")), "{name} is not a ZooKeeper summary");
-    }
     a.server.shutdown().await;
 }
 
@@ -591,10 +546,6 @@ async fn zookeeper_mntr(addr: String) -> String {
     }
 }
 
-/// `avg_readlatency` → `readlatency`: the metric behind a summary key (`avg/min/max/cnt/sum/pNN_`).
-fn regex_free_summary_name(key: &str) -> Option<&str> {
-    ["avg_", "min_", "max_", "cnt_", "sum_", "p50_", "p95_", "p99_", "p999_"].iter().find_map(|p| key.strip_prefix(p))
-}
 
 // ---- metrics -----------------------------------------------------------------------------------------
 
