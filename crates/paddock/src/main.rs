@@ -9,7 +9,11 @@ use paddock_server::ServerConfig;
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
-#[command(name = "paddock", version, about = "A ZooKeeper-compatible coordination service with built-in backup and restore")]
+#[command(
+    name = "paddock",
+    version,
+    about = "A ZooKeeper-compatible coordination service with built-in backup and restore"
+)]
 struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "PADDOCK_LOG_FORMAT")]
@@ -166,7 +170,13 @@ fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
         }
         SnapshotCommand::Verify { file } => match paddock_server::check::inspect_snapshot(&file) {
             Ok(info) => {
-                println!("{}: ok (zxid {}, {} znodes, digest {})", file.display(), info.zxid, info.node_count, info.digest);
+                println!(
+                    "{}: ok (zxid {}, {} znodes, digest {})",
+                    file.display(),
+                    info.zxid,
+                    info.node_count,
+                    info.digest
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

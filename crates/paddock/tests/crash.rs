@@ -22,10 +22,7 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 fn start(data_dir: &Path, port: u16) -> Server {
@@ -38,11 +35,8 @@ fn start(data_dir: &Path, port: u16) -> Server {
         ),
     )
     .expect("write zoo.cfg");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("server.log"))
-        .expect("log file");
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("server.log")).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["server", "--config"])
         .arg(&cfg)
@@ -169,7 +163,8 @@ async fn acknowledged_writes_survive_kill_9() {
             client.create(&format!("/crash/w{id}"), b"0", &open()).await.expect("writer node");
         }
     }
-    let acked: Arc<Mutex<HashMap<usize, Acked>>> = Arc::new(Mutex::new((0..WRITERS).map(|i| (i, Acked::default())).collect()));
+    let acked: Arc<Mutex<HashMap<usize, Acked>>> =
+        Arc::new(Mutex::new((0..WRITERS).map(|i| (i, Acked::default())).collect()));
     let mut server = Some(server);
     for cycle in 0..cycles {
         let Some(running) = server.take() else { unreachable!("server present") };

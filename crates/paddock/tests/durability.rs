@@ -14,11 +14,7 @@ fn persistent() -> zk::CreateOptions<'static> {
 }
 
 async fn connect(addr: &str) -> zk::Client {
-    zk::Client::connector()
-        .with_session_timeout(Duration::from_secs(30))
-        .connect(addr)
-        .await
-        .expect("client connects")
+    zk::Client::connector().with_session_timeout(Duration::from_secs(30)).connect(addr).await.expect("client connects")
 }
 
 /// `paddock data check --json` on a data dir: (exit success, report).
@@ -93,8 +89,8 @@ async fn sessions_and_ephemerals_survive_a_clean_restart() {
 
 #[tokio::test]
 async fn a_session_whose_client_never_returns_expires_after_restart() {
-    let mut server = PaddockProcess::start_with(&[("tickTime", "200"), ("minSessionTimeout", "1000")])
-        .expect("paddock starts");
+    let mut server =
+        PaddockProcess::start_with(&[("tickTime", "200"), ("minSessionTimeout", "1000")]).expect("paddock starts");
     // The owner lives on its own runtime; dropping the runtime kills its connection without a
     // closeSession, exactly like a client process that died.
     let addr = server.addr();
@@ -191,7 +187,10 @@ async fn a_flipped_bit_in_a_middle_log_record_is_refused_with_file_and_offset() 
     let (sound, report) = data_check(&server.data_dir);
     assert!(!sound, "data check flags the damage");
     let problems = report["problems"].to_string();
-    assert!(problems.contains(&segment.display().to_string()) && problems.contains("offset"), "names the spot: {problems}");
+    assert!(
+        problems.contains(&segment.display().to_string()) && problems.contains("offset"),
+        "names the spot: {problems}"
+    );
 
     let restarted = server.restart();
     assert!(restarted.is_err(), "refuses to start with silently missing data");

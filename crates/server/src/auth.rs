@@ -37,11 +37,7 @@ mod tests {
     use super::*;
 
     fn packet(scheme: &str, auth: &str) -> AuthPacket {
-        AuthPacket {
-            auth_type: 0,
-            scheme: scheme.to_string(),
-            auth: auth.as_bytes().to_vec(),
-        }
+        AuthPacket { auth_type: 0, scheme: scheme.to_string(), auth: auth.as_bytes().to_vec() }
     }
 
     #[test]

@@ -111,8 +111,7 @@ fn audit_wal(wal_dir: &Path, report: &mut DataCheck) -> Result<bool, StorageErro
 
 fn replay(wal_dir: &Path, report: &mut DataCheck) {
     let first = report.wal_first_zxid;
-    let valid: BTreeMap<i64, u64> =
-        report.snapshots.iter().filter_map(|s| s.digest.map(|d| (s.zxid, d))).collect();
+    let valid: BTreeMap<i64, u64> = report.snapshots.iter().filter_map(|s| s.digest.map(|d| (s.zxid, d))).collect();
     let continues = |zxid: i64| first.is_none_or(|f| f as i64 <= zxid + 1);
     let base = if continues(0) { Some(0) } else { valid.keys().copied().find(|z| continues(*z)) };
     let Some(base) = base else {
@@ -192,8 +191,13 @@ pub fn render(report: &DataCheck) -> String {
         (Some(a), Some(b)) => format!("zxid 0x{a:x}..0x{b:x}"),
         _ => "no records".to_string(),
     };
-    let _ = writeln!(out, "log: {} segments, {}", report.wal_segments, range(report.wal_first_zxid, report.wal_last_zxid));
-    let _ = writeln!(out, "replayed {} records, state digest matched {} snapshots", report.replayed, report.digests_compared);
+    let _ =
+        writeln!(out, "log: {} segments, {}", report.wal_segments, range(report.wal_first_zxid, report.wal_last_zxid));
+    let _ = writeln!(
+        out,
+        "replayed {} records, state digest matched {} snapshots",
+        report.replayed, report.digests_compared
+    );
     for w in &report.warnings {
         let _ = writeln!(out, "warning: {w}");
     }

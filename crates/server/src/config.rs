@@ -97,25 +97,16 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config key {key}: invalid value {value:?}: {reason}")]
-    Invalid {
-        key: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { key: String, value: String, reason: String },
 }
 
 impl ServerConfig {
     /// Loads a `zoo.cfg`. Returns the config and the warnings (unknown keys, ignored quorum settings).
     pub fn load(path: &Path) -> Result<(ServerConfig, Vec<String>), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let (mut config, warnings) = ServerConfig::parse(&text)?;
         config.source = Some(path.to_path_buf());
         Ok((config, warnings))
@@ -193,11 +184,8 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         }
         "jute.maxbuffer" => config.jute_max_buffer = parse_num(key, value)?,
         "4lw.commands.whitelist" => {
-            config.four_letter_whitelist = value
-                .split(',')
-                .map(|w| w.trim().to_string())
-                .filter(|w| !w.is_empty())
-                .collect()
+            config.four_letter_whitelist =
+                value.split(',').map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect()
         }
         "DigestAuthenticationProvider.superDigest"
         | "zookeeper.DigestAuthenticationProvider.superDigest"
@@ -221,11 +209,14 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "admin.rateLimiterIntervalInMS" => config.admin_rate_limiter_interval_ms = parse_num(key, value)?,
         "admin.snapshot.enabled" => config.admin_snapshot_enabled = parse_bool(key, value)?,
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
-        "znode.container.maxNeverUsedIntervalMs" => {
-            config.container_max_never_used_ms = parse_num(key, value)?
-        }
-        "initLimit" | "syncLimit" | "standaloneEnabled" | "reconfigEnabled" | "electionAlg"
-        | "peerType" | "quorumListenOnAllIPs" => {
+        "znode.container.maxNeverUsedIntervalMs" => config.container_max_never_used_ms = parse_num(key, value)?,
+        "initLimit"
+        | "syncLimit"
+        | "standaloneEnabled"
+        | "reconfigEnabled"
+        | "electionAlg"
+        | "peerType"
+        | "quorumListenOnAllIPs" => {
             return Ok(Applied::Ignored("quorum settings have no effect on a standalone server"));
         }
         k if k.starts_with("server.") || k.starts_with("group.") || k.starts_with("weight.") => {

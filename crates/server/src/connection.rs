@@ -16,10 +16,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
+use crate::Shared;
 use crate::core::{CoreMsg, Outbound};
 use crate::fourlw;
 use crate::watch::ConnId;
-use crate::Shared;
 
 /// Serves one accepted socket until either side closes it.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
@@ -80,20 +80,26 @@ async fn read_loop(
                 if !handshaken && buf.len() >= 4 {
                     let first4 = [buf[0], buf[1], buf[2], buf[3]];
                     if let Some(cmd) = four_letter_word(first4) {
-                        return four_letter(cmd, shared, &out).await;
+                        return four_letter(cmd, peer, shared, &out).await;
                     }
                 }
                 let n = reader.read_buf(&mut buf).await.map_err(|e| format!("read error: {e}"))?;
                 if n == 0 {
-                    return if buf.is_empty() { Ok(()) } else { Err(format!("client closed mid-frame ({} bytes pending)", buf.len())) };
+                    return if buf.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("client closed mid-frame ({} bytes pending)", buf.len()))
+                    };
                 }
                 continue;
             }
             Err(e) => {
-                if !handshaken && buf.len() >= 4
-                    && let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]]) {
-                        return four_letter(cmd, shared, &out).await;
-                    }
+                if !handshaken
+                    && buf.len() >= 4
+                    && let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]])
+                {
+                    return four_letter(cmd, peer, shared, &out).await;
+                }
                 return Err(format!("bad frame from client: {e}"));
             }
         };
@@ -129,9 +135,14 @@ fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMs
     }
 }
 
-async fn four_letter(cmd: &'static str, shared: &Arc<Shared>, out: &mpsc::UnboundedSender<Outbound>) -> Result<(), String> {
+async fn four_letter(
+    cmd: &'static str,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    out: &mpsc::UnboundedSender<Outbound>,
+) -> Result<(), String> {
     let text = if shared.config.four_letter_allowed(cmd) {
-        fourlw::run(cmd, shared).await
+        fourlw::run(cmd, Some(peer), shared).await
     } else {
         format!("{cmd} is not executed because it is not in the whitelist.\n")
     };

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use paddock_proto::{
-    ConnectRequest, ConnectResponse, ErrorCode, Id, OpCode, ReplyHeader, Request, Response, WatcherEvent,
-    KEEPER_STATE_SYNC_CONNECTED, encode_connect_response, encode_notification, encode_reply, perms, xid,
+    ConnectRequest, ConnectResponse, ErrorCode, Id, KEEPER_STATE_SYNC_CONNECTED, OpCode, ReplyHeader, Request,
+    Response, WatcherEvent, encode_connect_response, encode_notification, encode_reply, perms, xid,
 };
 use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult, acl};
 use tokio::sync::mpsc;
@@ -145,7 +145,13 @@ pub struct Core {
     pub stats: ServerStats,
     pub started: Instant,
     pub snapshots: Option<Snapshots>,
+    /// The state digest every [`DIGEST_LOG_INTERVAL`] zxids, newest last (`hash`, as ZooKeeper's digest log).
+    pub digest_log: VecDeque<(i64, u64)>,
 }
+
+/// ZooKeeper's `zookeeper.digest.log.interval` and `DIGEST_LOG_LIMIT`.
+pub const DIGEST_LOG_INTERVAL: i64 = 128;
+const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Core {
     pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn TxnLog>) -> Core {
@@ -172,6 +178,7 @@ impl Core {
             stats: ServerStats::default(),
             started: Instant::now(),
             snapshots: None,
+            digest_log: VecDeque::new(),
         }
     }
 
@@ -205,7 +212,7 @@ impl Core {
             CoreMsg::Connect { conn, peer, req, out } => self.connect(conn, peer, req, out),
             CoreMsg::Request { conn, xid, req, received, bytes } => {
                 self.stats.bytes_received += bytes as u64;
-                self.request(conn, xid, req, received)
+                self.request(conn, xid, req, received, bytes)
             }
             CoreMsg::BadRequest { conn, xid, code } => {
                 self.local(conn, xid, Instant::now(), LocalWork::Answer(OpCode::Error, Err(code)))
@@ -253,12 +260,7 @@ impl Core {
             c.queue.push_back(Queued::Write);
             self.conns.insert(conn, c);
             self.session_conns.insert(session_id, conn);
-            let origin = Origin::Connect {
-                conn,
-                timeout_ms,
-                passwd,
-                read_only: req.read_only,
-            };
+            let origin = Origin::Connect { conn, timeout_ms, passwd, read_only: req.read_only };
             self.propose(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms, passwd }, origin);
             return;
         }
@@ -301,7 +303,14 @@ impl Core {
         self.conns.insert(conn, c);
     }
 
-    fn send_connect_response(&self, c: &Conn, session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_only: Option<bool>) {
+    fn send_connect_response(
+        &self,
+        c: &Conn,
+        session_id: i64,
+        timeout_ms: i32,
+        passwd: [u8; 16],
+        read_only: Option<bool>,
+    ) {
         let resp = ConnectResponse {
             protocol_version: 0,
             timeout: timeout_ms,
@@ -314,9 +323,10 @@ impl Core {
 
     fn disconnect(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn)
-            && self.session_conns.get(&c.session_id) == Some(&conn) {
-                self.session_conns.remove(&c.session_id);
-            }
+            && self.session_conns.get(&c.session_id) == Some(&conn)
+        {
+            self.session_conns.remove(&c.session_id);
+        }
         self.watches.remove_conn(conn);
     }
 
@@ -347,7 +357,7 @@ impl Core {
 
     // ---- requests -------------------------------------------------------------------------------------
 
-    fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
+    fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant, bytes: usize) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -368,6 +378,9 @@ impl Core {
                 Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
                 Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
                 Prepared::Write(op, kind) => {
+                    if let Some(path) = req.path() {
+                        self.stats.record_namespace(path, true, bytes);
+                    }
                     let auth = c.auth.clone();
                     c.queue.push_back(Queued::Write);
                     let origin = Origin::Client { conn, xid, kind, op: req.opcode(), received };
@@ -423,7 +436,7 @@ impl Core {
             }
             LocalWork::Answer(op, result) => {
                 let zxid = if op == OpCode::Auth { 0 } else { self.tree.last_zxid() };
-                self.reply(conn, xid, op, received, zxid, result)
+                self.reply(conn, xid, op, received, zxid, result);
             }
         }
     }
@@ -438,7 +451,10 @@ impl Core {
             self.notify_one(conn, &event.path, event.event, zxid, None);
         }
         let xid = if matches!(req, Request::SetWatches(_) | Request::SetWatches2(_)) { xid::SET_WATCHES } else { xid };
-        self.reply(conn, xid, req.opcode(), received, zxid, result);
+        let sent = self.reply(conn, xid, req.opcode(), received, zxid, result);
+        if let Some(path) = req.path() {
+            self.stats.record_namespace(path, false, sent);
+        }
     }
 
     // ---- the write path -------------------------------------------------------------------------------
@@ -470,7 +486,10 @@ impl Core {
     /// The log lost everything after `last_durable`: nothing of it was applied, so every waiting client is
     /// told the write failed, and zxids are reused from `last_durable + 1`.
     fn fail_pending(&mut self, last_durable: i64, error: &str) {
-        warn!(last_durable, error, "write-ahead log failed; failing the writes in flight (new writes fail too until the disk recovers)");
+        warn!(
+            last_durable,
+            error, "write-ahead log failed; failing the writes in flight (new writes fail too until the disk recovers)"
+        );
         self.stats.log_failures += 1;
         self.log.resume();
         let failed: Vec<Pending> = self.pending.drain(..).filter(|p| p.txn.zxid > last_durable).collect();
@@ -497,6 +516,12 @@ impl Core {
 
     fn apply(&mut self, p: Pending) {
         let Applied { result, triggers } = self.tree.apply(&p.txn);
+        if p.txn.zxid % DIGEST_LOG_INTERVAL == 0 {
+            if self.digest_log.len() == DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
+            self.digest_log.push_back((p.txn.zxid, self.tree.digest()));
+        }
         if let Some(snapshots) = &mut self.snapshots {
             snapshots.applied(&self.tree);
         }
@@ -562,7 +587,16 @@ impl Core {
 
     // ---- output ---------------------------------------------------------------------------------------
 
-    fn reply(&mut self, conn: ConnId, xid: i32, op: OpCode, received: Instant, zxid: i64, result: Result<Response, ErrorCode>) {
+    /// Sends a reply; returns its size on the wire.
+    fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        received: Instant,
+        zxid: i64,
+        result: Result<Response, ErrorCode>,
+    ) -> usize {
         let (err, body) = match result {
             Ok(resp) => (0, Some(resp)),
             Err(code) => (code.code(), None),
@@ -575,7 +609,9 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.record(xid, zxid, op, latency);
         }
+        let size = frame.len();
         self.send(conn, frame);
+        size
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
@@ -593,13 +629,22 @@ impl Core {
         }
     }
 
-    fn notify_one(&mut self, conn: ConnId, path: &str, event: paddock_proto::EventType, zxid: i64, node_acl: Option<&[paddock_proto::Acl]>) {
+    fn notify_one(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        event: paddock_proto::EventType,
+        zxid: i64,
+        node_acl: Option<&[paddock_proto::Acl]>,
+    ) {
         let Some(c) = self.conns.get(&conn) else { return };
         if let Some(node_acl) = node_acl
-            && !acl::check(node_acl, perms::READ, &c.auth) {
-                return;
-            }
-        let event = WatcherEvent { event_type: event as i32, state: KEEPER_STATE_SYNC_CONNECTED, path: path.to_string() };
+            && !acl::check(node_acl, perms::READ, &c.auth)
+        {
+            return;
+        }
+        let event =
+            WatcherEvent { event_type: event as i32, state: KEEPER_STATE_SYNC_CONNECTED, path: path.to_string() };
         self.send(conn, encode_notification(zxid, &event));
     }
 

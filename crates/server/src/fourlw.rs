@@ -3,6 +3,7 @@
 //! monitoring agents written for ZooKeeper parse them unchanged.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::Shared;
@@ -13,17 +14,18 @@ use crate::monitor;
 /// and our own version.
 pub const VERSION: &str = concat!("3.9.3-paddock-", env!("CARGO_PKG_VERSION"), ", built on unknown");
 
-/// Runs a whitelisted four-letter word and returns its text.
-pub async fn run(cmd: &str, shared: &Arc<Shared>) -> String {
+/// Runs a whitelisted four-letter word and returns its text. `asker` is the connection that sent it, which
+/// ZooKeeper lists among the clients of `stat` and `cons` (with no session yet).
+pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> String {
     let text = match cmd {
         "ruok" => return "imok".to_string(),
         "isro" => return "rw".to_string(),
         "gtmk" => return "306\n".to_string(),
         "conf" => return conf(shared),
         "envi" => return envi(),
-        "srvr" => shared.inspect(|core| server_summary(core, false)).await,
-        "stat" => shared.inspect(|core| server_summary(core, true)).await,
-        "cons" => shared.inspect(cons).await,
+        "srvr" => shared.inspect(move |core| server_summary(core, false, asker)).await,
+        "stat" => shared.inspect(move |core| server_summary(core, true, asker)).await,
+        "cons" => shared.inspect(move |core| cons(core, asker)).await,
         "crst" => shared.inspect(crst).await,
         "srst" => shared.inspect(srst).await,
         "mntr" => shared.inspect(mntr).await,
@@ -31,7 +33,7 @@ pub async fn run(cmd: &str, shared: &Arc<Shared>) -> String {
         "wchc" => shared.inspect(wchc).await,
         "wchp" => shared.inspect(wchp).await,
         "dirs" => shared.inspect(dirs).await,
-        "hash" => shared.inspect(|core| format!("{:x}: {}\n", core.last_zxid(), core.tree.digest())).await,
+        "hash" => shared.inspect(hash).await,
         "reqs" => shared.inspect(|_| String::new()).await,
         "dump" => shared.inspect(dump).await,
         _ => Some(format!("Unknown command: {cmd}\n")),
@@ -45,11 +47,14 @@ pub fn java_double(v: f64) -> String {
 }
 
 /// `srvr` and `stat`: `stat` adds the client list.
-fn server_summary(core: &mut Core, with_clients: bool) -> String {
+fn server_summary(core: &mut Core, with_clients: bool, asker: Option<SocketAddr>) -> String {
     let l = &core.stats.latency;
     let mut out = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         out.push_str("Clients:\n");
+        if let Some(asker) = asker {
+            let _ = writeln!(out, "{}", asker_connection(asker));
+        }
         for c in core.conns.values() {
             let _ = writeln!(out, "{}", brief_connection(c));
         }
@@ -76,21 +81,30 @@ fn brief_connection(c: &Conn) -> String {
     format!(" /{}[1](queued=0,recved={},sent={})", c.peer, c.stats.received, c.stats.sent)
 }
 
+/// The connection asking for a four-letter word: one packet received, no session.
+fn asker_connection(peer: SocketAddr) -> String {
+    format!(" /{peer}[0](queued=0,recved=1,sent=0)")
+}
+
 /// `cons`: one line per connection with the full per-connection stats.
-fn cons(core: &mut Core) -> String {
+fn cons(core: &mut Core, asker: Option<SocketAddr>) -> String {
     let mut out = String::new();
+    if let Some(asker) = asker {
+        let _ = writeln!(out, "{}", asker_connection(asker));
+    }
     for c in core.conns.values() {
         let s = &c.stats;
         let brief = brief_connection(c);
         let brief = brief.trim_end_matches(')');
+        // ZooKeeper leaves lcxid out until the connection has answered a request.
+        let lcxid = if s.last_cxid >= 0 { format!(",lcxid=0x{:x}", s.last_cxid) } else { String::new() };
         let _ = writeln!(
             out,
-            "{brief},sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={})",
+            "{brief},sid=0x{:x},lop={},est={},to={}{lcxid},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={})",
             c.session_id,
             s.last_op.to_uppercase(),
             monitor::epoch_ms(s.established),
             c.timeout_ms,
-            s.last_cxid,
             s.last_zxid,
             s.last_response_epoch_ms(),
             s.last_latency_ms.round() as i64,
@@ -101,6 +115,11 @@ fn cons(core: &mut Core) -> String {
     }
     out.push('\n');
     out
+}
+
+/// `hash`: the digest log, one `zxid: digest` line per logged zxid.
+fn hash(core: &mut Core) -> String {
+    core.digest_log.iter().map(|(zxid, digest)| format!("{zxid:x}: {digest}\n")).collect()
 }
 
 fn crst(core: &mut Core) -> String {
@@ -127,12 +146,7 @@ fn mntr(core: &mut Core) -> String {
 fn wchs(core: &mut Core) -> String {
     let by_conn = core.watches.by_conn();
     let paths = core.watches.by_path().len();
-    format!(
-        "{} connections watching {} paths\nTotal watches:{}\n",
-        by_conn.len(),
-        paths,
-        core.watches.watch_count()
-    )
+    format!("{} connections watching {} paths\nTotal watches:{}\n", by_conn.len(), paths, core.watches.watch_count())
 }
 
 /// `wchc`: watched paths grouped by session.

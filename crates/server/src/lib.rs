@@ -3,9 +3,9 @@
 //! back, in order.
 
 pub mod admin;
+mod auth;
 pub mod check;
 pub mod config;
-mod auth;
 mod connection;
 pub mod core;
 pub mod fourlw;
@@ -14,8 +14,8 @@ pub mod log;
 pub mod metrics;
 pub mod monitor;
 pub mod persist;
-mod retention;
 mod prepare;
+mod retention;
 mod session;
 pub mod snapshots;
 pub mod stats;
@@ -91,7 +91,8 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
         .context("recovery task failed")??;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let durable = recovered.tree.last_zxid();
-    let wal_log = persist::WalLog::start(recovered.wal, durable, events_tx).context("cannot start the log writer thread")?;
+    let wal_log =
+        persist::WalLog::start(recovered.wal, durable, events_tx).context("cannot start the log writer thread")?;
     let retention = retention::Retention::new(&config, wal_log.purger());
     let snapshots = Snapshots::new(persist::snap_dir(&config), config.snap_count, recovered.snapshot_zxid);
     let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots)).await?;
@@ -119,9 +120,7 @@ async fn start_inner(
     snapshots: Option<Snapshots>,
 ) -> anyhow::Result<RunningServer> {
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on client port {addr}"))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on client port {addr}"))?;
     let client_addr = listener.local_addr()?;
     let _ = metrics::handle();
     let config = Arc::new(config);
@@ -189,10 +188,11 @@ fn admit(shared: &Shared, ip: IpAddr) -> bool {
 
 fn release(shared: &Shared, ip: IpAddr) {
     if let Ok(mut counts) = shared.per_ip.lock()
-        && let Some(count) = counts.get_mut(&ip) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&ip);
-            }
+        && let Some(count) = counts.get_mut(&ip)
+    {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            counts.remove(&ip);
         }
+    }
 }

@@ -4,8 +4,8 @@
 //! behind.
 
 use paddock_proto::{
-    AddWatchMode, ClientInfo, ErrorCode, Id, MultiOp, MultiResult, PathWatchRequest, Request, Response,
-    SetWatches, Stat, WatcherType, perms,
+    AddWatchMode, ClientInfo, ErrorCode, Id, MultiOp, MultiResult, PathWatchRequest, Request, Response, SetWatches,
+    Stat, WatcherType, perms,
 };
 use paddock_tree::{DataTree, Node, acl};
 
@@ -34,7 +34,9 @@ pub fn serve(
     match req {
         Request::Exists(r) => exists(tree, watches, caller, r),
         Request::GetData(r) => get_data(tree, watches, caller, &r.path, r.watch),
-        Request::GetChildren(r) => get_children(tree, watches, caller, r).map(|(children, _)| Response::GetChildren(children)),
+        Request::GetChildren(r) => {
+            get_children(tree, watches, caller, r).map(|(children, _)| Response::GetChildren(children))
+        }
         Request::GetChildren2(r) => {
             get_children(tree, watches, caller, r).map(|(children, stat)| Response::GetChildren2 { children, stat })
         }
@@ -82,11 +84,7 @@ pub fn serve(
 /// Looks a node up and checks READ, in ZooKeeper's order: NoNode first, then NoAuth.
 fn readable<'t>(tree: &'t DataTree, caller: &Caller<'_>, path: &str) -> Result<&'t Node, ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-    if acl::check(node.acl(), perms::READ, caller.auth) {
-        Ok(node)
-    } else {
-        Err(ErrorCode::NoAuth)
-    }
+    if acl::check(node.acl(), perms::READ, caller.auth) { Ok(node) } else { Err(ErrorCode::NoAuth) }
 }
 
 /// `exists` has no ACL check in ZooKeeper, and registers its watch whether or not the node exists.
@@ -116,10 +114,7 @@ fn get_data(
     if watch {
         watches.add_data_watch(path, caller.conn);
     }
-    Ok(Response::GetData {
-        data: node.data().to_vec(),
-        stat: node.stat(),
-    })
+    Ok(Response::GetData { data: node.data().to_vec(), stat: node.stat() })
 }
 
 fn get_children(
@@ -149,10 +144,7 @@ fn get_acl(tree: &DataTree, caller: &Caller<'_>, path: &str) -> Result<Response,
             entry.id.id = format!("{user}:x");
         }
     }
-    Ok(Response::GetAcl {
-        acl: list,
-        stat: node.stat(),
-    })
+    Ok(Response::GetAcl { acl: list, stat: node.stat() })
 }
 
 /// The caller's own ephemerals under a plain string prefix ("" and "/" mean all), as ZooKeeper does.
@@ -168,10 +160,7 @@ fn ephemerals(tree: &DataTree, session_id: i64, prefix: &str) -> Vec<String> {
 fn multi_read(tree: &DataTree, watches: &mut WatchManager, caller: &Caller<'_>, op: &MultiOp) -> MultiResult {
     let result = match op {
         MultiOp::GetChildren(r) => {
-            let req = PathWatchRequest {
-                path: r.path.clone(),
-                watch: false,
-            };
+            let req = PathWatchRequest { path: r.path.clone(), watch: false };
             get_children(tree, watches, caller, &req).map(|(children, _)| MultiResult::GetChildren(children))
         }
         MultiOp::GetData(r) => get_data(tree, watches, caller, &r.path, false).and_then(|resp| match resp {
@@ -203,7 +192,9 @@ fn set_watches(tree: &DataTree, watches: &mut WatchManager, conn: ConnId, w: &Se
     for path in &w.data_watches {
         match tree.stat(path) {
             None => catchup.push(Catchup { path: path.clone(), event: NodeDeleted }),
-            Some(stat) if stat.mzxid > w.relative_zxid => catchup.push(Catchup { path: path.clone(), event: NodeDataChanged }),
+            Some(stat) if stat.mzxid > w.relative_zxid => {
+                catchup.push(Catchup { path: path.clone(), event: NodeDataChanged })
+            }
             Some(_) => watches.add_data_watch(path, conn),
         }
     }

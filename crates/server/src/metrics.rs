@@ -17,15 +17,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide recorder once (several servers in one test process share it). `None` when
 /// another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets(LATENCY_BUCKETS)
-                .ok()?
-                .install_recorder()
-                .ok()
-        })
-        .as_ref()
+    HANDLE.get_or_init(|| PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).ok()?.install_recorder().ok()).as_ref()
 }
 
 pub fn request_served(op: OpCode, err: i32, latency: Duration) {

@@ -168,7 +168,8 @@ pub fn mntr(core: &Core) -> Vec<(String, String)> {
     for (name, summary) in core.stats.summaries() {
         push_summary(&mut out, name, summary.avg_ms(), summary.min_ms, summary.max_ms, summary.count, summary.total_ms);
     }
-    let snapshot_times = core.snapshots.as_ref().and_then(|s| s.durations.lock().ok().map(|d| d.clone())).unwrap_or_default();
+    let snapshot_times =
+        core.snapshots.as_ref().and_then(|s| s.durations.lock().ok().map(|d| d.clone())).unwrap_or_default();
     let s = &snapshot_times;
     push_summary(&mut out, "snapshottime", s.avg_ms(), s.min_ms, s.max_ms, s.count, s.total_ms);
     if !core.stats.timings.contains_key("fsynctime") {
@@ -182,6 +183,12 @@ pub fn mntr(core: &Core) -> Vec<(String, String)> {
         push_summary(&mut out, name, l.avg_ms(), l.min_ms, l.max_ms, l.count, l.total_ms);
         for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
             out.push((format!("zk_{label}_{name}"), h.quantile_ms(q).to_string()));
+        }
+    }
+    for (namespace, bytes) in &core.stats.namespaces {
+        for (kind, s) in [("read", &bytes.read), ("write", &bytes.write)] {
+            let name = format!("{namespace}_{kind}_per_namespace");
+            push_summary(&mut out, &name, s.avg(), s.min as f64, s.max as f64, s.count, s.sum as f64);
         }
     }
     for name in ZERO_PERCENTILE_SUMMARIES {
@@ -229,7 +236,8 @@ pub fn configuration(config: &ServerConfig) -> Vec<(&'static str, String)> {
 /// `envi`: the keys ZooKeeper prints that mean something for a native process.
 pub fn environment() -> Vec<(&'static str, String)> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-    let os_version = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|v| v.trim().to_string()).unwrap_or_default();
+    let os_version =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|v| v.trim().to_string()).unwrap_or_default();
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     vec![
         ("zookeeper.version", VERSION.to_string()),

@@ -16,7 +16,6 @@ use tracing::{info, warn};
 use crate::config::ServerConfig;
 use crate::log::{LogEvent, TxnLog};
 
-
 pub fn snap_dir(config: &ServerConfig) -> PathBuf {
     paddock_storage::snap_dir(&config.data_dir)
 }
@@ -106,7 +105,11 @@ fn load_base(snap_dir: &Path, wal: &Wal) -> Result<(DataTree, Option<i64>), Reco
     let mut problems = Vec::new();
     for (zxid, path) in snapshots.iter().rev() {
         if !continues(*zxid) {
-            problems.push(format!("{}: the log starts at {} and does not continue it", path.display(), log_first.unwrap_or(0)));
+            problems.push(format!(
+                "{}: the log starts at {} and does not continue it",
+                path.display(),
+                log_first.unwrap_or(0)
+            ));
             continue;
         }
         match load_snapshot(path) {
@@ -155,7 +158,11 @@ fn wal_options(config: &ServerConfig) -> WalOptions {
 }
 
 /// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.
-pub fn write_snapshot(snap_dir: &Path, tree: &DataTree, time_ms: i64) -> Result<PathBuf, paddock_storage::StorageError> {
+pub fn write_snapshot(
+    snap_dir: &Path,
+    tree: &DataTree,
+    time_ms: i64,
+) -> Result<PathBuf, paddock_storage::StorageError> {
     let header = SnapshotHeader {
         format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
         zxid: tree.last_zxid(),

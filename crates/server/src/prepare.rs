@@ -52,50 +52,24 @@ fn single_write(req: &Request, extended_types: bool) -> Option<Result<(TxnOp, Re
     Some(match req {
         Request::Create { op, req } => create_op(*op, req, 0, extended_types),
         Request::CreateTtl(r) => {
-            let req = CreateRequest {
-                path: r.path.clone(),
-                data: r.data.clone(),
-                acl: r.acl.clone(),
-                flags: r.flags,
-            };
+            let req = CreateRequest { path: r.path.clone(), data: r.data.clone(), acl: r.acl.clone(), flags: r.flags };
             create_op(OpCode::CreateTtl, &req, r.ttl, extended_types)
         }
-        Request::Delete(r) => Ok((
-            TxnOp::Delete {
-                path: r.path.clone(),
-                version: r.version,
-            },
-            ReplyKind::Delete,
-        )),
+        Request::Delete(r) => Ok((TxnOp::Delete { path: r.path.clone(), version: r.version }, ReplyKind::Delete)),
         Request::DeleteContainer(r) => Ok((TxnOp::DeleteContainer { path: r.path.clone() }, ReplyKind::Delete)),
-        Request::SetData(r) => Ok((
-            TxnOp::SetData {
-                path: r.path.clone(),
-                data: r.data.clone(),
-                version: r.version,
-            },
-            ReplyKind::SetData,
-        )),
-        Request::SetAcl(r) => Ok((
-            TxnOp::SetAcl {
-                path: r.path.clone(),
-                acl: r.acl.clone(),
-                version: r.version,
-            },
-            ReplyKind::SetAcl,
-        )),
+        Request::SetData(r) => {
+            Ok((TxnOp::SetData { path: r.path.clone(), data: r.data.clone(), version: r.version }, ReplyKind::SetData))
+        }
+        Request::SetAcl(r) => {
+            Ok((TxnOp::SetAcl { path: r.path.clone(), acl: r.acl.clone(), version: r.version }, ReplyKind::SetAcl))
+        }
         _ => return None,
     })
 }
 
 /// `PrepRequestProcessor`'s request-only create checks: flags must name a mode, the opcode must agree with
 /// the mode, and TTL nodes need `extendedTypesEnabled`.
-fn create_op(
-    op: OpCode,
-    req: &CreateRequest,
-    ttl: i64,
-    extended_types: bool,
-) -> Result<(TxnOp, ReplyKind), ErrorCode> {
+fn create_op(op: OpCode, req: &CreateRequest, ttl: i64, extended_types: bool) -> Result<(TxnOp, ReplyKind), ErrorCode> {
     let mode = CreateMode::from_flags(req.flags)?;
     if mode.is_ttl() && !extended_types {
         return Err(ErrorCode::Unimplemented);
@@ -105,18 +79,8 @@ fn create_op(
     if ttl_mismatch {
         return Err(ErrorCode::BadArguments);
     }
-    let kind = if op == OpCode::Create {
-        ReplyKind::Create
-    } else {
-        ReplyKind::Create2
-    };
-    let txn = TxnOp::Create {
-        path: req.path.clone(),
-        data: req.data.clone(),
-        acl: req.acl.clone(),
-        mode,
-        ttl,
-    };
+    let kind = if op == OpCode::Create { ReplyKind::Create } else { ReplyKind::Create2 };
+    let txn = TxnOp::Create { path: req.path.clone(), data: req.data.clone(), acl: req.acl.clone(), mode, ttl };
     Ok((txn, kind))
 }
 
@@ -147,21 +111,12 @@ fn prepare_multi(ops: &[MultiOp], extended_types: bool) -> Prepared {
 
 fn multi_op(op: &MultiOp, extended_types: bool) -> Result<(TxnOp, ReplyKind), ErrorCode> {
     let as_request = match op {
-        MultiOp::Create { op, req } => Request::Create {
-            op: *op,
-            req: req.clone(),
-        },
+        MultiOp::Create { op, req } => Request::Create { op: *op, req: req.clone() },
         MultiOp::CreateTtl(r) => Request::CreateTtl(r.clone()),
         MultiOp::Delete(r) => Request::Delete(r.clone()),
         MultiOp::SetData(r) => Request::SetData(r.clone()),
         MultiOp::Check(r) => {
-            return Ok((
-                TxnOp::Check {
-                    path: r.path.clone(),
-                    version: r.version,
-                },
-                ReplyKind::Check,
-            ));
+            return Ok((TxnOp::Check { path: r.path.clone(), version: r.version }, ReplyKind::Check));
         }
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => return Err(ErrorCode::MarshallingError),
     };
@@ -227,15 +182,7 @@ mod tests {
     use paddock_proto::{CheckVersionRequest, DeleteRequest};
 
     fn create(op: OpCode, flags: i32) -> Request {
-        Request::Create {
-            op,
-            req: CreateRequest {
-                path: "/a".into(),
-                data: vec![],
-                acl: vec![],
-                flags,
-            },
-        }
+        Request::Create { op, req: CreateRequest { path: "/a".into(), data: vec![], acl: vec![], flags } }
     }
 
     #[test]
@@ -254,29 +201,15 @@ mod tests {
 
     #[test]
     fn standalone_check_is_unimplemented_and_multi_failure_shape() {
-        let check = Request::Check(CheckVersionRequest {
-            path: "/a".into(),
-            version: 1,
-        });
+        let check = Request::Check(CheckVersionRequest { path: "/a".into(), version: 1 });
         assert!(matches!(prepare(&check, false), Prepared::Rejected(ErrorCode::Unimplemented)));
         let multi = Request::Multi(vec![
-            MultiOp::Delete(DeleteRequest {
-                path: "/a".into(),
-                version: -1,
-            }),
+            MultiOp::Delete(DeleteRequest { path: "/a".into(), version: -1 }),
             MultiOp::Create {
                 op: OpCode::Create,
-                req: CreateRequest {
-                    path: "/b".into(),
-                    data: vec![],
-                    acl: vec![],
-                    flags: 42,
-                },
+                req: CreateRequest { path: "/b".into(), data: vec![], acl: vec![], flags: 42 },
             },
-            MultiOp::Delete(DeleteRequest {
-                path: "/c".into(),
-                version: -1,
-            }),
+            MultiOp::Delete(DeleteRequest { path: "/c".into(), version: -1 }),
         ]);
         let Prepared::Write(TxnOp::Error(ErrorCode::BadArguments), ReplyKind::MultiRefused(results)) =
             prepare(&multi, false)

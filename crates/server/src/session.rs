@@ -15,10 +15,7 @@ pub struct SessionTracker {
 
 impl SessionTracker {
     pub fn new(tick_ms: u32) -> Self {
-        SessionTracker {
-            deadlines: HashMap::new(),
-            tick_ms: i64::from(tick_ms.max(1)),
-        }
+        SessionTracker { deadlines: HashMap::new(), tick_ms: i64::from(tick_ms.max(1)) }
     }
 
     /// Starts (or restarts) tracking a session with its full timeout.
@@ -45,12 +42,8 @@ impl SessionTracker {
 
     /// Sessions whose deadline has passed; they stay tracked until `remove` (the closeSession is applied).
     pub fn expired(&self, now_ms: i64) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .deadlines
-            .iter()
-            .filter(|(_, (deadline, _))| *deadline <= now_ms)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut ids: Vec<i64> =
+            self.deadlines.iter().filter(|(_, (deadline, _))| *deadline <= now_ms).map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids
     }

@@ -71,12 +71,42 @@ impl LatencyHistogram {
     }
 }
 
+/// Count, sum and extremes of a series of sizes.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub count: u64,
+    pub sum: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        self.sum += v;
+    }
+
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.sum as f64 / self.count as f64 }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NamespaceBytes {
+    pub read: Summary,
+    pub write: Summary,
+}
+
 #[derive(Debug, Default)]
 pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub latency: Latency,
     pub per_op: HashMap<&'static str, Latency>,
+    /// Bytes read and written per top-level znode (`zk_*_<ns>_read_per_namespace`, `..._write_...`).
+    pub namespaces: std::collections::BTreeMap<String, NamespaceBytes>,
     /// ZooKeeper's `readlatency` and `updatelatency`: requests served locally vs through the log.
     pub read_latency: LatencyHistogram,
     pub update_latency: LatencyHistogram,
@@ -105,6 +135,14 @@ impl ServerStats {
         self.timings.iter().map(|(name, l)| (*name, l))
     }
 
+    /// Counts `bytes` read or written under `path`'s top-level znode, as ZooKeeper's per-namespace metrics.
+    pub fn record_namespace(&mut self, path: &str, write: bool, bytes: usize) {
+        let Some(namespace) = path.split('/').nth(1).filter(|n| !n.is_empty()) else { return };
+        let entry = self.namespaces.entry(namespace.to_string()).or_default();
+        let summary = if write { &mut entry.write } else { &mut entry.read };
+        summary.add(bytes as u64);
+    }
+
     /// `srst`: counters back to zero.
     pub fn reset(&mut self) {
         self.packets_received = 0;
@@ -113,6 +151,10 @@ impl ServerStats {
         self.per_op.clear();
         self.read_latency.reset();
         self.update_latency.reset();
+        // Keys stay (as in ZooKeeper, whose metrics reset to zero but remain registered).
+        for bytes in self.namespaces.values_mut() {
+            *bytes = NamespaceBytes::default();
+        }
     }
 }
 
@@ -136,8 +178,9 @@ impl ConnStats {
             received: 0,
             sent: 0,
             last_op: "NA",
-            last_cxid: 0,
-            last_zxid: 0,
+            // ZooKeeper's "nothing yet": -1 for both.
+            last_cxid: -1,
+            last_zxid: -1,
             last_response: None,
             last_latency_ms: 0.0,
             latency: Latency::default(),
@@ -182,7 +225,17 @@ fn is_update(op: OpCode) -> bool {
     use OpCode::*;
     matches!(
         op,
-        Create | Create2 | CreateContainer | CreateTtl | Delete | DeleteContainer | SetData | SetAcl | Multi
-            | Reconfig | CloseSession | CreateSession
+        Create
+            | Create2
+            | CreateContainer
+            | CreateTtl
+            | Delete
+            | DeleteContainer
+            | SetData
+            | SetAcl
+            | Multi
+            | Reconfig
+            | CloseSession
+            | CreateSession
     )
 }

@@ -28,10 +28,7 @@ impl Table {
     }
 
     fn has(&self, path: &str, conn: ConnId, modes: u8) -> bool {
-        self.by_path
-            .get(path)
-            .and_then(|w| w.get(&conn))
-            .is_some_and(|m| m & modes != 0)
+        self.by_path.get(path).and_then(|w| w.get(&conn)).is_some_and(|m| m & modes != 0)
     }
 
     /// Clears `modes` for `conn` at `path`; returns whether anything was set.

@@ -48,7 +48,6 @@ const COMMANDS: &[&[&str]] = &[
     &["zabstate"],
 ];
 
-
 // ---- servers and clients -----------------------------------------------------------------------------
 
 struct Admin {
@@ -545,7 +544,6 @@ async fn zookeeper_mntr(addr: String) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
-
 
 // ---- metrics -----------------------------------------------------------------------------------------
 

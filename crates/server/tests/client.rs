@@ -144,10 +144,7 @@ async fn ephemerals_belong_to_their_session_and_go_with_it() {
     assert_eq!(stat.ephemeral_owner, owner.session_id().0);
     assert_eq!(owner.list_ephemerals("/").await.expect("getEphemerals"), vec!["/e".to_string()]);
     assert!(observer.list_ephemerals("/").await.expect("getEphemerals").is_empty());
-    assert!(matches!(
-        owner.create("/e/child", b"", &persistent()).await,
-        Err(zk::Error::NoChildrenForEphemerals)
-    ));
+    assert!(matches!(owner.create("/e/child", b"", &persistent()).await, Err(zk::Error::NoChildrenForEphemerals)));
     let (_, deleted) = observer.check_and_watch_stat("/e").await.expect("watch");
     drop(owner);
     assert_eq!(deleted.changed().await.event_type, zk::EventType::NodeDeleted);

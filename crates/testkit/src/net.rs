@@ -37,9 +37,7 @@ pub fn four_letter_word(addr: &str, cmd: &str) -> anyhow::Result<String> {
     stream.set_write_timeout(Some(FOUR_LETTER_TIMEOUT))?;
     stream.write_all(cmd.as_bytes()).with_context(|| format!("cannot send `{cmd}` to {addr}"))?;
     let mut reply = Vec::new();
-    stream
-        .read_to_end(&mut reply)
-        .with_context(|| format!("no complete answer to `{cmd}` from {addr}"))?;
+    stream.read_to_end(&mut reply).with_context(|| format!("no complete answer to `{cmd}` from {addr}"))?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 

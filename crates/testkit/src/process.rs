@@ -44,7 +44,12 @@ impl ServerChild {
 
     /// Polls `ready` until it holds, failing early with the log tail if the process exits or the deadline
     /// passes.
-    pub(crate) fn wait_until(&mut self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    pub(crate) fn wait_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.exited() {
@@ -82,7 +87,11 @@ impl ServerChild {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.kill9();
-        bail!("process {} did not exit within {grace:?} of SIGTERM and was killed; log tail:\n{}", self.pid(), self.log_tail())
+        bail!(
+            "process {} did not exit within {grace:?} of SIGTERM and was killed; log tail:\n{}",
+            self.pid(),
+            self.log_tail()
+        )
     }
 
     /// Best-effort stop for destructors: SIGTERM, then SIGKILL after `DROP_GRACE`.

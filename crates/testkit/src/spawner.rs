@@ -33,13 +33,9 @@ pub(crate) fn spawn(mut command: Command) -> io::Result<Child> {
     let sender = SPAWNER.get_or_init(start_thread);
     {
         let sender = sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        sender
-            .send(Job { command, reply })
-            .map_err(|_| io::Error::other("the process spawner thread is gone"))?;
+        sender.send(Job { command, reply }).map_err(|_| io::Error::other("the process spawner thread is gone"))?;
     }
-    answer
-        .recv()
-        .map_err(|_| io::Error::other("the process spawner thread did not answer"))?
+    answer.recv().map_err(|_| io::Error::other("the process spawner thread did not answer"))?
 }
 
 fn start_thread() -> Mutex<Sender<Job>> {

@@ -97,8 +97,12 @@ impl ZooKeeperProcess {
             .current_dir(dir.path());
         let mut child = ServerChild::spawn(command, &dir.path().join("zookeeper.log"))?;
         let addr = format!("127.0.0.1:{port}");
+        // `ruok` answers before the request pipeline runs; `srvr` reports a Mode only once it serves (and
+        // names itself as not whitelisted when a test restricts the whitelist, which is late enough).
         let waited = child.wait_until("Apache ZooKeeper", START_LIMIT, || {
-            four_letter_word(&addr, "ruok").map(|answer| answer == "imok").unwrap_or(false)
+            four_letter_word(&addr, "srvr")
+                .map(|answer| answer.contains("Mode:") || answer.contains("not in the whitelist"))
+                .unwrap_or(false)
         });
         if let Err(e) = waited {
             child.kill9();
@@ -127,7 +131,9 @@ fn java_binary() -> anyhow::Result<PathBuf> {
             return Ok(candidate);
         }
     }
-    bail!("no Java runtime found (JAVA_HOME/bin/java or /usr/bin/java) for Apache ZooKeeper: run scripts/install-test-deps")
+    bail!(
+        "no Java runtime found (JAVA_HOME/bin/java or /usr/bin/java) for Apache ZooKeeper: run scripts/install-test-deps"
+    )
 }
 
 fn class_path() -> String {

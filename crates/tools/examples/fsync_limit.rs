@@ -83,7 +83,8 @@ fn run() -> Result<(), String> {
     let per_case = Duration::from_secs_f64(seconds);
     for layout in [Layout::Preallocated, Layout::Growing] {
         for batch in BATCH_SIZES {
-            let case = measure(&dir, layout, batch, per_case).map_err(|e| format!("{} batch {batch}: {e}", layout.name()))?;
+            let case =
+                measure(&dir, layout, batch, per_case).map_err(|e| format!("{} batch {batch}: {e}", layout.name()))?;
             println!("{}", case.json());
         }
     }
