@@ -168,3 +168,40 @@ async fn bad_paths_and_invalid_utf8_get_zookeepers_errors() {
     assert!(children.is_empty(), "nothing was created: {children:?}");
     assert_bystander_ok(&client).await;
 }
+
+/// `maxClientCnxns`: connections beyond the limit from one address are refused; the others keep working and
+/// a slot frees up when a connection closes.
+#[tokio::test]
+async fn connections_beyond_max_client_cnxns_are_refused() {
+    let config = ServerConfig {
+        client_port: 0,
+        client_port_address: [127, 0, 0, 1].into(),
+        admin_enable_server: false,
+        max_client_cnxns: 2,
+        ..ServerConfig::default()
+    };
+    let server = paddock_server::start(config).await.expect("server starts");
+    let first = raw_session(&server).await;
+    let mut second = raw_session(&server).await;
+    let mut third = TcpStream::connect(server.client_addr).await.expect("TCP accept");
+    let req = ConnectRequest { timeout: 10_000, passwd: vec![0; 16], ..Default::default() };
+    let mut frame = (req.to_bytes().len() as u32).to_be_bytes().to_vec();
+    frame.extend(req.to_bytes());
+    let _ = third.write_all(&frame).await;
+    assert_closed(&mut third).await;
+    let ping = Request::Ping.encode(-2);
+    second.write_all(&ping).await.expect("ping");
+    assert_eq!(reply_header(&mut second).await.xid, -2, "the admitted connections keep working");
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut stream = TcpStream::connect(server.client_addr).await.expect("connect");
+        let _ = stream.write_all(&frame).await;
+        if read_frame(&mut stream).await.is_some() {
+            again = Some(stream);
+            break;
+        }
+    }
+    assert!(again.is_some(), "a slot frees up when a connection closes");
+}
