@@ -77,11 +77,17 @@ impl<'a> JuteReader<'a> {
         Ok(Some(len))
     }
 
-    /// A byte buffer; null reads as empty, as ZooKeeper's server treats it.
+    /// A byte buffer where null means nothing more than empty (passwords, auth, SASL tokens).
     pub fn read_buffer(&mut self) -> Result<Vec<u8>, DecodeError> {
+        Ok(self.read_nullable_buffer()?.unwrap_or_default())
+    }
+
+    /// A byte buffer whose null (length -1) is kept as `None`: znode data, which ZooKeeper stores and
+    /// returns as null, distinct from empty.
+    pub fn read_nullable_buffer(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
         match self.read_len()? {
-            None => Ok(Vec::new()),
-            Some(len) => Ok(self.take(len)?.to_vec()),
+            None => Ok(None),
+            Some(len) => Ok(Some(self.take(len)?.to_vec())),
         }
     }
 
@@ -151,6 +157,14 @@ impl JuteWriter {
         self.buf.extend_from_slice(v);
     }
 
+    /// `None` is written as null (length -1), as Java writes a null `byte[]`.
+    pub fn write_nullable_buffer(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.write_buffer(v),
+            None => self.write_i32(-1),
+        }
+    }
+
     pub fn write_string(&mut self, v: &str) {
         self.write_buffer(v.as_bytes());
     }
@@ -207,6 +221,22 @@ mod tests {
         assert_eq!(r.read_string(), Ok(String::new()));
         let mut r = JuteReader::new(&[0xff, 0xff, 0xff, 0xfe], 100);
         assert_eq!(r.read_buffer(), Err(DecodeError::NegativeLength(-2)));
+    }
+
+    #[test]
+    fn nullable_buffers_keep_null_apart_from_empty() {
+        let mut w = JuteWriter::new();
+        w.write_nullable_buffer(None);
+        w.write_nullable_buffer(Some(b""));
+        w.write_nullable_buffer(Some(b"ab"));
+        let bytes = w.into_bytes();
+        assert_eq!(bytes, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
+        let mut r = JuteReader::new(&bytes, 100);
+        assert_eq!(r.read_nullable_buffer(), Ok(None));
+        assert_eq!(r.read_nullable_buffer(), Ok(Some(vec![])));
+        assert_eq!(r.read_nullable_buffer(), Ok(Some(b"ab".to_vec())));
+        let mut r = JuteReader::new(&bytes, 100);
+        assert_eq!(r.read_buffer(), Ok(vec![]), "where null carries no meaning it reads as empty");
     }
 
     #[test]

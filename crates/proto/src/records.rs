@@ -23,6 +23,7 @@ macro_rules! record {
     (@ty long) => { i64 };
     (@ty boolean) => { bool };
     (@ty buffer) => { Vec<u8> };
+    (@ty nullable_buffer) => { Option<Vec<u8>> };
     (@ty ustring) => { String };
     (@ty strings) => { Vec<String> };
     (@ty acls) => { Vec<Acl> };
@@ -31,6 +32,7 @@ macro_rules! record {
     (@write $w:ident, $v:expr, long) => { $w.write_i64(*$v) };
     (@write $w:ident, $v:expr, boolean) => { $w.write_bool(*$v) };
     (@write $w:ident, $v:expr, buffer) => { $w.write_buffer($v) };
+    (@write $w:ident, $v:expr, nullable_buffer) => { $w.write_nullable_buffer($v.as_deref()) };
     (@write $w:ident, $v:expr, ustring) => { $w.write_string($v) };
     (@write $w:ident, $v:expr, strings) => { $w.write_strings($v) };
     (@write $w:ident, $v:expr, acls) => { $w.write_vec($v, |w, a| a.write_to(w)) };
@@ -39,6 +41,7 @@ macro_rules! record {
     (@read $r:ident, long) => { $r.read_i64()? };
     (@read $r:ident, boolean) => { $r.read_bool()? };
     (@read $r:ident, buffer) => { $r.read_buffer()? };
+    (@read $r:ident, nullable_buffer) => { $r.read_nullable_buffer()? };
     (@read $r:ident, ustring) => { $r.read_string()? };
     (@read $r:ident, strings) => { $r.read_strings()? };
     (@read $r:ident, acls) => { $r.read_vec(Acl::read_from)? };
@@ -108,10 +111,11 @@ record!(
     ReplyHeader { xid: int, zxid: long, err: int }
 );
 record!(
-    /// create, create2, createContainer.
-    CreateRequest { path: ustring, data: buffer, acl: acls, flags: int }
+    /// create, create2, createContainer. `data` `None` is the null buffer a client sends for "no data";
+    /// ZooKeeper stores it as null and getData returns null, unlike an empty buffer.
+    CreateRequest { path: ustring, data: nullable_buffer, acl: acls, flags: int }
 );
-record!(CreateTtlRequest { path: ustring, data: buffer, acl: acls, flags: int, ttl: long });
+record!(CreateTtlRequest { path: ustring, data: nullable_buffer, acl: acls, flags: int, ttl: long });
 record!(DeleteRequest { path: ustring, version: int });
 record!(
     /// exists, getData, getChildren, getChildren2 (and the ops of a multiRead).
@@ -121,7 +125,10 @@ record!(
     /// getACL, sync, deleteContainer, getAllChildrenNumber, getEphemerals (whose field is a prefix).
     PathRequest { path: ustring }
 );
-record!(SetDataRequest { path: ustring, data: buffer, version: int });
+record!(
+    /// `data` `None` sets the node's data to null, as in [`CreateRequest`].
+    SetDataRequest { path: ustring, data: nullable_buffer, version: int }
+);
 record!(SetAclRequest { path: ustring, acl: acls, version: int });
 record!(CheckVersionRequest { path: ustring, version: int });
 record!(ReconfigRequest {

@@ -19,8 +19,9 @@ pub enum Response {
     },
     /// exists, setData, setACL.
     Stat(Stat),
+    /// `data` `None` is a node whose data is null (written as length -1); `dataLength` is 0 either way.
     GetData {
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         stat: Stat,
     },
     GetAcl {
@@ -55,8 +56,9 @@ pub enum MultiResult {
     SetData(Stat),
     Check,
     GetChildren(Vec<String>),
+    /// As [`Response::GetData`].
     GetData {
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         stat: Stat,
     },
     /// `ErrorCode::Ok` marks ops that would have succeeded in a multi that failed.
@@ -74,7 +76,7 @@ impl Response {
             }
             Response::Stat(stat) => stat.write_to(w),
             Response::GetData { data, stat } => {
-                w.write_buffer(data);
+                w.write_nullable_buffer(data.as_deref());
                 stat.write_to(w);
             }
             Response::GetAcl { acl, stat } => {
@@ -103,7 +105,7 @@ impl Response {
                 Response::Create2 { path: r.read_string()?, stat: Stat::read_from(r)? }
             }
             O::Exists | O::SetData | O::SetAcl => Response::Stat(Stat::read_from(r)?),
-            O::GetData => Response::GetData { data: r.read_buffer()?, stat: Stat::read_from(r)? },
+            O::GetData => Response::GetData { data: r.read_nullable_buffer()?, stat: Stat::read_from(r)? },
             O::GetAcl => Response::GetAcl { acl: r.read_vec(Acl::read_from)?, stat: Stat::read_from(r)? },
             O::GetChildren => Response::GetChildren(r.read_strings()?),
             O::GetChildren2 => Response::GetChildren2 { children: r.read_strings()?, stat: Stat::read_from(r)? },
@@ -151,7 +153,7 @@ fn write_multi_results(w: &mut JuteWriter, results: &[MultiResult]) {
             MultiResult::SetData(stat) => stat.write_to(w),
             MultiResult::GetChildren(children) => w.write_strings(children),
             MultiResult::GetData { data, stat } => {
-                w.write_buffer(data);
+                w.write_nullable_buffer(data.as_deref());
                 stat.write_to(w);
             }
             MultiResult::Error(code) => w.write_i32(code.code()),
@@ -175,7 +177,7 @@ fn read_multi_results(r: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, Decode
             Some(O::SetData) => MultiResult::SetData(Stat::read_from(r)?),
             Some(O::Check) => MultiResult::Check,
             Some(O::GetChildren) => MultiResult::GetChildren(r.read_strings()?),
-            Some(O::GetData) => MultiResult::GetData { data: r.read_buffer()?, stat: Stat::read_from(r)? },
+            Some(O::GetData) => MultiResult::GetData { data: r.read_nullable_buffer()?, stat: Stat::read_from(r)? },
             Some(O::Error) => {
                 let code = r.read_i32()?;
                 MultiResult::Error(ErrorCode::from_i32(code).unwrap_or(ErrorCode::SystemError))

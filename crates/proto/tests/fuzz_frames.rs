@@ -8,20 +8,59 @@ use rand::{Rng, SeedableRng};
 
 const MAX: usize = 4096;
 
-fn seeds() -> Vec<Vec<u8>> {
-    let create = CreateRequest { path: "/a/b".into(), data: b"data".to_vec(), acl: Acl::open_unsafe(), flags: 2 };
-    let requests = vec![
+fn request_seeds() -> Vec<Vec<u8>> {
+    let create = CreateRequest { path: "/a/b".into(), data: Some(b"data".to_vec()), acl: Acl::open_unsafe(), flags: 2 };
+    let null_create = CreateRequest { path: "/n".into(), data: None, ..create.clone() };
+    let requests = [
         Request::Create { op: OpCode::Create2, req: create.clone() },
-        Request::SetData(SetDataRequest { path: "/x".into(), data: vec![1, 2, 3], version: 4 }),
+        Request::SetData(SetDataRequest { path: "/x".into(), data: Some(vec![1, 2, 3]), version: 4 }),
         Request::Multi(vec![
             MultiOp::Create { op: OpCode::Create, req: create },
+            MultiOp::Create { op: OpCode::Create2, req: null_create.clone() },
+            MultiOp::SetData(SetDataRequest { path: "/n".into(), data: None, version: -1 }),
             MultiOp::Delete(DeleteRequest { path: "/y".into(), version: -1 }),
             MultiOp::Check(CheckVersionRequest { path: "/z".into(), version: 1 }),
         ]),
         Request::SetWatches2(SetWatches { relative_zxid: 9, data_watches: vec!["/a".into()], ..SetWatches::default() }),
         Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"u:p".to_vec() }),
+        Request::Create { op: OpCode::Create, req: null_create },
+        Request::SetData(SetDataRequest { path: "/x".into(), data: None, version: -1 }),
     ];
-    let mut seeds: Vec<Vec<u8>> = requests.iter().enumerate().map(|(i, r)| r.encode(i as i32).to_vec()).collect();
+    requests.iter().enumerate().map(|(i, r)| r.encode(i as i32).to_vec()).collect()
+}
+
+/// Reply bodies behind a request-like header (xid, opcode), so that [`feed`] hands them to
+/// `Response::decode` with the opcode they answer: null and empty getData buffers among them.
+fn response_seeds() -> Vec<Vec<u8>> {
+    let stat = Stat { data_length: 0, num_children: 1, ..Stat::default() };
+    let responses = [
+        (OpCode::GetData, Response::GetData { data: None, stat }),
+        (OpCode::GetData, Response::GetData { data: Some(vec![]), stat }),
+        (
+            OpCode::MultiRead,
+            Response::Multi(vec![
+                MultiResult::GetData { data: None, stat },
+                MultiResult::GetData { data: Some(b"d".to_vec()), stat },
+                MultiResult::GetChildren(vec!["c".into()]),
+            ]),
+        ),
+    ];
+    responses
+        .iter()
+        .enumerate()
+        .map(|(i, (op, resp))| {
+            let mut w = JuteWriter::framed();
+            w.write_i32(i as i32);
+            w.write_i32(*op as i32);
+            resp.write_to(&mut w);
+            w.into_frame().to_vec()
+        })
+        .collect()
+}
+
+fn seeds() -> Vec<Vec<u8>> {
+    let mut seeds = request_seeds();
+    seeds.extend(response_seeds());
     let connect =
         ConnectRequest { passwd: vec![0; 16], timeout: 30_000, read_only: Some(false), ..ConnectRequest::default() };
     seeds.push(connect.to_bytes());
@@ -90,8 +129,12 @@ fn a_million_random_and_mutated_frames_never_panic() {
     }
     assert_eq!(fed, count);
     // The seeds themselves still decode, so the mutation above really explored around valid frames.
-    for s in seeds.iter().take(5) {
+    for s in request_seeds() {
         let op = i32::from_be_bytes([s[8], s[9], s[10], s[11]]);
         assert!(Request::decode(op, &s[12..], MAX).is_ok());
+    }
+    for s in response_seeds() {
+        let op = OpCode::from_i32(i32::from_be_bytes([s[8], s[9], s[10], s[11]]));
+        assert!(op.is_some_and(|op| Response::decode(op, &s[12..], MAX).is_ok()));
     }
 }

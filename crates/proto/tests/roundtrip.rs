@@ -14,6 +14,11 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
     vec(any::<u8>(), 0..64)
 }
 
+/// Znode data: null (`None`), empty and non-empty all occur, and must come back as they went.
+fn data() -> impl Strategy<Value = Option<Vec<u8>>> {
+    proptest::option::of(bytes())
+}
+
 fn stat() -> impl Strategy<Value = Stat> {
     (any::<[i64; 6]>(), any::<[i32; 5]>()).prop_map(|(l, i)| Stat {
         czxid: l[0],
@@ -35,12 +40,7 @@ fn acls() -> impl Strategy<Value = Vec<Acl>> {
 }
 
 fn create() -> impl Strategy<Value = CreateRequest> {
-    (text(), bytes(), acls(), any::<i32>()).prop_map(|(path, data, acl, flags)| CreateRequest {
-        path,
-        data,
-        acl,
-        flags,
-    })
+    (text(), data(), acls(), any::<i32>()).prop_map(|(path, data, acl, flags)| CreateRequest { path, data, acl, flags })
 }
 
 fn create_ttl() -> impl Strategy<Value = CreateTtlRequest> {
@@ -71,7 +71,7 @@ fn multi_op() -> impl Strategy<Value = MultiOp> {
         (create_op, create()).prop_map(|(op, req)| MultiOp::Create { op, req }),
         create_ttl().prop_map(MultiOp::CreateTtl),
         path_version().prop_map(|(path, version)| MultiOp::Delete(DeleteRequest { path, version })),
-        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData(SetDataRequest {
+        (text(), data(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData(SetDataRequest {
             path,
             data,
             version
@@ -103,7 +103,7 @@ fn request() -> impl Strategy<Value = Request> {
         path().prop_map(Request::DeleteContainer),
         path_watch().prop_map(Request::Exists),
         path_watch().prop_map(Request::GetData),
-        (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData(SetDataRequest {
+        (text(), data(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData(SetDataRequest {
             path,
             data,
             version
@@ -156,7 +156,7 @@ fn multi_result() -> impl Strategy<Value = MultiResult> {
         stat().prop_map(MultiResult::SetData),
         Just(MultiResult::Check),
         vec(text(), 0..4).prop_map(MultiResult::GetChildren),
-        (bytes(), stat()).prop_map(|(data, stat)| MultiResult::GetData { data, stat }),
+        (data(), stat()).prop_map(|(data, stat)| MultiResult::GetData { data, stat }),
         code.prop_map(MultiResult::Error),
     ]
 }
@@ -167,7 +167,7 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
         text().prop_map(|p| (OpCode::Create, Response::Create(p))),
         (text(), stat()).prop_map(|(path, stat)| (OpCode::Create2, Response::Create2 { path, stat })),
         stat().prop_map(|s| (OpCode::Exists, Response::Stat(s))),
-        (bytes(), stat()).prop_map(|(data, stat)| (OpCode::GetData, Response::GetData { data, stat })),
+        (data(), stat()).prop_map(|(data, stat)| (OpCode::GetData, Response::GetData { data, stat })),
         (acls(), stat()).prop_map(|(acl, stat)| (OpCode::GetAcl, Response::GetAcl { acl, stat })),
         vec(text(), 0..4).prop_map(|c| (OpCode::GetChildren, Response::GetChildren(c))),
         (vec(text(), 0..4), stat())
@@ -244,7 +244,7 @@ proptest! {
 fn create_request_matches_the_java_client_bytes() {
     let req = Request::Create {
         op: OpCode::Create,
-        req: CreateRequest { path: "/a".into(), data: b"x".to_vec(), acl: Acl::open_unsafe(), flags: 0 },
+        req: CreateRequest { path: "/a".into(), data: Some(b"x".to_vec()), acl: Acl::open_unsafe(), flags: 0 },
     };
     let expected: Vec<u8> = [
         &[0, 0, 0, 50][..],         // frame length
@@ -258,6 +258,41 @@ fn create_request_matches_the_java_client_bytes() {
     ]
     .concat();
     assert_eq!(req.encode(1).to_vec(), expected);
+}
+
+/// `zkCli.sh create /n` sends a null buffer (length -1) for the data, and ZooKeeper answers getData on
+/// such a node with a null buffer again: both directions keep -1 apart from an empty buffer (length 0).
+#[test]
+fn null_data_is_length_minus_one_and_empty_data_length_zero() {
+    let null = CreateRequest { path: "/n".into(), data: None, acl: vec![], flags: 0 };
+    let empty = CreateRequest { data: Some(vec![]), ..null.clone() };
+    assert_eq!(&null.to_bytes()[6..10], &[0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(&empty.to_bytes()[6..10], &[0, 0, 0, 0]);
+    for req in [null, empty] {
+        let body = req.to_bytes();
+        assert_eq!(Request::decode(1, &body, MAX), Ok(Request::Create { op: OpCode::Create, req }));
+    }
+    let set = SetDataRequest { path: "/n".into(), data: None, version: -1 };
+    assert_eq!(&set.to_bytes()[6..10], &[0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(Request::decode(5, &set.to_bytes(), MAX), Ok(Request::SetData(set)));
+
+    let mut w = JuteWriter::new();
+    Response::GetData { data: None, stat: Stat::default() }.write_to(&mut w);
+    let body = w.into_bytes();
+    assert_eq!(&body[..4], &[0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(body.len(), 4 + 68);
+    assert_eq!(
+        Response::decode(OpCode::GetData, &body, MAX),
+        Ok(Response::GetData { data: None, stat: Stat::default() })
+    );
+    let mut w = JuteWriter::new();
+    Response::Multi(vec![MultiResult::GetData { data: None, stat: Stat::default() }]).write_to(&mut w);
+    let body = w.into_bytes();
+    assert_eq!(&body[9..13], &[0xff, 0xff, 0xff, 0xff], "after the 9-byte MultiHeader");
+    assert_eq!(
+        Response::decode(OpCode::MultiRead, &body, MAX),
+        Ok(Response::Multi(vec![MultiResult::GetData { data: None, stat: Stat::default() }]))
+    );
 }
 
 #[test]

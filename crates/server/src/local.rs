@@ -114,7 +114,7 @@ fn get_data(
     if watch {
         watches.add_data_watch(path, caller.conn);
     }
-    Ok(Response::GetData { data: node.data().to_vec(), stat: node.stat() })
+    Ok(Response::GetData { data: node.data().map(<[u8]>::to_vec), stat: node.stat() })
 }
 
 fn get_children(

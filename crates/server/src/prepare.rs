@@ -182,7 +182,7 @@ mod tests {
     use paddock_proto::{CheckVersionRequest, DeleteRequest};
 
     fn create(op: OpCode, flags: i32) -> Request {
-        Request::Create { op, req: CreateRequest { path: "/a".into(), data: vec![], acl: vec![], flags } }
+        Request::Create { op, req: CreateRequest { path: "/a".into(), data: None, acl: vec![], flags } }
     }
 
     #[test]
@@ -207,7 +207,7 @@ mod tests {
             MultiOp::Delete(DeleteRequest { path: "/a".into(), version: -1 }),
             MultiOp::Create {
                 op: OpCode::Create,
-                req: CreateRequest { path: "/b".into(), data: vec![], acl: vec![], flags: 42 },
+                req: CreateRequest { path: "/b".into(), data: None, acl: vec![], flags: 42 },
             },
             MultiOp::Delete(DeleteRequest { path: "/c".into(), version: -1 }),
         ]);

@@ -62,7 +62,7 @@ pub fn measure_memory_per_znode(n: usize) -> Result<Report, String> {
         zxid += 1;
         let op = TxnOp::Create {
             path,
-            data: vec![b'x'; DATA_LEN],
+            data: Some(vec![b'x'; DATA_LEN]),
             acl: Acl::open_unsafe(),
             mode: CreateMode::Persistent,
             ttl: 0,

@@ -34,10 +34,12 @@ impl DataTree {
             }
             TxnOp::CloseSession => Ok(self.close_session(txn, triggers)),
             TxnOp::Error(code) => Err(*code),
-            TxnOp::Create { path, data, acl, mode, ttl } => self.create(txn, path, data, acl, *mode, *ttl, triggers),
+            TxnOp::Create { path, data, acl, mode, ttl } => {
+                self.create(txn, path, data.as_deref(), acl, *mode, *ttl, triggers)
+            }
             TxnOp::Delete { path, version } => self.delete(txn, path, *version, triggers),
             TxnOp::DeleteContainer { path } => self.delete_container(txn, path, triggers),
-            TxnOp::SetData { path, data, version } => self.set_data_op(txn, path, data, *version, triggers),
+            TxnOp::SetData { path, data, version } => self.set_data_op(txn, path, data.as_deref(), *version, triggers),
             TxnOp::SetAcl { path, acl, version } => self.set_acl(txn, path, acl, *version),
             TxnOp::Check { path, version } => self.check(txn, path, *version),
             // Only a top-level multi is a multi; anything nested is malformed.
@@ -73,7 +75,7 @@ impl DataTree {
         &mut self,
         txn: &Txn,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         acl: &[Acl],
         mode: CreateMode,
         ttl: i64,
@@ -152,7 +154,7 @@ impl DataTree {
         &mut self,
         txn: &Txn,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         version: i32,
         triggers: &mut Vec<WatchTrigger>,
     ) -> OpResult {
@@ -249,7 +251,7 @@ mod tests {
         }
         let op = TxnOp::Create {
             path: "/s-".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: Acl::open_unsafe(),
             mode: CreateMode::PersistentSequential,
             ttl: 0,

@@ -3,7 +3,7 @@
 //! Like ZooKeeper's (`DigestCalculator`, an AdHash), it is the wrapping sum of one hash per element, so
 //! the order things were added in does not matter and a change costs a subtraction and an addition. Unlike
 //! ZooKeeper's it covers everything: each znode contributes a *meta* hash (path, ACL, stored stat) and a
-//! *data* hash (path, data), kept apart so that touching a parent's stat never rehashes its data; each
+//! *data* hash (path, data — null data hashed apart from empty), kept apart so that touching a parent's stat never rehashes its data; each
 //! session contributes one hash (id, timeout, password). The hash is the first 8 bytes of SHA-1, read as a
 //! little-endian u64, over the inputs laid out as in `docs/tree-format.md`. It is identical on every
 //! platform and every build.
@@ -50,10 +50,12 @@ pub(crate) fn node_meta(path: &str, acl: &[Acl], stat: &StatPersisted) -> u64 {
     h.finish()
 }
 
-pub(crate) fn node_data(path: &str, data: &[u8]) -> u64 {
+/// Null data (`None`) hashes with the null length marker and no bytes, so it differs from empty data while
+/// every non-null value hashes exactly as before null was told apart.
+pub(crate) fn node_data(path: &str, data: Option<&[u8]>) -> u64 {
     let mut h = Hashing::new(b'D');
     h.put_str(path);
-    h.put_bytes(data);
+    h.put_nullable_bytes(data);
     h.finish()
 }
 
@@ -73,17 +75,26 @@ mod tests {
     fn fixed_values_never_change() {
         // Pinned so that a change to the layout (which would break digests stored with snapshots) fails here.
         let stat = StatPersisted::created(1, 2, 0);
-        assert_eq!(node_data("/", b""), node_data("/", b""));
-        assert_ne!(node_data("/a", b"x"), node_data("/b", b"x"));
+        assert_eq!(node_data("/", Some(b"")), node_data("/", Some(b"")));
+        assert_ne!(node_data("/a", Some(b"x")), node_data("/b", Some(b"x")));
+        assert_ne!(node_data("/a", None), node_data("/a", Some(b"")));
         assert_ne!(node_meta("/a", &Acl::open_unsafe(), &stat), node_meta("/a", &Acl::read_unsafe(), &stat));
         let pinned = [
-            node_data("/a", b"x"),
+            node_data("/a", Some(b"x")),
             node_meta("/a", &Acl::open_unsafe(), &stat),
             session(7, &Session { timeout_ms: 30000, passwd: [1; 16] }),
+            node_data("/a", None),
+            node_data("/a", Some(b"")),
         ];
         assert_eq!(pinned, PINNED);
     }
 
     /// Computed independently (Python's hashlib) from the layout in `docs/tree-format.md`.
-    const PINNED: [u64; 3] = [0xf460_830d_2eee_0243, 0xb2dc_f18e_2335_25a7, 0x4b34_2ee1_df0c_7dc0];
+    const PINNED: [u64; 5] = [
+        0xf460_830d_2eee_0243,
+        0xb2dc_f18e_2335_25a7,
+        0x4b34_2ee1_df0c_7dc0,
+        0x92ba_967f_1630_fdf9,
+        0x5b5b_231f_9367_2e2d,
+    ];
 }

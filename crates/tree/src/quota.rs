@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::node::shared_data;
+use crate::node::Data;
 use crate::path;
 use crate::tree::DataTree;
 
@@ -60,6 +60,7 @@ impl DataTree {
     }
 
     /// `getMaxPrefixWithQuota` + `updateQuotaStat`: the deepest quota at or above `path` absorbs the change.
+    /// Stats whose data is null are left alone, like unparseable ones (ZooKeeper's `StatsTrack` throws).
     fn adjust_quota(&mut self, path: &str, bytes: i64, count: i64) {
         if self.quotas.is_empty() {
             return;
@@ -68,7 +69,7 @@ impl DataTree {
             return;
         };
         let stats = stats_path(&quoted);
-        let Some(mut track) = self.get(&stats).and_then(|node| StatsTrack::parse(node.data())) else {
+        let Some(mut track) = self.get(&stats).and_then(|node| StatsTrack::parse(node.data()?)) else {
             return;
         };
         track.add("count", count);
@@ -92,10 +93,10 @@ impl DataTree {
         let (mut count, mut bytes) = (0i64, 0i64);
         if let Some(node) = self.get(quoted) {
             count = 1 + i64::from(self.all_children_number(quoted).unwrap_or(0));
-            bytes = node.data().len() as i64;
+            bytes = node.data.len() as i64;
             let (from, to) = (format!("{quoted}/"), format!("{quoted}0"));
             let range = (std::ops::Bound::Included(from.as_str()), std::ops::Bound::Excluded(to.as_str()));
-            bytes += self.nodes.range::<_, str>(range).map(|(_, n)| n.data().len() as i64).sum::<i64>();
+            bytes += self.nodes.range::<_, str>(range).map(|(_, n)| n.data.len() as i64).sum::<i64>();
         }
         let mut track = StatsTrack::default();
         track.set("count", count);
@@ -105,7 +106,7 @@ impl DataTree {
 
     /// Quota bookkeeping changes data only: no version, no mzxid, no watch.
     fn replace_data(&mut self, path: &str, data: &[u8]) {
-        self.modify(path, |node| node.data = shared_data(data));
+        self.modify(path, |node| node.data = Data::new(Some(data)));
     }
 }
 

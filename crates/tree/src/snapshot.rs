@@ -5,6 +5,9 @@
 //! always gives the same bytes and reading needs no second pass. ACL lists are written once, in a table, and
 //! referenced by index. The body ends with the digest; reading recomputes the digest from what it read and
 //! refuses a body whose digest differs, whatever the outer file's checksums said.
+//!
+//! Version 2 added null znode data (length `0xFFFFFFFF`); version 1, where data is never null, is still
+//! read, and its recorded digest still checks (non-null data hashes as it always did).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -13,13 +16,17 @@ use std::sync::Arc;
 use paddock_proto::Acl;
 
 use crate::ephemeral::EphemeralType;
-use crate::node::{Node, shared_data};
+use crate::node::{Data, Node};
 use crate::path;
 use crate::tree::{DataTree, Session};
 use crate::wire::{Input, Put, Stream, WireError};
 
-/// Version number that starts every snapshot body.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// Version number that starts every snapshot body written; the oldest version still read is
+/// [`OLDEST_SNAPSHOT_FORMAT_VERSION`].
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+
+/// Format 1 is format 2 without null data.
+const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
 /// Node records are gathered into buffers about this big before they are written.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -28,7 +35,9 @@ const WRITE_BATCH: usize = 64 * 1024;
 pub enum SnapshotError {
     #[error("cannot read snapshot: {0}")]
     Io(#[from] std::io::Error),
-    #[error("snapshot format version {0} is not supported (this build reads version {SNAPSHOT_FORMAT_VERSION})")]
+    #[error(
+        "snapshot format version {0} is not supported (this build reads versions {OLDEST_SNAPSHOT_FORMAT_VERSION} to {SNAPSHOT_FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u32),
     #[error("snapshot is corrupt: {0}")]
     Corrupt(String),
@@ -65,7 +74,7 @@ impl DataTree {
         for (path, node) in &self.nodes {
             buf.put_str(path);
             buf.put_u32(acl_index.get(node.acl.as_slice()).copied().unwrap_or(0));
-            buf.put_bytes(node.data());
+            buf.put_nullable_bytes(node.data());
             buf.put_stat(&node.stat);
             if buf.len() >= WRITE_BATCH {
                 out.write_all(&buf)?;
@@ -96,16 +105,17 @@ impl DataTree {
     pub fn read_snapshot(input: &mut dyn Read) -> Result<DataTree, SnapshotError> {
         let mut input = Stream(std::io::BufReader::with_capacity(256 * 1024, input));
         let version = input.get_u32()?;
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if !(OLDEST_SNAPSHOT_FORMAT_VERSION..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
+        let null_data = version >= 2;
         let mut tree = DataTree::empty();
         tree.last_zxid = input.get_i64()?;
         let acl_table = read_acl_table(&mut input)?;
         read_sessions(&mut input, &mut tree)?;
         let count = input.get_u64()?;
         for i in 0..count {
-            read_node(&mut input, &mut tree, &acl_table, i == 0)?;
+            read_node(&mut input, &mut tree, &acl_table, i == 0, null_data)?;
         }
         if count == 0 {
             return Err(corrupt("the snapshot holds no root node"));
@@ -143,10 +153,17 @@ fn read_sessions(input: &mut impl Input, tree: &mut DataTree) -> Result<(), Snap
     Ok(())
 }
 
-fn read_node(input: &mut impl Input, tree: &mut DataTree, acls: &[Vec<Acl>], first: bool) -> Result<(), SnapshotError> {
+/// `null_data`: whether the body's version can hold null data.
+fn read_node(
+    input: &mut impl Input,
+    tree: &mut DataTree,
+    acls: &[Vec<Acl>],
+    first: bool,
+    null_data: bool,
+) -> Result<(), SnapshotError> {
     let path = input.get_string()?;
     let acl_index = input.get_u32()?;
-    let data = input.get_bytes()?;
+    let data = if null_data { input.get_nullable_bytes()? } else { Some(input.get_bytes()?) };
     let stat = input.get_stat()?;
     if first != (path == "/") {
         return Err(corrupt(format!("node {path:?} where the root was expected, or a second root")));
@@ -171,7 +188,7 @@ fn read_node(input: &mut impl Input, tree: &mut DataTree, acls: &[Vec<Acl>], fir
         .get(acl_index as usize)
         .ok_or_else(|| corrupt(format!("node {path} uses ACL #{acl_index}, which does not exist")))?;
     let acl = tree.acls.acquire(acl);
-    let node = Node { data: shared_data(&data), acl, stat, children: imbl::OrdSet::new() };
+    let node = Node { data: Data::new(data.as_deref()), acl, stat, children: imbl::OrdSet::new() };
     tree.attach(Arc::from(path), node);
     Ok(())
 }
@@ -199,12 +216,66 @@ mod tests {
             paths.push(input.get_string().unwrap_or_default());
             let acl = input.get_u32().ok();
             assert_eq!(acl, Some(if paths.last().map(String::as_str) == Some("/zookeeper/config") { 0 } else { 1 }));
-            assert_eq!(input.get_bytes().ok(), Some(vec![]));
+            assert_eq!(input.get_nullable_bytes().ok(), Some(Some(vec![])));
             assert!(input.get_stat().is_ok());
         }
         assert_eq!(paths, ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"]);
         assert_eq!(input.get_u64().ok(), Some(tree.digest()));
         assert!(input.is_empty());
+    }
+
+    /// `/n` with null data and `/e` with empty data, children of the root, created at zxids 1 and 2.
+    fn tree_with_null_and_empty_data() -> DataTree {
+        use crate::txn::{Txn, TxnOp};
+        let mut tree = DataTree::new();
+        for (zxid, (path, data)) in [("/n", None), ("/e", Some(vec![]))].into_iter().enumerate() {
+            let mode = paddock_proto::CreateMode::Persistent;
+            let op = TxnOp::Create { path: path.into(), data, acl: Acl::open_unsafe(), mode, ttl: 0 };
+            tree.apply(&Txn { zxid: zxid as i64 + 1, time: 5, session_id: 1, auth: vec![], op });
+        }
+        tree
+    }
+
+    #[test]
+    fn null_data_survives_a_snapshot_apart_from_empty() {
+        let tree = tree_with_null_and_empty_data();
+        assert_eq!(tree.get("/n").map(Node::data), Some(None));
+        assert_eq!(tree.get("/e").map(Node::data), Some(Some(&b""[..])));
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        let read = DataTree::read_snapshot(&mut bytes.as_slice()).ok();
+        assert_eq!(read.as_ref().and_then(|t| t.get("/n")).map(Node::data), Some(None));
+        assert_eq!(read.as_ref().and_then(|t| t.get("/e")).map(Node::data), Some(Some(&b""[..])));
+        assert_eq!(read.as_ref().map(DataTree::digest), Some(tree.digest()));
+        assert_eq!(read, Some(tree));
+        // The node record of /n: path, ACL index 1 ([31 world:anyone]), the null marker, then the stat.
+        let mut record = vec![2, 0, 0, 0, b'/', b'n', 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        record.extend(1i64.to_le_bytes());
+        assert!(bytes.windows(record.len()).any(|w| w == record.as_slice()), "documented layout");
+    }
+
+    #[test]
+    fn format_1_bodies_are_still_read_but_cannot_hold_null() {
+        let mut tree = tree_with_null_and_empty_data();
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        bytes[..4].copy_from_slice(&1u32.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::Corrupt(_))));
+        // Without null data a version-2 body is a version-1 body but for its version: same digest too.
+        use crate::txn::{Txn, TxnOp};
+        tree.apply(&Txn {
+            zxid: 3,
+            time: 6,
+            session_id: 1,
+            auth: vec![],
+            op: TxnOp::Delete { path: "/n".into(), version: -1 },
+        });
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        bytes[..4].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(DataTree::read_snapshot(&mut bytes.as_slice()).ok(), Some(tree));
+        bytes[..4].copy_from_slice(&3u32.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(3))));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use paddock_proto::{Acl, EventType, Stat};
 use crate::acl_cache::AclCache;
 use crate::digest;
 use crate::ephemeral::EphemeralType;
-use crate::node::{Node, StatPersisted, shared_data};
+use crate::node::{Data, Node, StatPersisted};
 use crate::path;
 use crate::quota;
 use crate::txn::WatchTrigger;
@@ -62,11 +62,11 @@ impl DataTree {
         let mut tree = DataTree::empty();
         for path in ["/", "/zookeeper", "/zookeeper/quota"] {
             let acl = tree.acls.acquire(&Acl::open_unsafe());
-            tree.attach(Arc::from(path), Node::new(b"", acl, StatPersisted::default()));
+            tree.attach(Arc::from(path), Node::new(Some(b""), acl, StatPersisted::default()));
         }
         let acl = tree.acls.acquire(&Acl::read_unsafe());
         let stat = StatPersisted { aversion: -1, ..StatPersisted::default() };
-        tree.attach(Arc::from("/zookeeper/config"), Node::new(b"", acl, stat));
+        tree.attach(Arc::from("/zookeeper/config"), Node::new(Some(b""), acl, stat));
         tree
     }
 
@@ -192,7 +192,7 @@ impl DataTree {
             self.quotas.insert(Arc::from(quoted));
         }
         self.digest = self.digest.wrapping_add(node_digest(&path, &node));
-        self.data_size += java_len(&path) + node.data().len() as u64;
+        self.data_size += java_len(&path) + node.data.len() as u64;
         self.nodes.insert(path, Arc::new(node));
     }
 
@@ -225,7 +225,7 @@ impl DataTree {
             self.quotas.remove(quoted);
         }
         self.digest = self.digest.wrapping_sub(node_digest(path, &node));
-        self.data_size = self.data_size.saturating_sub(java_len(path) + node.data().len() as u64);
+        self.data_size = self.data_size.saturating_sub(java_len(path) + node.data.len() as u64);
         self.acls.release(&node.acl);
         Some(node)
     }
@@ -239,26 +239,22 @@ impl DataTree {
         change(node);
         let new_meta = digest::node_meta(path, &node.acl, &node.stat);
         let mut delta = new_meta.wrapping_sub(old_meta);
-        let data_changed = match (&old_data, &node.data) {
-            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-            (None, None) => false,
-            _ => true,
-        };
-        if data_changed {
-            let old = old_data.as_deref().unwrap_or_default();
-            delta = delta.wrapping_add(digest::node_data(path, node.data()).wrapping_sub(digest::node_data(path, old)));
-            self.data_size = self.data_size.saturating_sub(old.len() as u64) + node.data().len() as u64;
+        if !old_data.is(&node.data) {
+            let (old, new) = (digest::node_data(path, old_data.get()), digest::node_data(path, node.data.get()));
+            delta = delta.wrapping_add(new.wrapping_sub(old));
+            self.data_size = self.data_size.saturating_sub(old_data.len() as u64) + node.data.len() as u64;
         }
         self.digest = self.digest.wrapping_add(delta);
         self.get(path)
     }
 
     /// `DataTree.createNode`: a new node plus its parent's cversion, pzxid and child list. The caller has
-    /// checked that the parent exists and the node does not. Returns the new node's stat.
+    /// checked that the parent exists and the node does not. `data` `None` is null. Returns the new node's
+    /// stat.
     pub(crate) fn create_node(
         &mut self,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         acl: &[Acl],
         owner: i64,
         (zxid, time): (i64, i64),
@@ -280,7 +276,7 @@ impl DataTree {
         self.attach(Arc::from(path), node);
         triggers.push(trigger(path, EventType::NodeCreated, zxid, acl));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
-        self.quota_after_create(path, data.len());
+        self.quota_after_create(path, data.map_or(0, <[u8]>::len));
         stat
     }
 
@@ -298,28 +294,29 @@ impl DataTree {
         let parent_acl = parent.map(|p| p.acl.clone()).unwrap_or_default();
         triggers.push(trigger(path, EventType::NodeDeleted, zxid, node.acl.clone()));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
-        self.quota_after_delete(path, node.data().len());
+        self.quota_after_delete(path, node.data.len());
     }
 
-    /// `DataTree.setData`, with the version already checked and incremented by the caller.
+    /// `DataTree.setData`, with the version already checked and incremented by the caller; `data` `None`
+    /// makes the data null.
     pub(crate) fn set_data(
         &mut self,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         version: i32,
         (zxid, time): (i64, i64),
         triggers: &mut Vec<WatchTrigger>,
     ) -> Option<Stat> {
-        let old_len = self.get(path)?.data().len();
+        let old_len = self.get(path)?.data.len();
         let node = self.modify(path, |node| {
-            node.data = shared_data(data);
+            node.data = Data::new(data);
             node.stat.version = version;
             node.stat.mtime = time;
             node.stat.mzxid = zxid;
         })?;
         let (stat, acl) = (node.stat(), node.acl.clone());
         triggers.push(trigger(path, EventType::NodeDataChanged, zxid, acl));
-        self.quota_after_set_data(path, old_len, data.len());
+        self.quota_after_set_data(path, old_len, data.map_or(0, <[u8]>::len));
         Some(stat)
     }
 
@@ -419,7 +416,7 @@ impl DataTree {
 }
 
 fn node_digest(path: &str, node: &Node) -> u64 {
-    digest::node_meta(path, &node.acl, &node.stat).wrapping_add(digest::node_data(path, node.data()))
+    digest::node_meta(path, &node.acl, &node.stat).wrapping_add(digest::node_data(path, node.data.get()))
 }
 
 /// Java's `String.length()`.

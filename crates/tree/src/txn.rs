@@ -3,6 +3,9 @@
 //! A [`Txn`] is a write request already stamped by the leader: its zxid, the leader's wall clock, the
 //! session it came from and that session's auth ids (so ACL checks give the same answer on every replica).
 //! Its byte encoding (version [`TXN_FORMAT_VERSION`]) is specified in `docs/tree-format.md`.
+//!
+//! Version 2 added null znode data (length `0xFFFFFFFF`); version 1, where data is never null, is still
+//! read, so logs written before stay readable.
 
 use std::sync::Arc;
 
@@ -10,8 +13,12 @@ use paddock_proto::{Acl, CreateMode, ErrorCode, EventType, Id, OpCode, Stat};
 
 use crate::wire::{Input, Put, WireError};
 
-/// Version byte that starts every encoded [`Txn`].
-pub const TXN_FORMAT_VERSION: u8 = 1;
+/// Version byte that starts every encoded [`Txn`]; the oldest version still read is
+/// [`OLDEST_TXN_FORMAT_VERSION`].
+pub const TXN_FORMAT_VERSION: u8 = 2;
+
+/// Format 1 is format 2 without null data.
+const OLDEST_TXN_FORMAT_VERSION: u8 = 1;
 
 /// `Multi` may nest in the encoding (the tree refuses it when applying); decoding stops this deep so that
 /// hostile input cannot exhaust the stack.
@@ -38,10 +45,11 @@ pub enum TxnOp {
         passwd: [u8; 16],
     },
     CloseSession,
-    /// `ttl` is read only for the TTL modes.
+    /// `ttl` is read only for the TTL modes. `data` `None` is null data (the client sent a null buffer),
+    /// which ZooKeeper keeps apart from empty data.
     Create {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Vec<Acl>,
         mode: CreateMode,
         ttl: i64,
@@ -54,9 +62,10 @@ pub enum TxnOp {
     DeleteContainer {
         path: String,
     },
+    /// `data` `None` makes the data null, as in `Create`.
     SetData {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         version: i32,
     },
     SetAcl {
@@ -112,7 +121,9 @@ pub struct WatchTrigger {
 pub enum TxnDecodeError {
     #[error("transaction is truncated")]
     Truncated,
-    #[error("transaction format version {0} is not supported (this build reads version {TXN_FORMAT_VERSION})")]
+    #[error(
+        "transaction format version {0} is not supported (this build reads versions {OLDEST_TXN_FORMAT_VERSION} to {TXN_FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u8),
     #[error("unknown transaction op {0}")]
     UnknownOp(i32),
@@ -156,9 +167,10 @@ impl Txn {
     pub fn decode(bytes: &[u8]) -> Result<Txn, TxnDecodeError> {
         let mut input = bytes;
         let version = input.get_u8()?;
-        if version != TXN_FORMAT_VERSION {
+        if !(OLDEST_TXN_FORMAT_VERSION..=TXN_FORMAT_VERSION).contains(&version) {
             return Err(TxnDecodeError::UnsupportedVersion(version));
         }
+        let format = Format { null_data: version >= 2 };
         let zxid = input.get_i64()?;
         let time = input.get_i64()?;
         let session_id = input.get_i64()?;
@@ -167,7 +179,7 @@ impl Txn {
         for _ in 0..count {
             auth.push(input.get_id()?);
         }
-        let op = decode_op(&mut input, 0)?;
+        let op = decode_op(&mut input, format, 0)?;
         if !input.is_empty() {
             return Err(TxnDecodeError::TrailingBytes(input.len()));
         }
@@ -177,7 +189,9 @@ impl Txn {
 
 fn op_size_hint(op: &TxnOp) -> usize {
     match op {
-        TxnOp::Create { path, data, .. } | TxnOp::SetData { path, data, .. } => path.len() + data.len() + 64,
+        TxnOp::Create { path, data, .. } | TxnOp::SetData { path, data, .. } => {
+            path.len() + data.as_ref().map_or(0, Vec::len) + 64
+        }
         TxnOp::Multi(ops) => ops.iter().map(op_size_hint).sum(),
         _ => 64,
     }
@@ -199,7 +213,7 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
         TxnOp::Create { path, data, acl, mode, ttl } => {
             out.put_i32(OpCode::Create as i32);
             out.put_str(path);
-            out.put_bytes(data);
+            out.put_nullable_bytes(data.as_deref());
             out.put_acl_list(acl);
             out.put_u8(mode.flags() as u8);
             out.put_i64(*ttl);
@@ -216,7 +230,7 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
         TxnOp::SetData { path, data, version } => {
             out.put_i32(OpCode::SetData as i32);
             out.put_str(path);
-            out.put_bytes(data);
+            out.put_nullable_bytes(data.as_deref());
             out.put_i32(*version);
         }
         TxnOp::SetAcl { path, acl, version } => {
@@ -240,7 +254,19 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
     }
 }
 
-fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
+/// What the version of the payload being decoded allows.
+#[derive(Clone, Copy)]
+struct Format {
+    null_data: bool,
+}
+
+impl Format {
+    fn data(self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, TxnDecodeError> {
+        Ok(if self.null_data { input.get_nullable_bytes()? } else { Some(input.get_bytes()?) })
+    }
+}
+
+fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, TxnDecodeError> {
     let code = input.get_i32()?;
     let op = match OpCode::from_i32(code) {
         Some(OpCode::CreateSession) => TxnOp::CreateSession { timeout_ms: input.get_i32()?, passwd: input.array()? },
@@ -251,7 +277,7 @@ fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
         }
         Some(OpCode::Create) => TxnOp::Create {
             path: input.get_string()?,
-            data: input.get_bytes()?,
+            data: format.data(input)?,
             acl: input.get_acl_list()?,
             mode: decode_mode(input.get_u8()?)?,
             ttl: input.get_i64()?,
@@ -259,7 +285,7 @@ fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
         Some(OpCode::Delete) => TxnOp::Delete { path: input.get_string()?, version: input.get_i32()? },
         Some(OpCode::DeleteContainer) => TxnOp::DeleteContainer { path: input.get_string()? },
         Some(OpCode::SetData) => {
-            TxnOp::SetData { path: input.get_string()?, data: input.get_bytes()?, version: input.get_i32()? }
+            TxnOp::SetData { path: input.get_string()?, data: format.data(input)?, version: input.get_i32()? }
         }
         Some(OpCode::SetAcl) => {
             TxnOp::SetAcl { path: input.get_string()?, acl: input.get_acl_list()?, version: input.get_i32()? }
@@ -272,7 +298,7 @@ fn decode_op(input: &mut &[u8], depth: usize) -> Result<TxnOp, TxnDecodeError> {
             let count = input.get_u32()?;
             let mut ops = Vec::new();
             for _ in 0..count {
-                ops.push(decode_op(input, depth + 1)?);
+                ops.push(decode_op(input, format, depth + 1)?);
             }
             TxnOp::Multi(ops)
         }
@@ -304,7 +330,7 @@ mod tests {
     fn the_documented_example_is_exact() {
         let txn = Txn { zxid: 7, time: 1000, session_id: 0x0100_0000_0000_0001, auth: vec![], op: TxnOp::CloseSession };
         let expected: [u8; 33] = [
-            0x01, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0,
+            0x02, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0,
             0xf5, 0xff, 0xff, 0xff,
         ];
         assert_eq!(txn.encode(), expected);
@@ -324,6 +350,47 @@ mod tests {
         bytes[op_at..].copy_from_slice(&99i32.to_le_bytes());
         assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnknownOp(99)));
         assert_eq!(Txn::decode(&[]), Err(TxnDecodeError::Truncated));
+    }
+
+    fn set_data(data: Option<&[u8]>) -> TxnOp {
+        TxnOp::SetData { path: "/a".into(), data: data.map(<[u8]>::to_vec), version: -1 }
+    }
+
+    fn create(data: Option<&[u8]>) -> TxnOp {
+        let acl = vec![];
+        TxnOp::Create { path: "/a".into(), data: data.map(<[u8]>::to_vec), acl, mode: CreateMode::Persistent, ttl: 0 }
+    }
+
+    #[test]
+    fn null_and_empty_data_round_trip_apart() {
+        let ops = [create(None), create(Some(b"")), create(Some(b"x")), set_data(None), set_data(Some(b""))];
+        for op in ops.iter().cloned().chain([TxnOp::Multi(ops.to_vec())]) {
+            let txn = Txn { zxid: 1, time: 2, session_id: 3, auth: vec![], op };
+            assert_eq!(Txn::decode(&txn.encode()), Ok(txn));
+        }
+    }
+
+    #[test]
+    fn the_documented_null_set_data_example_is_exact() {
+        let txn = Txn { zxid: 7, time: 1000, session_id: 0x0100_0000_0000_0001, auth: vec![], op: set_data(None) };
+        let mut expected = vec![0x02, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0];
+        expected.extend([0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0]);
+        expected.extend([0x05, 0, 0, 0, 0x02, 0, 0, 0, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(txn.encode(), expected);
+    }
+
+    #[test]
+    fn format_1_is_still_read_and_never_holds_null() {
+        // A version-2 payload without null data is byte for byte a version-1 payload but for the first byte.
+        let txn = Txn { zxid: 4, time: 5, session_id: 6, auth: vec![], op: create(Some(b"")) };
+        let mut bytes = txn.encode();
+        bytes[0] = 1;
+        assert_eq!(Txn::decode(&bytes), Ok(txn));
+        let mut bytes = Txn { zxid: 4, time: 5, session_id: 6, auth: vec![], op: set_data(None) }.encode();
+        bytes[0] = 1;
+        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::TooLong(u64::from(u32::MAX))));
+        bytes[0] = 0;
+        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnsupportedVersion(0)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The little-endian primitives shared by the txn payload and the snapshot body (`docs/tree-format.md`):
-//! fixed-width integers, `u32`-length-prefixed byte strings, ACL lists, stats.
+//! fixed-width integers, `u32`-length-prefixed byte strings (znode data may also be null), ACL lists,
+//! stats.
 //!
 //! Decoding works over any [`Input`] — a byte slice for txns, a stream for snapshots — and never trusts a
 //! length: nothing is allocated beyond what the input really holds.
@@ -12,6 +13,10 @@ use crate::node::StatPersisted;
 
 /// No single string or byte field is larger than this; a bigger length is corruption.
 pub(crate) const MAX_FIELD_LEN: u64 = 256 << 20;
+
+/// The length that marks null znode data. Far above [`MAX_FIELD_LEN`], so no real length is ever taken for
+/// it, and a reader of the formats before null existed refused it as corruption.
+pub(crate) const NULL_LEN: u32 = u32::MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WireError {
@@ -47,6 +52,13 @@ pub(crate) trait Put {
     fn put_bytes(&mut self, v: &[u8]) {
         self.put_u32(v.len() as u32);
         self.put_raw(v);
+    }
+    /// Znode data: `None` (null) is the length [`NULL_LEN`] alone.
+    fn put_nullable_bytes(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.put_bytes(v),
+            None => self.put_u32(NULL_LEN),
+        }
     }
     fn put_str(&mut self, v: &str) {
         self.put_bytes(v.as_bytes());
@@ -118,6 +130,17 @@ pub(crate) trait Input {
             return Err(WireError::TooLong(len));
         }
         self.read_vec(len as usize)
+    }
+    /// Znode data as [`Put::put_nullable_bytes`] writes it.
+    fn get_nullable_bytes(&mut self) -> Result<Option<Vec<u8>>, WireError> {
+        let len = self.get_u32()?;
+        if len == NULL_LEN {
+            return Ok(None);
+        }
+        if u64::from(len) > MAX_FIELD_LEN {
+            return Err(WireError::TooLong(len.into()));
+        }
+        self.read_vec(len as usize).map(Some)
     }
     fn get_string(&mut self) -> Result<String, WireError> {
         String::from_utf8(self.get_bytes()?).map_err(|_| WireError::InvalidUtf8)
@@ -205,6 +228,23 @@ mod tests {
         let mut stream = Stream(&buf[..10]);
         assert!(stream.get_i64().is_ok());
         assert!(matches!(stream.get_string(), Err(WireError::Truncated)));
+    }
+
+    #[test]
+    fn nullable_bytes_keep_null_apart_from_empty() {
+        let mut buf = Vec::new();
+        buf.put_nullable_bytes(None);
+        buf.put_nullable_bytes(Some(b""));
+        buf.put_nullable_bytes(Some(b"ab"));
+        assert_eq!(buf, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 2, 0, 0, 0, b'a', b'b']);
+        let mut input = buf.as_slice();
+        assert_eq!(input.get_nullable_bytes().ok(), Some(None));
+        assert_eq!(input.get_nullable_bytes().ok(), Some(Some(vec![])));
+        assert_eq!(input.get_nullable_bytes().ok(), Some(Some(b"ab".to_vec())));
+        assert!(input.is_empty());
+        // Where data cannot be null (strings, the older formats) the marker stays corruption.
+        assert!(matches!([0xff; 4].as_slice().get_bytes(), Err(WireError::TooLong(_))));
+        assert!(matches!([0xfe, 0xff, 0xff, 0xff].as_slice().get_nullable_bytes(), Err(WireError::TooLong(_))));
     }
 
     #[test]

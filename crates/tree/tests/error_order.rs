@@ -18,7 +18,13 @@ fn setup() -> Leader {
 }
 
 fn ttl_create(path: &str, ttl: i64) -> TxnOp {
-    TxnOp::Create { path: path.into(), data: vec![], acl: Acl::open_unsafe(), mode: CreateMode::PersistentWithTtl, ttl }
+    TxnOp::Create {
+        path: path.into(),
+        data: Some(vec![]),
+        acl: Acl::open_unsafe(),
+        mode: CreateMode::PersistentWithTtl,
+        ttl,
+    }
 }
 
 #[test]

@@ -60,8 +60,13 @@ fn version() -> impl Strategy<Value = i32> {
     prop::sample::select(&[-1, 0, 1, 2][..])
 }
 
-fn data() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![4 => prop::collection::vec(any::<u8>(), 0..6), 1 => Just(b"count=0,bytes=0".to_vec())]
+/// Null (`None`), empty and short data, and quota stats text.
+fn data() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![
+        4 => prop::collection::vec(any::<u8>(), 0..6).prop_map(Some),
+        1 => Just(None),
+        1 => Just(Some(b"count=0,bytes=0".to_vec())),
+    ]
 }
 
 fn mode() -> impl Strategy<Value = CreateMode> {
@@ -147,11 +152,11 @@ fn any_failure(result: &TxnResult) -> bool {
 /// Any txn, including shapes the tree refuses, for the codec.
 fn arbitrary_txn() -> impl Strategy<Value = Txn> {
     let leaf = prop_oneof![
-        (".*", prop::collection::vec(any::<u8>(), 0..40), arbitrary_acl(), mode(), any::<i64>())
+        (".*", prop::option::of(prop::collection::vec(any::<u8>(), 0..40)), arbitrary_acl(), mode(), any::<i64>())
             .prop_map(|(path, data, acl, mode, ttl)| TxnOp::Create { path, data, acl, mode, ttl }),
         (".*", any::<i32>()).prop_map(|(path, version)| TxnOp::Delete { path, version }),
         ".*".prop_map(|path| TxnOp::DeleteContainer { path }),
-        (".*", prop::collection::vec(any::<u8>(), 0..40), any::<i32>())
+        (".*", prop::option::of(prop::collection::vec(any::<u8>(), 0..40)), any::<i32>())
             .prop_map(|(path, data, version)| TxnOp::SetData { path, data, version }),
         (".*", arbitrary_acl(), any::<i32>()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),
         (".*", any::<i32>()).prop_map(|(path, version)| TxnOp::Check { path, version }),

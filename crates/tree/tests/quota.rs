@@ -28,7 +28,7 @@ fn setquota(l: &mut Leader, quoted: &str, count: i64) {
 
 fn stats(l: &Leader, quoted: &str) -> String {
     let node = l.tree.get(&format!("/zookeeper/quota{quoted}/zookeeper_stats"));
-    node.map(|n| String::from_utf8_lossy(n.data()).into_owned()).unwrap_or_default()
+    node.and_then(|n| n.data()).map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default()
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn ttl_nodes_expire_after_their_ttl_since_the_last_change() {
     let mut l = Leader::new();
     let ttl = TxnOp::Create {
         path: "/t".into(),
-        data: vec![],
+        data: Some(vec![]),
         acl: Acl::open_unsafe(),
         mode: CreateMode::PersistentWithTtl,
         ttl: 5_000,

@@ -57,7 +57,7 @@ fn create_sets_the_new_stat_and_moves_the_parent() {
     let parent = leader.stat("/p");
     assert_eq!((parent.cversion, parent.num_children, parent.pzxid), (1, 1, zxid));
     assert_eq!(parent.mzxid, zxid - 1, "a child does not change the parent's mzxid");
-    assert_eq!(leader.tree.get("/p/c").map(|n| n.data().to_vec()), Some(b"hello".to_vec()));
+    assert_eq!(leader.tree.get("/p/c").and_then(|n| n.data()), Some(&b"hello"[..]));
     assert_eq!(leader.tree.approximate_data_size(), 44 + 2 + 4 + 5);
     assert_eq!(leader.tree.node_count(), 7);
     assert_eq!(leader.tree.all_children_number("/"), Some(5));
@@ -131,7 +131,7 @@ fn ephemeral_container_and_ttl_owners() {
     assert_eq!(leader.tree.get("/c").map(|n| n.persisted_stat().ephemeral_owner), Some(i64::MIN));
     let ttl = paddock_tree::TxnOp::Create {
         path: "/t".into(),
-        data: vec![],
+        data: Some(vec![]),
         acl: Acl::open_unsafe(),
         mode: CreateMode::PersistentWithTtl,
         ttl: 5000,

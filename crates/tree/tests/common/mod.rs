@@ -57,7 +57,7 @@ impl Leader {
 }
 
 pub fn create_op(path: &str, data: &[u8], acl: Vec<Acl>, mode: CreateMode) -> TxnOp {
-    TxnOp::Create { path: path.to_string(), data: data.to_vec(), acl, mode, ttl: 0 }
+    TxnOp::Create { path: path.to_string(), data: Some(data.to_vec()), acl, mode, ttl: 0 }
 }
 
 pub fn create(path: &str) -> TxnOp {
@@ -69,7 +69,7 @@ pub fn delete(path: &str, version: i32) -> TxnOp {
 }
 
 pub fn set_data(path: &str, data: &[u8], version: i32) -> TxnOp {
-    TxnOp::SetData { path: path.to_string(), data: data.to_vec(), version }
+    TxnOp::SetData { path: path.to_string(), data: Some(data.to_vec()), version }
 }
 
 pub fn set_acl(path: &str, acl: Vec<Acl>, version: i32) -> TxnOp {
