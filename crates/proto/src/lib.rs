@@ -1,6 +1,7 @@
 //! The ZooKeeper client wire protocol: jute encoding, records, requests and replies, framing with size
 //! limits. Pure: no I/O, no sessions. Every decoder bounds its allocations and never panics on input.
 
+pub mod display;
 pub mod frame;
 pub mod jute;
 pub mod records;

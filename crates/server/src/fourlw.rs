@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use paddock_proto::display::{java_date, java_double};
+
 use crate::Shared;
 use crate::core::{Conn, Core};
 use crate::monitor;
@@ -39,11 +41,6 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
         _ => Some(format!("Unknown command: {cmd}\n")),
     };
     text.unwrap_or_else(|| "This ZooKeeper instance is not currently serving requests\n".to_string())
-}
-
-/// Java's `Double.toString` for the values we print: always at least one decimal.
-pub fn java_double(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e7 { format!("{v:.1}") } else { format!("{v}") }
 }
 
 /// `srvr` and `stat`: `stat` adds the client list.
@@ -188,7 +185,7 @@ fn dump(core: &mut Core) -> String {
     let sessions: Vec<(i64, i64)> = core.tracker.deadlines();
     let _ = writeln!(out, "Session Sets ({})/({}):", sessions.len(), sessions.len());
     for (id, deadline) in &sessions {
-        let _ = writeln!(out, "1 expire at {}:\n\t0x{id:x}", monitor::format_epoch_ms(*deadline));
+        let _ = writeln!(out, "1 expire at {}:\n\t0x{id:x}", java_date(*deadline));
     }
     let with_ephemerals: Vec<(i64, Vec<String>)> = core
         .tree
@@ -222,16 +219,4 @@ fn envi() -> String {
         let _ = writeln!(out, "{key}={value}");
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_print_like_java() {
-        assert_eq!(java_double(0.0), "0.0");
-        assert_eq!(java_double(2.0), "2.0");
-        assert_eq!(java_double(0.25), "0.25");
-    }
 }

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::ServerConfig;
 use crate::core::Core;
-use crate::fourlw::{VERSION, java_double};
+use paddock_proto::display::java_double;
+
+use crate::fourlw::VERSION;
 
 /// ZooKeeper counters that have no counterpart in Paddock's design (TLS, netty buffers, learner queues,
 /// response caches...). They are reported as 0 so that dashboards and agents built for ZooKeeper find
@@ -279,42 +281,9 @@ pub fn epoch_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// A wall-clock time as Java's `Date.toString` prints it: `Mon Nov 30 07:05:24 UTC 2026`.
-pub fn format_epoch_ms(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = DAYS[days.rem_euclid(7) as usize];
-    let month_name = MONTHS[(month - 1) as usize];
-    format!("{weekday} {month_name} {day:02} {:02}:{:02}:{:02} UTC {year}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31), Howard Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_print_like_java() {
-        assert_eq!(format_epoch_ms(0), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(format_epoch_ms(1_796_022_324_000), "Mon Nov 30 07:05:24 UTC 2026");
-    }
 
     #[test]
     fn this_process_has_file_descriptors() {
