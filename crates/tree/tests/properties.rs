@@ -261,7 +261,11 @@ proptest! {
         bytes[i] = byte;
         let _ = Txn::decode(&bytes);
         bytes.truncate(cut.index(bytes.len()));
-        prop_assert!(Txn::decode(&bytes).is_err() || bytes.len() == txn.encode().len());
+        // Damage can still spell a valid txn (the WAL's CRC, not this encoding, detects damage); what must
+        // hold is that anything accepted is canonical: it re-encodes to the same bytes after the version.
+        if let Ok(decoded) = Txn::decode(&bytes) {
+            prop_assert_eq!(&decoded.encode()[1..], &bytes[1..]);
+        }
     }
 
     #[test]
