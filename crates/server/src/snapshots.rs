@@ -59,7 +59,8 @@ impl Snapshots {
         let taken = self.taken.clone();
         let durations = self.durations.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::task::spawn_blocking(move || {
+        let spawned = std::thread::Builder::new().name("paddock-snapshot".into()).spawn(move || {
+            lower_priority();
             let started = Instant::now();
             let zxid = frozen.last_zxid();
             let result = persist::write_snapshot(&dir, &frozen, now_ms());
@@ -83,6 +84,21 @@ impl Snapshots {
             };
             let _ = tx.send(outcome);
         });
+        if let Err(e) = spawned {
+            self.in_flight.store(false, Ordering::Release);
+            warn!("cannot start the snapshot thread: {e}");
+            return None;
+        }
         Some(rx)
+    }
+}
+
+/// Snapshots are background work: on a small machine they must not take CPU from requests (the p99.9 of
+/// writes during a snapshot is the figure that matters), so the writer thread runs at nice 10.
+fn lower_priority() {
+    // SAFETY: plain syscalls on the calling thread; failure only means the default priority is kept.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
