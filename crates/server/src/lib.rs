@@ -113,7 +113,7 @@ pub async fn start_with(
 }
 
 async fn start_inner(
-    config: ServerConfig,
+    mut config: ServerConfig,
     tree: DataTree,
     log: Box<dyn TxnLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
@@ -122,6 +122,8 @@ async fn start_inner(
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on client port {addr}"))?;
     let client_addr = listener.local_addr()?;
+    // `conf` and the admin server report the port actually bound (clientPort=0 picks one).
+    config.client_port = client_addr.port();
     let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
