@@ -197,3 +197,12 @@ async fn a_flipped_bit_in_a_middle_log_record_is_refused_with_file_and_offset() 
     let log = server.log();
     assert!(log.contains(&segment.display().to_string()) && log.contains("offset"), "log names file and offset: {log}");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let first = PaddockProcess::start().expect("paddock starts");
+    let second = PaddockProcess::start_in(&first.data_dir, &[]);
+    let Err(e) = second else { panic!("a second server must not share a data directory") };
+    assert!(format!("{e:#}").contains("locked by another Paddock process"), "{e:#}");
+    assert!(first.log().contains("paddock ready"), "the first server is unaffected");
+}

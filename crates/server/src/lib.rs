@@ -91,8 +91,8 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
         .context("recovery task failed")??;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let durable = recovered.tree.last_zxid();
-    let wal_log =
-        persist::WalLog::start(recovered.wal, durable, events_tx).context("cannot start the log writer thread")?;
+    let wal_log = persist::WalLog::start(recovered.wal, recovered.locks, durable, events_tx)
+        .context("cannot start the log writer thread")?;
     let retention = retention::Retention::new(&config, wal_log.purger());
     let snapshots = Snapshots::new(persist::snap_dir(&config), config.snap_count, recovered.snapshot_zxid);
     let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots)).await?;

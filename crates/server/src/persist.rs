@@ -33,12 +33,46 @@ pub enum RecoveryError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Unrecoverable(String),
+    #[error("{path} is locked by another Paddock process using the same data directory")]
+    InUse { path: PathBuf },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+}
+
+/// An exclusive `flock` on `<dir>/../LOCK` (next to `snap/` or `wal/`): two servers writing one log would
+/// corrupt it, so the second refuses to start. Released when dropped or when the process dies.
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Waits up to 3 s for a previous owner in this process (a server shutting down) to let go.
+    fn acquire(dir: &Path) -> Result<DirLock, RecoveryError> {
+        use std::os::fd::AsRawFd;
+        let path = dir.parent().unwrap_or(dir).join("LOCK");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| RecoveryError::Lock { path: path.clone(), source })?;
+        for _ in 0..60 {
+            // SAFETY: flock on a descriptor this function owns; no memory is shared with the kernel.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(DirLock { _file: file });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(RecoveryError::InUse { path })
+    }
 }
 
 /// The state rebuilt from disk.
 pub struct Recovered {
     pub tree: DataTree,
     pub wal: Wal,
+    /// Exclusive ownership of the data (and log) directories, held as long as the log writer runs.
+    pub locks: Vec<DirLock>,
     pub snapshot_zxid: Option<i64>,
     pub replayed: u64,
 }
@@ -50,6 +84,10 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
     let (snap_dir, wal_dir) = (snap_dir(config), wal_dir(config));
     for dir in [&snap_dir, &wal_dir] {
         std::fs::create_dir_all(dir).map_err(|source| RecoveryError::CreateDir { path: dir.clone(), source })?;
+    }
+    let mut locks = vec![DirLock::acquire(&snap_dir)?];
+    if wal_dir.parent() != snap_dir.parent() {
+        locks.push(DirLock::acquire(&wal_dir)?);
     }
     for leftover in paddock_storage::clean_snapshot_temp_files(&snap_dir)? {
         info!(file = %leftover.display(), "deleted an unfinished snapshot left by a crash");
@@ -91,7 +129,7 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered data tree from disk"
     );
-    Ok(Recovered { tree, wal, snapshot_zxid, replayed })
+    Ok(Recovered { tree, wal, locks, snapshot_zxid, replayed })
 }
 
 /// Picks the snapshot to start from: the newest one that reads back cleanly and that the log continues.
@@ -192,9 +230,14 @@ pub struct WalLog {
 
 impl WalLog {
     /// `durable` is the zxid everything on disk already covers (the recovered tree's last zxid).
-    pub fn start(wal: Wal, durable: i64, events: UnboundedSender<LogEvent>) -> std::io::Result<WalLog> {
+    pub fn start(
+        wal: Wal,
+        locks: Vec<DirLock>,
+        durable: i64,
+        events: UnboundedSender<LogEvent>,
+    ) -> std::io::Result<WalLog> {
         let (tx, rx) = std_mpsc::channel();
-        let writer = WalWriter { wal, events, last_durable: durable, state: WriterState::Healthy };
+        let writer = WalWriter { wal, _locks: locks, events, last_durable: durable, state: WriterState::Healthy };
         std::thread::Builder::new().name("paddock-wal".into()).spawn(move || writer.run(rx))?;
         Ok(WalLog { tx })
     }
@@ -239,6 +282,7 @@ enum WriterState {
 
 struct WalWriter {
     wal: Wal,
+    _locks: Vec<DirLock>,
     events: UnboundedSender<LogEvent>,
     last_durable: i64,
     state: WriterState,
