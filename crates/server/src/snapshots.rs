@@ -17,6 +17,8 @@ pub struct Snapshots {
     pub dir: PathBuf,
     snap_count: u64,
     since_last: u64,
+    /// Txns after which the next snapshot starts: `snapCount/2` plus a random part, as ZooKeeper rolls it.
+    threshold: u64,
     in_flight: Arc<AtomicBool>,
     /// zxid of the newest snapshot on disk (-1: none), for `mntr` and the admin server.
     pub last_zxid: Arc<AtomicI64>,
@@ -31,6 +33,7 @@ impl Snapshots {
             dir,
             snap_count: snap_count.max(1),
             since_last: 0,
+            threshold: roll_threshold(snap_count.max(1)),
             in_flight: Arc::new(AtomicBool::new(false)),
             last_zxid: Arc::new(AtomicI64::new(last_zxid.unwrap_or(-1))),
             taken: Arc::new(AtomicI64::new(0)),
@@ -38,11 +41,19 @@ impl Snapshots {
         }
     }
 
-    /// Counts an applied txn and starts a snapshot when `snapCount` have accumulated.
+    /// Counts an applied txn and starts a snapshot past the rolled threshold (ZooKeeper's
+    /// `SyncRequestProcessor.shouldSnapshot`: more than snapCount/2 + a random share of snapCount/2). As in
+    /// ZooKeeper, a snapshot that is due while another is still being written is skipped, not queued: the
+    /// count starts over, so snapshots never run back to back.
     pub fn applied(&mut self, tree: &DataTree) {
         self.since_last += 1;
-        if self.since_last >= self.snap_count && self.start(tree).is_some() {
-            self.since_last = 0;
+        if self.since_last <= self.threshold {
+            return;
+        }
+        self.since_last = 0;
+        self.threshold = roll_threshold(self.snap_count);
+        if self.start(tree).is_none() {
+            warn!("too busy to snapshot (the previous one is still being written); skipping");
         }
     }
 
@@ -91,6 +102,12 @@ impl Snapshots {
         }
         Some(rx)
     }
+}
+
+/// snapCount/2 plus a random part below snapCount/2, so that replicas do not all snapshot at once.
+fn roll_threshold(snap_count: u64) -> u64 {
+    let half = snap_count / 2;
+    half + if half > 0 { rand::random_range(0..half) } else { 0 }
 }
 
 /// Snapshots are background work: on a small machine they must not take CPU from requests (the p99.9 of
