@@ -131,19 +131,20 @@ async fn verify(port: u16, acked: &HashMap<usize, Acked>) {
         let value: i32 = String::from_utf8_lossy(&data).parse().expect("data is a counter");
         assert!(value >= a.set, "{path}: acknowledged set {} lost (found {value})", a.set);
         assert_eq!(stat.version, value, "{path}: data and version move together");
-        let children = client.list_children(&path).await.expect("children");
+        let children: std::collections::HashSet<String> =
+            client.list_children(&path).await.expect("children").into_iter().collect();
         for child in &a.children {
             let name = child.rsplit('/').next().unwrap_or_default();
-            assert!(children.iter().any(|c| c == name), "acknowledged create {child} lost");
+            assert!(children.contains(name), "acknowledged create {child} lost");
         }
         for pair in &a.pairs {
-            assert!(children.iter().any(|c| *c == format!("p{pair}a")), "acknowledged multi {pair} lost");
+            assert!(children.contains(&format!("p{pair}a")), "acknowledged multi {pair} lost");
         }
         for child in &children {
             if let Some(rest) = child.strip_prefix('p') {
                 let round = rest.trim_end_matches(['a', 'b']);
-                let twin_a = children.iter().any(|c| *c == format!("p{round}a"));
-                let twin_b = children.iter().any(|c| *c == format!("p{round}b"));
+                let twin_a = children.contains(&format!("p{round}a"));
+                let twin_b = children.contains(&format!("p{round}b"));
                 assert!(twin_a && twin_b, "multi p{round} half-applied");
             }
         }
