@@ -49,9 +49,8 @@ impl DataCheck {
 
 pub fn check_data_dir(config: &ServerConfig) -> Result<DataCheck, StorageError> {
     let (snap_dir, wal_dir) = (persist::snap_dir(config), persist::wal_dir(config));
-    let snapshots = check_snapshots(&snap_dir)?;
     let mut report = DataCheck {
-        snapshots,
+        snapshots: Vec::new(),
         wal_segments: 0,
         wal_first_zxid: None,
         wal_last_zxid: None,
@@ -62,33 +61,48 @@ pub fn check_data_dir(config: &ServerConfig) -> Result<DataCheck, StorageError> 
         warnings: Vec::new(),
         problems: Vec::new(),
     };
-    for s in &report.snapshots {
-        if let Some(e) = &s.error {
-            report.problems.push(format!("snapshot {}: {e}", s.path));
-        }
-    }
-    if !wal_dir.exists() {
+    let log_readable = if wal_dir.exists() {
+        audit_wal(&wal_dir, &mut report)?
+    } else {
         report.warnings.push(format!("no write-ahead log at {}", wal_dir.display()));
-    } else if !audit_wal(&wal_dir, &mut report)? {
-        return Ok(report);
+        true
+    };
+    let base = check_snapshots(&snap_dir, &mut report)?;
+    if log_readable {
+        replay(&wal_dir, base, &mut report);
     }
-    replay(&wal_dir, &mut report);
     Ok(report)
 }
 
-fn check_snapshots(snap_dir: &Path) -> Result<Vec<SnapshotCheck>, StorageError> {
+/// Whether a log starting at `first` continues the state at `zxid` (no missing history in between).
+fn log_continues(first: Option<u64>, zxid: i64) -> bool {
+    first.is_none_or(|f| f as i64 <= zxid + 1)
+}
+
+/// Reads every snapshot through; keeps the oldest valid one the log continues, the base for the replay, so
+/// it is not read twice.
+fn check_snapshots(snap_dir: &Path, report: &mut DataCheck) -> Result<Option<(i64, DataTree)>, StorageError> {
     if !snap_dir.exists() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let mut out = Vec::new();
+    let mut base = None;
     for (zxid, path) in paddock_storage::list_snapshots(snap_dir)? {
-        let (nodes, digest, error) = match load_snapshot(&path) {
-            Ok(tree) => (Some(tree.node_count()), Some(tree.digest()), None),
-            Err(e) => (None, None, Some(e)),
-        };
-        out.push(SnapshotCheck { path: path.display().to_string(), zxid, nodes, digest, error });
+        let path = path.display().to_string();
+        match load_snapshot(Path::new(&path)) {
+            Ok(tree) => {
+                let (nodes, digest) = (Some(tree.node_count()), Some(tree.digest()));
+                report.snapshots.push(SnapshotCheck { path, zxid, nodes, digest, error: None });
+                if base.is_none() && log_continues(report.wal_first_zxid, zxid) {
+                    base = Some((zxid, tree));
+                }
+            }
+            Err(e) => {
+                report.problems.push(format!("snapshot {path}: {e}"));
+                report.snapshots.push(SnapshotCheck { path, zxid, nodes: None, digest: None, error: Some(e) });
+            }
+        }
     }
-    Ok(out)
+    Ok(base)
 }
 
 /// Records the log's shape and damage; false when the damage stops any replay.
@@ -109,35 +123,26 @@ fn audit_wal(wal_dir: &Path, report: &mut DataCheck) -> Result<bool, StorageErro
     Ok(!wal.is_corrupt())
 }
 
-fn replay(wal_dir: &Path, report: &mut DataCheck) {
+/// Replays the log from an empty tree when it holds the whole history, else from `base`.
+fn replay(wal_dir: &Path, base: Option<(i64, DataTree)>, report: &mut DataCheck) {
     let first = report.wal_first_zxid;
-    let valid: BTreeMap<i64, u64> = report.snapshots.iter().filter_map(|s| s.digest.map(|d| (s.zxid, d))).collect();
-    let continues = |zxid: i64| first.is_none_or(|f| f as i64 <= zxid + 1);
-    let base = if continues(0) { Some(0) } else { valid.keys().copied().find(|z| continues(*z)) };
-    let Some(base) = base else {
-        report.problems.push(format!(
-            "no usable snapshot is continued by the log (log starts at zxid {}): history is missing",
-            first.unwrap_or(0)
-        ));
-        return;
-    };
-    let mut tree = if base == 0 {
-        DataTree::new()
-    } else {
-        let path = report.snapshots.iter().find(|s| s.zxid == base).map(|s| s.path.clone()).unwrap_or_default();
-        match load_snapshot(Path::new(&path)) {
-            Ok(tree) => tree,
-            Err(e) => {
-                report.problems.push(format!("snapshot {path}: {e}"));
-                return;
-            }
+    let (base_zxid, mut tree) = match base {
+        _ if log_continues(first, 0) => (0, DataTree::new()),
+        Some(base) => base,
+        None => {
+            report.problems.push(format!(
+                "no usable snapshot is continued by the log (log starts at zxid {}): history is missing",
+                first.unwrap_or(0)
+            ));
+            return;
         }
     };
-    report.replayed_from = Some(base);
+    let valid: BTreeMap<i64, u64> = report.snapshots.iter().filter_map(|s| s.digest.map(|d| (s.zxid, d))).collect();
+    report.replayed_from = Some(base_zxid);
     if wal_dir.exists() {
         replay_log(wal_dir, &mut tree, &valid, report);
     }
-    report.recoverable = Some((base, tree.last_zxid()));
+    report.recoverable = Some((base_zxid, tree.last_zxid()));
 }
 
 fn replay_log(wal_dir: &Path, tree: &mut DataTree, valid: &BTreeMap<i64, u64>, report: &mut DataCheck) {

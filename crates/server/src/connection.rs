@@ -74,15 +74,13 @@ async fn read_loop(
     let mut buf = BytesMut::with_capacity(4096);
     let mut handshaken = false;
     loop {
+        // Before the handshake the first four bytes may be a four-letter word instead of a frame length.
+        if !handshaken && let Some(cmd) = buf.first_chunk::<4>().and_then(|first4| four_letter_word(*first4)) {
+            return four_letter(cmd, peer, shared, &out).await;
+        }
         let frame = match decode_frame(&mut buf, max_frame) {
             Ok(Some(frame)) => frame,
             Ok(None) => {
-                if !handshaken && buf.len() >= 4 {
-                    let first4 = [buf[0], buf[1], buf[2], buf[3]];
-                    if let Some(cmd) = four_letter_word(first4) {
-                        return four_letter(cmd, peer, shared, &out).await;
-                    }
-                }
                 let n = reader.read_buf(&mut buf).await.map_err(|e| format!("read error: {e}"))?;
                 if n == 0 {
                     return if buf.is_empty() {
@@ -93,15 +91,7 @@ async fn read_loop(
                 }
                 continue;
             }
-            Err(e) => {
-                if !handshaken
-                    && buf.len() >= 4
-                    && let Some(cmd) = four_letter_word([buf[0], buf[1], buf[2], buf[3]])
-                {
-                    return four_letter(cmd, peer, shared, &out).await;
-                }
-                return Err(format!("bad frame from client: {e}"));
-            }
+            Err(e) => return Err(format!("bad frame from client: {e}")),
         };
         if !handshaken {
             let req = decode_connect_request(&frame).map_err(|e| format!("bad handshake: {e}"))?;

@@ -256,7 +256,7 @@ pub fn environment() -> Vec<(&'static str, String)> {
 
 /// Bytes used by the snapshot and log directories (`dirs`, `conf`).
 pub fn dir_sizes(config: &ServerConfig) -> (u64, u64) {
-    (dir_size(&config.data_dir.join("paddock/snap")), dir_size(&config.log_dir().join("paddock/wal")))
+    (dir_size(&crate::persist::snap_dir(config)), dir_size(&crate::persist::wal_dir(config)))
 }
 
 fn dir_size(dir: &Path) -> u64 {

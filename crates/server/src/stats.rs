@@ -138,7 +138,11 @@ impl ServerStats {
     /// Counts `bytes` read or written under `path`'s top-level znode, as ZooKeeper's per-namespace metrics.
     pub fn record_namespace(&mut self, path: &str, write: bool, bytes: usize) {
         let Some(namespace) = path.split('/').nth(1).filter(|n| !n.is_empty()) else { return };
-        let entry = self.namespaces.entry(namespace.to_string()).or_default();
+        // Called for every request: allocate the key only for a namespace not seen before.
+        if !self.namespaces.contains_key(namespace) {
+            self.namespaces.insert(namespace.to_string(), NamespaceBytes::default());
+        }
+        let Some(entry) = self.namespaces.get_mut(namespace) else { return };
         let summary = if write { &mut entry.write } else { &mut entry.read };
         summary.add(bytes as u64);
     }
