@@ -1,14 +1,17 @@
 //! The GET commands, answered with the JSON entries ZooKeeper's `Commands.java` puts in each response
 //! (Jackson's snake_case names for the beans it serializes). Values come from the same places as the
-//! four-letter words (`crate::monitor`, the core's state), so both always agree.
+//! four-letter words (`crate::monitor`, the core's state); `tests/admin_vs_zookeeper.rs` holds every answer
+//! against Apache ZooKeeper 3.8's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+use paddock_proto::WatcherType;
 use serde_json::{Value, json};
 
 use super::AdminState;
+use super::environment::{environment, system_properties};
 use super::registry::Command;
 use super::response::{CommandResponse, number_or_string};
 use crate::config::ServerConfig;
@@ -109,8 +112,15 @@ fn connection_stat_reset(core: &mut Core) -> Fields {
     Vec::new()
 }
 
+/// `ServerStats.reset()`, which also resets every metric (`ServerMetrics.resetAll()`): the counters
+/// `Stats::reset` keeps are zeroed here too.
 fn stat_reset(core: &mut Core) -> Fields {
     core.stats.reset();
+    core.stats.bytes_received = 0;
+    core.stats.connections_accepted = 0;
+    for timing in core.stats.timings.values_mut() {
+        timing.reset();
+    }
     Vec::new()
 }
 
@@ -150,14 +160,14 @@ fn connections(core: &mut Core) -> Fields {
     fields([("connections", connection_list(core, false)), ("secure_connections", json!([]))])
 }
 
-/// `DataTree.getDigestLog`: ZooKeeper keeps a history of digests; Paddock reports the current one.
+/// `DataTree.getDigestLog`: the digest every 128 zxids, oldest first (empty before zxid 128).
 fn hash(core: &mut Core) -> Fields {
-    let digest = json!({
-        "zxid": core.last_zxid(),
-        "digest_version": PADDOCK_DIGEST_VERSION,
-        "digest": core.tree.digest(),
-    });
-    fields([("digests", Value::Array(vec![digest]))])
+    let digests = core
+        .digest_log
+        .iter()
+        .map(|(zxid, digest)| json!({ "zxid": zxid, "digest_version": PADDOCK_DIGEST_VERSION, "digest": digest }))
+        .collect();
+    fields([("digests", Value::Array(digests))])
 }
 
 /// `getSessionExpiryMap` (expiry time → sessions) and `getEphemerals` (session → paths).
@@ -185,22 +195,35 @@ fn session_of(core: &Core, conn: u64) -> i64 {
     core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0)
 }
 
+/// The data-watch table (getData and exists watches, persistent and persistent-recursive ones): path →
+/// watching connections. ZooKeeper's `watches`, `watches_by_path` and `watch_summary` report only this
+/// table (`DataTree.getWatches()` is `dataWatches.getWatches()`), not the getChildren watches.
+fn data_watches(core: &mut Core) -> BTreeMap<String, Vec<u64>> {
+    let mut by_path = core.watches.by_path();
+    for (path, conns) in by_path.iter_mut() {
+        // `checkWatches` for the Data type is exactly "holds an entry in the data table".
+        conns.retain(|conn| core.watches.check_or_remove(path, *conn, WatcherType::Data, false));
+    }
+    by_path.retain(|_, conns| !conns.is_empty());
+    by_path
+}
+
 /// `WatchesReport.toMap`: session id → watched paths.
 fn watches(core: &mut Core) -> Fields {
-    let by_session: serde_json::Map<String, Value> = core
-        .watches
-        .by_conn()
-        .into_iter()
-        .map(|(conn, paths)| (session_of(core, conn).to_string(), json!(paths)))
-        .collect();
+    let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (path, conns) in data_watches(core) {
+        for conn in conns {
+            by_session.entry(session_of(core, conn)).or_default().push(path.clone());
+        }
+    }
+    let by_session: serde_json::Map<String, Value> =
+        by_session.into_iter().map(|(session, paths)| (session.to_string(), json!(paths))).collect();
     fields([("session_id_to_watched_paths", Value::Object(by_session))])
 }
 
 /// `WatchesPathReport.toMap`: path → watching session ids.
 fn watches_by_path(core: &mut Core) -> Fields {
-    let by_path: serde_json::Map<String, Value> = core
-        .watches
-        .by_path()
+    let by_path: serde_json::Map<String, Value> = data_watches(core)
         .into_iter()
         .map(|(path, conns)| {
             let sessions: Vec<i64> = conns.into_iter().map(|conn| session_of(core, conn)).collect();
@@ -210,12 +233,15 @@ fn watches_by_path(core: &mut Core) -> Fields {
     fields([("path_to_session_ids", Value::Object(by_path))])
 }
 
-/// `WatchesSummary.toMap`.
+/// `WatchesSummary.toMap`, over the data-watch table.
 fn watch_summary(core: &mut Core) -> Fields {
+    let by_path = data_watches(core);
+    let connections: BTreeSet<u64> = by_path.values().flatten().copied().collect();
+    let total: usize = by_path.values().map(Vec::len).sum();
     fields([
-        ("num_connections", core.watches.by_conn().len().into()),
-        ("num_paths", core.watches.by_path().len().into()),
-        ("num_total_watches", core.watches.watch_count().into()),
+        ("num_connections", connections.len().into()),
+        ("num_paths", by_path.len().into()),
+        ("num_total_watches", total.into()),
     ])
 }
 
@@ -315,23 +341,6 @@ fn initial_configuration(config: &ServerConfig) -> Fields {
     let from_file = config.source.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
     let text = from_file.unwrap_or_else(|| config.raw.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
     fields([("initial_configuration", text.into())])
-}
-
-/// `Environment.list()`: every value a string.
-fn environment() -> Fields {
-    monitor::environment().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()
-}
-
-/// `System.getProperties()`, sorted: a native process has no JVM properties, so this lists the
-/// environment entries plus the separators Java would report.
-fn system_properties() -> Fields {
-    let mut props: BTreeMap<String, String> =
-        monitor::environment().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    props.insert("file.separator".into(), std::path::MAIN_SEPARATOR.to_string());
-    props.insert("line.separator".into(), "\n".into());
-    props.insert("path.separator".into(), ":".into());
-    props.insert("java.io.tmpdir".into(), std::env::temp_dir().display().to_string());
-    props.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
 /// `set_trace_mask?traceMask=<long>`, with ZooKeeper's error texts.

@@ -1,21 +1,26 @@
 //! The admin HTTP server (ZooKeeper's `JettyAdminServer`), health probes and Prometheus metrics.
 //!
 //! On `admin.serverAddress:admin.serverPort` (default 0.0.0.0:8080):
-//! * `GET <admin.commandURL>` (default `/commands`): links to every command, as ZooKeeper prints them;
+//! * `GET <admin.commandURL>` (default `/commands`): links to every command, as ZooKeeper prints them (no
+//!   `Content-Type`, as Jetty sends none for that page);
 //! * `GET <admin.commandURL>/<name>`: ZooKeeper 3.9's commands under the same names and aliases, answering
 //!   the same JSON (see [`registry`] and [`commands`]); `snapshot` and `restore` need `Authorization`;
+//!   HEAD is answered as GET without the body, as a servlet does;
 //! * `GET /health/live`, `GET /health/ready`: probes, with JSON bodies;
 //! * `GET /metrics`: Prometheus text format.
 //!
 //! `/metrics` is also served alone on `metricsProvider.httpPort` (ZooKeeper's Prometheus port) when set,
 //! whether or not the admin server is enabled.
 //!
-//! Differences from ZooKeeper, on purpose: a command called with the wrong method answers 405 with the
-//! usual JSON (ZooKeeper fails with a bare 500); `snapshot` also accepts POST; the snapshot body is
-//! Paddock's snapshot format; `restore` is refused (see [`snapshot`]).
+//! `crates/server/tests/admin_vs_zookeeper.rs` compares every answer with Apache ZooKeeper 3.8's.
+//! Differences, on purpose: a command called with a method it does not answer gets 405 like in 3.8, but
+//! with the usual JSON body rather than Jetty's HTML page (3.9 fails with a bare 500 on POST); `snapshot`
+//! also accepts POST; the snapshot body is Paddock's snapshot format; `restore` is refused (see
+//! [`snapshot`]).
 
 mod auth;
 mod commands;
+mod environment;
 mod health;
 mod prometheus;
 mod registry;
@@ -140,7 +145,7 @@ async fn dispatch(
     let base = state.command_base.as_str();
     let Some(rest) = path.strip_prefix(base) else { return not_found() };
     if rest.is_empty() || rest == "/" {
-        return command_index(base);
+        return command_index(&method, base);
     }
     let Some(name) = rest.strip_prefix('/') else { return not_found() };
     let kwargs = Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
@@ -162,8 +167,8 @@ async fn run_command(
         return CommandResponse::failed(name, format!("Unknown command: {name}"), StatusCode::OK).into_response();
     };
     let allowed = match command.invocation {
-        Invocation::Get => *method == Method::GET,
-        Invocation::Snapshot => *method == Method::GET || *method == Method::POST,
+        Invocation::Get => is_get(method),
+        Invocation::Snapshot => is_get(method) || *method == Method::POST,
         Invocation::Restore => *method == Method::POST,
     };
     if !allowed {
@@ -182,13 +187,23 @@ async fn run_command(
     }
 }
 
-/// The page ZooKeeper shows at the command URL: a link per primary name.
-fn command_index(base: &str) -> Response {
+/// A servlet answers HEAD with its GET answer minus the body (hyper leaves the body out).
+fn is_get(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
+}
+
+/// The page ZooKeeper shows at the command URL: a link per primary name. Jetty sends it without a
+/// `Content-Type`, and 3.8 serves it to GET only.
+fn command_index(method: &Method, base: &str) -> Response {
+    if !is_get(method) {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
     let body: String = registry::primary_names()
         .into_iter()
         .map(|name| format!("<a href=\"{base}/{name}\">{name}</a>\n<br/>\n"))
         .collect();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html;charset=utf-8")], body).into_response()
+    // A bare `Response` carries no `Content-Type` (a `String` response would say text/plain).
+    Response::new(axum::body::Body::from(body))
 }
 
 fn not_found() -> Response {
