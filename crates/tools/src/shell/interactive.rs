@@ -5,12 +5,18 @@
 //!
 //! rustyline blocks, so the editor runs on a blocking thread and drives each command on the async runtime
 //! through its handle.
+//!
+//! A command and the notifications it causes race to the terminal (the server sends a notification before
+//! the reply of the write that caused it). The terminal is therefore locked while a command runs and prints,
+//! and the notifications that came meanwhile are printed after its output and before the next prompt, whole:
+//! never in the middle of the command's lines.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rustyline::completion::{Completer, Pair};
 use rustyline::config::Config;
@@ -21,11 +27,11 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Context, Editor, Helper};
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::Mutex;
 use zookeeper_client::{Client, SessionState};
 
 use super::command::SPECS;
-use super::events::{EventSink, ShellEvent};
+use super::events::{EventSink, Events, ShellEvent};
 use super::session::Session;
 use super::{NOTIFICATION_SETTLE, Printer, ShellArgs, run_words, tokenize};
 use crate::subtree::child_path;
@@ -36,6 +42,11 @@ const HISTORY_FILE: &str = ".paddock_history";
 const COMPLETION_LIMIT: Duration = Duration::from_secs(2);
 /// How long to wait for the last notifications (the session's `Closed`) to be printed on exit.
 const FLUSH_LIMIT: Duration = Duration::from_secs(2);
+/// How long the next prompt waits for the notifications already received to be printed.
+const PROMPT_LIMIT: Duration = Duration::from_secs(1);
+
+/// Held by whoever writes to the terminal: the command being run, or the notification printer.
+type Terminal = Arc<Mutex<()>>;
 
 pub(crate) async fn run(args: ShellArgs) -> ExitCode {
     let printer = Printer { json: args.json };
@@ -68,7 +79,7 @@ pub(crate) async fn run(args: ShellArgs) -> ExitCode {
 fn edit_loop(
     handle: &Handle,
     mut session: Session,
-    events: mpsc::UnboundedReceiver<ShellEvent>,
+    events: Events,
     args: &ShellArgs,
 ) -> (Session, Option<tokio::task::JoinHandle<()>>) {
     let printer = Printer { json: args.json };
@@ -86,7 +97,8 @@ fn edit_loop(
         // A missing or unreadable history file just means starting without history.
         let _ = editor.load_history(path);
     }
-    let printer_task = spawn_event_printer(handle, events, printer);
+    let terminal = Terminal::default();
+    let printer_task = spawn_event_printer(handle, events, printer, terminal.clone());
     let mut count = 0usize;
     loop {
         let prompt = format!("[zk: {}({}) {count}] ", args.server, session.state_name());
@@ -109,19 +121,33 @@ fn edit_loop(
         }
         session.record(&line);
         count += 1;
-        let watching = session.has_watches();
-        let (_, quit) = handle.block_on(run_words(&mut session, &words, printer, &mut io::stdout(), &mut io::stderr()));
+        let quit = run_line(handle, &mut session, &words, printer, &terminal);
         if quit {
             break;
-        }
-        if watching || session.has_watches() {
-            // Let a notification the command caused print before the next prompt rather than over it.
-            handle.block_on(tokio::time::sleep(NOTIFICATION_SETTLE));
         }
     }
     // The completer holds a client: drop it so closing the session really closes it.
     drop(editor);
     (session, Some(printer_task))
+}
+
+/// Runs one command line with the terminal to itself, then lets the notifications it caused print before
+/// the next prompt rather than over it. True when the line was `quit`.
+fn run_line(handle: &Handle, session: &mut Session, words: &[String], printer: Printer, terminal: &Terminal) -> bool {
+    let quit = {
+        let _terminal = terminal.blocking_lock();
+        let watching = session.has_watches();
+        let (_, quit) = handle.block_on(run_words(session, words, printer, &mut io::stdout(), &mut io::stderr()));
+        if !quit && (watching || session.has_watches()) {
+            handle.block_on(tokio::time::sleep(NOTIFICATION_SETTLE));
+        }
+        quit
+    };
+    let deadline = Instant::now() + PROMPT_LIMIT;
+    while !quit && session.unprinted_events() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    quit
 }
 
 /// Prints notifications as they come, over whatever the prompt shows, as zkCli does. (rustyline's
@@ -130,15 +156,18 @@ fn edit_loop(
 /// `\n` does not return the carriage: hence `\r\n`.
 fn spawn_event_printer(
     handle: &Handle,
-    mut events: mpsc::UnboundedReceiver<ShellEvent>,
+    mut events: Events,
     printer: Printer,
+    terminal: Terminal,
 ) -> tokio::task::JoinHandle<()> {
     handle.spawn(async move {
         while let Some(event) = events.recv().await {
+            let _terminal = terminal.lock().await;
             let text = event.render(printer.json).replace('\n', "\r\n");
             let mut stdout = io::stdout().lock();
             let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
+            events.printed();
         }
     })
 }

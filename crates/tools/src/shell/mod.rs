@@ -28,7 +28,7 @@ use zookeeper_client::SessionState;
 
 use self::command::{Command, ParsedCommand};
 use self::errors::ShellError;
-use self::events::{EventSink, ShellEvent};
+use self::events::{EventSink, Events, ShellEvent};
 use self::session::{Reply, Session};
 
 /// How long script mode lets watch tasks forward notifications before printing the next command's output.
@@ -209,9 +209,10 @@ async fn run_words(
     (printer.outcome(Some(&command), words, outcome, &warnings, out, err), quit)
 }
 
-fn drain(events: &mut mpsc::UnboundedReceiver<ShellEvent>, printer: Printer, out: &mut (dyn Write + Send)) {
-    while let Ok(event) = events.try_recv() {
+fn drain(events: &mut Events, printer: Printer, out: &mut (dyn Write + Send)) {
+    while let Some(event) = events.try_recv() {
         printer.event(&event, out);
+        events.printed();
     }
 }
 

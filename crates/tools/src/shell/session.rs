@@ -96,6 +96,11 @@ impl Session {
         !self.watches.is_empty()
     }
 
+    /// Notifications received and not yet printed.
+    pub fn unprinted_events(&self) -> usize {
+        self.sink.unprinted()
+    }
+
     /// Remembers a command line for `history`.
     pub fn record(&mut self, line: &str) {
         self.history.push(line.to_owned());

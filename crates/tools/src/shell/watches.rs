@@ -80,9 +80,7 @@ impl Watches {
                 biased;
                 event = &mut changed => {
                     watches.unregister(id);
-                    if let Some(event) = ShellEvent::node(&event) {
-                        watches.sink.emit(event);
-                    }
+                    watches.sink.emit_node(id, &event);
                     None
                 }
                 ack = cancelled => ack.ok(),
@@ -111,9 +109,7 @@ impl Watches {
                             }
                             continue;
                         }
-                        if let Some(event) = ShellEvent::node(&event) {
-                            watches.sink.emit(event);
-                        }
+                        watches.sink.emit_node(id, &event);
                     }
                     ack = &mut cancelled => {
                         drop(watcher);

@@ -1,5 +1,5 @@
-//! Helpers shared by the tools' integration tests: one Apache ZooKeeper server per test binary, and
-//! `paddock shell` / `paddock bench` run in-process with their output captured.
+//! Helpers shared by the tools' integration tests: one Apache ZooKeeper server and one Paddock server per
+//! test binary, and `paddock shell` / `paddock bench` run in-process with their output captured.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -8,14 +8,22 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use paddock_testkit::{ZooKeeperProcess, four_letter_word};
+use paddock_testkit::{PaddockProcess, ZooKeeperProcess, four_letter_word};
 use paddock_tools::shell::{self, ShellArgs};
 
 static ZOOKEEPER: OnceLock<ZooKeeperProcess> = OnceLock::new();
+static PADDOCK: OnceLock<PaddockProcess> = OnceLock::new();
 
 /// The test binary's Apache ZooKeeper server (started on first use, killed when the binary exits).
 pub fn zookeeper() -> String {
     ZOOKEEPER.get_or_init(start_serving).addr()
+}
+
+/// The test binary's Paddock server, from the workspace's `paddock` binary (`$PADDOCK_BIN`, else
+/// target/debug/paddock: build it first with `cargo build -p paddock`). Started on first use, killed when
+/// the test binary exits.
+pub fn paddock() -> String {
+    PADDOCK.get_or_init(|| PaddockProcess::start().expect("Paddock must start (cargo build -p paddock first)")).addr()
 }
 
 /// `ruok` answers `imok` before the server serves sessions; `srvr` tells when it does.
