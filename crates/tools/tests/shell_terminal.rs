@@ -66,14 +66,17 @@ fn help_text() -> String {
     String::from_utf8_lossy(&output.stdout).replace('\t', "        ")
 }
 
-/// A tmux server of our own (its own socket), with one window running `command`; killed on drop.
+/// A tmux server of our own (its socket in a temporary directory, so nothing is left behind), with one
+/// window running `command`; killed on drop.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Tmux {
-    fn start(name: &str, command: &str) -> Tmux {
-        let tmux = Tmux { socket: format!("paddock-tools-test-{}-{name}", std::process::id()) };
+    fn start(command: &str) -> Tmux {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tmux = Tmux { socket: dir.path().join("tmux"), _dir: dir };
         // A long scrollback, so every session's whole transcript stays readable.
         tmux.run(&[
             "start-server",
@@ -96,7 +99,8 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let output = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .arg("-S")
+            .arg(&self.socket)
             .args(args)
             .output()
             .expect("tmux must be installed (scripts/install-test-deps)");
@@ -120,7 +124,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").output();
     }
 }
 
@@ -142,7 +146,7 @@ struct Shell {
 impl Shell {
     /// Starts `paddock shell [flags] --server <server>` with a fresh home directory, `runs` times in a
     /// row (each run's exit code printed as `EXIT=n`), and waits for the first prompt.
-    fn start(name: &str, server: &str, flags: &str, runs: usize) -> Shell {
+    fn start(server: &str, flags: &str, runs: usize) -> Shell {
         let binary = paddock_binary();
         let home = tempfile::tempdir().expect("temp dir");
         let run = format!(
@@ -150,7 +154,7 @@ impl Shell {
             home.path().display(),
             binary.display()
         );
-        let tmux = Tmux::start(name, &format!("{}sleep 60", run.repeat(runs)));
+        let tmux = Tmux::start(&format!("{}sleep 60", run.repeat(runs)));
         let shell = Shell {
             tmux,
             server: server.to_owned(),
@@ -285,7 +289,7 @@ const CLOSED: &str = "\nWATCHER::\n\nWatchedEvent state:Closed type:None path:nu
 #[test]
 fn node_commands_through_a_terminal() {
     let server = common::paddock();
-    let mut shell = Shell::start("nodes", &server, "", 1);
+    let mut shell = Shell::start(&server, "", 1);
     assert!(
         shell.view().starts_with(&format!(
             "Connecting to {server}\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n{}",
@@ -370,7 +374,7 @@ fn node_commands_through_a_terminal() {
 #[test]
 fn session_commands_through_a_terminal() {
     let server = common::paddock();
-    let mut shell = Shell::start("session", &server, "", 1);
+    let mut shell = Shell::start(&server, "", 1);
 
     shell.expect("whoami", "Auth scheme: User\nip: 127.0.0.1\n");
     shell.expect("create /auth x", "Created /auth\n");
@@ -451,7 +455,7 @@ fn session_commands_through_a_terminal() {
 #[test]
 fn editing_history_and_errors_through_a_terminal() {
     let server = common::paddock();
-    let mut shell = Shell::start("editing", &server, "", 2);
+    let mut shell = Shell::start(&server, "", 2);
     let help = help_text();
 
     shell.expect("create /edit edit-me", "Created /edit\n");
@@ -582,7 +586,7 @@ fn editing_history_and_errors_through_a_terminal() {
 #[test]
 fn json_mode_through_a_terminal() {
     let server = common::paddock();
-    let mut shell = Shell::start("json", &server, "--json", 1);
+    let mut shell = Shell::start(&server, "--json", 1);
     let first = shell.view();
     assert_eq!(
         first.lines().next().map(serde_json::from_str::<Value>).and_then(Result::ok),
@@ -637,7 +641,7 @@ fn json_mode_through_a_terminal() {
 #[test]
 fn against_apache_zookeeper_through_a_terminal() {
     let server = common::zookeeper();
-    let mut shell = Shell::start("zookeeper", &server, "", 1);
+    let mut shell = Shell::start(&server, "", 1);
     assert!(
         shell.view().starts_with(&format!(
             "Connecting to {server}\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n"
