@@ -1,5 +1,7 @@
 //! Every four-letter word, run against Paddock and Apache ZooKeeper 3.8 (both started by the harness) in
-//! the same state, with the output formats compared: same keys, same line shapes, same fixed texts.
+//! the same state, with the output formats compared: same keys, same line shapes, same fixed texts; and,
+//! where the state determines them, the same values: the watch reports, `envi`'s entries, and the
+//! counters around `srst` and `crst`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -7,18 +9,18 @@ use std::time::Duration;
 use paddock_testkit::{PaddockProcess, ZooKeeperProcess, four_letter_word};
 use zookeeper_client as zk;
 
-/// Both servers, each with one session holding a data watch, a child watch and an ephemeral node.
+/// Both servers, each with one session holding a data watch, an exists watch, a child watch and an
+/// ephemeral node.
 struct Pair {
     paddock: PaddockProcess,
     zookeeper: ZooKeeperProcess,
-    _sessions: Vec<Session>,
+    sessions: Vec<Session>,
 }
 
 /// A client and the watches it holds; dropping a watcher makes the client remove the watch.
 struct Session {
-    _client: zk::Client,
-    _data_watch: zk::OneshotWatcher,
-    _child_watch: zk::OneshotWatcher,
+    client: zk::Client,
+    _watches: Vec<zk::OneshotWatcher>,
 }
 
 async fn pair(extra_cfg: &[(&str, &str)]) -> Pair {
@@ -37,7 +39,7 @@ async fn pair(extra_cfg: &[(&str, &str)]) -> Pair {
     for addr in [paddock.addr(), zookeeper.addr()] {
         sessions.push(prepared_session(&addr).await);
     }
-    Pair { paddock, zookeeper, _sessions: sessions }
+    Pair { paddock, zookeeper, sessions }
 }
 
 async fn prepared_session(addr: &str) -> Session {
@@ -58,8 +60,9 @@ async fn prepared_session(addr: &str) -> Session {
     client.create("/w", b"x", &persistent).await.expect("create");
     client.create("/w/e", b"", &ephemeral).await.expect("ephemeral");
     let (_, _, data_watch) = client.get_and_watch_data("/w").await.expect("data watch");
+    let (_, exists_watch) = client.check_and_watch_stat("/w/missing").await.expect("exists watch");
     let (_, _, child_watch) = client.get_and_watch_children("/w").await.expect("child watch");
-    Session { _client: client, _data_watch: data_watch, _child_watch: child_watch }
+    Session { client, _watches: vec![data_watch, exists_watch, child_watch] }
 }
 
 fn flw(addr: &str, cmd: &str) -> String {
@@ -68,6 +71,77 @@ fn flw(addr: &str, cmd: &str) -> String {
 
 fn both(p: &Pair, cmd: &str) -> (String, String) {
     (flw(&p.paddock.addr(), cmd), flw(&p.zookeeper.addr(), cmd))
+}
+
+/// Paddock's answer and ZooKeeper's, each with its session id (as the words print it, `0x…`) replaced by
+/// `<session>`, so that answers about the same state compare equal.
+fn both_by_session(p: &Pair, cmd: &str) -> (String, String) {
+    let (ours, theirs) = both(p, cmd);
+    let hide =
+        |text: &str, session: &Session| text.replace(&format!("0x{:x}", session.client.session_id().0), "<session>");
+    (hide(&ours, &p.sessions[0]), hide(&theirs, &p.sessions[1]))
+}
+
+/// A `wchc` or `wchp` answer as heading → indented lines, each as a set: ZooKeeper prints hash-set order.
+fn grouped(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut heading = String::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        match line.strip_prefix('\t') {
+            Some(item) => {
+                groups.entry(heading.clone()).or_default().insert(item.to_string());
+            }
+            None => heading = line.to_string(),
+        }
+    }
+    groups
+}
+
+/// The `cons` line of the session's connection as key → value, without what differs between any two runs
+/// (the client's port, the times).
+fn session_connection(cons: &str) -> BTreeMap<String, String> {
+    let line = cons.lines().find(|l| l.contains("sid=<session>")).unwrap_or_else(|| panic!("no session in\n{cons}"));
+    let inside = line.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).unwrap_or_default();
+    inside
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(key, _)| !["est", "lresp", "llat", "minlat", "avglat", "maxlat"].contains(key))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// `mntr` keys whose values the same requests determine: counters, sizes, counts and the state (not
+/// latencies, which are measured; `srvr` shows them zeroed by `srst`).
+const COUNTERS: &[&str] = &[
+    "zk_packets_received",
+    "zk_packets_sent",
+    "zk_bytes_received_count",
+    "zk_connection_request_count",
+    "zk_num_alive_connections",
+    "zk_outstanding_requests",
+    "zk_last_client_response_size",
+    "zk_min_client_response_size",
+    "zk_max_client_response_size",
+    "zk_response_bytes",
+    "zk_watch_bytes",
+    "zk_cnt_readlatency",
+    "zk_cnt_updatelatency",
+    "zk_avg_w_read_per_namespace",
+    "zk_min_w_read_per_namespace",
+    "zk_max_w_read_per_namespace",
+    "zk_cnt_w_read_per_namespace",
+    "zk_sum_w_read_per_namespace",
+    "zk_cnt_w_write_per_namespace",
+    "zk_sum_w_write_per_namespace",
+    "zk_watch_count",
+    "zk_znode_count",
+    "zk_ephemerals_count",
+    "zk_global_sessions",
+];
+
+fn counters(mntr: &str) -> BTreeMap<String, String> {
+    let all = pairs(mntr, '\t');
+    COUNTERS.iter().map(|key| (key.to_string(), all.get(*key).cloned().unwrap_or_else(|| "<missing>".into()))).collect()
 }
 
 /// `key<sep>value` lines as a map.
@@ -129,12 +203,19 @@ async fn every_four_letter_word_matches_zookeepers_format() {
     let their_keys: BTreeSet<String> = pairs(&theirs, '=').into_keys().collect();
     assert_eq!(our_keys, their_keys, "conf keys");
 
+    // `envi`: ZooKeeper's keys in its order; the values a native process shares with a JVM are the same.
     let (ours, theirs) = both(&p, "envi");
     assert!(ours.starts_with("Environment:\n") && theirs.starts_with("Environment:\n"));
-    let their_keys: BTreeSet<String> = pairs(&theirs, '=').into_keys().collect();
-    for key in pairs(&ours, '=').into_keys().filter(|k| !k.starts_with("paddock.")) {
-        assert!(their_keys.contains(&key), "envi key {key} is not ZooKeeper's");
+    let entries = |t: &str| -> Vec<(String, String)> {
+        t.lines().skip(1).filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let (our_entries, their_entries) = (entries(&ours), entries(&theirs));
+    let keys = |e: &[(String, String)]| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&our_entries), keys(&their_entries), "envi keys\n{ours}\n{theirs}");
+    for key in ["os.name", "os.arch", "os.version", "user.name", "user.home"] {
+        assert_eq!(pairs(&ours, '=')[key], pairs(&theirs, '=')[key], "envi {key}");
     }
+    assert_eq!(pairs(&ours, '=')["java.compiler"], "<NA>");
 
     let (ours, theirs) = both(&p, "mntr");
     let (ours, theirs) = (pairs(&ours, '\t'), pairs(&theirs, '\t'));
@@ -146,11 +227,24 @@ async fn every_four_letter_word_matches_zookeepers_format() {
     assert_eq!(ours["zk_ephemerals_count"], theirs["zk_ephemerals_count"]);
     assert_eq!(ours["zk_watch_count"], theirs["zk_watch_count"]);
 
-    for cmd in ["wchs", "wchc", "wchp", "dirs", "cons"] {
+    for cmd in ["dirs", "cons"] {
         let (ours, theirs) = both(&p, cmd);
         let shapes = |t: &str| t.lines().map(shape).collect::<BTreeSet<_>>();
         assert_eq!(shapes(&ours), shapes(&theirs), "{cmd}:\n{ours}\n---\n{theirs}");
     }
+
+    // The watch reports cover the data-watch table only (getData and exists watches), not the child watch.
+    let (ours, theirs) = both(&p, "wchs");
+    assert_eq!(theirs, "1 connections watching 2 paths\nTotal watches:2\n");
+    assert_eq!(ours, theirs, "wchs");
+    for cmd in ["wchc", "wchp"] {
+        let (ours, theirs) = both_by_session(&p, cmd);
+        assert!(ours.ends_with("\n\n") && theirs.ends_with("\n\n"), "{cmd} ends with a blank line");
+        assert_eq!(grouped(&ours), grouped(&theirs), "{cmd}:\n{ours}\n---\n{theirs}");
+    }
+    let expected: BTreeMap<String, BTreeSet<String>> =
+        [("<session>".to_string(), ["/w".to_string(), "/w/missing".to_string()].into())].into();
+    assert_eq!(grouped(&both_by_session(&p, "wchc").1), expected, "ZooKeeper's wchc");
 
     // The digest log gets a line every 128 zxids: write enough on both to get one.
     for addr in [p.paddock.addr(), p.zookeeper.addr()] {
@@ -168,6 +262,49 @@ async fn every_four_letter_word_matches_zookeepers_format() {
     for heading in ["SessionTracker dump:", "ephemeral nodes dump:", "Sessions with Ephemerals (1):", "\t/w/e"] {
         assert!(ours.contains(heading) && theirs.contains(heading), "dump lacks {heading:?}:\n{ours}\n---\n{theirs}");
     }
+}
+
+#[tokio::test]
+async fn srst_and_crst_reset_what_zookeeper_resets_and_counting_resumes_alike() {
+    let p = pair(&[("4lw.commands.whitelist", "*")]).await;
+
+    // `srst` is itself answered after the reset: one packet sent. Each word is a packet of 4 bytes, and
+    // the asking connection is one of the server's connections.
+    both(&p, "srst");
+    let (ours, theirs) = both(&p, "srvr");
+    let without_version = |t: &str| t.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>();
+    assert!(theirs.contains("Received: 1\nSent: 1\nConnections: 2\n"), "ZooKeeper's srvr after srst:\n{theirs}");
+    assert_eq!(without_version(&ours), without_version(&theirs), "srvr after srst");
+    let (ours, theirs) = both(&p, "mntr");
+    assert_eq!(counters(&theirs)["zk_bytes_received_count"], "8", "ZooKeeper's mntr after srst");
+    assert_eq!(counters(&ours), counters(&theirs), "mntr after srst");
+
+    // `crst` zeroes the connection's packets and forgets its last operation.
+    both(&p, "crst");
+    let (ours, theirs) = both_by_session(&p, "cons");
+    assert_eq!(session_connection(&theirs)["lop"], "NA", "ZooKeeper's cons after crst:\n{theirs}");
+    assert_eq!(session_connection(&ours), session_connection(&theirs), "cons after crst:\n{ours}\n---\n{theirs}");
+
+    // The same requests afterwards (reads, a write that fires the data watch, a write that fails), counted
+    // alike.
+    for session in &p.sessions {
+        session.client.get_data("/w").await.expect("get");
+        session.client.get_children("/w").await.expect("children");
+        session.client.check_stat("/w/nothing").await.expect("exists");
+        session.client.set_data("/w", b"longer data", None).await.expect("set");
+        let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let error = session.client.create("/w", b"", &persistent).await.expect_err("already there");
+        assert_eq!(error, zk::Error::NodeExists);
+    }
+    // ZooKeeper adds a reply to `zk_response_bytes` just after queueing it: let the last one land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ours, theirs) = both_by_session(&p, "cons");
+    let theirs_connection = session_connection(&theirs);
+    assert_eq!(theirs_connection["lop"], "NA", "a failed write is not named:\n{theirs}");
+    assert_eq!(session_connection(&ours), theirs_connection, "cons after requests:\n{ours}\n---\n{theirs}");
+    let (ours, theirs) = both(&p, "mntr");
+    assert_ne!(counters(&theirs)["zk_response_bytes"], "0");
+    assert_eq!(counters(&ours), counters(&theirs), "mntr after requests");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use paddock_proto::{
-    DecodeError, ErrorCode, JuteReader, Record, Request, RequestHeader, decode_connect_request, decode_frame,
+    DecodeError, ErrorCode, JuteReader, OpCode, Record, Request, RequestHeader, decode_connect_request, decode_frame,
     four_letter_word,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -19,6 +19,7 @@ use tracing::{debug, info};
 use crate::Shared;
 use crate::core::{CoreMsg, Outbound};
 use crate::fourlw;
+use crate::stats;
 use crate::watch::ConnId;
 
 /// Serves one accepted socket until either side closes it.
@@ -96,7 +97,7 @@ async fn read_loop(
         if !handshaken {
             let req = decode_connect_request(&frame).map_err(|e| format!("bad handshake: {e}"))?;
             handshaken = true;
-            let msg = CoreMsg::Connect { conn, peer, req, out: out.clone() };
+            let msg = CoreMsg::Connect { conn, peer, req, out: out.clone(), bytes: frame.len() + 4 };
             shared.core.send(msg).await.map_err(|_| "server shutting down".to_string())?;
             continue;
         }
@@ -112,15 +113,17 @@ fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMs
     let header = RequestHeader::read_from(&mut reader).map_err(|e| format!("bad request header: {e}"))?;
     let body = frame.get(8..).unwrap_or_default();
     let received = Instant::now();
+    let bytes = frame.len() + 4;
     match Request::decode(header.op, body, max_field) {
-        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received, bytes: frame.len() + 4 }),
+        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received, bytes }),
         Err(DecodeError::UnknownOpCode(op)) => {
             info!(op, "unknown opcode; answering Unimplemented and closing the connection as ZooKeeper does");
-            Ok(CoreMsg::UnknownOpCode { conn, xid: header.xid })
+            Ok(CoreMsg::UnknownOpCode { conn, xid: header.xid, bytes })
         }
         Err(e) => {
             debug!(op = header.op, "undecodable request: {e}");
-            Ok(CoreMsg::BadRequest { conn, xid: header.xid, code: ErrorCode::MarshallingError })
+            let op = OpCode::from_i32(header.op).unwrap_or(OpCode::Error);
+            Ok(CoreMsg::BadRequest { conn, xid: header.xid, op, code: ErrorCode::MarshallingError, bytes })
         }
     }
 }
@@ -131,11 +134,17 @@ async fn four_letter(
     shared: &Arc<Shared>,
     out: &mpsc::UnboundedSender<Outbound>,
 ) -> Result<(), String> {
+    // ZooKeeper counts the word as a packet of 4 bytes before running it (so `srvr` counts itself), even
+    // when the whitelist refuses it, and its output as packets, one per buffered chunk.
+    let _ = shared.inspect(|core| core.stats.packet_received(4)).await;
     let text = if shared.config.four_letter_allowed(cmd) {
         fourlw::run(cmd, Some(peer), shared).await
     } else {
         format!("{cmd} is not executed because it is not in the whitelist.\n")
     };
+    // Counted before the client can read it, so that a word sent right after sees it.
+    let packets = stats::four_letter_packets(&text);
+    let _ = shared.inspect(move |core| core.stats.packets_sent += packets).await;
     let _ = out.send(Outbound::Frame(bytes::Bytes::from(text)));
     let _ = out.send(Outbound::Close);
     Ok(())

@@ -30,7 +30,7 @@ use crate::log::{LogEvent, TxnLog};
 use crate::prepare::{self, Prepared, ReplyKind};
 use crate::session::SessionTracker;
 use crate::snapshots::Snapshots;
-use crate::stats::{ConnStats, ServerStats};
+use crate::stats::{self, ConnStats, ServerStats};
 use crate::watch::{ConnId, WatchManager};
 
 /// What goes out on a connection.
@@ -45,30 +45,35 @@ pub type Outbox = mpsc::UnboundedSender<Outbound>;
 
 /// Messages from connections (and the server's own timers) to the core.
 pub enum CoreMsg {
+    /// `bytes` (here and below): the frame's size on the wire, length prefix included, for
+    /// `zk_bytes_received_count`.
     Connect {
         conn: ConnId,
         peer: SocketAddr,
         req: ConnectRequest,
         out: Outbox,
+        bytes: usize,
     },
     Request {
         conn: ConnId,
         xid: i32,
         req: Request,
         received: Instant,
-        /// Size of the frame on the wire, for `zk_bytes_received_count`.
         bytes: usize,
     },
-    /// A request that could not be decoded: answered with `code`, in order.
+    /// A request of opcode `op` whose body could not be decoded: answered with `code`, in order.
     BadRequest {
         conn: ConnId,
         xid: i32,
+        op: OpCode,
         code: ErrorCode,
+        bytes: usize,
     },
     /// An opcode ZooKeeper does not know: answered with Unimplemented, then the connection is closed.
     UnknownOpCode {
         conn: ConnId,
         xid: i32,
+        bytes: usize,
     },
     Closed {
         conn: ConnId,
@@ -119,6 +124,7 @@ enum Origin {
         timeout_ms: i32,
         passwd: [u8; 16],
         read_only: Option<bool>,
+        received: Instant,
     },
     /// Session expiry, container reaping: nobody to answer.
     Internal,
@@ -209,15 +215,20 @@ impl Core {
 
     fn on_msg(&mut self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Connect { conn, peer, req, out } => self.connect(conn, peer, req, out),
+            CoreMsg::Connect { conn, peer, req, out, bytes } => {
+                self.stats.packet_received(bytes);
+                self.connect(conn, peer, req, out)
+            }
             CoreMsg::Request { conn, xid, req, received, bytes } => {
-                self.stats.bytes_received += bytes as u64;
-                self.request(conn, xid, req, received, bytes)
+                self.packet_received(conn, bytes);
+                self.request(conn, xid, req, received)
             }
-            CoreMsg::BadRequest { conn, xid, code } => {
-                self.local(conn, xid, Instant::now(), LocalWork::Answer(OpCode::Error, Err(code)))
+            CoreMsg::BadRequest { conn, xid, op, code, bytes } => {
+                self.packet_received(conn, bytes);
+                self.local(conn, xid, Instant::now(), LocalWork::Answer(op, Err(code)))
             }
-            CoreMsg::UnknownOpCode { conn, xid } => {
+            CoreMsg::UnknownOpCode { conn, xid, bytes } => {
+                self.packet_received(conn, bytes);
                 self.local(conn, xid, Instant::now(), LocalWork::Refuse(OpCode::Error, ErrorCode::Unimplemented))
             }
             CoreMsg::Closed { conn } => self.disconnect(conn),
@@ -228,7 +239,16 @@ impl Core {
 
     // ---- connection and session lifecycle -------------------------------------------------------------
 
+    /// `ServerCnxn.packetReceived` for a frame on an established connection.
+    fn packet_received(&mut self, conn: ConnId, bytes: usize) {
+        self.stats.packet_received(bytes);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.received += 1;
+        }
+    }
+
     fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, out: Outbox) {
+        let received = Instant::now();
         self.stats.connections_accepted += 1;
         if req.last_zxid_seen > self.tree.last_zxid() {
             // ZooKeeper refuses a client that has seen a newer state than ours: it must try another server.
@@ -248,7 +268,8 @@ impl Core {
             timeout_ms: 0,
             auth: auth::initial_ids(peer.ip()),
             queue: VecDeque::new(),
-            stats: ConnStats::new(),
+            // The handshake is the connection's first packet.
+            stats: ConnStats { received: 1, ..ConnStats::new() },
         };
         if req.session_id == 0 {
             let timeout_ms = self.config.negotiate_timeout(req.timeout);
@@ -260,7 +281,7 @@ impl Core {
             c.queue.push_back(Queued::Write);
             self.conns.insert(conn, c);
             self.session_conns.insert(session_id, conn);
-            let origin = Origin::Connect { conn, timeout_ms, passwd, read_only: req.read_only };
+            let origin = Origin::Connect { conn, timeout_ms, passwd, read_only: req.read_only, received };
             self.propose(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms, passwd }, origin);
             return;
         }
@@ -289,7 +310,7 @@ impl Core {
                 passwd: vec![0; 16],
                 read_only: req.read_only.map(|_| false),
             };
-            let _ = c.out.send(Outbound::Frame(encode_connect_response(&expired)));
+            deliver(&mut self.stats, &mut c, encode_connect_response(&expired));
             let _ = c.out.send(Outbound::Close);
             return;
         };
@@ -298,27 +319,10 @@ impl Core {
         self.session_conns.insert(req.session_id, conn);
         c.timeout_ms = timeout_ms;
         self.tracker.arm(req.session_id, timeout_ms, now_ms());
-        self.send_connect_response(&c, req.session_id, timeout_ms, passwd, req.read_only);
+        let resp = connect_response(req.session_id, timeout_ms, passwd, req.read_only);
+        deliver(&mut self.stats, &mut c, resp);
         info!(session = format_args!("0x{:x}", req.session_id), peer = %c.peer, "session reconnected");
         self.conns.insert(conn, c);
-    }
-
-    fn send_connect_response(
-        &self,
-        c: &Conn,
-        session_id: i64,
-        timeout_ms: i32,
-        passwd: [u8; 16],
-        read_only: Option<bool>,
-    ) {
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout: timeout_ms,
-            session_id,
-            passwd: passwd.to_vec(),
-            read_only: read_only.map(|_| false),
-        };
-        let _ = c.out.send(Outbound::Frame(encode_connect_response(&resp)));
     }
 
     fn disconnect(&mut self, conn: ConnId) {
@@ -357,12 +361,10 @@ impl Core {
 
     // ---- requests -------------------------------------------------------------------------------------
 
-    fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant, bytes: usize) {
+    fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        self.stats.packets_received += 1;
-        c.stats.received += 1;
         let session_id = c.session_id;
         self.tracker.touch(session_id, now_ms());
         match req {
@@ -378,9 +380,6 @@ impl Core {
                 Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
                 Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
                 Prepared::Write(op, kind) => {
-                    if let Some(path) = req.path() {
-                        self.stats.record_namespace(path, true, bytes);
-                    }
                     let auth = c.auth.clone();
                     c.queue.push_back(Queued::Write);
                     let origin = Origin::Client { conn, xid, kind, op: req.opcode(), received };
@@ -451,10 +450,8 @@ impl Core {
             self.notify_one(conn, &event.path, event.event, zxid, None);
         }
         let xid = if matches!(req, Request::SetWatches(_) | Request::SetWatches2(_)) { xid::SET_WATCHES } else { xid };
-        let sent = self.reply(conn, xid, req.opcode(), received, zxid, result);
-        if let Some(path) = req.path() {
-            self.stats.record_namespace(path, false, sent);
-        }
+        self.stats.record_reads(req, &result);
+        self.reply(conn, xid, req.opcode(), received, zxid, result);
     }
 
     // ---- the write path -------------------------------------------------------------------------------
@@ -515,7 +512,11 @@ impl Core {
     }
 
     fn apply(&mut self, p: Pending) {
+        // Closing a session deletes its ephemerals, each a write ZooKeeper counts per namespace.
+        let ephemerals =
+            if matches!(p.txn.op, TxnOp::CloseSession) { self.tree.ephemerals(p.txn.session_id) } else { Vec::new() };
         let Applied { result, triggers } = self.tree.apply(&p.txn);
+        self.stats.record_writes(&p.txn.op, &result, &ephemerals);
         if p.txn.zxid % DIGEST_LOG_INTERVAL == 0 {
             if self.digest_log.len() == DIGEST_LOG_LIMIT {
                 self.digest_log.pop_front();
@@ -539,12 +540,18 @@ impl Core {
                     self.finish_write(conn);
                 }
             }
-            Origin::Connect { conn, timeout_ms, passwd, read_only } => {
+            Origin::Connect { conn, timeout_ms, passwd, read_only, received } => {
                 if matches!(result, TxnResult::SessionCreated) {
                     self.tracker.arm(p.txn.session_id, timeout_ms, now_ms());
-                    if let Some(c) = self.conns.get(&conn) {
+                    // ZooKeeper's createSession is a request of its own: timed as an update, and the
+                    // connection's first answered operation (cxid 0).
+                    let latency = received.elapsed();
+                    self.stats.record_latency(true, latency);
+                    if let Some(c) = self.conns.get_mut(&conn) {
                         info!(session = format_args!("0x{:x}", p.txn.session_id), peer = %c.peer, timeout_ms, "session established");
-                        self.send_connect_response(c, p.txn.session_id, timeout_ms, passwd, read_only);
+                        c.stats.record(0, zxid, stats::last_op(OpCode::CreateSession, true), latency);
+                        let resp = connect_response(p.txn.session_id, timeout_ms, passwd, read_only);
+                        deliver(&mut self.stats, c, resp);
                     }
                 }
                 self.finish_write(conn);
@@ -587,7 +594,7 @@ impl Core {
 
     // ---- output ---------------------------------------------------------------------------------------
 
-    /// Sends a reply; returns its size on the wire.
+    /// Sends a reply, counted as ZooKeeper counts it (see [`Accounting`]).
     fn reply(
         &mut self,
         conn: ConnId,
@@ -596,28 +603,33 @@ impl Core {
         received: Instant,
         zxid: i64,
         result: Result<Response, ErrorCode>,
-    ) -> usize {
+    ) {
         let (err, body) = match result {
             Ok(resp) => (0, Some(resp)),
             Err(code) => (code.code(), None),
         };
         let header = ReplyHeader { xid, zxid, err };
         let frame = encode_reply(&header, body.as_ref());
+        let size = serialized_size(&frame);
         let latency = received.elapsed();
-        self.stats.record(op, latency);
-        crate::metrics::request_served(op, err, latency);
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.record(xid, zxid, op, latency);
+        let accounting = Accounting::of(op);
+        self.stats.client_response.add(size);
+        if accounting == Accounting::Final {
+            self.stats.response_bytes += size as u64;
         }
-        let size = frame.len();
+        if accounting != Accounting::Bypass {
+            self.stats.record_latency(stats::is_update(op), latency);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.stats.record(xid, zxid, stats::last_op(op, err == 0), latency);
+            }
+        }
+        crate::metrics::request_served(op, err, latency);
         self.send(conn, frame);
-        size
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
-        if let Some(c) = self.conns.get(&conn) {
-            self.stats.packets_sent += 1;
-            let _ = c.out.send(Outbound::Frame(frame));
+        if let Some(c) = self.conns.get_mut(&conn) {
+            deliver(&mut self.stats, c, frame);
         }
     }
 
@@ -637,7 +649,7 @@ impl Core {
         zxid: i64,
         node_acl: Option<&[paddock_proto::Acl]>,
     ) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else { return };
         if let Some(node_acl) = node_acl
             && !acl::check(node_acl, perms::READ, &c.auth)
         {
@@ -645,7 +657,11 @@ impl Core {
         }
         let event =
             WatcherEvent { event_type: event as i32, state: KEEPER_STATE_SYNC_CONNECTED, path: path.to_string() };
-        self.send(conn, encode_notification(zxid, &event));
+        let frame = encode_notification(zxid, &event);
+        let size = serialized_size(&frame);
+        self.stats.client_response.add(size);
+        self.stats.watch_bytes += size as u64;
+        deliver(&mut self.stats, c, frame);
     }
 
     // ---- introspection --------------------------------------------------------------------------------
@@ -657,6 +673,52 @@ impl Core {
     pub fn outstanding_requests(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// How ZooKeeper accounts for a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Accounting {
+    /// Answered by `FinalRequestProcessor` after its switch: timed (a read or an update), recorded on the
+    /// connection, and counted in `zk_response_bytes`.
+    Final,
+    /// Pings leave `FinalRequestProcessor` early: timed and recorded, not counted in `zk_response_bytes`.
+    Ping,
+    /// Auth and SASL packets and unknown opcodes (answered as `OpCode::Error`) are answered before the
+    /// pipeline: only their size and packet count.
+    Bypass,
+}
+
+impl Accounting {
+    fn of(op: OpCode) -> Accounting {
+        match op {
+            OpCode::Ping => Accounting::Ping,
+            OpCode::Auth | OpCode::Sasl | OpCode::Error => Accounting::Bypass,
+            _ => Accounting::Final,
+        }
+    }
+}
+
+/// `ServerCnxn.packetSent`, on the server and on the connection: every frame sent is a packet.
+fn deliver(stats: &mut ServerStats, c: &mut Conn, frame: Bytes) {
+    stats.packets_sent += 1;
+    c.stats.sent += 1;
+    let _ = c.out.send(Outbound::Frame(frame));
+}
+
+/// A reply's size as ZooKeeper's `BufferStats` and `zk_response_bytes` count it: without the length prefix.
+fn serialized_size(frame: &[u8]) -> usize {
+    frame.len().saturating_sub(4)
+}
+
+fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_only: Option<bool>) -> Bytes {
+    let resp = ConnectResponse {
+        protocol_version: 0,
+        timeout: timeout_ms,
+        session_id,
+        passwd: passwd.to_vec(),
+        read_only: read_only.map(|_| false),
+    };
+    encode_connect_response(&resp)
 }
 
 pub fn now_ms() -> i64 {

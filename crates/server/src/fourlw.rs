@@ -61,11 +61,12 @@ fn server_summary(core: &mut Core, with_clients: bool, asker: Option<SocketAddr>
         out,
         "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
         l.min_ms.round() as i64,
-        java_double(l.avg_ms()),
+        java_double(monitor::avg_4(l.avg_ms())),
         l.max_ms.round() as i64,
         core.stats.packets_received,
         core.stats.packets_sent,
-        core.conns.len(),
+        // ZooKeeper counts the asking connection among its connections.
+        core.conns.len() + usize::from(asker.is_some()),
         core.outstanding_requests(),
         core.last_zxid(),
         core.tree.node_count(),
@@ -99,7 +100,7 @@ fn cons(core: &mut Core, asker: Option<SocketAddr>) -> String {
             out,
             "{brief},sid=0x{:x},lop={},est={},to={}{lcxid},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={})",
             c.session_id,
-            s.last_op.to_uppercase(),
+            s.last_op,
             monitor::epoch_ms(s.established),
             c.timeout_ms,
             s.last_zxid,
@@ -126,32 +127,32 @@ fn crst(core: &mut Core) -> String {
     "Connection stats reset.\n".to_string()
 }
 
+/// The same reset as the admin `stat_reset`.
 fn srst(core: &mut Core) -> String {
-    core.stats.reset();
+    monitor::reset_server_stats(core);
     "Server stats reset.\n".to_string()
 }
 
-/// `mntr`: tab-separated `key value` lines.
+/// `mntr`: tab-separated `key value` lines; the asking connection counts as alive.
 fn mntr(core: &mut Core) -> String {
     let mut out = String::new();
-    for (key, value) in monitor::mntr(core) {
+    for (key, value) in monitor::mntr(core, 1) {
         let _ = writeln!(out, "{key}\t{value}");
     }
     out
 }
 
+/// `wchs`: `WatchManager.toString()` of the data-watch table (see [`monitor::data_watches`]).
 fn wchs(core: &mut Core) -> String {
-    let by_conn = core.watches.by_conn();
-    let paths = core.watches.by_path().len();
-    format!("{} connections watching {} paths\nTotal watches:{}\n", by_conn.len(), paths, core.watches.watch_count())
+    let (connections, paths, total) = monitor::data_watch_summary(core);
+    format!("{connections} connections watching {paths} paths\nTotal watches:{total}\n")
 }
 
-/// `wchc`: watched paths grouped by session.
+/// `wchc`: the data-watch table's paths grouped by session.
 fn wchc(core: &mut Core) -> String {
     let mut out = String::new();
-    for (conn, paths) in core.watches.by_conn() {
-        let session = core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0);
-        let _ = writeln!(out, "0x{session:x}");
+    for (conn, paths) in monitor::data_watches_by_conn(core) {
+        let _ = writeln!(out, "0x{:x}", monitor::session_of(core, conn));
         for path in paths {
             let _ = writeln!(out, "\t{path}");
         }
@@ -160,14 +161,13 @@ fn wchc(core: &mut Core) -> String {
     out
 }
 
-/// `wchp`: sessions grouped by watched path.
+/// `wchp`: the data-watch table's sessions grouped by path.
 fn wchp(core: &mut Core) -> String {
     let mut out = String::new();
-    for (path, conns) in core.watches.by_path() {
+    for (path, conns) in monitor::data_watches(core) {
         let _ = writeln!(out, "{path}");
         for conn in conns {
-            let session = core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0);
-            let _ = writeln!(out, "\t0x{session:x}");
+            let _ = writeln!(out, "\t0x{:x}", monitor::session_of(core, conn));
         }
     }
     out.push('\n');
@@ -213,6 +213,7 @@ fn conf(shared: &Shared) -> String {
     out
 }
 
+/// `envi`: the admin `environment`'s entries as `key=value` lines.
 fn envi() -> String {
     let mut out = String::from("Environment:\n");
     for (key, value) in monitor::environment() {

@@ -1,13 +1,18 @@
-//! The numbers behind `mntr`, `conf`, `envi` and `dirs`, shared by the four-letter words and the admin
-//! server so that both always report the same values under ZooKeeper's key names.
+//! The numbers behind `mntr`, `conf`, `envi`, `dirs`, the watch reports and `srst`, shared by the
+//! four-letter words and the admin server so that both always report the same values under ZooKeeper's
+//! key names.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use paddock_proto::WatcherType;
+use paddock_proto::display::java_double;
+
 use crate::config::ServerConfig;
 use crate::core::Core;
-use paddock_proto::display::java_double;
+use crate::watch::ConnId;
 
 use crate::fourlw::VERSION;
 
@@ -19,7 +24,6 @@ const ZERO_COUNTERS: &[&str] = &[
     "zk_non_mtls_local_conn_count",
     "zk_outstanding_tls_handshake",
     "zk_proposal_count",
-    "zk_watch_bytes",
     "zk_outstanding_changes_removed",
     "zk_throttled_ops",
     "zk_stale_requests_dropped",
@@ -44,7 +48,6 @@ const ZERO_COUNTERS: &[&str] = &[
     "zk_prep_processor_request_queued",
     "zk_learner_commit_received_count",
     "zk_stale_replies",
-    "zk_response_bytes",
     "zk_ensemble_auth_fail",
     "zk_diff_count",
     "zk_response_packet_get_children_cache_misses",
@@ -133,23 +136,25 @@ const ZERO_PERCENTILE_SUMMARIES: &[&str] = &[
     "write_commitproc_time_ms",
 ];
 
-/// Every `mntr` line, in ZooKeeper's order for the keys monitoring tools read first.
-pub fn mntr(core: &Core) -> Vec<(String, String)> {
+/// Every `mntr` line, in ZooKeeper's order for the keys monitoring tools read first. `asking` is the
+/// number of connections asking outside the core's sessions (1 for a four-letter word, whose connection
+/// ZooKeeper counts as alive; 0 over HTTP).
+pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     let l = &core.stats.latency;
     let (open_fds, max_fds) = file_descriptors();
     let mut out: Vec<(String, String)> = vec![
         ("zk_version".into(), VERSION.into()),
         ("zk_server_state".into(), "standalone".into()),
         ("zk_ephemerals_count".into(), core.tree.ephemerals_count().to_string()),
-        ("zk_num_alive_connections".into(), core.conns.len().to_string()),
-        ("zk_avg_latency".into(), java_double(l.avg_ms())),
+        ("zk_num_alive_connections".into(), (core.conns.len() + asking).to_string()),
+        ("zk_avg_latency".into(), java_double(avg_4(l.avg_ms()))),
         ("zk_outstanding_requests".into(), core.outstanding_requests().to_string()),
         ("zk_znode_count".into(), core.tree.node_count().to_string()),
         ("zk_global_sessions".into(), core.tree.sessions().count().to_string()),
         ("zk_local_sessions".into(), "0".into()),
-        ("zk_last_client_response_size".into(), "-1".into()),
-        ("zk_max_client_response_size".into(), "-1".into()),
-        ("zk_min_client_response_size".into(), "-1".into()),
+        ("zk_last_client_response_size".into(), core.stats.client_response.last.to_string()),
+        ("zk_max_client_response_size".into(), core.stats.client_response.max.to_string()),
+        ("zk_min_client_response_size".into(), core.stats.client_response.min.to_string()),
         ("zk_packets_sent".into(), core.stats.packets_sent.to_string()),
         ("zk_packets_received".into(), core.stats.packets_received.to_string()),
         ("zk_connection_drop_probability".into(), "0.0".into()),
@@ -163,6 +168,8 @@ pub fn mntr(core: &Core) -> Vec<(String, String)> {
         ("zk_uptime".into(), core.started.elapsed().as_millis().to_string()),
         ("zk_bytes_received_count".into(), core.stats.bytes_received.to_string()),
         ("zk_connection_request_count".into(), core.stats.connections_accepted.to_string()),
+        ("zk_response_bytes".into(), core.stats.response_bytes.to_string()),
+        ("zk_watch_bytes".into(), core.stats.watch_bytes.to_string()),
     ];
     let snap_count = core.snapshots.as_ref().map(|s| s.taken.load(Ordering::Relaxed)).unwrap_or(0);
     out.push(("zk_snap_count".into(), snap_count.to_string()));
@@ -209,11 +216,66 @@ pub fn mntr(core: &Core) -> Vec<(String, String)> {
 }
 
 fn push_summary(out: &mut Vec<(String, String)>, name: &str, avg: f64, min: f64, max: f64, cnt: u64, sum: f64) {
-    out.push((format!("zk_avg_{name}"), java_double(avg)));
+    out.push((format!("zk_avg_{name}"), java_double(avg_4(avg))));
     out.push((format!("zk_min_{name}"), (min.round() as i64).to_string()));
     out.push((format!("zk_max_{name}"), (max.round() as i64).to_string()));
     out.push((format!("zk_cnt_{name}"), cnt.to_string()));
     out.push((format!("zk_sum_{name}"), (sum.round() as i64).to_string()));
+}
+
+/// `AvgMinMaxCounter.getAvg`: ZooKeeper rounds averages half-up to four decimals.
+pub fn avg_4(avg: f64) -> f64 {
+    (avg * 10_000.0).round() / 10_000.0
+}
+
+/// ZooKeeper's `srst` and `stat_reset` (`ServerStats.reset()`, which also runs `ServerMetrics.resetAll()`):
+/// the server's counters, and the snapshot count and times, which are metrics too.
+pub fn reset_server_stats(core: &mut Core) {
+    core.stats.reset();
+    if let Some(snapshots) = &core.snapshots {
+        snapshots.taken.store(0, Ordering::Relaxed);
+        if let Ok(mut durations) = snapshots.durations.lock() {
+            durations.reset();
+        }
+    }
+}
+
+/// The data-watch table (getData and exists watches, persistent and persistent-recursive ones): path →
+/// watching connections. ZooKeeper's watch reports (`wchc`, `wchp`, `wchs` and their admin commands)
+/// cover only this table (`DataTree.getWatches()` is `dataWatches.getWatches()`), not the getChildren
+/// watches; `zk_watch_count` counts both.
+pub fn data_watches(core: &mut Core) -> BTreeMap<String, Vec<ConnId>> {
+    let mut by_path = core.watches.by_path();
+    for (path, conns) in by_path.iter_mut() {
+        // `checkWatches` for the Data type is exactly "holds an entry in the data table".
+        conns.retain(|conn| core.watches.check_or_remove(path, *conn, WatcherType::Data, false));
+    }
+    by_path.retain(|_, conns| !conns.is_empty());
+    by_path
+}
+
+/// The same table by connection: connection → watched paths.
+pub fn data_watches_by_conn(core: &mut Core) -> BTreeMap<ConnId, Vec<String>> {
+    let mut by_conn: BTreeMap<ConnId, Vec<String>> = BTreeMap::new();
+    for (path, conns) in data_watches(core) {
+        for conn in conns {
+            by_conn.entry(conn).or_default().push(path.clone());
+        }
+    }
+    by_conn
+}
+
+/// `WatchesSummary` of the data-watch table: connections watching, paths watched, registrations.
+pub fn data_watch_summary(core: &mut Core) -> (usize, usize, usize) {
+    let by_path = data_watches(core);
+    let connections: BTreeSet<ConnId> = by_path.values().flatten().copied().collect();
+    let total = by_path.values().map(Vec::len).sum();
+    (connections.len(), by_path.len(), total)
+}
+
+/// The session a connection carries, as the watch reports name it (0: none).
+pub fn session_of(core: &Core, conn: ConnId) -> i64 {
+    core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0)
 }
 
 /// `conf`, in ZooKeeper's order.
@@ -235,23 +297,90 @@ pub fn configuration(config: &ServerConfig) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `envi`: the keys ZooKeeper prints that mean something for a native process.
+/// ZooKeeper's `Environment.list()` placeholder for a property that is not there.
+const NOT_APPLICABLE: &str = "<NA>";
+
+/// `Environment.list()`, behind both `envi` and the admin `environment`: exactly ZooKeeper's keys, in its
+/// order, so that tools reading them find every one. Values a JVM spells its own way are spelled that way
+/// (`os.name` "Linux", `os.arch` "amd64", the user from the password database); what only a JVM has is
+/// "<NA>", the placeholder ZooKeeper itself prints for an absent `java.compiler`.
 pub fn environment() -> Vec<(&'static str, String)> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
     let os_version =
         std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|v| v.trim().to_string()).unwrap_or_default();
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let user = user_from_passwd().unwrap_or_else(|| User {
+        name: std::env::var("USER").unwrap_or_default(),
+        home: std::env::var("HOME").unwrap_or_default(),
+    });
+    let na = || NOT_APPLICABLE.to_string();
     vec![
         ("zookeeper.version", VERSION.to_string()),
         ("host.name", host),
-        ("os.name", std::env::consts::OS.to_string()),
-        ("os.arch", std::env::consts::ARCH.to_string()),
+        ("java.version", na()),
+        ("java.vendor", na()),
+        ("java.home", na()),
+        ("java.class.path", na()),
+        ("java.library.path", na()),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
+        ("java.compiler", na()),
+        ("os.name", java_os_name(std::env::consts::OS)),
+        ("os.arch", java_os_arch(std::env::consts::ARCH)),
         ("os.version", os_version),
-        ("user.name", std::env::var("USER").unwrap_or_default()),
-        ("user.home", std::env::var("HOME").unwrap_or_default()),
+        ("user.name", user.name),
+        ("user.home", user.home),
         ("user.dir", cwd),
-        ("paddock.version", env!("CARGO_PKG_VERSION").to_string()),
+        ("os.memory.free", na()),
+        ("os.memory.max", na()),
+        ("os.memory.total", na()),
     ]
+}
+
+/// The JVM's `os.name` for Rust's `std::env::consts::OS`.
+fn java_os_name(os: &str) -> String {
+    match os {
+        "linux" => "Linux",
+        "macos" => "Mac OS X",
+        "freebsd" => "FreeBSD",
+        "openbsd" => "OpenBSD",
+        "netbsd" => "NetBSD",
+        "solaris" | "illumos" => "SunOS",
+        other => other,
+    }
+    .to_string()
+}
+
+/// The JVM's `os.arch` for Rust's `std::env::consts::ARCH`.
+fn java_os_arch(arch: &str) -> String {
+    match arch {
+        "x86_64" => "amd64",
+        "x86" => "i386",
+        "powerpc64" => "ppc64",
+        other => other,
+    }
+    .to_string()
+}
+
+struct User {
+    name: String,
+    home: String,
+}
+
+/// The user's name and home as the JVM finds them (the password entry of the real uid, not `$USER`), or
+/// `None` when /proc or /etc/passwd cannot tell.
+fn user_from_passwd() -> Option<User> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [name, _, id, _, _, home, ..] if *id == uid => {
+                Some(User { name: name.to_string(), home: home.to_string() })
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Bytes used by the snapshot and log directories (`dirs`, `conf`).
@@ -284,6 +413,28 @@ pub fn epoch_ms(t: SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_has_zookeepers_keys_in_order() {
+        let keys: Vec<&str> = environment().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys.first(), Some(&"zookeeper.version"));
+        assert_eq!(keys.last(), Some(&"os.memory.total"));
+        assert_eq!(keys.len(), 18);
+    }
+
+    #[test]
+    fn names_are_the_jvms() {
+        assert_eq!(java_os_name("linux"), "Linux");
+        assert_eq!(java_os_arch("x86_64"), "amd64");
+        assert_eq!(java_os_arch("aarch64"), "aarch64");
+    }
+
+    #[test]
+    fn averages_are_rounded_as_zookeepers() {
+        assert_eq!(avg_4(20.0 / 3.0), 6.6667);
+        assert_eq!(avg_4(299.0 / 4.0), 74.75);
+        assert_eq!(avg_4(1.0 / 32.0), 0.0313, "half-up, as BigDecimal.ROUND_HALF_UP");
+    }
 
     #[test]
     fn this_process_has_file_descriptors() {

@@ -289,7 +289,8 @@ async fn every_command_answers_json_with_command_and_error() {
     assert_eq!(body["server_stats"]["server_state"], "standalone");
     assert_eq!(body["server_stats"]["num_alive_client_connections"], 1);
     assert!(body["server_stats"]["packets_received"].as_u64().is_some_and(|n| n >= 3), "{body}");
-    assert_eq!(body["client_response"]["last_buffer_size"], -1);
+    // The last reply: header (16 bytes), the one data byte with its length, and the stat (68).
+    assert_eq!(body["client_response"]["last_buffer_size"], 16 + 4 + 1 + 68);
 
     let body = get(a.admin, "/commands/stat").await.json();
     let connections = body["connections"].as_array().expect("connections");

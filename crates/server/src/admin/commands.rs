@@ -3,11 +3,10 @@
 //! four-letter words (`crate::monitor`, the core's state); `tests/admin_vs_zookeeper.rs` holds every answer
 //! against Apache ZooKeeper 3.8's.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use paddock_proto::WatcherType;
 use serde_json::{Value, json};
 
 use super::AdminState;
@@ -96,7 +95,7 @@ fn fields<const N: usize>(entries: [(&str, Value); N]) -> Fields {
 
 /// `mntr`'s keys without the `zk_` prefix, numbers as JSON numbers.
 fn monitor_fields(core: &mut Core) -> Fields {
-    monitor::mntr(core)
+    monitor::mntr(core, 0)
         .into_iter()
         .map(|(key, value)| {
             let key = key.strip_prefix("zk_").map(str::to_string).unwrap_or(key);
@@ -112,15 +111,9 @@ fn connection_stat_reset(core: &mut Core) -> Fields {
     Vec::new()
 }
 
-/// `ServerStats.reset()`, which also resets every metric (`ServerMetrics.resetAll()`): the counters
-/// `Stats::reset` keeps are zeroed here too.
+/// The same reset as `srst`.
 fn stat_reset(core: &mut Core) -> Fields {
-    core.stats.reset();
-    core.stats.bytes_received = 0;
-    core.stats.connections_accepted = 0;
-    for timing in core.stats.timings.values_mut() {
-        timing.reset();
-    }
+    monitor::reset_server_stats(core);
     Vec::new()
 }
 
@@ -135,7 +128,7 @@ fn connection_info(c: &Conn, brief: bool) -> Value {
     info.insert("packets_sent".into(), s.sent.into());
     if !brief {
         info.insert("session_id".into(), c.session_id.into());
-        info.insert("last_operation".into(), s.last_op.to_uppercase().into());
+        info.insert("last_operation".into(), s.last_op.into());
         info.insert("established".into(), monitor::epoch_ms(s.established).into());
         info.insert("session_timeout".into(), c.timeout_ms.into());
         info.insert("last_cxid".into(), s.last_cxid.into());
@@ -191,30 +184,11 @@ fn dump(core: &mut Core) -> Fields {
     ])
 }
 
-fn session_of(core: &Core, conn: u64) -> i64 {
-    core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0)
-}
-
-/// The data-watch table (getData and exists watches, persistent and persistent-recursive ones): path →
-/// watching connections. ZooKeeper's `watches`, `watches_by_path` and `watch_summary` report only this
-/// table (`DataTree.getWatches()` is `dataWatches.getWatches()`), not the getChildren watches.
-fn data_watches(core: &mut Core) -> BTreeMap<String, Vec<u64>> {
-    let mut by_path = core.watches.by_path();
-    for (path, conns) in by_path.iter_mut() {
-        // `checkWatches` for the Data type is exactly "holds an entry in the data table".
-        conns.retain(|conn| core.watches.check_or_remove(path, *conn, WatcherType::Data, false));
-    }
-    by_path.retain(|_, conns| !conns.is_empty());
-    by_path
-}
-
 /// `WatchesReport.toMap`: session id → watched paths.
 fn watches(core: &mut Core) -> Fields {
     let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for (path, conns) in data_watches(core) {
-        for conn in conns {
-            by_session.entry(session_of(core, conn)).or_default().push(path.clone());
-        }
+    for (conn, paths) in monitor::data_watches_by_conn(core) {
+        by_session.entry(monitor::session_of(core, conn)).or_default().extend(paths);
     }
     let by_session: serde_json::Map<String, Value> =
         by_session.into_iter().map(|(session, paths)| (session.to_string(), json!(paths))).collect();
@@ -223,10 +197,10 @@ fn watches(core: &mut Core) -> Fields {
 
 /// `WatchesPathReport.toMap`: path → watching session ids.
 fn watches_by_path(core: &mut Core) -> Fields {
-    let by_path: serde_json::Map<String, Value> = data_watches(core)
+    let by_path: serde_json::Map<String, Value> = monitor::data_watches(core)
         .into_iter()
         .map(|(path, conns)| {
-            let sessions: Vec<i64> = conns.into_iter().map(|conn| session_of(core, conn)).collect();
+            let sessions: Vec<i64> = conns.into_iter().map(|conn| monitor::session_of(core, conn)).collect();
             (path, json!(sessions))
         })
         .collect();
@@ -235,14 +209,8 @@ fn watches_by_path(core: &mut Core) -> Fields {
 
 /// `WatchesSummary.toMap`, over the data-watch table.
 fn watch_summary(core: &mut Core) -> Fields {
-    let by_path = data_watches(core);
-    let connections: BTreeSet<u64> = by_path.values().flatten().copied().collect();
-    let total: usize = by_path.values().map(Vec::len).sum();
-    fields([
-        ("num_connections", connections.len().into()),
-        ("num_paths", by_path.len().into()),
-        ("num_total_watches", total.into()),
-    ])
+    let (connections, paths, total) = monitor::data_watch_summary(core);
+    fields([("num_connections", connections.into()), ("num_paths", paths.into()), ("num_total_watches", total.into())])
 }
 
 /// `srvr` (`server_stats`) and `stat` (`stats`, which adds the connections). Directory sizes are read
@@ -256,7 +224,7 @@ async fn server_stats(state: &AdminState, with_connections: bool) -> Option<Fiel
                 ("version", VERSION.into()),
                 ("read_only", false.into()),
                 ("server_stats", server_stats_bean(core, data_size, log_size)),
-                ("client_response", buffer_stats()),
+                ("client_response", buffer_stats(core)),
                 ("node_count", core.tree.node_count().into()),
             ]);
             if with_connections {
@@ -275,11 +243,11 @@ fn server_stats_bean(core: &Core, data_size: u64, log_size: u64) -> Value {
         "packets_sent": core.stats.packets_sent,
         "packets_received": core.stats.packets_received,
         "fsync_threshold_exceed_count": 0,
-        "client_response_stats": buffer_stats(),
+        "client_response_stats": buffer_stats(core),
         "provider_null": false,
         "server_state": "standalone",
         "outstanding_requests": core.outstanding_requests(),
-        "avg_latency": l.avg_ms(),
+        "avg_latency": monitor::avg_4(l.avg_ms()),
         "max_latency": l.max_ms.round() as i64,
         "min_latency": l.min_ms.round() as i64,
         "num_alive_client_connections": core.conns.len(),
@@ -293,9 +261,10 @@ fn server_stats_bean(core: &Core, data_size: u64, log_size: u64) -> Value {
     })
 }
 
-/// `BufferStats`: Paddock does not track response sizes; -1 is ZooKeeper's "no data yet".
-fn buffer_stats() -> Value {
-    json!({ "last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1 })
+/// `BufferStats` of the client responses (-1: none yet).
+fn buffer_stats(core: &Core) -> Value {
+    let b = core.stats.client_response;
+    json!({ "last_buffer_size": b.last, "min_buffer_size": b.min, "max_buffer_size": b.max })
 }
 
 /// `SnapshotInfo` of the newest snapshot: zxid in hex without `0x` (`Long.toHexString`, so -1 prints as
