@@ -94,7 +94,8 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     let wal_log = persist::WalLog::start(recovered.wal, recovered.locks, durable, events_tx)
         .context("cannot start the log writer thread")?;
     let retention = retention::Retention::new(&config, wal_log.purger());
-    let snapshots = Snapshots::new(persist::snap_dir(&config), config.snap_count, recovered.snapshot_zxid);
+    let snapshots =
+        Snapshots::new(persist::snap_dir(&config), config.snap_count, config.snapshot_pace, recovered.snapshot_zxid);
     let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots)).await?;
     if let Some(retention) = retention {
         tokio::spawn(retention.run());

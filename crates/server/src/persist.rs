@@ -200,6 +200,7 @@ pub fn write_snapshot(
     snap_dir: &Path,
     tree: &DataTree,
     time_ms: i64,
+    pace: paddock_storage::Pace,
 ) -> Result<PathBuf, paddock_storage::StorageError> {
     let header = SnapshotHeader {
         format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
@@ -209,7 +210,7 @@ pub fn write_snapshot(
         digest: tree.digest(),
         compression: paddock_storage::Compression::Zstd,
     };
-    paddock_storage::write_snapshot(snap_dir, &header, |out| tree.write_snapshot(out))
+    paddock_storage::write_snapshot_paced(snap_dir, &header, pace, |out| tree.write_snapshot(out))
 }
 
 // ---- the WAL writer thread ------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 //! When snapshots are taken: every `snapCount` applied transactions and on demand, always from a frozen
-//! (O(1) clone) copy of the tree, on a blocking thread, one at a time. Writes keep flowing meanwhile.
+//! (O(1) clone) copy of the tree, on a blocking thread, one at a time. Writes keep flowing meanwhile: the
+//! writer runs at idle priority and paced (`paddock.snapshot.cpuShare`), so requests keep their latency.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Instant;
 
+use paddock_storage::Pace;
 use paddock_tree::DataTree;
 use tracing::{info, warn};
 
@@ -16,6 +18,8 @@ use crate::stats::Latency;
 pub struct Snapshots {
     pub dir: PathBuf,
     snap_count: u64,
+    /// How much of its time the writer thread may work (`paddock.snapshot.cpuShare`).
+    pace: Pace,
     since_last: u64,
     /// Txns after which the next snapshot starts: `snapCount/2` plus a random part, as ZooKeeper rolls it.
     threshold: u64,
@@ -28,10 +32,11 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
-    pub fn new(dir: PathBuf, snap_count: u64, last_zxid: Option<i64>) -> Self {
+    pub fn new(dir: PathBuf, snap_count: u64, pace: Pace, last_zxid: Option<i64>) -> Self {
         Snapshots {
             dir,
             snap_count: snap_count.max(1),
+            pace,
             since_last: 0,
             threshold: roll_threshold(snap_count.max(1)),
             in_flight: Arc::new(AtomicBool::new(false)),
@@ -65,6 +70,7 @@ impl Snapshots {
         }
         let frozen = tree.clone();
         let dir = self.dir.clone();
+        let pace = self.pace;
         let in_flight = self.in_flight.clone();
         let last = self.last_zxid.clone();
         let taken = self.taken.clone();
@@ -74,7 +80,7 @@ impl Snapshots {
             lower_priority();
             let started = Instant::now();
             let zxid = frozen.last_zxid();
-            let result = persist::write_snapshot(&dir, &frozen, now_ms());
+            let result = persist::write_snapshot(&dir, &frozen, now_ms(), pace);
             in_flight.store(false, Ordering::Release);
             let outcome = match result {
                 Ok(path) => {
@@ -111,11 +117,17 @@ fn roll_threshold(snap_count: u64) -> u64 {
 }
 
 /// Snapshots are background work: on a small machine they must not take CPU from requests (the p99.9 of
-/// writes during a snapshot is the figure that matters), so the writer thread runs at nice 10.
+/// writes during a snapshot is the figure that matters). `SCHED_IDLE` runs the writer only on CPU time
+/// nobody else wants, and the scheduler preempts it at once when a request thread wakes up — unlike a
+/// nice level, which still shares each core and delays the woken thread. Where `SCHED_IDLE` is refused,
+/// nice 10 is the fallback.
 fn lower_priority() {
-    // SAFETY: plain syscalls on the calling thread; failure only means the default priority is kept.
+    // SAFETY: plain syscalls on the calling thread; failure only means a milder priority is kept.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        }
     }
 }

@@ -5,10 +5,14 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{Trailer, WRITE_CHUNK, encode_chunk_header, encode_header, encode_trailer, snapshot_file_name};
+use super::format::{
+    CHUNK_HEADER_LEN, HEADER_LEN, Trailer, WRITE_CHUNK, encode_chunk_header, encode_header, encode_trailer,
+    snapshot_file_name,
+};
+use super::pace::{Pace, Pacer};
 use super::{Compression, SnapshotHeader};
 use crate::error::StorageError;
-use crate::fsutil::{self, io_failpoint};
+use crate::fsutil::{self, Writeback, io_failpoint};
 
 /// zstd level 1: snapshots compete with requests for CPU while they are written, and level 1 compresses
 /// repetitive znode data nearly as well as the default level with noticeably less CPU.
@@ -21,13 +25,24 @@ pub fn write_snapshot(
     header: &SnapshotHeader,
     body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<PathBuf, StorageError> {
+    write_snapshot_paced(dir, header, Pace::FULL, body)
+}
+
+/// [`write_snapshot`], resting between chunks so that the writing thread works only `pace`'s share of the
+/// time (see [`Pace`]).
+pub fn write_snapshot_paced(
+    dir: &Path,
+    header: &SnapshotHeader,
+    pace: Pace,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf, StorageError> {
     if header.zxid < 0 {
         return Err(StorageError::InvalidArgument(format!("snapshot zxid {} is negative", header.zxid)));
     }
     fsutil::create_dir_durable(dir).map_err(|e| StorageError::io("create snapshot directory", dir, e))?;
     let path = dir.join(snapshot_file_name(header.zxid));
     let tmp = dir.join(format!("{}.tmp", snapshot_file_name(header.zxid)));
-    if let Err(e) = write_temp(&tmp, header, body).and_then(|()| rename(&tmp, &path)) {
+    if let Err(e) = write_temp(&tmp, header, pace, body).and_then(|()| rename(&tmp, &path)) {
         let _ = fsutil::remove_file(&tmp);
         return Err(e);
     }
@@ -38,12 +53,13 @@ pub fn write_snapshot(
 fn write_temp(
     tmp: &Path,
     header: &SnapshotHeader,
+    pace: Pace,
     body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), StorageError> {
     let io_err = |op| move |e| StorageError::io(op, tmp, e);
     let mut file = File::create(tmp).map_err(io_err("create"))?;
     file.write_all(&encode_header(header)).map_err(io_err("write snapshot header to"))?;
-    let mut chunks = ChunkWriter::new(file, header.compression).map_err(io_err("start compressing"))?;
+    let mut chunks = ChunkWriter::new(file, header.compression, pace).map_err(io_err("start compressing"))?;
     body(&mut chunks).map_err(io_err("write snapshot body to"))?;
     let file = chunks.finish().map_err(io_err("write snapshot body to"))?;
     fsync(&file).map_err(io_err("fsync"))
@@ -75,11 +91,13 @@ struct ChunkWriter {
     compressor: Option<zstd::bulk::Compressor<'static>>,
     piece: Vec<u8>,
     trailer: Trailer,
+    writeback: Writeback,
     poisoned: bool,
+    pacer: Pacer,
 }
 
 impl ChunkWriter {
-    fn new(file: File, compression: Compression) -> io::Result<ChunkWriter> {
+    fn new(file: File, compression: Compression, pace: Pace) -> io::Result<ChunkWriter> {
         let compressor = match compression {
             Compression::None => None,
             Compression::Zstd => Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
@@ -90,6 +108,8 @@ impl ChunkWriter {
             compressor,
             piece: Vec::with_capacity(WRITE_CHUNK),
             trailer: Trailer::default(),
+            writeback: Writeback::new(HEADER_LEN as u64),
+            pacer: Pacer::new(pace),
             poisoned: false,
         })
     }
@@ -117,6 +137,7 @@ impl ChunkWriter {
         let result = self.emit();
         self.poisoned = result.is_err();
         self.piece.clear();
+        self.pacer.rest();
         result
     }
 
@@ -135,6 +156,7 @@ impl ChunkWriter {
         write_failpoint()?;
         self.file.write_all(&encode_chunk_header(stored_len, raw_len, stored))?;
         self.file.write_all(stored)?;
+        self.writeback.wrote(&self.file, (CHUNK_HEADER_LEN + stored.len()) as u64)?;
         self.trailer.chunk_count += 1;
         self.trailer.body_len += u64::from(raw_len);
         self.trailer.body_crc = crc32c::crc32c_append(self.trailer.body_crc, &self.piece);
