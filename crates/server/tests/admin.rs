@@ -75,23 +75,43 @@ fn config(admin_port: u16) -> ServerConfig {
 }
 
 /// A server keeping its state in memory, with the admin server on a free port.
-async fn memory_server(f: impl FnOnce(&mut ServerConfig)) -> Admin {
-    let port = free_port();
-    let mut config = config(port);
-    f(&mut config);
-    let server = paddock_server::start(config).await.expect("server starts");
-    Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: None }
+async fn memory_server(f: impl Fn(&mut ServerConfig)) -> Admin {
+    for _ in 0..PORT_ATTEMPTS {
+        let port = free_port();
+        let mut config = config(port);
+        f(&mut config);
+        match paddock_server::start(config).await {
+            Ok(server) => return Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: None },
+            Err(e) if is_port_race(&e) => continue,
+            Err(e) => panic!("server starts: {e:#}"),
+        }
+    }
+    panic!("no free admin port after {PORT_ATTEMPTS} attempts");
+}
+
+/// A port handed out by `free_port` can be taken by a client socket of a test running alongside before the
+/// server binds it: such a start is retried on another port.
+const PORT_ATTEMPTS: usize = 3;
+
+fn is_port_race(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("cannot listen")
 }
 
 /// A server with a data directory (WAL and snapshots), with the admin server on a free port.
-async fn durable_server(f: impl FnOnce(&mut ServerConfig)) -> Admin {
-    let data = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let mut config = config(port);
-    config.data_dir = data.path().to_path_buf();
-    f(&mut config);
-    let server = paddock_server::start_durable(config).await.expect("server starts");
-    Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: Some(data) }
+async fn durable_server(f: impl Fn(&mut ServerConfig)) -> Admin {
+    for _ in 0..PORT_ATTEMPTS {
+        let data = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut config = config(port);
+        config.data_dir = data.path().to_path_buf();
+        f(&mut config);
+        match paddock_server::start_durable(config).await {
+            Ok(server) => return Admin { server, admin: SocketAddr::from(([127, 0, 0, 1], port)), data: Some(data) },
+            Err(e) if is_port_race(&e) => continue,
+            Err(e) => panic!("server starts: {e:#}"),
+        }
+    }
+    panic!("no free admin port after {PORT_ATTEMPTS} attempts");
 }
 
 async fn connect(server: &RunningServer) -> zk::Client {
