@@ -183,17 +183,6 @@ impl WatchManager {
         }
         out
     }
-
-    /// Paths watched by each connection (`wchc`).
-    pub fn by_conn(&self) -> std::collections::BTreeMap<ConnId, Vec<String>> {
-        let mut out: std::collections::BTreeMap<ConnId, Vec<String>> = Default::default();
-        for (path, conns) in self.by_path() {
-            for conn in conns {
-                out.entry(conn).or_default().push(path.clone());
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
