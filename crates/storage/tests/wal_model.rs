@@ -109,15 +109,21 @@ impl Harness {
         .collect();
         let end = segment.bytes;
         let cut = SEGMENT_HEADER + (end - SEGMENT_HEADER) * u64::from(percent) / 100;
-        let mut bytes = fs::read(&segment.path).unwrap();
+        let original = fs::read(&segment.path).unwrap();
+        let mut bytes = original.clone();
         match how {
             0 => bytes.truncate(cut as usize),
             1 => bytes[cut as usize..].fill(0),
             _ => bytes[cut as usize..end as usize].iter_mut().for_each(|b| *b = 0xC3),
         }
-        fs::write(&segment.path, bytes).unwrap();
-        let lost: Vec<u64> = spans.iter().filter(|(_, _, e)| *e > cut).map(|(i, _, _)| *i).collect();
-        self.model.retain(|(i, _)| !lost.contains(i));
+        fs::write(&segment.path, &bytes).unwrap();
+        // The first record the damage reached is the torn tail: it and everything after it are lost. Damage
+        // that rewrites bytes with their own values (zeros over an index's high bytes) reaches nothing.
+        let reached = |&(_, start, end): &(u64, u64, u64)| {
+            bytes.get(start as usize..end as usize) != original.get(start as usize..end as usize)
+        };
+        let lost_from = spans.iter().find(|span| reached(span)).map(|(i, _, _)| *i);
+        self.model.retain(|(i, _)| lost_from.is_none_or(|from| *i < from));
         self.reopen();
     }
 
