@@ -9,45 +9,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{get, http};
+use common::{COMMANDS, get, http};
 use paddock_server::{RunningServer, ServerConfig};
 use paddock_testkit::{ZooKeeperProcess, four_letter_word, free_port};
 use tokio::net::TcpStream;
 use zookeeper_client as zk;
 
 const SUPER_DIGEST_PASSWORD: &str = "super:letmein";
-
-/// ZooKeeper 3.9's commands (`Commands.java`): primary name, then aliases.
-const COMMANDS: &[&[&str]] = &[
-    &["connection_stat_reset", "crst"],
-    &["configuration", "conf", "config"],
-    &["connections", "cons"],
-    &["hash"],
-    &["dirs"],
-    &["dump"],
-    &["environment", "env", "envi"],
-    &["get_trace_mask", "gtmk"],
-    &["initial_configuration", "icfg"],
-    &["is_read_only", "isro"],
-    &["last_snapshot", "lsnp"],
-    &["leader", "lead"],
-    &["monitor", "mntr"],
-    &["observer_connection_stat_reset", "orst"],
-    &["restore", "rest"],
-    &["ruok"],
-    &["set_trace_mask", "stmk"],
-    &["snapshot", "snap"],
-    &["server_stats", "srvr"],
-    &["stats", "stat"],
-    &["stat_reset", "srst"],
-    &["observers", "obsr"],
-    &["system_properties", "sysp"],
-    &["voting_view"],
-    &["watches", "wchc"],
-    &["watches_by_path", "wchp"],
-    &["watch_summary", "wchs"],
-    &["zabstate"],
-];
 
 // ---- servers and clients -----------------------------------------------------------------------------
 

@@ -11,6 +11,38 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// ZooKeeper 3.9's AdminServer commands (`Commands.java`): primary name, then aliases.
+pub const COMMANDS: &[&[&str]] = &[
+    &["connection_stat_reset", "crst"],
+    &["configuration", "conf", "config"],
+    &["connections", "cons"],
+    &["hash"],
+    &["dirs"],
+    &["dump"],
+    &["environment", "env", "envi"],
+    &["get_trace_mask", "gtmk"],
+    &["initial_configuration", "icfg"],
+    &["is_read_only", "isro"],
+    &["last_snapshot", "lsnp"],
+    &["leader", "lead"],
+    &["monitor", "mntr"],
+    &["observer_connection_stat_reset", "orst"],
+    &["restore", "rest"],
+    &["ruok"],
+    &["set_trace_mask", "stmk"],
+    &["snapshot", "snap"],
+    &["server_stats", "srvr"],
+    &["stats", "stat"],
+    &["stat_reset", "srst"],
+    &["observers", "obsr"],
+    &["system_properties", "sysp"],
+    &["voting_view"],
+    &["watches", "wchc"],
+    &["watches_by_path", "wchp"],
+    &["watch_summary", "wchs"],
+    &["zabstate"],
+];
+
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
