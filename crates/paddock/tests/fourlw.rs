@@ -307,6 +307,94 @@ async fn srst_and_crst_reset_what_zookeeper_resets_and_counting_resumes_alike() 
     assert_eq!(counters(&ours), counters(&theirs), "mntr after requests");
 }
 
+/// One `mntr` key as a number on both servers (Paddock's, ZooKeeper's).
+fn counter(p: &Pair, key: &str) -> (i64, i64) {
+    let value = |addr: &str| pairs(&flw(addr, "mntr"), '\t').get(key).and_then(|v| v.parse().ok()).unwrap_or(-1);
+    (value(&p.paddock.addr()), value(&p.zookeeper.addr()))
+}
+
+/// [`counter`], polled until both servers show `expected` or a few seconds pass: a closed socket reaches
+/// each server's bookkeeping a moment after the client closes it.
+async fn settled(p: &Pair, key: &str, expected: (i64, i64)) -> (i64, i64) {
+    let mut last = counter(p, key);
+    for _ in 0..50 {
+        if last == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = counter(p, key);
+    }
+    last
+}
+
+/// A raw session: the handshake written and its whole answer read, nothing else.
+fn raw_session(addr: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut body = Vec::new();
+    body.extend_from_slice(&0i32.to_be_bytes()); // protocol version
+    body.extend_from_slice(&0i64.to_be_bytes()); // last zxid seen
+    body.extend_from_slice(&30_000i32.to_be_bytes()); // session timeout
+    body.extend_from_slice(&0i64.to_be_bytes()); // session id: a new one
+    body.extend_from_slice(&16i32.to_be_bytes());
+    body.extend_from_slice(&[0; 16]); // password
+    socket.write_all(&(body.len() as i32).to_be_bytes()).expect("write");
+    socket.write_all(&body).expect("write");
+    // Read all of it: closing a socket with unread data resets the connection, which neither server
+    // counts as a drop (a read error, not an end of stream).
+    let mut length = [0u8; 4];
+    socket.read_exact(&mut length).expect("handshake answered");
+    let mut answer = vec![0u8; i32::from_be_bytes(length).max(0) as usize];
+    socket.read_exact(&mut answer).expect("handshake answered");
+    socket
+}
+
+#[tokio::test]
+async fn dropped_connections_and_persistent_watches_are_counted_as_zookeeper_counts() {
+    let p = pair(&[("4lw.commands.whitelist", "*")]).await;
+
+    // A client that closes its socket while the server holds the session open is a dropped connection
+    // (so is the harness's readiness probe, a connection closed without a word: hence the baseline).
+    let (ours, theirs) = counter(&p, "zk_connection_drop_count");
+    for addr in [p.paddock.addr(), p.zookeeper.addr()] {
+        drop(raw_session(&addr));
+    }
+    let dropped = (ours + 1, theirs + 1);
+    assert_eq!(settled(&p, "zk_connection_drop_count", dropped).await, dropped, "a dropped connection counts");
+
+    // One that closes its session first is not: the server closes the connection.
+    for addr in [p.paddock.addr(), p.zookeeper.addr()] {
+        let client = zk::Client::connector().connect(&addr).await.expect("session");
+        drop(client);
+    }
+    // Give a wrongly counted close the time to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(settled(&p, "zk_connection_drop_count", dropped).await, dropped, "a closed session does not count");
+
+    // A persistent-recursive watch sits in both of ZooKeeper's watch tables and counts twice, a persistent
+    // one too, unless the connection already watches that path there (`/w` has a data and a child watch
+    // already). The data-watch reports (`wchs`) see each once.
+    let (ours, theirs) = counter(&p, "zk_watch_count");
+    assert_eq!(ours, theirs, "zk_watch_count before");
+    let mut watchers = Vec::new();
+    for session in &p.sessions {
+        for (path, mode) in [
+            ("/", zk::AddWatchMode::PersistentRecursive),
+            ("/zookeeper", zk::AddWatchMode::Persistent),
+            ("/w", zk::AddWatchMode::PersistentRecursive),
+        ] {
+            watchers.push(session.client.watch(path, mode).await.expect("persistent watch"));
+        }
+    }
+    // Each server has one session here: two new paths, each counted twice; `/w` adds nothing.
+    let expected = (ours + 4, theirs + 4);
+    assert_eq!(settled(&p, "zk_watch_count", expected).await, expected, "zk_watch_count with persistent watches");
+    let (ours, theirs) = both(&p, "wchs");
+    assert_eq!(ours, theirs, "wchs with persistent watches");
+    drop(watchers);
+}
+
 #[tokio::test]
 async fn the_whitelist_is_enforced_as_zookeeper_does() {
     let p = pair(&[("4lw.commands.whitelist", "srvr, mntr")]).await;

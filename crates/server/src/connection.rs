@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -27,16 +28,32 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Ar
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let writer_task = tokio::spawn(write_loop(writer, out_rx));
+    let server_closed = Arc::new(AtomicBool::new(false));
+    let writer_task = tokio::spawn(write_loop(writer, out_rx, server_closed.clone()));
     let outcome = read_loop(reader, peer, conn, &shared, out_tx).await;
-    if let Err(reason) = outcome {
+    if let Err(reason) = &outcome {
         info!(peer = %peer, "closing connection: {reason}");
     }
-    let _ = shared.core.send(CoreMsg::Closed { conn }).await;
+    let dropped = matches!(outcome, Ok(ReadEnd::ClientClosed)) && !server_closed.load(Ordering::Acquire);
+    let _ = shared.core.send(CoreMsg::Closed { conn, dropped }).await;
     let _ = writer_task.await;
 }
 
-async fn write_loop(writer: OwnedWriteHalf, mut out: mpsc::UnboundedReceiver<Outbound>) {
+/// How a connection's read side ended without an error.
+enum ReadEnd {
+    /// End of stream: the client closed its socket.
+    ClientClosed,
+    /// A four-letter word was answered; the server closes such connections itself.
+    FourLetterWord,
+}
+
+/// Sets `server_closed` once the server has decided to close the connection, so that the client's end of
+/// stream that follows is not counted as the client dropping the connection.
+async fn write_loop(
+    writer: OwnedWriteHalf,
+    mut out: mpsc::UnboundedReceiver<Outbound>,
+    server_closed: Arc<AtomicBool>,
+) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(item) = out.recv().await {
         let mut close = false;
@@ -50,6 +67,7 @@ async fn write_loop(writer: OwnedWriteHalf, mut out: mpsc::UnboundedReceiver<Out
                     }
                 }
                 Outbound::Close => {
+                    server_closed.store(true, Ordering::Release);
                     close = true;
                     break;
                 }
@@ -68,7 +86,7 @@ async fn read_loop(
     conn: ConnId,
     shared: &Arc<Shared>,
     out: mpsc::UnboundedSender<Outbound>,
-) -> Result<(), String> {
+) -> Result<ReadEnd, String> {
     let max_frame = shared.config.jute_max_buffer;
     // Strings and buffers inside a frame may use ZooKeeper's extra slack on top of jute.maxbuffer.
     let max_field = max_frame.saturating_mul(2).max(1024);
@@ -77,7 +95,7 @@ async fn read_loop(
     loop {
         // Before the handshake the first four bytes may be a four-letter word instead of a frame length.
         if !handshaken && let Some(cmd) = buf.first_chunk::<4>().and_then(|first4| four_letter_word(*first4)) {
-            return four_letter(cmd, peer, shared, &out).await;
+            return four_letter(cmd, peer, shared, &out).await.map(|()| ReadEnd::FourLetterWord);
         }
         let frame = match decode_frame(&mut buf, max_frame) {
             Ok(Some(frame)) => frame,
@@ -85,7 +103,7 @@ async fn read_loop(
                 let n = reader.read_buf(&mut buf).await.map_err(|e| format!("read error: {e}"))?;
                 if n == 0 {
                     return if buf.is_empty() {
-                        Ok(())
+                        Ok(ReadEnd::ClientClosed)
                     } else {
                         Err(format!("client closed mid-frame ({} bytes pending)", buf.len()))
                     };

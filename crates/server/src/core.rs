@@ -75,8 +75,11 @@ pub enum CoreMsg {
         xid: i32,
         bytes: usize,
     },
+    /// The connection is gone. `dropped`: the client closed its socket while the server still held the
+    /// connection open (ZooKeeper's `connection_drop_count`: typically a client that gave up waiting).
     Closed {
         conn: ConnId,
+        dropped: bool,
     },
     /// Run an introspection command (four-letter word, admin command) against the core's state.
     Inspect(Box<dyn FnOnce(&mut Core) + Send>),
@@ -231,7 +234,10 @@ impl Core {
                 self.packet_received(conn, bytes);
                 self.local(conn, xid, Instant::now(), LocalWork::Refuse(OpCode::Error, ErrorCode::Unimplemented))
             }
-            CoreMsg::Closed { conn } => self.disconnect(conn),
+            CoreMsg::Closed { conn, dropped } => {
+                self.stats.connections_dropped += u64::from(dropped);
+                self.disconnect(conn)
+            }
             CoreMsg::Inspect(f) => f(self),
             CoreMsg::Shutdown => {}
         }

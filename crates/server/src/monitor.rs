@@ -35,7 +35,6 @@ const ZERO_COUNTERS: &[&str] = &[
     "zk_looking_count",
     "zk_dead_watchers_queued",
     "zk_stale_requests",
-    "zk_connection_drop_count",
     "zk_learner_proposal_received_count",
     "zk_digest_mismatches_count",
     "zk_dead_watchers_cleared",
@@ -168,6 +167,7 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
         ("zk_uptime".into(), core.started.elapsed().as_millis().to_string()),
         ("zk_bytes_received_count".into(), core.stats.bytes_received.to_string()),
         ("zk_connection_request_count".into(), core.stats.connections_accepted.to_string()),
+        ("zk_connection_drop_count".into(), core.stats.connections_dropped.to_string()),
         ("zk_response_bytes".into(), core.stats.response_bytes.to_string()),
         ("zk_watch_bytes".into(), core.stats.watch_bytes.to_string()),
     ];

@@ -151,6 +151,8 @@ pub struct ServerStats {
     pub log_failures: u64,
     pub bytes_received: u64,
     pub connections_accepted: u64,
+    /// `zk_connection_drop_count`: connections the client closed before the server did.
+    pub connections_dropped: u64,
     /// Sizes of serialized replies and notifications (header and body, not the length prefix).
     pub client_response: BufferStats,
     /// `zk_response_bytes`: reply sizes of the requests `FinalRequestProcessor` answers after the switch
@@ -273,6 +275,7 @@ impl ServerStats {
         self.client_response = BufferStats::default();
         self.bytes_received = 0;
         self.connections_accepted = 0;
+        self.connections_dropped = 0;
         self.response_bytes = 0;
         self.watch_bytes = 0;
         for timing in self.timings.values_mut() {

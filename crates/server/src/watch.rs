@@ -82,6 +82,16 @@ impl Table {
     fn count(&self) -> usize {
         self.by_path.values().map(HashMap::len).sum()
     }
+
+    /// Registrations holding `mode` whose (path, connection) has no entry in `other`.
+    fn count_mode_missing_from(&self, mode: u8, other: &Table) -> usize {
+        let missing = |path: &String, conn: &ConnId| other.by_path.get(path).is_none_or(|w| !w.contains_key(conn));
+        self.by_path
+            .iter()
+            .flat_map(|(path, watchers)| watchers.iter().map(move |(conn, m)| (path, conn, m)))
+            .filter(|(path, conn, m)| *m & mode != 0 && missing(path, conn))
+            .count()
+    }
 }
 
 /// Proper ancestors of `path`, nearest first, ending with "/".
@@ -163,9 +173,11 @@ impl WatchManager {
         self.child.remove_conn(conn);
     }
 
-    /// Total number of (path, connection) watch registrations, as `wchs` and `zk_watch_count` count them.
+    /// `zk_watch_count`: (path, connection) registrations in both of ZooKeeper's tables. ZooKeeper 3.8
+    /// also registers a persistent-recursive watch in its child table (which Paddock's triggering does not
+    /// need), where it adds an entry unless the connection already watches that path's children.
     pub fn watch_count(&self) -> usize {
-        self.data.count() + self.child.count()
+        self.data.count() + self.child.count() + self.data.count_mode_missing_from(RECURSIVE, &self.child)
     }
 
     /// Paths watched, with the connections watching each (`wchp`).
@@ -214,7 +226,8 @@ mod tests {
         assert_eq!(w.trigger("/a/b/c", EventType::NodeCreated), HashSet::from([7]));
         assert!(w.trigger("/a", EventType::NodeChildrenChanged).is_empty());
         assert_eq!(w.trigger("/a/b", EventType::NodeDataChanged), HashSet::from([7]));
-        assert_eq!(w.watch_count(), 1, "persistent watches stay");
+        // In both of ZooKeeper's tables, so counted twice (as `zk_watch_count` does).
+        assert_eq!(w.watch_count(), 2, "persistent watches stay");
     }
 
     #[test]
