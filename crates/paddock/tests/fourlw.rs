@@ -395,6 +395,36 @@ async fn dropped_connections_and_persistent_watches_are_counted_as_zookeeper_cou
     drop(watchers);
 }
 
+/// Sends `bytes` and reads until the server closes the connection (a four-letter word with its argument).
+fn raw_word(addr: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    socket.write_all(bytes).expect("send");
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).expect("answer");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn trace_mask_words_answer_as_zookeeper_does() {
+    let p = pair(&[("4lw.commands.whitelist", "*")]).await;
+    let stmk = |mask: i64| [b"stmk".as_slice(), &mask.to_be_bytes()].concat();
+    // gtmk and stmk answer the mask without a newline; stmk without its 8-byte mask answers nothing.
+    let steps: [(&str, Vec<u8>, &str); 5] = [
+        ("gtmk at start", b"gtmk".to_vec(), "306"),
+        ("stmk 63", stmk(63), "63"),
+        ("gtmk after stmk", b"gtmk".to_vec(), "63"),
+        ("stmk without a mask", b"stmk".to_vec(), ""),
+        ("stmk -1", stmk(-1), "-1"),
+    ];
+    for (what, bytes, expected) in steps {
+        let theirs = raw_word(&p.zookeeper.addr(), &bytes);
+        assert_eq!(theirs, expected, "ZooKeeper, {what}");
+        assert_eq!(raw_word(&p.paddock.addr(), &bytes), theirs, "{what}");
+    }
+}
+
 #[tokio::test]
 async fn the_whitelist_is_enforced_as_zookeeper_does() {
     let p = pair(&[("4lw.commands.whitelist", "srvr, mntr")]).await;

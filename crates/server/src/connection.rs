@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use paddock_proto::{
@@ -95,7 +95,8 @@ async fn read_loop(
     loop {
         // Before the handshake the first four bytes may be a four-letter word instead of a frame length.
         if !handshaken && let Some(cmd) = buf.first_chunk::<4>().and_then(|first4| four_letter_word(*first4)) {
-            return four_letter(cmd, peer, shared, &out).await.map(|()| ReadEnd::FourLetterWord);
+            let trace_mask = if cmd == "stmk" { read_trace_mask(&mut reader, &mut buf).await } else { None };
+            return four_letter(cmd, trace_mask, peer, shared, &out).await.map(|()| ReadEnd::FourLetterWord);
         }
         let frame = match decode_frame(&mut buf, max_frame) {
             Ok(Some(frame)) => frame,
@@ -146,8 +147,23 @@ fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMs
     }
 }
 
+/// `stmk` carries the new mask: a big-endian i64 after the word. ZooKeeper reads it with the word (one
+/// read) and answers nothing when it is not all there; a short wait covers a client that sends it apart.
+async fn read_trace_mask(reader: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<i64> {
+    const WORD_AND_MASK: usize = 12;
+    while buf.len() < WORD_AND_MASK {
+        match tokio::time::timeout(Duration::from_secs(1), reader.read_buf(buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let mask = buf.get(4..WORD_AND_MASK)?;
+    Some(i64::from_be_bytes(mask.try_into().ok()?))
+}
+
 async fn four_letter(
     cmd: &'static str,
+    trace_mask: Option<i64>,
     peer: SocketAddr,
     shared: &Arc<Shared>,
     out: &mpsc::UnboundedSender<Outbound>,
@@ -156,7 +172,12 @@ async fn four_letter(
     // when the whitelist refuses it, and its output as packets, one per buffered chunk.
     let _ = shared.inspect(|core| core.stats.packet_received(4)).await;
     let text = if shared.config.four_letter_allowed(cmd) {
-        fourlw::run(cmd, Some(peer), shared).await
+        match (cmd, trace_mask) {
+            ("stmk", Some(mask)) => fourlw::set_trace_mask(shared, mask),
+            // ZooKeeper fails reading the missing mask and closes without a word.
+            ("stmk", None) => String::new(),
+            _ => fourlw::run(cmd, Some(peer), shared).await,
+        }
     } else {
         format!("{cmd} is not executed because it is not in the whitelist.\n")
     };

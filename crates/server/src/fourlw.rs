@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use paddock_proto::display::{java_date, java_double};
 
@@ -22,7 +23,8 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
     let text = match cmd {
         "ruok" => return "imok".to_string(),
         "isro" => return "rw".to_string(),
-        "gtmk" => return "306\n".to_string(),
+        // ZooKeeper prints the mask without a newline (as `stmk` does).
+        "gtmk" => return shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "conf" => return conf(shared),
         "envi" => return envi(),
         "srvr" => shared.inspect(move |core| server_summary(core, false, asker)).await,
@@ -41,6 +43,12 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
         _ => Some(format!("Unknown command: {cmd}\n")),
     };
     text.unwrap_or_else(|| "This ZooKeeper instance is not currently serving requests\n".to_string())
+}
+
+/// `stmk`: sets ZooTrace's mask (shared with the admin `set_trace_mask`) and answers it.
+pub fn set_trace_mask(shared: &Shared, mask: i64) -> String {
+    shared.trace_mask.store(mask, Ordering::Relaxed);
+    mask.to_string()
 }
 
 /// `srvr` and `stat`: `stat` adds the client list.

@@ -43,7 +43,13 @@ pub struct Shared {
     pub core: mpsc::Sender<CoreMsg>,
     /// Open connections per client address, for `maxClientCnxns`.
     per_ip: Mutex<HashMap<IpAddr, u32>>,
+    /// ZooTrace's text trace mask: `gtmk`/`stmk` and the admin `get_trace_mask`/`set_trace_mask` read and
+    /// set this one value, as they share ZooKeeper's one global. Paddock's logging does not use it.
+    pub trace_mask: std::sync::atomic::AtomicI64,
 }
+
+/// ZooTrace's default text trace mask, what `gtmk` reports until `stmk` changes it.
+pub const DEFAULT_TRACE_MASK: i64 = 306;
 
 impl Shared {
     /// Runs `f` on the core's state and returns its result (four-letter words, admin commands).
@@ -128,7 +134,12 @@ async fn start_inner(
     let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let shared = Arc::new(Shared { config: config.clone(), core: core_tx, per_ip: Mutex::new(HashMap::new()) });
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        core: core_tx,
+        per_ip: Mutex::new(HashMap::new()),
+        trace_mask: DEFAULT_TRACE_MASK.into(),
+    });
     let mut core = Core::new(config, tree, log);
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));

@@ -94,6 +94,18 @@ fn persistent() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
 }
 
+/// Sends `bytes` on a fresh client connection and reads until the server closes it (a four-letter word
+/// with its argument, as `stmk` takes one).
+fn raw_word(addr: SocketAddr, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    socket.write_all(bytes).expect("send");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
 async fn mntr(addr: SocketAddr) -> BTreeMap<String, String> {
     let text = tokio::task::spawn_blocking(move || four_letter_word(&addr.to_string(), "mntr"))
         .await
@@ -327,6 +339,15 @@ async fn every_command_answers_json_with_command_and_error() {
     let body = get(a.admin, "/commands/stmk?traceMask=12").await.json();
     assert_eq!(body["tracemask"], 12);
     assert_eq!(get(a.admin, "/commands/gtmk").await.json()["tracemask"], 12);
+    // One mask, as ZooKeeper's one ZooTrace global: the four-letter words see what the admin set, and the
+    // admin sees what `stmk` set.
+    let client = a.server.client_addr;
+    let word = |bytes: Vec<u8>| async move {
+        tokio::task::spawn_blocking(move || raw_word(client, &bytes)).await.expect("word task")
+    };
+    assert_eq!(word(b"gtmk".to_vec()).await, "12");
+    assert_eq!(word([b"stmk".as_slice(), &7i64.to_be_bytes()].concat()).await, "7");
+    assert_eq!(get(a.admin, "/commands/gtmk").await.json()["tracemask"], 7);
 
     // srst and crst really reset the counters.
     get(a.admin, "/commands/srst").await;

@@ -52,7 +52,7 @@ fn local(state: &AdminState, primary: &str, kwargs: &HashMap<String, String>) ->
     let config = &state.shared.config;
     Some(match primary {
         "environment" => environment(),
-        "get_trace_mask" => fields([("tracemask", state.trace_mask.load(Ordering::Relaxed).into())]),
+        "get_trace_mask" => fields([("tracemask", state.shared.trace_mask.load(Ordering::Relaxed).into())]),
         "set_trace_mask" => set_trace_mask(state, kwargs),
         "system_properties" => system_properties(),
         "zabstate" => fields([("voting", false.into()), ("zabstate", "".into())]),
@@ -319,7 +319,7 @@ fn set_trace_mask(state: &AdminState, kwargs: &HashMap<String, String>) -> Field
     };
     match text.parse::<i64>() {
         Ok(mask) => {
-            state.trace_mask.store(mask, Ordering::Relaxed);
+            state.shared.trace_mask.store(mask, Ordering::Relaxed);
             fields([("tracemask", mask.into())])
         }
         Err(_) => fields([("error", format!("setTraceMask requires long traceMask argument, got {text}").into())]),

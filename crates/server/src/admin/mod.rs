@@ -29,7 +29,6 @@ mod snapshot;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,15 +46,11 @@ use crate::Shared;
 use registry::Invocation;
 use response::CommandResponse;
 
-/// ZooTrace's default text trace mask, what `get_trace_mask` reports until `set_trace_mask` changes it.
-const DEFAULT_TRACE_MASK: i64 = 306;
-
 /// What every admin request handler shares.
 pub struct AdminState {
     shared: Arc<Shared>,
     /// `admin.commandURL` without a trailing `/` (empty when the commands live at the root).
     command_base: String,
-    trace_mask: AtomicI64,
     snapshot_limiter: Mutex<snapshot::RateLimiter>,
 }
 
@@ -64,12 +59,7 @@ impl AdminState {
         let config = &shared.config;
         let command_base = command_base(&config.admin_command_url);
         let interval = Duration::from_millis(config.admin_rate_limiter_interval_ms);
-        AdminState {
-            command_base,
-            trace_mask: AtomicI64::new(DEFAULT_TRACE_MASK),
-            snapshot_limiter: Mutex::new(snapshot::RateLimiter::new(interval)),
-            shared,
-        }
+        AdminState { command_base, snapshot_limiter: Mutex::new(snapshot::RateLimiter::new(interval)), shared }
     }
 }
 
