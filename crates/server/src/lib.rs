@@ -52,6 +52,10 @@ pub struct Shared {
 pub const DEFAULT_TRACE_MASK: i64 = 306;
 
 impl Shared {
+    pub(crate) fn new(config: Arc<ServerConfig>, core: mpsc::Sender<CoreMsg>) -> Shared {
+        Shared { config, core, per_ip: Mutex::new(HashMap::new()), trace_mask: DEFAULT_TRACE_MASK.into() }
+    }
+
     /// Runs `f` on the core's state and returns its result (four-letter words, admin commands).
     pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&mut Core) -> T + Send + 'static) -> Option<T> {
         let (tx, rx) = oneshot::channel();
@@ -134,12 +138,7 @@ async fn start_inner(
     let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let shared = Arc::new(Shared {
-        config: config.clone(),
-        core: core_tx,
-        per_ip: Mutex::new(HashMap::new()),
-        trace_mask: DEFAULT_TRACE_MASK.into(),
-    });
+    let shared = Arc::new(Shared::new(config.clone(), core_tx));
     let mut core = Core::new(config, tree, log);
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));

@@ -341,9 +341,9 @@ async fn every_command_answers_json_with_command_and_error() {
     assert_eq!(get(a.admin, "/commands/gtmk").await.json()["tracemask"], 12);
     // One mask, as ZooKeeper's one ZooTrace global: the four-letter words see what the admin set, and the
     // admin sees what `stmk` set.
-    let client = a.server.client_addr;
+    let client_port = a.server.client_addr;
     let word = |bytes: Vec<u8>| async move {
-        tokio::task::spawn_blocking(move || raw_word(client, &bytes)).await.expect("word task")
+        tokio::task::spawn_blocking(move || raw_word(client_port, &bytes)).await.expect("word task")
     };
     assert_eq!(word(b"gtmk".to_vec()).await, "12");
     assert_eq!(word([b"stmk".as_slice(), &7i64.to_be_bytes()].concat()).await, "7");

@@ -212,9 +212,7 @@ mod tests {
     /// State over a core that is gone: every inspect fails.
     fn stopped_server() -> Arc<AdminState> {
         let (core, _) = mpsc::channel(1);
-        let shared =
-            Shared { config: Arc::new(ServerConfig::default()), core, per_ip: std::sync::Mutex::new(Map::new()) };
-        Arc::new(AdminState::new(Arc::new(shared)))
+        Arc::new(AdminState::new(Arc::new(Shared::new(Arc::new(ServerConfig::default()), core))))
     }
 
     async fn body_json(response: Response) -> serde_json::Value {
@@ -263,7 +261,7 @@ mod tests {
         let state = stopped_server();
         let peer = IpAddr::from([127, 0, 0, 1]);
         let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer).await).await;
-        assert_eq!(body["tracemask"], DEFAULT_TRACE_MASK);
+        assert_eq!(body["tracemask"], crate::DEFAULT_TRACE_MASK);
         let kwargs = Map::from([("traceMask".to_string(), "7".to_string())]);
         let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer).await).await;
         assert_eq!(body["tracemask"], 7);
