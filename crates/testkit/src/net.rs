@@ -30,11 +30,17 @@ pub fn free_port() -> u16 {
 /// Sends a four-letter word (`ruok`, `srvr`, `mntr`, `cons`, ...) over a fresh TCP connection and returns
 /// everything the server writes before closing it.
 pub fn four_letter_word(addr: &str, cmd: &str) -> anyhow::Result<String> {
+    four_letter_word_within(addr, cmd, FOUR_LETTER_TIMEOUT)
+}
+
+/// [`four_letter_word`] giving up after `timeout` per step. Readiness probes use a short one: a JVM binds
+/// its client port before it starts reading from it, and a probe in between would otherwise hang.
+pub(crate) fn four_letter_word_within(addr: &str, cmd: &str, timeout: Duration) -> anyhow::Result<String> {
     let target = resolve(addr)?;
-    let mut stream = TcpStream::connect_timeout(&target, FOUR_LETTER_TIMEOUT)
+    let mut stream = TcpStream::connect_timeout(&target, timeout)
         .with_context(|| format!("cannot connect to {addr} to send `{cmd}`"))?;
-    stream.set_read_timeout(Some(FOUR_LETTER_TIMEOUT))?;
-    stream.set_write_timeout(Some(FOUR_LETTER_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.write_all(cmd.as_bytes()).with_context(|| format!("cannot send `{cmd}` to {addr}"))?;
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).with_context(|| format!("no complete answer to `{cmd}` from {addr}"))?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tempfile::TempDir;
 
-use crate::net::{four_letter_word, free_port};
+use crate::net::{four_letter_word_within, free_port};
 use crate::process::{ServerChild, write_config};
 
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -40,6 +40,8 @@ const ADMIN_SERVER_JARS: &[&str] = &[
 const MAIN_CLASS: &str = "org.apache.zookeeper.server.ZooKeeperServerMain";
 /// A JVM on a busy two-core machine can take a while.
 const START_LIMIT: Duration = Duration::from_secs(90);
+/// A readiness probe gives up after this and tries again.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Port races (another process grabbing the port between `free_port` and the JVM's bind) are retried.
 const START_ATTEMPTS: usize = 3;
 /// One readiness probe of the AdminServer; the start loop retries it until `START_LIMIT`.
@@ -157,7 +159,7 @@ impl ZooKeeperProcess {
         // `ruok` answers before the request pipeline runs; `srvr` reports a Mode only once it serves (and
         // names itself as not whitelisted when a test restricts the whitelist, which is late enough).
         let waited = child.wait_until("Apache ZooKeeper", START_LIMIT, || {
-            let serving = four_letter_word(&addr, "srvr")
+            let serving = four_letter_word_within(&addr, "srvr", PROBE_TIMEOUT)
                 .map(|answer| answer.contains("Mode:") || answer.contains("not in the whitelist"))
                 .unwrap_or(false);
             serving && admin_port.is_none_or(admin_answers)
