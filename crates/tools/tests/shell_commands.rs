@@ -359,3 +359,214 @@ async fn script_watches_print_notifications() {
     assert_eq!(run.err, "Created /watched\nCreated /watched/k\nKeeperErrorCode = No such watcher for /watched\n");
     assert_eq!(run.code, std::process::ExitCode::FAILURE);
 }
+
+/// zkCli 3.8's `help` (Debian's zkCli.sh prints it for `help`, after its header), tab-indented.
+const ZKCLI_HELP: &[&str] = &[
+    "\taddWatch [-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE",
+    "\taddauth scheme auth",
+    "\tclose ",
+    "\tconfig [-c] [-w] [-s]",
+    "\tconnect host:port",
+    "\tcreate [-s] [-e] [-c] [-t ttl] path [data] [acl]",
+    "\tdelete [-v version] path",
+    "\tdeleteall path [-b batch size]",
+    "\tdelquota [-n|-b|-N|-B] path",
+    "\tget [-s] [-w] path",
+    "\tgetAcl [-s] path",
+    "\tgetAllChildrenNumber path",
+    "\tgetEphemerals path",
+    "\thistory ",
+    "\tlistquota path",
+    "\tls [-s] [-w] [-R] path",
+    "\tprintwatches on|off",
+    "\tquit ",
+    "\treconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]",
+    "\tredo cmdno",
+    "\tremovewatches path [-c|-d|-a] [-l]",
+    "\tset [-s] [-v version] path data",
+    "\tsetAcl [-s] [-v version] [-R] path acl",
+    "\tsetquota -n|-b|-N|-B val path",
+    "\tstat [-w] path",
+    "\tsync path",
+    "\tversion ",
+    "\twhoami ",
+];
+
+#[tokio::test]
+async fn help_lists_commands_as_zkcli_does() {
+    let help = common::run(common::args("127.0.0.1:1", false, &["help"]), "").await;
+    // Paddock has no quota commands; every other line is zkCli's, in zkCli's order.
+    let expected: Vec<&str> = std::iter::once("paddock shell --server host:port [--json] cmd args")
+        .chain(ZKCLI_HELP.iter().copied().filter(|line| !line.contains("quota")))
+        .collect();
+    assert_eq!(help.out.lines().collect::<Vec<_>>(), expected);
+}
+
+/// A script (zkCli with its input not a terminal) that closes its session, runs commands while closed,
+/// reconnects (with and without a chroot, to an unreachable server, with a malformed connect string) and
+/// re-runs history entries. The output is what Debian's zkCli.sh prints for the same script, line for line,
+/// but for the lines zkCli cannot run (there `redo` without a number prints nothing, and `redo x` and a
+/// malformed connect string end zkCli with a stack trace) and the `Closed` notification of the session
+/// still open at the end.
+#[tokio::test]
+async fn script_connect_close_and_redo() {
+    let zk = common::zookeeper();
+    let lines = [
+        "create /relink x".to_owned(),
+        "create -e /relink/eph e".to_owned(),
+        "close".to_owned(),
+        "ls /relink".to_owned(),
+        "close".to_owned(),
+        "history".to_owned(),
+        "printwatches".to_owned(),
+        "version".to_owned(),
+        "redo 3".to_owned(),
+        format!("connect {zk}"),
+        "ls /relink".to_owned(),
+        "get /relink".to_owned(),
+        format!("connect {zk}/relink"),
+        "create /in y".to_owned(),
+        "ls /".to_owned(),
+        "redo 14".to_owned(),
+        "redo 15".to_owned(),
+        "history".to_owned(),
+        "redo 18".to_owned(),
+        "redo 18".to_owned(),
+        "redo -1".to_owned(),
+        "redo".to_owned(),
+        "redo x".to_owned(),
+        "connect 127.0.0.1:abc".to_owned(),
+        "ls /".to_owned(),
+        "connect 127.0.0.1:1".to_owned(),
+        "ls /".to_owned(),
+        "connect".to_owned(),
+        format!("connect {zk}"),
+        "ls /relink".to_owned(),
+        "deleteall /relink".to_owned(),
+    ];
+    let run = script(&(lines.join("\n") + "\n")).await;
+    let connected = "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n";
+    let closed = "\nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\n";
+    let expected = [
+        "Connecting to ADDR\n",
+        connected,
+        closed,
+        "Not connected\n",
+        "Not connected\n",
+        "0 - create /relink x\n1 - create -e /relink/eph e\n2 - close\n3 - ls /relink\n4 - close\n5 - history\n",
+        "Not connected\n",
+        "printwatches is on\nNot connected\n",
+        "Not connected\n",
+        // The redone `ls` is refused, then the redo itself.
+        "Not connected\nNot connected\n",
+        connected,
+        // The node outlived the session that created it; its ephemeral child did not.
+        "[]\n",
+        "x\n",
+        closed,
+        connected,
+        "[in]\n",
+        "[in]\n",
+        "[in]\n",
+        // A redo's own line becomes the line it ran.
+        "7 - version\n8 - ls /relink\n9 - connect ADDR\n10 - ls /relink\n11 - get /relink\n12 - connect ADDR/relink\n\
+         13 - create /in y\n14 - ls /\n15 - ls /\n16 - ls /\n17 - history\n",
+        // The malformed connect string left the session to the chroot open.
+        "[in]\n",
+        closed,
+        // `connect` alone connects to the current servers again, closing the attempt still going on.
+        closed,
+        closed,
+        connected,
+        "[in]\n",
+        closed,
+    ]
+    .concat();
+    assert_eq!(run.out.replace(&zk, "ADDR"), expected);
+    assert_eq!(
+        run.err,
+        "Created /relink\nCreated /relink/eph\nCreated /in\nCommand index out of range\nNo redoing redos\n\
+         Command index out of range\nredo cmdno\nredo cmdno\nInvalid connect string 127.0.0.1:abc: invalid address\n\
+         connect host:port\nKeeperErrorCode = ConnectionLoss for /\n"
+    );
+    assert_eq!(run.code, std::process::ExitCode::FAILURE);
+    expect(&["ls", "/relink"], 1, "", "Node does not exist: /relink\n").await;
+}
+
+#[tokio::test]
+async fn one_shot_connect_close_and_redo() {
+    let zk = common::zookeeper();
+    expect(&["create", "/oneshot-link", "x"], 0, "", "Created /oneshot-link\n").await;
+    expect(&["close"], 0, "", "").await;
+    expect(&["connect", &format!("{zk}/oneshot-link")], 0, "", "").await;
+    // As zkCli's `connect`, an unreachable server is no failure: the session is still connecting.
+    expect(&["connect", "127.0.0.1:1"], 0, "", "").await;
+    expect(&["connect", "h:x"], 1, "", "Invalid connect string h:x: invalid address\nconnect host:port\n").await;
+    expect(&["redo", "0"], 1, "", "Command index out of range\n").await;
+    expect(&["redo"], 1, "", "redo cmdno\n").await;
+    expect(&["redo", "one"], 1, "", "redo cmdno\n").await;
+
+    assert_eq!(shell_json(&["close"]).await, serde_json::json!({ "command": "close", "state": "CLOSED" }));
+    let chroot = format!("{zk}/oneshot-link");
+    assert_eq!(
+        shell_json(&["connect", &chroot]).await,
+        serde_json::json!({ "command": "connect", "server": chroot, "state": "CONNECTED" })
+    );
+    assert_eq!(
+        shell_json(&["connect", "127.0.0.1:1"]).await,
+        serde_json::json!({ "command": "connect", "server": "127.0.0.1:1", "state": "CONNECTING" })
+    );
+    assert_eq!(
+        shell_json(&["redo", "0"]).await,
+        serde_json::json!({ "command": "redo", "code": "malformed", "error": "Command index out of range" })
+    );
+    assert_eq!(
+        shell_json(&["redo"]).await,
+        serde_json::json!({ "command": "redo", "code": "usage", "error": "redo cmdno" })
+    );
+    expect(&["delete", "/oneshot-link"], 0, "", "").await;
+}
+
+/// `--json` script: `connect`, `close` and `redo` results, `Not connected` as an error, and the session
+/// notifications they cause.
+#[tokio::test]
+async fn script_connect_close_and_redo_as_json() {
+    let zk = common::zookeeper();
+    let script_text = format!(
+        "create /jrelink x\nclose\nls /jrelink\nredo 2\nconnect {zk}/jrelink\ngetAllChildrenNumber /\nredo 5\n\
+         redo 9\nredo\nconnect 127.0.0.1:1\nconnect {zk}\ndeleteall /jrelink\n"
+    );
+    let run = common::run(common::args(&zk, true, &[]), &script_text).await;
+    let event = |state: &str| serde_json::json!({ "event": { "state": state, "type": "None", "path": null } });
+    let chroot = format!("{zk}/jrelink");
+    let expected = [
+        event("SyncConnected"),
+        serde_json::json!({ "command": "create", "path": "/jrelink", "created": "/jrelink" }),
+        serde_json::json!({ "command": "close", "state": "CLOSED" }),
+        event("Closed"),
+        serde_json::json!({ "command": "ls", "path": "/jrelink", "code": "not_connected", "error": "Not connected" }),
+        serde_json::json!({
+            "command": "ls", "path": "/jrelink", "redo": 2, "code": "not_connected", "error": "Not connected"
+        }),
+        serde_json::json!({ "command": "connect", "server": chroot, "state": "CONNECTED" }),
+        event("SyncConnected"),
+        serde_json::json!({ "command": "getAllChildrenNumber", "path": "/", "count": 0 }),
+        serde_json::json!({ "command": "getAllChildrenNumber", "path": "/", "redo": 5, "count": 0 }),
+        serde_json::json!({ "command": "redo", "code": "malformed", "error": "Command index out of range" }),
+        serde_json::json!({ "command": "redo", "code": "usage", "error": "redo cmdno" }),
+        serde_json::json!({ "command": "connect", "server": "127.0.0.1:1", "state": "CONNECTING" }),
+        event("Closed"),
+        serde_json::json!({ "command": "connect", "server": zk, "state": "CONNECTED" }),
+        event("Closed"),
+        event("SyncConnected"),
+        serde_json::json!({ "command": "deleteall", "path": "/jrelink" }),
+        event("Closed"),
+    ];
+    let printed: Vec<serde_json::Value> = run
+        .out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
+        .collect();
+    assert_eq!(printed, expected, "{}", run.out);
+    assert_eq!(run.code, std::process::ExitCode::FAILURE);
+}

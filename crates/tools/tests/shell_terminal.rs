@@ -2,7 +2,7 @@
 //! command and flag, against a Paddock server (and the basic flow once against Apache ZooKeeper): zkCli's
 //! prompt and output, watch notifications caused by the shell itself and by other clients, usage lines for
 //! bad commands, line editing, history (Up arrow, the `history` command, the history file across runs), Tab
-//! completion, `--json`, `quit` and end of input.
+//! completion, `--json`, `connect`, `close` and `redo` (and the prompt they change), `quit` and end of input.
 //!
 //! Runs the `paddock` binary: `$PADDOCK_BIN`, else the workspace's target/debug/paddock (build it first with
 //! `cargo build -p paddock`). Each test drives one tmux server of its own; every wait is bounded.
@@ -128,10 +128,14 @@ impl Drop for Tmux {
     }
 }
 
-/// An interactive `paddock shell` in tmux, and the prompt number it shows now.
+/// An interactive `paddock shell` in tmux, and the prompt it shows now.
 struct Shell {
     tmux: Tmux,
+    /// The server the shell was started with.
+    started: String,
+    /// The connect string and session state the prompt shows.
     server: String,
+    state: &'static str,
     count: usize,
     /// Where the running shell's transcript starts on the screen (after an earlier run's).
     base: usize,
@@ -157,7 +161,9 @@ impl Shell {
         let tmux = Tmux::start(&format!("{}sleep 60", run.repeat(runs)));
         let shell = Shell {
             tmux,
+            started: server.to_owned(),
             server: server.to_owned(),
+            state: "CONNECTED",
             count: 0,
             base: 0,
             entered: Vec::new(),
@@ -169,7 +175,7 @@ impl Shell {
     }
 
     fn prompt(&self, n: usize) -> String {
-        format!("[zk: {}(CONNECTED) {n}] ", self.server)
+        format!("[zk: {}({}) {n}] ", self.server, self.state)
     }
 
     /// The running shell's transcript.
@@ -199,9 +205,16 @@ impl Shell {
     /// Presses Enter on what is typed (`line`), waits for the next prompt and returns what the command
     /// printed in between.
     fn enter(&mut self, line: &str) -> String {
+        let (server, state) = (self.server.clone(), self.state);
+        self.enter_to(line, &server, state)
+    }
+
+    /// [`Shell::enter`] for a line after which the prompt shows `server` in `state`.
+    fn enter_to(&mut self, line: &str, server: &str, state: &'static str) -> String {
         self.entered.push(line.to_owned());
         let current = self.prompt(self.count);
         self.count += 1;
+        (self.server, self.state) = (server.to_owned(), state);
         let next = self.prompt(self.count);
         self.tmux.key("Enter");
         let view = self.wait(&format!("prompt {} after `{line}`", self.count), |s| s.contains(&next));
@@ -228,6 +241,14 @@ impl Shell {
         assert_eq!(normalize(&printed), output, "output of `{line}`; screen:\n{}", self.view());
     }
 
+    /// Runs a line that changes the session (`connect`, `close`), asserts its output and that the next
+    /// prompt shows `server` in `state`.
+    fn expect_switch(&mut self, line: &str, server: &str, state: &'static str, output: &str) {
+        self.tmux.type_text(line);
+        let printed = self.enter_to(line, server, state);
+        assert_eq!(printed, output, "output of `{line}`; screen:\n{}", self.view());
+    }
+
     /// Waits for a notification printed while the shell waits for input and asserts it is exactly zkCli's
     /// text, right after the prompt.
     fn expect_notification(&mut self, event: &str) {
@@ -248,6 +269,7 @@ impl Shell {
         let view = self.view();
         self.base += view.rfind("EXIT=").map_or(0, |at| at + "EXIT=".len());
         self.count = 0;
+        (self.server, self.state) = (self.started.clone(), "CONNECTED");
         self.entered.clear();
         self.wait("the next run's first prompt", |s| s.contains(&self.prompt(0)));
     }
@@ -282,6 +304,10 @@ fn event(kind: &str, path: &str) -> String {
 }
 
 const CLOSED: &str = "\nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\nEXIT=0";
+/// zkCli's notification of a session it closed (`close`, or `connect` closing the one before).
+const SESSION_CLOSED: &str = "\nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\n";
+/// zkCli's notification of a session it opened.
+const SESSION_CONNECTED: &str = "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n";
 
 /// create (plain, -s, -e, -c, -t), ls (-s, -w, -R), get (-s, -w), set (-s, -v), stat (-w), delete (-v),
 /// deleteall, getEphemerals, getAllChildrenNumber and sync, with watches fired by this shell and by
@@ -664,5 +690,71 @@ fn against_apache_zookeeper_through_a_terminal() {
     shell.expect("get", "get [-s] [-w] path\n");
     shell.expect("deleteall /tty", "");
     shell.expect("ls /tty", "Node does not exist: /tty\n");
+    assert_eq!(shell.quit(), CLOSED);
+}
+
+/// `close` (the prompt shows `CLOSED`; commands print `Not connected`), `connect` again (the node made
+/// before is still there, its ephemeral child is not), `connect` with a chroot (commands and Tab completion
+/// work under it), to an unreachable server (`CONNECTING`, commands fail with `ConnectionLoss`) and with a
+/// malformed connect string (the session stays), `connect` alone (the same servers again), and `redo` of
+/// earlier lines, out of range, of a redo, with a bad or missing number, and while closed.
+#[test]
+fn connect_close_and_redo_through_a_terminal() {
+    let server = common::paddock();
+    let mut shell = Shell::start(&server, "", 1);
+    let switched = format!("{SESSION_CLOSED}{SESSION_CONNECTED}");
+
+    shell.expect("create /relink x", "Created /relink\n");
+    shell.expect("create -e /relink/eph e", "Created /relink/eph\n");
+    shell.expect_switch("close", &server, "CLOSED", SESSION_CLOSED);
+    shell.expect("ls /relink", "Not connected\n");
+    shell.expect("get /relink", "Not connected\n");
+    shell.expect("close", "Not connected\n");
+    // zkCli's own commands do their work, then say they have no session.
+    shell.expect("printwatches", "printwatches is on\nNot connected\n");
+    shell.expect_switch(&format!("connect {server}"), &server, "CONNECTED", SESSION_CONNECTED);
+    shell.expect("ls /relink", "[]\n");
+    shell.expect("get /relink", "x\n");
+
+    let chroot = format!("{server}/relink");
+    shell.expect_switch(&format!("connect {chroot}"), &chroot, "CONNECTED", &switched);
+    shell.expect("create /inside y", "Created /inside\n");
+    let listed = shell.count;
+    shell.expect("ls /", "[inside]\n");
+    shell.tmux.type_text("get /ins");
+    shell.tmux.key("Tab");
+    shell.expect_edited("get /inside");
+    assert_eq!(shell.enter("get /inside"), "y\n");
+
+    let redone = shell.count;
+    shell.expect(&format!("redo {listed}"), "[inside]\n");
+    let out_of_range = shell.count;
+    shell.expect(&format!("redo {out_of_range}"), "Command index out of range\n");
+    shell.expect(&format!("redo {out_of_range}"), "No redoing redos\n");
+    shell.expect("redo -1", "Command index out of range\n");
+    shell.expect("redo", "redo cmdno\n");
+    shell.expect("redo one", "redo cmdno\n");
+    // A redo takes the place of its line in the history; a failed one stays as typed.
+    let history = shell.run("history");
+    assert!(history.contains(&format!("\n{redone} - ls /\n{out_of_range} - redo {out_of_range}\n")), "{history}");
+
+    shell.expect(
+        "connect 127.0.0.1:port",
+        "Invalid connect string 127.0.0.1:port: invalid address\nconnect host:port\n",
+    );
+    shell.expect("ls /", "[inside]\n");
+    shell.expect_switch("connect 127.0.0.1:1", "127.0.0.1:1", "CONNECTING", SESSION_CLOSED);
+    shell.expect("ls /", "KeeperErrorCode = ConnectionLoss for /\n");
+    shell.expect_switch(&format!("connect {server}"), &server, "CONNECTED", &switched);
+    shell.expect("ls /relink", "[inside]\n");
+
+    let got = shell.count;
+    shell.expect("get /relink/inside", "y\n");
+    shell.expect_switch("close", &server, "CLOSED", SESSION_CLOSED);
+    // The redone command is refused, then the redo itself.
+    shell.expect(&format!("redo {got}"), "Not connected\nNot connected\n");
+    shell.expect_switch("connect", &server, "CONNECTED", SESSION_CONNECTED);
+    shell.expect(&format!("redo {got}"), "y\n");
+    shell.expect("deleteall /relink", "");
     assert_eq!(shell.quit(), CLOSED);
 }

@@ -11,7 +11,8 @@ use super::errors::ShellError;
 use super::options::{self, Flag, Parsed};
 use super::paths;
 
-/// A command line the shell can run.
+/// A command line the shell can run. `Connect` without a server connects to the current connect string
+/// again; `Redo` runs history entry `index` again.
 #[derive(Debug)]
 pub(crate) enum Command {
     Ls { path: String, stat: bool, watch: bool, recursive: bool },
@@ -33,6 +34,9 @@ pub(crate) enum Command {
     Config { client_form: bool, watch: bool, stat: bool },
     Reconfig { update: Reconfig, version: Option<i64>, stat: bool },
     PrintWatches { enable: Option<bool> },
+    Connect { server: Option<String> },
+    Close,
+    Redo { index: i64 },
     History,
     Version,
     Help,
@@ -76,11 +80,13 @@ pub(crate) const SPECS: &[Spec] = &[
         flags: &[Flag::value("m")],
     },
     Spec { name: "addauth", synopsis: "scheme auth", flags: &[] },
+    Spec { name: "close", synopsis: "", flags: &[] },
     Spec {
         name: "config",
         synopsis: "[-c] [-w] [-s]",
         flags: &[Flag::switch("c"), Flag::switch("w"), Flag::switch("s")],
     },
+    Spec { name: "connect", synopsis: "host:port", flags: &[] },
     Spec {
         name: "create",
         synopsis: "[-s] [-e] [-c] [-t ttl] path [data] [acl]",
@@ -113,6 +119,7 @@ pub(crate) const SPECS: &[Spec] = &[
             Flag::value("remove"),
         ],
     },
+    Spec { name: "redo", synopsis: "cmdno", flags: &[] },
     Spec {
         name: "removewatches",
         synopsis: "path [-c|-d|-a] [-l]",
@@ -129,6 +136,9 @@ pub(crate) const SPECS: &[Spec] = &[
     Spec { name: "version", synopsis: "", flags: &[] },
     Spec { name: "whoami", synopsis: "", flags: &[] },
 ];
+
+/// zkCli's own commands, which read their words as given: no flags (`redo -1` is an index, not a flag).
+const PLAIN_WORDS: &[&str] = &["connect", "redo"];
 
 /// zkCli's largest TTL: the milliseconds that fit in the 40 bits an ephemeralOwner leaves for them.
 const MAX_TTL_MILLIS: i64 = 0xFF_FFFF_FFFF;
@@ -149,10 +159,19 @@ pub(crate) fn parse(words: &[String]) -> Result<ParsedCommand, ShellError> {
         return Err(ShellError::Malformed("no command given".to_owned()));
     };
     let spec = SPECS.iter().find(|s| s.name == name).ok_or_else(|| ShellError::UnknownCommand(name.clone()))?;
-    let parsed = options::parse(rest, spec.flags).map_err(|detail| usage(spec, Some(detail)))?;
+    let parsed = if PLAIN_WORDS.contains(&spec.name) {
+        Parsed::plain(rest)
+    } else {
+        options::parse(rest, spec.flags).map_err(|detail| usage(spec, Some(detail)))?
+    };
     let mut warnings = Vec::new();
     let command = build(spec, &parsed, &mut warnings)?;
     Ok(ParsedCommand { command, warnings })
+}
+
+/// The usage line of the command called `name` (empty for a name that is no command).
+pub(crate) fn usage_line(name: &str) -> String {
+    SPECS.iter().find(|s| s.name == name).map(Spec::usage).unwrap_or_default()
 }
 
 fn usage(spec: &Spec, detail: Option<String>) -> ShellError {
@@ -238,12 +257,42 @@ fn build(spec: &Spec, p: &Parsed, warnings: &mut Vec<String>) -> Result<Command,
                 Some(_) => return Err(usage(spec, None)),
             },
         },
+        "connect" => Command::Connect { server: p.arg(0).map(str::to_owned) },
+        "close" => Command::Close,
+        "redo" => Command::Redo { index: p.arg(0).and_then(java_integer).ok_or_else(|| usage(spec, None))? },
         "history" => Command::History,
         "version" => Command::Version,
         "help" => Command::Help,
         _ => Command::Quit,
     };
     Ok(command)
+}
+
+/// A number as Java's `Integer.decode` reads it (zkCli's `redo`): an optional sign, then decimal, `0x`,
+/// `0X` or `#` hexadecimal, or `0`-prefixed octal, within 32 bits.
+fn java_integer(word: &str) -> Option<i64> {
+    let (negative, digits) = match word.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, word.strip_prefix('+').unwrap_or(word)),
+    };
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, hex)
+    } else if let Some(hex) = digits.strip_prefix('#') {
+        (16, hex)
+    } else if digits.len() > 1
+        && let Some(octal) = digits.strip_prefix('0')
+    {
+        (8, octal)
+    } else {
+        (10, digits)
+    };
+    // A second sign (`--1`, `0x-1`) is as invalid to Java as to zkCli.
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = i64::from_str_radix(digits, radix).ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i32::try_from(value).ok().map(i64::from)
 }
 
 fn checked_path(path: String) -> Result<String, ShellError> {
@@ -376,6 +425,9 @@ impl Command {
             Command::Config { .. } => "config",
             Command::Reconfig { .. } => "reconfig",
             Command::PrintWatches { .. } => "printwatches",
+            Command::Connect { .. } => "connect",
+            Command::Close => "close",
+            Command::Redo { .. } => "redo",
             Command::History => "history",
             Command::Version => "version",
             Command::Help => "help",
@@ -404,12 +456,37 @@ impl Command {
         }
     }
 
-    /// Whether the command needs a server connection.
+    /// Whether the command needs a server connection (one-shot mode connects only for these).
     pub fn needs_server(&self) -> bool {
         !matches!(
             self,
-            Command::Help | Command::Version | Command::Quit | Command::History | Command::PrintWatches { .. }
+            Command::Help
+                | Command::Version
+                | Command::Quit
+                | Command::History
+                | Command::PrintWatches { .. }
+                | Command::Redo { .. }
         )
+    }
+
+    /// Whether zkCli refuses the command with `Not connected` once its session is closed: all but its
+    /// own built-in commands (and Paddock's `help`). `version` and `close` are among the refused ones.
+    pub fn needs_live_session(&self) -> bool {
+        !matches!(
+            self,
+            Command::Help
+                | Command::Quit
+                | Command::History
+                | Command::PrintWatches { .. }
+                | Command::Redo { .. }
+                | Command::Connect { .. }
+        )
+    }
+
+    /// zkCli's built-ins that, in a closed session, do their work and then say `Not connected` anyway
+    /// (they fall through to its connection check).
+    pub fn reports_closed_session(&self) -> bool {
+        matches!(self, Command::History | Command::PrintWatches { .. } | Command::Redo { .. })
     }
 }
 
@@ -463,6 +540,24 @@ mod tests {
     #[test]
     fn unknown_command() {
         assert!(matches!(run("frobnicate /a"), Err(ShellError::UnknownCommand(name)) if name == "frobnicate"));
+    }
+
+    #[test]
+    fn redo_reads_java_integers() {
+        for (word, index) in [("3", 3), ("+3", 3), ("-1", -1), ("0x1F", 31), ("#10", 16), ("010", 8), ("0", 0)] {
+            assert!(matches!(run(&format!("redo {word}")).unwrap().command, Command::Redo { index: i } if i == index));
+        }
+        for word in ["", "abc", "1.5", "0x", "--1", "08", "2147483648"] {
+            assert_eq!(error_lines(&format!("redo {word}")), ["redo cmdno"], "redo {word}");
+        }
+    }
+
+    #[test]
+    fn connect_takes_its_words_as_given() {
+        assert!(matches!(run("connect").unwrap().command, Command::Connect { server: None }));
+        let Command::Connect { server } = run("connect h:1/a extra").unwrap().command else { panic!() };
+        assert_eq!(server.as_deref(), Some("h:1/a"));
+        assert!(matches!(run("connect -x").unwrap().command, Command::Connect { server: Some(s) } if s == "-x"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(crate) enum ShellError {
     Message(String),
     /// Not a command the shell knows.
     UnknownCommand(String),
+    /// The session is closed (`close`, or it expired): zkCli's `Not connected`, which it prints on stdout.
+    NotConnected,
 }
 
 impl ShellError {
@@ -30,6 +32,7 @@ impl ShellError {
             ShellError::Malformed(message) | ShellError::Message(message) => vec![message.clone()],
             ShellError::Keeper { error, path } => vec![keeper_message(error, path.as_deref())],
             ShellError::UnknownCommand(name) => vec![format!("Command not found: {name}")],
+            ShellError::NotConnected => vec![NOT_CONNECTED.to_owned()],
         }
     }
 
@@ -49,9 +52,13 @@ impl ShellError {
             ShellError::Keeper { error, .. } => code_name(error),
             ShellError::Message(_) => "failed",
             ShellError::UnknownCommand(_) => "unknown_command",
+            ShellError::NotConnected => "not_connected",
         }
     }
 }
+
+/// What zkCli prints for a command that needs a session when it has none.
+pub(crate) const NOT_CONNECTED: &str = "Not connected";
 
 /// zkCli's `CliWrapperException` wording for the common errors, `KeeperErrorCode = <code> for <path>`
 /// (the text of Java's `KeeperException`) for the rest.

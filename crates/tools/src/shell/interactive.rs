@@ -1,7 +1,7 @@
-//! The interactive shell: rustyline line editing with zkCli's prompt (`[zk: host:port(CONNECTED) 3] `),
-//! history kept in `~/.paddock_history`, Tab completion of command names and znode paths (the children of
-//! the typed path's parent, asked of the server), and watch notifications printed above the prompt as
-//! they arrive.
+//! The interactive shell: rustyline line editing with zkCli's prompt (`[zk: host:port(CONNECTED) 3] `, the
+//! connect string and state of the current session, which `connect` and `close` change), history kept in
+//! `~/.paddock_history`, Tab completion of command names and znode paths (the children of the typed path's
+//! parent, asked of the server), and watch notifications printed above the prompt as they arrive.
 //!
 //! rustyline blocks, so the editor runs on a blocking thread and drives each command on the async runtime
 //! through its handle.
@@ -91,7 +91,7 @@ fn edit_loop(
             return (session, None);
         }
     };
-    editor.set_helper(Some(ZnodeCompleter { client: session.client().clone(), handle: handle.clone() }));
+    editor.set_helper(Some(ZnodeCompleter { client: session.client().cloned(), handle: handle.clone() }));
     let history = history_path();
     if let Some(path) = &history {
         // A missing or unreadable history file just means starting without history.
@@ -101,7 +101,7 @@ fn edit_loop(
     let printer_task = spawn_event_printer(handle, events, printer, terminal.clone());
     let mut count = 0usize;
     loop {
-        let prompt = format!("[zk: {}({}) {count}] ", args.server, session.state_name());
+        let prompt = format!("[zk: {}({}) {count}] ", session.server(), session.state_name());
         let line = match editor.readline(&prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
@@ -121,10 +121,13 @@ fn edit_loop(
         }
         session.record(&line);
         count += 1;
+        // The completer's copy of the client would keep a session that `close` or `connect` ends open.
+        set_completion_client(&mut editor, None);
         let quit = run_line(handle, &mut session, &words, printer, &terminal);
         if quit {
             break;
         }
+        set_completion_client(&mut editor, session.client().cloned());
     }
     // The completer holds a client: drop it so closing the session really closes it.
     drop(editor);
@@ -172,13 +175,20 @@ fn spawn_event_printer(
     })
 }
 
+fn set_completion_client(editor: &mut Editor<ZnodeCompleter, DefaultHistory>, client: Option<Client>) {
+    if let Some(completer) = editor.helper_mut() {
+        completer.client = client;
+    }
+}
+
 fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME").filter(|home| !home.is_empty()).map(|home| PathBuf::from(home).join(HISTORY_FILE))
 }
 
-/// Tab completion: command names for the first word, znode paths for words starting with `/`.
+/// Tab completion: command names for the first word, znode paths for words starting with `/` (while a
+/// session is open).
 struct ZnodeCompleter {
-    client: Client,
+    client: Option<Client>,
     handle: Handle,
 }
 
@@ -196,7 +206,8 @@ impl ZnodeCompleter {
         let Some(slash) = word.rfind('/') else { return Vec::new() };
         let parent = if slash == 0 { "/" } else { &word[..slash] };
         let prefix = &word[slash + 1..];
-        let listed = self.handle.block_on(tokio::time::timeout(COMPLETION_LIMIT, self.client.list_children(parent)));
+        let Some(client) = &self.client else { return Vec::new() };
+        let listed = self.handle.block_on(tokio::time::timeout(COMPLETION_LIMIT, client.list_children(parent)));
         let Ok(Ok(mut children)) = listed else { return Vec::new() };
         children.sort();
         children

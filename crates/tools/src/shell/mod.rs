@@ -8,6 +8,7 @@
 
 mod acl;
 mod command;
+mod connection;
 mod errors;
 mod events;
 mod interactive;
@@ -27,9 +28,9 @@ use tokio::sync::mpsc;
 use zookeeper_client::SessionState;
 
 use self::command::{Command, ParsedCommand};
-use self::errors::ShellError;
+use self::errors::{NOT_CONNECTED, ShellError};
 use self::events::{EventSink, Events, ShellEvent};
-use self::session::{Reply, Session};
+use self::session::{OUT_OF_RANGE, Reply, Session};
 
 /// How long script mode lets watch tasks forward notifications before printing the next command's output.
 const NOTIFICATION_SETTLE: Duration = Duration::from_millis(25);
@@ -98,11 +99,11 @@ async fn one_shot(args: &ShellArgs, out: &mut (dyn Write + Send), err: &mut (dyn
     let printer = Printer { json: args.json };
     let parsed = match command::parse(&args.command) {
         Ok(parsed) => parsed,
-        Err(error) => return printer.outcome(None, &args.command, Err(error), &[], out, err),
+        Err(error) => return printer.outcome(Report::failed(&args.command, error), out, err),
     };
     if !parsed.command.needs_server() {
         let reply = offline_reply(&parsed.command);
-        return printer.outcome(Some(&parsed.command), &args.command, reply, &parsed.warnings, out, err);
+        return printer.outcome(Report::of(&parsed, &args.command, reply), out, err);
     }
     // Watch notifications are not printed in one-shot mode: the shell exits right after the command.
     let (sink, _events) = EventSink::new();
@@ -112,7 +113,7 @@ async fn one_shot(args: &ShellArgs, out: &mut (dyn Write + Send), err: &mut (dyn
         Err(message) => return printer.connect_failed(&message, out, err),
     };
     let outcome = session.execute(&parsed.command).await;
-    let code = printer.outcome(Some(&parsed.command), &args.command, outcome, &parsed.warnings, out, err);
+    let code = printer.outcome(Report::of(&parsed, &args.command, outcome), out, err);
     session.close().await;
     code
 }
@@ -124,6 +125,8 @@ fn offline_reply(command: &Command) -> Result<Reply, ShellError> {
         Command::Quit => Reply::Quit,
         Command::History => Reply::History(Vec::new()),
         Command::PrintWatches { enable } => Reply::PrintWatches(enable.unwrap_or(true)),
+        // A one-shot command has no history to redo.
+        Command::Redo { .. } => return Err(ShellError::Malformed(OUT_OF_RANGE.to_owned())),
         _ => Reply::Help,
     })
 }
@@ -192,7 +195,7 @@ async fn script(
     code
 }
 
-/// Runs one command line in a connected session and prints the outcome; the flag says `quit` was asked.
+/// Runs one command line in the session and prints the outcome; the flag says `quit` was asked.
 async fn run_words(
     session: &mut Session,
     words: &[String],
@@ -200,19 +203,87 @@ async fn run_words(
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> (ExitCode, bool) {
-    let ParsedCommand { command, warnings } = match command::parse(words) {
+    let parsed = match command::parse(words) {
         Ok(parsed) => parsed,
-        Err(error) => return (printer.outcome(None, words, Err(error), &[], out, err), false),
+        Err(error) => return (printer.outcome(Report::failed(words, error), out, err), false),
     };
-    let outcome = session.execute(&command).await;
+    if let Command::Redo { index } = parsed.command {
+        return redo(session, words, index, printer, out, err).await;
+    }
+    run_parsed(session, words, &parsed, None, printer, out, err).await
+}
+
+/// zkCli's `redo N`: history entry N runs again as if typed (and takes the `redo` line's place in the
+/// history).
+async fn redo(
+    session: &mut Session,
+    words: &[String],
+    index: i64,
+    printer: Printer,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> (ExitCode, bool) {
+    let line = match session.recall(index) {
+        Ok(line) => line,
+        Err(error) => return (printer.outcome(Report::failed(words, error), out, err), false),
+    };
+    let words = tokenize::tokenize(&line);
+    let ran = match command::parse(&words) {
+        Ok(parsed) => run_parsed(session, &words, &parsed, Some(index), printer, out, err).await,
+        Err(error) => (printer.outcome(Report { redo: Some(index), ..Report::failed(&words, error) }, out, err), false),
+    };
+    // zkCli's redo ends at its connection check too, after the command it re-ran.
+    if !ran.1 && !session.is_alive() {
+        printer.not_connected(out);
+    }
+    ran
+}
+
+/// Runs a parsed command and prints the outcome; the flag says `quit` was asked.
+async fn run_parsed(
+    session: &mut Session,
+    words: &[String],
+    parsed: &ParsedCommand,
+    redo: Option<i64>,
+    printer: Printer,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> (ExitCode, bool) {
+    let outcome = session.execute(&parsed.command).await;
     let quit = matches!(outcome, Ok(Reply::Quit));
-    (printer.outcome(Some(&command), words, outcome, &warnings, out, err), quit)
+    let code = printer.outcome(Report { redo, ..Report::of(parsed, words, outcome) }, out, err);
+    if parsed.command.reports_closed_session() && !session.is_alive() {
+        printer.not_connected(out);
+    }
+    (code, quit)
 }
 
 fn drain(events: &mut Events, printer: Printer, out: &mut (dyn Write + Send)) {
     while let Some(event) = events.try_recv() {
         printer.event(&event, out);
         events.printed();
+    }
+}
+
+/// A command line's outcome, with what printing it needs.
+struct Report<'a> {
+    /// The command, when the words made one.
+    command: Option<&'a Command>,
+    /// The words run (for a `redo`, those of the line it re-ran).
+    words: &'a [String],
+    outcome: Result<Reply, ShellError>,
+    warnings: &'a [String],
+    /// The history entry a `redo` re-ran.
+    redo: Option<i64>,
+}
+
+impl<'a> Report<'a> {
+    fn of(parsed: &'a ParsedCommand, words: &'a [String], outcome: Result<Reply, ShellError>) -> Report<'a> {
+        Report { command: Some(&parsed.command), words, outcome, warnings: &parsed.warnings, redo: None }
+    }
+
+    fn failed(words: &'a [String], error: ShellError) -> Report<'a> {
+        Report { command: None, words, outcome: Err(error), warnings: &[], redo: None }
     }
 }
 
@@ -224,15 +295,8 @@ struct Printer {
 
 impl Printer {
     /// Prints a command's outcome and returns the exit code it stands for.
-    fn outcome(
-        self,
-        command: Option<&Command>,
-        words: &[String],
-        outcome: Result<Reply, ShellError>,
-        warnings: &[String],
-        out: &mut (dyn Write + Send),
-        err: &mut (dyn Write + Send),
-    ) -> ExitCode {
+    fn outcome(self, report: Report<'_>, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> ExitCode {
+        let Report { command, words, outcome, warnings, redo } = report;
         let code = match &outcome {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => ExitCode::from(error.exit_code()),
@@ -240,7 +304,7 @@ impl Printer {
         if self.json {
             let typed = words.first().map(String::as_str).unwrap_or_default();
             let name = command.map(Command::name).unwrap_or(typed);
-            let _ = writeln!(out, "{}", render::json(command, name, &outcome, warnings));
+            let _ = writeln!(out, "{}", render::json(command, name, &outcome, warnings, redo));
             let _ = out.flush();
             return code;
         }
@@ -251,6 +315,15 @@ impl Printer {
         };
         let _ = printed.write(out, err);
         code
+    }
+
+    /// zkCli's `Not connected` after a built-in command that did its work in a closed session (its
+    /// result already says so in JSON).
+    fn not_connected(self, out: &mut (dyn Write + Send)) {
+        if !self.json {
+            let _ = writeln!(out, "{NOT_CONNECTED}");
+            let _ = out.flush();
+        }
     }
 
     fn event(self, event: &ShellEvent, out: &mut (dyn Write + Send)) {

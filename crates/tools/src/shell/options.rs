@@ -28,6 +28,11 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
+    /// Every word positional, none a flag.
+    pub fn plain(words: &[String]) -> Parsed {
+        Parsed { flags: Vec::new(), args: words.to_vec() }
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.flags.iter().any(|(n, _)| *n == name)
     }

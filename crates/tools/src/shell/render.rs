@@ -40,7 +40,7 @@ pub(crate) fn reply_text(reply: &Reply) -> Printed {
     let mut p = Printed::default();
     let stat_of = |stat: &Option<Stat>| stat.as_ref().map(stat_lines).unwrap_or_default();
     match reply {
-        Reply::Nothing | Reply::Quit => {}
+        Reply::Nothing | Reply::Quit | Reply::Connected { .. } | Reply::Closed => {}
         Reply::Children { children, stat } => {
             p.out.push(format!("[{}]", children.join(", ")));
             p.out.extend(stat_of(stat));
@@ -87,14 +87,18 @@ pub(crate) fn reply_text(reply: &Reply) -> Printed {
     p
 }
 
-/// What zkCli prints for a failed command: its message on stderr, preceded by the command list for an
-/// unknown command.
+/// What zkCli prints for a failed command: its message on stderr (but `Not connected` on stdout),
+/// preceded by the command list for an unknown command.
 pub(crate) fn error_text(error: &ShellError) -> Printed {
     let mut p = Printed::default();
-    if matches!(error, ShellError::UnknownCommand(_)) {
-        p.err.extend(help_lines());
+    match error {
+        ShellError::NotConnected => p.out.extend(error.lines()),
+        ShellError::UnknownCommand(_) => {
+            p.err.extend(help_lines());
+            p.err.extend(error.lines());
+        }
+        _ => p.err.extend(error.lines()),
     }
-    p.err.extend(error.lines());
     p
 }
 
@@ -103,15 +107,19 @@ pub(crate) fn warnings_text(warnings: &[String]) -> Printed {
     Printed { out: Vec::new(), err: warnings.to_vec() }
 }
 
-/// The JSON object for a command's outcome.
+/// The JSON object for a command's outcome; `redo` is the history entry a `redo` ran again.
 pub(crate) fn json(
     command: Option<&Command>,
     name: &str,
     outcome: &Result<Reply, ShellError>,
     warnings: &[String],
+    redo: Option<i64>,
 ) -> Value {
     let mut object = Map::new();
     object.insert("command".to_owned(), json!(name));
+    if let Some(index) = redo {
+        object.insert("redo".to_owned(), json!(index));
+    }
     if let Some(path) = command.and_then(Command::path) {
         object.insert("path".to_owned(), json!(path));
     }
@@ -174,6 +182,11 @@ fn reply_json(reply: &Reply, object: &mut Map<String, Value>) {
             }
         }
         Reply::PrintWatches(on) => put("printwatches", json!(on)),
+        Reply::Connected { server, state } => {
+            put("server", json!(server));
+            put("state", json!(state));
+        }
+        Reply::Closed => put("state", json!("CLOSED")),
         Reply::History(lines) => {
             let lines: Vec<Value> = lines.iter().map(|(n, line)| json!({ "number": n, "line": line })).collect();
             put("history", Value::Array(lines));
@@ -216,9 +229,30 @@ mod tests {
     }
 
     #[test]
+    fn not_connected_goes_to_stdout() {
+        let p = error_text(&ShellError::NotConnected);
+        assert_eq!((p.out.as_slice(), p.err.as_slice()), (&["Not connected".to_owned()][..], &[][..]));
+    }
+
+    #[test]
+    fn json_connect_close_and_redo() {
+        let connected = Ok(Reply::Connected { server: "h:1/r".into(), state: "CONNECTED" });
+        assert_eq!(
+            json(None, "connect", &connected, &[], None),
+            json!({ "command": "connect", "server": "h:1/r", "state": "CONNECTED" })
+        );
+        assert_eq!(
+            json(None, "close", &Ok(Reply::Closed), &[], None),
+            json!({ "command": "close", "state": "CLOSED" })
+        );
+        let counted = json(None, "getAllChildrenNumber", &Ok(Reply::Count(2)), &[], Some(4));
+        assert_eq!(counted, json!({ "command": "getAllChildrenNumber", "redo": 4, "count": 2 }));
+    }
+
+    #[test]
     fn json_error_object() {
         let error: Result<Reply, ShellError> = Err(ShellError::keeper(zookeeper_client::Error::NoNode, "/x"));
-        let value = json(None, "get", &error, &[]);
+        let value = json(None, "get", &error, &[], None);
         assert_eq!(value["error"], "Node does not exist: /x");
         assert_eq!(value["code"], "NoNode");
     }

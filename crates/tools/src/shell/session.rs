@@ -1,20 +1,27 @@
-//! One shell session: a connected client, its watches, and the execution of parsed commands into
-//! [`Reply`] values (what happened, not how it is printed).
+//! The shell's session across connections: the servers it is connected to (the prompt's connect string),
+//! whether its link to them is open, still connecting or closed, the commands typed so far (`history`,
+//! `redo`), and running a parsed command into a [`Reply`] (what happened, not how it is printed).
+//!
+//! zkCli's `connect` returns at once and its client keeps trying in the background, so while no server
+//! answers its prompt shows `CONNECTING` and every command fails with `ConnectionLoss`. This shell tries
+//! once when `connect` runs and once more for each command that needs the server, which shows the same.
 
 use std::time::Duration;
 
-use zookeeper_client::{Acl, Acls, AuthUser, Client, EnsembleUpdate, SessionState, Stat, StateWatcher};
+use zookeeper_client::{Acl, AuthUser, Client, Error, SessionState, Stat};
 
-use super::command::{Command, Reconfig, WatchFilter};
+use super::command::{self, Command};
+use super::connection::{Connection, Refused};
 use super::errors::ShellError;
 use super::events::{EventSink, ShellEvent};
-use super::watches::{WatchKind, Watches};
-use crate::subtree;
+use super::tokenize;
 
-/// How long closing a session may take before the shell gives up waiting for the server's answer.
-const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 /// zkCli's `history` shows the last this many commands.
 const HISTORY_SHOWN: usize = 11;
+/// zkCli's `redo` of an entry not yet in the history, or of itself.
+pub(crate) const OUT_OF_RANGE: &str = "Command index out of range";
+/// zkCli's `redo` of a line that is itself a `redo`.
+const NO_REDOING_REDOS: &str = "No redoing redos";
 
 /// What a successful command produced.
 #[derive(Debug)]
@@ -53,47 +60,80 @@ pub(crate) enum Reply {
         stat: Option<Stat>,
     },
     PrintWatches(bool),
+    /// `connect`: the connect string now shown in the prompt, and the state the new session is in.
+    Connected {
+        server: String,
+        state: &'static str,
+    },
+    /// `close`.
+    Closed,
     History(Vec<(usize, String)>),
     Version,
     Help,
     Quit,
 }
 
-/// A connected shell session.
+/// Where the session stands with its servers.
+enum Link {
+    Open(Connection),
+    /// No server answered the last attempt: commands that need one try again first.
+    Connecting,
+    /// After `close`: commands that need a session print `Not connected`.
+    Closed,
+}
+
+/// The shell's session.
 pub(crate) struct Session {
-    client: Client,
-    watches: Watches,
+    /// The connect string, as zkCli's prompt shows it (with its chroot).
+    server: String,
+    timeout: Duration,
+    link: Link,
     sink: EventSink,
     history: Vec<String>,
-    state_task: tokio::task::JoinHandle<()>,
 }
 
 impl Session {
-    /// Connects to `server` (a ZooKeeper connect string, optionally with a chroot).
+    /// Connects to `server` (a ZooKeeper connect string, optionally with a chroot), retrying for up to
+    /// the session timeout while no server accepts the session.
     pub async fn connect(server: &str, timeout: Duration, sink: EventSink) -> Result<Session, String> {
-        let client = crate::connect::connect(server, timeout, timeout).await?;
-        let state_task = tokio::spawn(report_session_states(client.state_watcher(), sink.clone()));
-        Ok(Session { watches: Watches::new(sink.clone()), client, sink, history: Vec::new(), state_task })
+        let connection = Connection::open(server, timeout, timeout, sink.clone()).await?;
+        Ok(Session { server: server.to_owned(), timeout, link: Link::Open(connection), sink, history: Vec::new() })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The connect string of the current (or last) session.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The open session's client, if there is one.
+    pub fn client(&self) -> Option<&Client> {
+        match &self.link {
+            Link::Open(connection) => Some(connection.client()),
+            Link::Connecting | Link::Closed => None,
+        }
     }
 
     /// zkCli's name for the session state, as shown in the prompt.
     pub fn state_name(&self) -> &'static str {
-        match self.client.state() {
-            SessionState::SyncConnected => "CONNECTED",
-            SessionState::ConnectedReadOnly => "CONNECTEDREADONLY",
-            SessionState::Disconnected => "CONNECTING",
-            SessionState::AuthFailed => "AUTH_FAILED",
-            SessionState::Expired | SessionState::Closed => "CLOSED",
+        match &self.link {
+            Link::Open(connection) => connection.state_name(),
+            Link::Connecting => "CONNECTING",
+            Link::Closed => "CLOSED",
+        }
+    }
+
+    /// zkCli's `isAlive`: anything but closed (by `close`, expiry or failed authentication).
+    pub fn is_alive(&self) -> bool {
+        match &self.link {
+            Link::Open(connection) => connection.is_alive(),
+            Link::Connecting => true,
+            Link::Closed => false,
         }
     }
 
     /// Whether this session has watches set (so notifications may be on their way).
     pub fn has_watches(&self) -> bool {
-        !self.watches.is_empty()
+        matches!(&self.link, Link::Open(connection) if connection.has_watches())
     }
 
     /// Notifications received and not yet printed.
@@ -106,82 +146,41 @@ impl Session {
         self.history.push(line.to_owned());
     }
 
-    /// Closes the session and waits (briefly) for the server to confirm, so ephemeral nodes go at once.
-    pub async fn close(self) {
-        let Session { client, watches, sink, state_task, .. } = self;
-        drop((client, watches, sink));
-        let _ = tokio::time::timeout(CLOSE_LIMIT, state_task).await;
+    /// zkCli's `redo index`: the history entry to run again, which also takes the place of the `redo`
+    /// line itself (the last one recorded) in the history.
+    pub fn recall(&mut self, index: i64) -> Result<String, ShellError> {
+        let current = self.history.len().saturating_sub(1);
+        let line = usize::try_from(index)
+            .ok()
+            .filter(|i| *i < current)
+            .and_then(|i| self.history.get(i))
+            .cloned()
+            .ok_or_else(|| ShellError::Malformed(OUT_OF_RANGE.to_owned()))?;
+        if tokenize::tokenize(&line).first().is_some_and(|name| name == "redo") {
+            return Err(ShellError::Malformed(NO_REDOING_REDOS.to_owned()));
+        }
+        if let Some(entry) = self.history.last_mut() {
+            entry.clone_from(&line);
+        }
+        Ok(line)
+    }
+
+    /// Closes the session (if still open) and waits (briefly) for the server to confirm, so ephemeral
+    /// nodes go at once.
+    pub async fn close(mut self) {
+        self.shut().await;
     }
 
     pub async fn execute(&mut self, command: &Command) -> Result<Reply, ShellError> {
+        if command.needs_live_session() && !self.is_alive() {
+            return Err(ShellError::NotConnected);
+        }
         match command {
-            Command::Ls { path, stat, watch, recursive } => self.ls(path, *stat, *watch, *recursive).await,
-            Command::Get { path, stat, watch } => self.get(path, *stat, *watch).await,
-            Command::Set { path, data, stat, version } => {
-                let written = self.client.set_data(path, data, *version).await;
-                Ok(Reply::Written { stat: written.map_err(|e| ShellError::keeper(e, path))?, show: *stat })
+            Command::Connect { server } => self.reconnect(server.clone()).await,
+            Command::Close => {
+                self.shut().await;
+                Ok(Reply::Closed)
             }
-            Command::Create { path, data, mode, ttl, acl } => {
-                let acls = acl.as_deref().map(Acls::new).unwrap_or(Acls::anyone_all());
-                let options = mode.with_acls(acls);
-                let options = match ttl {
-                    Some(ttl) => options.with_ttl(*ttl),
-                    None => options,
-                };
-                let (_, sequence) =
-                    self.client.create(path, data, &options).await.map_err(|e| ShellError::keeper(e, path))?;
-                let sequential = sequence.into_i64() >= 0;
-                Ok(Reply::Created(if sequential { format!("{path}{sequence}") } else { path.clone() }))
-            }
-            Command::Delete { path, version } => {
-                self.client.delete(path, *version).await.map_err(|e| ShellError::keeper(e, path))?;
-                Ok(Reply::Nothing)
-            }
-            Command::DeleteAll { path, batch } => {
-                let outcome = subtree::delete_recursive(&self.client, path, *batch).await;
-                match outcome.map_err(|e| ShellError::keeper(e, path))? {
-                    deleted if deleted.failed > 0 => {
-                        Err(ShellError::Message("Failed to delete some node(s) in the subtree!".to_owned()))
-                    }
-                    _ => Ok(Reply::Nothing),
-                }
-            }
-            Command::Stat { path, watch } => self.stat(path, *watch).await,
-            Command::GetAcl { path, stat } => {
-                let (acl, node) = self.client.get_acl(path).await.map_err(|e| ShellError::keeper(e, path))?;
-                Ok(Reply::Acl { acl, stat: stat.then_some(node) })
-            }
-            Command::SetAcl { path, acl, stat, version, recursive } => {
-                self.set_acl(path, acl, *stat, *version, *recursive).await
-            }
-            Command::AddAuth { scheme, auth } => {
-                self.client.auth(scheme, auth).await.map_err(|error| ShellError::Keeper { error, path: None })?;
-                Ok(Reply::Nothing)
-            }
-            Command::Sync { path } => {
-                self.client.sync(path).await.map_err(|e| ShellError::keeper(e, path))?;
-                Ok(Reply::Synced)
-            }
-            Command::GetEphemerals { path } => {
-                let ephemerals = self.client.list_ephemerals(path).await.map_err(|e| ShellError::keeper(e, path))?;
-                Ok(Reply::Ephemerals(ephemerals))
-            }
-            Command::GetAllChildrenNumber { path } => {
-                let count = self.client.count_descendants_number(path).await;
-                Ok(Reply::Count(count.map_err(|e| ShellError::keeper(e, path))?))
-            }
-            Command::WhoAmI => {
-                let users = self.client.list_auth_users().await;
-                Ok(Reply::WhoAmI(users.map_err(|error| ShellError::Keeper { error, path: None })?))
-            }
-            Command::AddWatch { path, mode } => {
-                let watcher = self.client.watch(path, *mode).await.map_err(|e| ShellError::keeper(e, path))?;
-                self.watches.add_persistent(path, watcher);
-                Ok(Reply::Nothing)
-            }
-            Command::RemoveWatches { path, which } => self.remove_watches(path, *which).await,
-            Command::Config { client_form, watch, stat } => self.config(*client_form, *watch, *stat).await,
-            Command::Reconfig { update, version, stat } => self.reconfig(update, *version, *stat).await,
             Command::PrintWatches { enable } => {
                 match enable {
                     Some(enable) => self.sink.set_enabled(*enable),
@@ -193,206 +192,69 @@ impl Session {
                 let start = self.history.len().saturating_sub(HISTORY_SHOWN);
                 Ok(Reply::History(self.history.iter().cloned().enumerate().skip(start).collect()))
             }
+            // A redo runs the line it recalls as a command of its own (see `shell::run_words`): only a
+            // redo of a redo would get here.
+            Command::Redo { .. } => Err(ShellError::Malformed(NO_REDOING_REDOS.to_owned())),
             Command::Version => Ok(Reply::Version),
             Command::Help => Ok(Reply::Help),
             Command::Quit => Ok(Reply::Quit),
+            _ => self.live(command).await?.execute(command).await,
         }
     }
 
-    async fn ls(&mut self, path: &str, stat: bool, watch: bool, recursive: bool) -> Result<Reply, ShellError> {
-        let fail = |e| ShellError::keeper(e, path);
-        if recursive {
-            return self.ls_recursive(path, watch).await.map(Reply::Tree).map_err(fail);
-        }
-        let (mut children, node) = match (stat, watch) {
-            (false, false) => (self.client.list_children(path).await.map_err(fail)?, None),
-            (true, false) => {
-                let (children, node) = self.client.get_children(path).await.map_err(fail)?;
-                (children, Some(node))
-            }
-            (false, true) => {
-                let (children, watcher) = self.client.list_and_watch_children(path).await.map_err(fail)?;
-                self.watches.add_oneshot(path, WatchKind::Child, watcher);
-                (children, None)
-            }
-            (true, true) => {
-                let (children, node, watcher) = self.client.get_and_watch_children(path).await.map_err(fail)?;
-                self.watches.add_oneshot(path, WatchKind::Child, watcher);
-                (children, Some(node))
+    /// zkCli's `connect`: closes the current session, then opens one to `server` (the current connect
+    /// string again when `None`). The new session is tried first, so a malformed connect string (which
+    /// ends zkCli with a stack trace) leaves the current session as it was.
+    async fn reconnect(&mut self, server: Option<String>) -> Result<Reply, ShellError> {
+        let server = server.unwrap_or_else(|| self.server.clone());
+        let opened = match Connection::attempt(&server, self.timeout, self.sink.clone()).await {
+            Ok(connection) => Some(connection),
+            Err(Refused::Unreachable) => None,
+            Err(Refused::Malformed(reason)) => {
+                let detail = format!("Invalid connect string {server}: {reason}");
+                return Err(ShellError::Usage { detail: Some(detail), usage: command::usage_line("connect") });
             }
         };
-        children.sort();
-        Ok(Reply::Children { children, stat: node })
-    }
-
-    /// zkCli's `ls -R` order: a node's sorted children, then each child's subtree in turn.
-    async fn ls_recursive(&mut self, root: &str, watch: bool) -> Result<Vec<String>, zookeeper_client::Error> {
-        if watch {
-            let (_, _, watcher) = self.client.get_and_watch_data(root).await?;
-            self.watches.add_oneshot(root, WatchKind::Data, watcher);
-        } else {
-            self.client.get_data(root).await?;
-        }
-        let mut tree = vec![root.to_owned()];
-        let mut pending = vec![root.to_owned()];
-        while let Some(path) = pending.pop() {
-            let listed = if watch {
-                self.client.list_and_watch_children(&path).await.map(|(children, watcher)| {
-                    self.watches.add_oneshot(&path, WatchKind::Child, watcher);
-                    children
-                })
-            } else {
-                self.client.list_children(&path).await
-            };
-            let mut children = match listed {
-                Ok(children) => children,
-                Err(zookeeper_client::Error::NoNode) => continue,
-                Err(e) => return Err(e),
-            };
-            children.sort();
-            let paths: Vec<String> = children.iter().map(|c| subtree::child_path(&path, c)).collect();
-            tree.extend(paths.iter().cloned());
-            pending.extend(paths.into_iter().rev());
-        }
-        Ok(tree)
-    }
-
-    async fn get(&mut self, path: &str, stat: bool, watch: bool) -> Result<Reply, ShellError> {
-        let fail = |e| ShellError::keeper(e, path);
-        let (data, node) = if watch {
-            let (data, node, watcher) = self.client.get_and_watch_data(path).await.map_err(fail)?;
-            self.watches.add_oneshot(path, WatchKind::Data, watcher);
-            (data, node)
-        } else {
-            self.client.get_data(path).await.map_err(fail)?
+        self.shut().await;
+        self.link = match opened {
+            Some(connection) => {
+                self.sink.emit(ShellEvent::session(SessionState::SyncConnected));
+                Link::Open(connection)
+            }
+            None => Link::Connecting,
         };
-        Ok(Reply::Data { data, stat: stat.then_some(node) })
+        self.server = server;
+        Ok(Reply::Connected { server: self.server.clone(), state: self.state_name() })
     }
 
-    async fn stat(&mut self, path: &str, watch: bool) -> Result<Reply, ShellError> {
-        let fail = |e| ShellError::keeper(e, path);
-        let node = if watch {
-            // Like zkCli, the watch is set even when the node does not exist (it then waits for creation).
-            let (node, watcher) = self.client.check_and_watch_stat(path).await.map_err(fail)?;
-            self.watches.add_oneshot(path, WatchKind::Data, watcher);
-            node
-        } else {
-            self.client.check_stat(path).await.map_err(fail)?
-        };
-        node.map(Reply::Stat).ok_or_else(|| fail(zookeeper_client::Error::NoNode))
-    }
-
-    async fn set_acl(
-        &mut self,
-        path: &str,
-        acl: &[Acl],
-        stat: bool,
-        version: Option<i32>,
-        recursive: bool,
-    ) -> Result<Reply, ShellError> {
-        if !recursive {
-            let node = self.client.set_acl(path, acl, version).await.map_err(|e| ShellError::keeper(e, path))?;
-            return Ok(Reply::Written { stat: node, show: stat });
+    /// Ends the current link. zkCli's watcher reports `Closed` for a session it closes, connected or still
+    /// connecting, and nothing for one already over.
+    async fn shut(&mut self) {
+        match std::mem::replace(&mut self.link, Link::Closed) {
+            Link::Open(connection) => connection.close().await,
+            Link::Connecting => self.sink.emit(ShellEvent::session(SessionState::Closed)),
+            Link::Closed => {}
         }
-        let tree = self.ls_recursive(path, false).await.map_err(|e| ShellError::keeper(e, path))?;
-        let pending: Vec<_> = tree.iter().map(|p| self.client.set_acl(p, acl, version)).collect();
-        let mut failures = Vec::new();
-        for (p, reply) in tree.iter().zip(pending) {
-            if let Err(e) = reply.await {
-                failures.push(super::errors::keeper_message(&e, Some(p)));
+    }
+
+    /// The open connection for a command that needs the server, after one more attempt to open it when
+    /// no server answered before; failing that, the command's `ConnectionLoss`.
+    async fn live(&mut self, command: &Command) -> Result<&mut Connection, ShellError> {
+        if matches!(self.link, Link::Connecting) {
+            match Connection::attempt(&self.server, self.timeout, self.sink.clone()).await {
+                Ok(connection) => {
+                    self.sink.emit(ShellEvent::session(SessionState::SyncConnected));
+                    self.link = Link::Open(connection);
+                }
+                Err(_) => {
+                    let path = command.path().map(str::to_owned);
+                    return Err(ShellError::Keeper { error: Error::ConnectionLoss, path });
+                }
             }
         }
-        if failures.is_empty() { Ok(Reply::Nothing) } else { Err(ShellError::Message(failures.join("\n"))) }
-    }
-
-    async fn remove_watches(&mut self, path: &str, which: WatchFilter) -> Result<Reply, ShellError> {
-        // Like the Java client, a watch this session never set is an error found without asking the server.
-        if self.watches.remove(path, which).await.is_empty() {
-            return Err(ShellError::keeper(zookeeper_client::Error::NoWatcher, path));
+        match &mut self.link {
+            Link::Open(connection) => Ok(connection),
+            Link::Connecting | Link::Closed => Err(ShellError::NotConnected),
         }
-        Ok(Reply::Nothing)
-    }
-
-    async fn config(&mut self, client_form: bool, watch: bool, stat: bool) -> Result<Reply, ShellError> {
-        let fail = |error| ShellError::Keeper { error, path: Some("/zookeeper/config".to_owned()) };
-        let (data, node) = if watch {
-            let (data, node, watcher) = self.client.get_and_watch_config().await.map_err(fail)?;
-            self.watches.add_oneshot("/zookeeper/config", WatchKind::Data, watcher);
-            (data, node)
-        } else {
-            self.client.get_config().await.map_err(fail)?
-        };
-        let text = String::from_utf8_lossy(&data).into_owned();
-        let text = if client_form { client_config(&text) } else { text };
-        Ok(Reply::Config { text, stat: stat.then_some(node) })
-    }
-
-    async fn reconfig(&mut self, update: &Reconfig, version: Option<i64>, stat: bool) -> Result<Reply, ShellError> {
-        let result = match update {
-            Reconfig::Incremental { joining, leaving } => {
-                let update = EnsembleUpdate::Incremental {
-                    joinings: joining.iter().map(String::as_str),
-                    leavings: leaving.iter().map(String::as_str),
-                };
-                self.client.update_ensemble(update, version).await
-            }
-            Reconfig::New { members } => {
-                let update = EnsembleUpdate::New { ensemble: members.iter().map(String::as_str) };
-                self.client.update_ensemble(update, version).await
-            }
-        };
-        let (data, node) = result.map_err(|error| ShellError::Keeper { error, path: None })?;
-        Ok(Reply::Reconfigured { text: String::from_utf8_lossy(&data).into_owned(), stat: stat.then_some(node) })
-    }
-}
-
-/// zkCli's `config -c`: the config version and the servers' client addresses, `version host:port,...`.
-fn client_config(config: &str) -> String {
-    let mut version = "";
-    let mut clients = Vec::new();
-    for line in config.lines() {
-        let Some((key, value)) = line.split_once('=') else { continue };
-        if key.trim() == "version" {
-            version = value.trim();
-        } else if key.trim().starts_with("server.")
-            && let Some(address) = client_address(value.trim())
-        {
-            clients.push(address);
-        }
-    }
-    format!("{version} {}", clients.join(","))
-}
-
-/// The client address of a `host:quorumPort:electionPort[:role];[clientHost:]clientPort` server entry.
-fn client_address(entry: &str) -> Option<String> {
-    let (server, client) = entry.split_once(';')?;
-    if client.contains(':') {
-        return Some(client.to_owned());
-    }
-    let host = server.split(':').next()?;
-    Some(format!("{host}:{client}"))
-}
-
-/// Reports session state changes after the initial connection, like zkCli's default watcher.
-async fn report_session_states(mut states: StateWatcher, sink: EventSink) {
-    loop {
-        let state = states.changed().await;
-        sink.emit(ShellEvent::session(state));
-        if state.is_terminated() {
-            return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_config_form() {
-        assert_eq!(client_config(""), " ");
-        let config =
-            "server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=h2:2888:3888;2182\nversion=100000000";
-        assert_eq!(client_config(config), "100000000 0.0.0.0:2181,h2:2182");
     }
 }
