@@ -392,6 +392,24 @@ async fn dropped_connections_and_persistent_watches_are_counted_as_zookeeper_cou
     assert_eq!(settled(&p, "zk_watch_count", expected).await, expected, "zk_watch_count with persistent watches");
     let (ours, theirs) = both(&p, "wchs");
     assert_eq!(ours, theirs, "wchs with persistent watches");
+
+    // Events fire one-shot, persistent and recursive watches; ZooKeeper counts the watchers each watch
+    // table fired per event (`node_*_watch_count`), the recursive ones in both tables for a deletion.
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    for session in &p.sessions {
+        session.client.set_data("/w", b"changed", None).await.expect("set");
+        session.client.create("/w/x", b"", &persistent).await.expect("create");
+        session.client.set_data("/w/x", b"changed", None).await.expect("set child");
+        session.client.delete("/w/x", None).await.expect("delete");
+    }
+    let watch_counts = |mntr: &str| -> BTreeMap<String, String> {
+        pairs(mntr, '\t').into_iter().filter(|(k, _)| k.contains("_node_") && k.ends_with("_watch_count")).collect()
+    };
+    let (ours, theirs) = both(&p, "mntr");
+    let theirs = watch_counts(&theirs);
+    assert_eq!(theirs.len(), 20, "ZooKeeper's node_*_watch_count summaries: {theirs:?}");
+    assert_ne!(theirs["zk_cnt_node_deleted_watch_count"], "0", "ZooKeeper counted the deletion's watchers");
+    assert_eq!(watch_counts(&ours), theirs, "node_*_watch_count");
     drop(watchers);
 }
 

@@ -642,7 +642,10 @@ impl Core {
     /// Delivers a watch event to every connection watching, if it may read the node (CVE-2024-23944).
     fn notify(&mut self, path: &str, event: paddock_proto::EventType, zxid: i64, node_acl: &[paddock_proto::Acl]) {
         let fired = self.watches.trigger(path, event);
-        for conn in fired {
+        for watchers in &fired.per_table {
+            self.stats.watchers_fired(event, *watchers);
+        }
+        for conn in fired.conns {
             self.notify_one(conn, path, event, zxid, Some(node_acl));
         }
     }

@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use paddock_proto::WatcherType;
 use paddock_proto::display::java_double;
+use paddock_proto::{EventType, WatcherType};
 
 use crate::config::ServerConfig;
 use crate::core::Core;
+use crate::stats;
 use crate::watch::ConnId;
 
 use crate::fourlw::VERSION;
@@ -75,18 +76,14 @@ const ZERO_SUMMARIES: &[&str] = &[
     "startup_snap_load_time",
     "write_batch_time_in_commit_processor",
     "observer_sync_time",
-    "node_changed_watch_count",
-    "node_children_watch_count",
     "concurrent_request_processing_in_commit_processor",
     "socket_closing_time",
     "proposal_process_time",
     "leader_unavailable_time",
-    "node_created_watch_count",
     "session_queues_drained",
     "write_commit_proc_req_queued",
     "connection_token_deficit",
     "read_commit_proc_req_queued",
-    "node_deleted_watch_count",
     "startup_txns_load_time",
     "sync_processor_queue_size",
     "follower_sync_time",
@@ -186,6 +183,13 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     }
     for name in ZERO_SUMMARIES {
         push_summary(&mut out, name, 0.0, 0.0, 0.0, 0, 0.0);
+    }
+    for event in
+        [EventType::NodeCreated, EventType::NodeDeleted, EventType::NodeDataChanged, EventType::NodeChildrenChanged]
+    {
+        let Some(name) = stats::watch_count_metric(event) else { continue };
+        let s = core.stats.watch_counts.get(name).cloned().unwrap_or_default();
+        push_summary(&mut out, name, s.avg(), s.min as f64, s.max as f64, s.count, s.sum as f64);
     }
     for (name, h) in [("readlatency", &core.stats.read_latency), ("updatelatency", &core.stats.update_latency)] {
         let l = &h.summary;

@@ -129,6 +129,18 @@ impl Default for BufferStats {
     }
 }
 
+/// The `ServerMetrics` summary ZooKeeper records the watchers an event fired in.
+pub fn watch_count_metric(event: paddock_proto::EventType) -> Option<&'static str> {
+    use paddock_proto::EventType;
+    match event {
+        EventType::NodeCreated => Some("node_created_watch_count"),
+        EventType::NodeDeleted => Some("node_deleted_watch_count"),
+        EventType::NodeDataChanged => Some("node_changed_watch_count"),
+        EventType::NodeChildrenChanged => Some("node_children_watch_count"),
+        EventType::None => None,
+    }
+}
+
 /// ZooKeeper's `DataTree.STAT_OVERHEAD_BYTES`, added to every read counted per namespace.
 const STAT_OVERHEAD_BYTES: u64 = 6 * 8 + 5 * 4;
 
@@ -160,6 +172,8 @@ pub struct ServerStats {
     pub response_bytes: u64,
     /// `zk_watch_bytes`: sizes of the notifications sent.
     pub watch_bytes: u64,
+    /// Watchers fired per event and per watch table (`node_created_watch_count`, ...).
+    pub watch_counts: std::collections::BTreeMap<&'static str, Summary>,
     /// Timings of background work reported as ZooKeeper summaries (`fsynctime`, `snapshottime`).
     pub timings: std::collections::BTreeMap<&'static str, Latency>,
 }
@@ -184,6 +198,13 @@ impl ServerStats {
     /// Timings in ZooKeeper's summary shape, for `mntr`.
     pub fn summaries(&self) -> impl Iterator<Item = (&'static str, &Latency)> {
         self.timings.iter().map(|(name, l)| (*name, l))
+    }
+
+    /// `WatchManager.triggerWatch`: one watch table fired `watchers` watchers for `event`.
+    pub fn watchers_fired(&mut self, event: paddock_proto::EventType, watchers: usize) {
+        if let Some(name) = watch_count_metric(event) {
+            self.watch_counts.entry(name).or_default().add(watchers as u64);
+        }
     }
 
     /// `DataTree.updateReadStat`: a getData, exists or getChildren served `bytes` of data or child names.
@@ -276,6 +297,7 @@ impl ServerStats {
         self.bytes_received = 0;
         self.connections_accepted = 0;
         self.connections_dropped = 0;
+        self.watch_counts.clear();
         self.response_bytes = 0;
         self.watch_bytes = 0;
         for timing in self.timings.values_mut() {

@@ -50,9 +50,19 @@ impl Table {
         had
     }
 
+    /// The connections holding a recursive watch on `path` or one of its ancestors.
+    fn recursive_watchers(&self, path: &str) -> HashSet<ConnId> {
+        std::iter::once(path)
+            .chain(ancestors(path))
+            .filter_map(|p| self.by_path.get(p))
+            .flat_map(|watchers| watchers.iter().filter(|(_, m)| **m & RECURSIVE != 0).map(|(c, _)| *c))
+            .collect()
+    }
+
     /// Fires every watcher at `path` (standard ones are removed) and, when `with_ancestors`, the recursive
-    /// watchers on every ancestor.
-    fn trigger(&mut self, path: &str, with_ancestors: bool, out: &mut HashSet<ConnId>) {
+    /// watchers on every ancestor; returns the connections fired.
+    fn fire(&mut self, path: &str, with_ancestors: bool) -> HashSet<ConnId> {
+        let mut out = HashSet::new();
         if let Some(watchers) = self.by_path.get_mut(path) {
             out.extend(watchers.keys().copied());
             watchers.retain(|_, m| {
@@ -70,6 +80,7 @@ impl Table {
                 }
             }
         }
+        out
     }
 
     fn remove_conn(&mut self, conn: ConnId) {
@@ -107,6 +118,23 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// What one event fired: the connections to notify, and how many watchers each of ZooKeeper's watch
+/// tables fired (only tables that fired any), which ZooKeeper reports as `node_*_watch_count`.
+#[derive(Debug, Default)]
+pub struct Fired {
+    pub conns: HashSet<ConnId>,
+    pub per_table: Vec<usize>,
+}
+
+impl Fired {
+    fn add_table(&mut self, fired: HashSet<ConnId>) {
+        if !fired.is_empty() {
+            self.per_table.push(fired.len());
+            self.conns.extend(fired);
+        }
+    }
+}
+
 /// All watches of all connections.
 #[derive(Default)]
 pub struct WatchManager {
@@ -123,26 +151,45 @@ impl WatchManager {
         self.child.add(path, conn, STANDARD);
     }
 
+    /// ZooKeeper keeps one mode per (path, watcher) in each table and a persistent add overwrites it: the
+    /// last persistent mode added wins. So a persistent watch replaces a recursive one on the same path.
     pub fn add_persistent(&mut self, path: &str, conn: ConnId) {
+        self.data.clear(path, conn, RECURSIVE);
         self.data.add(path, conn, PERSISTENT);
         self.child.add(path, conn, PERSISTENT);
     }
 
+    /// A recursive watch replaces a persistent one on the same path, and turns the connection's entry in
+    /// ZooKeeper's child table into a recursive one, which never fires NodeChildrenChanged: a pending
+    /// getChildren watch on that path is gone (its deletion is still seen, through the recursive watch).
     pub fn add_persistent_recursive(&mut self, path: &str, conn: ConnId) {
+        self.data.clear(path, conn, PERSISTENT);
         self.data.add(path, conn, RECURSIVE);
+        self.child.clear(path, conn, STANDARD | PERSISTENT);
     }
 
     /// Which connections an event on `path` reaches. Each connection appears once, however many of its
     /// watches matched, because ZooKeeper delivers one notification per watcher.
-    pub fn trigger(&mut self, path: &str, event: EventType) -> HashSet<ConnId> {
-        let mut fired = HashSet::new();
+    pub fn trigger(&mut self, path: &str, event: EventType) -> Fired {
+        let mut fired = Fired::default();
         match event {
-            EventType::NodeCreated | EventType::NodeDataChanged => self.data.trigger(path, true, &mut fired),
-            EventType::NodeDeleted => {
-                self.data.trigger(path, true, &mut fired);
-                self.child.trigger(path, false, &mut fired);
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                let data = self.data.fire(path, true);
+                fired.add_table(data);
             }
-            EventType::NodeChildrenChanged => self.child.trigger(path, false, &mut fired),
+            EventType::NodeDeleted => {
+                // ZooKeeper's child table holds the persistent-recursive watches too, and fires them for
+                // a deletion: counted as its watchers (`node_deleted_watch_count`), delivered once.
+                let recursive = self.data.recursive_watchers(path);
+                let data = self.data.fire(path, true);
+                let child = self.child.fire(path, false);
+                fired.add_table(data);
+                fired.add_table(child.union(&recursive).copied().collect());
+            }
+            EventType::NodeChildrenChanged => {
+                let child = self.child.fire(path, false);
+                fired.add_table(child);
+            }
             EventType::None => {}
         }
         fired
@@ -205,8 +252,8 @@ mod tests {
     fn standard_watch_fires_once() {
         let mut w = WatchManager::default();
         w.add_data_watch("/a", 1);
-        assert_eq!(w.trigger("/a", EventType::NodeDataChanged), HashSet::from([1]));
-        assert!(w.trigger("/a", EventType::NodeDataChanged).is_empty());
+        assert_eq!(w.trigger("/a", EventType::NodeDataChanged).conns, HashSet::from([1]));
+        assert!(w.trigger("/a", EventType::NodeDataChanged).conns.is_empty());
     }
 
     #[test]
@@ -215,7 +262,7 @@ mod tests {
         w.add_data_watch("/a", 1);
         w.add_child_watch("/a", 1);
         w.add_child_watch("/a", 2);
-        assert_eq!(w.trigger("/a", EventType::NodeDeleted), HashSet::from([1, 2]));
+        assert_eq!(w.trigger("/a", EventType::NodeDeleted).conns, HashSet::from([1, 2]));
         assert_eq!(w.watch_count(), 0);
     }
 
@@ -223,9 +270,9 @@ mod tests {
     fn recursive_watch_fires_for_descendants_but_never_for_children_changed() {
         let mut w = WatchManager::default();
         w.add_persistent_recursive("/a", 7);
-        assert_eq!(w.trigger("/a/b/c", EventType::NodeCreated), HashSet::from([7]));
-        assert!(w.trigger("/a", EventType::NodeChildrenChanged).is_empty());
-        assert_eq!(w.trigger("/a/b", EventType::NodeDataChanged), HashSet::from([7]));
+        assert_eq!(w.trigger("/a/b/c", EventType::NodeCreated).conns, HashSet::from([7]));
+        assert!(w.trigger("/a", EventType::NodeChildrenChanged).conns.is_empty());
+        assert_eq!(w.trigger("/a/b", EventType::NodeDataChanged).conns, HashSet::from([7]));
         // In both of ZooKeeper's tables, so counted twice (as `zk_watch_count` does).
         assert_eq!(w.watch_count(), 2, "persistent watches stay");
     }
@@ -234,9 +281,9 @@ mod tests {
     fn persistent_watch_sees_children_changes_of_its_own_path_only() {
         let mut w = WatchManager::default();
         w.add_persistent("/a", 3);
-        assert_eq!(w.trigger("/a", EventType::NodeChildrenChanged), HashSet::from([3]));
-        assert!(w.trigger("/a/b", EventType::NodeCreated).is_empty());
-        assert_eq!(w.trigger("/a", EventType::NodeDataChanged), HashSet::from([3]));
+        assert_eq!(w.trigger("/a", EventType::NodeChildrenChanged).conns, HashSet::from([3]));
+        assert!(w.trigger("/a/b", EventType::NodeCreated).conns.is_empty());
+        assert_eq!(w.trigger("/a", EventType::NodeDataChanged).conns, HashSet::from([3]));
     }
 
     #[test]
@@ -253,5 +300,29 @@ mod tests {
     fn ancestors_of_a_path() {
         assert_eq!(ancestors("/a/b/c").collect::<Vec<_>>(), vec!["/a/b", "/a", "/"]);
         assert_eq!(ancestors("/").count(), 0);
+    }
+
+    #[test]
+    fn a_recursive_watch_takes_over_a_getchildren_watch_of_the_same_connection() {
+        let mut w = WatchManager::default();
+        w.add_child_watch("/a", 1);
+        w.add_persistent_recursive("/a", 1);
+        // As in ZooKeeper, where the child table's entry became recursive: no NodeChildrenChanged.
+        assert!(w.trigger("/a", EventType::NodeChildrenChanged).conns.is_empty());
+        let deleted = w.trigger("/a", EventType::NodeDeleted);
+        assert_eq!(deleted.conns, HashSet::from([1]));
+        assert_eq!(deleted.per_table, vec![1, 1], "fired in the data table and in the child table");
+    }
+
+    #[test]
+    fn the_last_persistent_mode_added_wins() {
+        let mut w = WatchManager::default();
+        w.add_persistent_recursive("/a", 1);
+        w.add_persistent("/a", 1);
+        assert!(w.trigger("/a/b", EventType::NodeCreated).conns.is_empty(), "no longer recursive");
+        assert_eq!(w.trigger("/a", EventType::NodeChildrenChanged).conns, HashSet::from([1]));
+        w.add_persistent_recursive("/a", 1);
+        assert_eq!(w.trigger("/a/b", EventType::NodeCreated).conns, HashSet::from([1]));
+        assert!(w.trigger("/a", EventType::NodeChildrenChanged).conns.is_empty(), "no longer persistent");
     }
 }

@@ -65,10 +65,6 @@ const SHAPE_ONLY: &[(&str, &str)] = &[
     ("monitor/*fsynctime", "measured time (the count may differ as ZooKeeper batches syncs)"),
     ("monitor/*dbinittime", "ZooKeeper's start-up database load, which Paddock does not time"),
     ("monitor/*snapshottime", "ZooKeeper snapshots at start-up, Paddock does not"),
-    (
-        "monitor/*_node_*_watch_count",
-        "watchers fired per event and per watch table: Paddock's watch manager does not count them (0)",
-    ),
     ("monitor/*sync_processor*", "ZooKeeper pipeline stage Paddock does not have (reported as 0)"),
     ("monitor/*prep_process*", "ZooKeeper pipeline stage Paddock does not have (reported as 0)"),
     ("monitor/*connection_token_deficit", "ZooKeeper connection throttling Paddock does not have (0)"),
