@@ -363,10 +363,16 @@ async fn dropped_connections_and_persistent_watches_are_counted_as_zookeeper_cou
     let dropped = (ours + 1, theirs + 1);
     assert_eq!(settled(&p, "zk_connection_drop_count", dropped).await, dropped, "a dropped connection counts");
 
-    // One that closes its session first is not: the server closes the connection.
+    // One that closes its session first is not: the server closes the connection. (The client waits for
+    // that close; closing at once would race it, and ZooKeeper counts the client's close when it wins.)
     for addr in [p.paddock.addr(), p.zookeeper.addr()] {
-        let client = zk::Client::connector().connect(&addr).await.expect("session");
-        drop(client);
+        use std::io::{Read, Write};
+        let mut socket = raw_session(&addr);
+        let close_session = [8i32.to_be_bytes(), 1i32.to_be_bytes(), (-11i32).to_be_bytes()].concat();
+        socket.write_all(&close_session).expect("closeSession sent");
+        let mut rest = Vec::new();
+        socket.read_to_end(&mut rest).expect("the server closes the connection");
+        assert!(!rest.is_empty(), "{addr}: closeSession answered");
     }
     // Give a wrongly counted close the time to show.
     tokio::time::sleep(Duration::from_millis(500)).await;
