@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use paddock_testkit::{PaddockProcess, ZooKeeperProcess, four_letter_word};
+use paddock_testkit::{PaddockProcess, ZooKeeperProcess, exchange_until_close, four_letter_word};
 use zookeeper_client as zk;
 
 /// Both servers, each with one session holding a data watch, an exists watch, a child watch and an
@@ -419,17 +419,6 @@ async fn dropped_connections_and_persistent_watches_are_counted_as_zookeeper_cou
     drop(watchers);
 }
 
-/// Sends `bytes` and reads until the server closes the connection (a four-letter word with its argument).
-fn raw_word(addr: &str, bytes: &[u8]) -> String {
-    use std::io::{Read, Write};
-    let mut socket = std::net::TcpStream::connect(addr).expect("connect");
-    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    socket.write_all(bytes).expect("send");
-    let mut answer = Vec::new();
-    socket.read_to_end(&mut answer).expect("answer");
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test]
 async fn trace_mask_words_answer_as_zookeeper_does() {
     let p = pair(&[("4lw.commands.whitelist", "*")]).await;
@@ -443,9 +432,9 @@ async fn trace_mask_words_answer_as_zookeeper_does() {
         ("stmk -1", stmk(-1), "-1"),
     ];
     for (what, bytes, expected) in steps {
-        let theirs = raw_word(&p.zookeeper.addr(), &bytes);
+        let theirs = exchange_until_close(&p.zookeeper.addr(), &bytes).expect("ZooKeeper answers");
         assert_eq!(theirs, expected, "ZooKeeper, {what}");
-        assert_eq!(raw_word(&p.paddock.addr(), &bytes), theirs, "{what}");
+        assert_eq!(exchange_until_close(&p.paddock.addr(), &bytes).expect("Paddock answers"), theirs, "{what}");
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{COMMANDS, get, http};
 use paddock_server::{RunningServer, ServerConfig};
-use paddock_testkit::{ZooKeeperProcess, four_letter_word, free_port};
+use paddock_testkit::{ZooKeeperProcess, exchange_until_close, four_letter_word, free_port};
 use tokio::net::TcpStream;
 use zookeeper_client as zk;
 
@@ -92,18 +92,6 @@ async fn connect(server: &RunningServer) -> zk::Client {
 
 fn persistent() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
-}
-
-/// Sends `bytes` on a fresh client connection and reads until the server closes it (a four-letter word
-/// with its argument, as `stmk` takes one).
-fn raw_word(addr: SocketAddr, bytes: &[u8]) -> String {
-    use std::io::{Read, Write};
-    let mut socket = std::net::TcpStream::connect(addr).expect("connect");
-    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    socket.write_all(bytes).expect("send");
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).expect("answer");
-    answer
 }
 
 async fn mntr(addr: SocketAddr) -> BTreeMap<String, String> {
@@ -341,9 +329,13 @@ async fn every_command_answers_json_with_command_and_error() {
     assert_eq!(get(a.admin, "/commands/gtmk").await.json()["tracemask"], 12);
     // One mask, as ZooKeeper's one ZooTrace global: the four-letter words see what the admin set, and the
     // admin sees what `stmk` set.
-    let client_port = a.server.client_addr;
-    let word = |bytes: Vec<u8>| async move {
-        tokio::task::spawn_blocking(move || raw_word(client_port, &bytes)).await.expect("word task")
+    let client_port = a.server.client_addr.to_string();
+    let word = |bytes: Vec<u8>| {
+        let addr = client_port.clone();
+        async move {
+            let answer = tokio::task::spawn_blocking(move || exchange_until_close(&addr, &bytes));
+            answer.await.expect("word task").expect("answered")
+        }
     };
     assert_eq!(word(b"gtmk".to_vec()).await, "12");
     assert_eq!(word([b"stmk".as_slice(), &7i64.to_be_bytes()].concat()).await, "7");

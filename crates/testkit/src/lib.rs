@@ -12,6 +12,6 @@ mod process;
 mod spawner;
 mod zookeeper;
 
-pub use net::{four_letter_word, free_port};
+pub use net::{exchange_until_close, four_letter_word, free_port};
 pub use paddock::PaddockProcess;
 pub use zookeeper::ZooKeeperProcess;

@@ -36,14 +36,24 @@ pub fn four_letter_word(addr: &str, cmd: &str) -> anyhow::Result<String> {
 /// [`four_letter_word`] giving up after `timeout` per step. Readiness probes use a short one: a JVM binds
 /// its client port before it starts reading from it, and a probe in between would otherwise hang.
 pub(crate) fn four_letter_word_within(addr: &str, cmd: &str, timeout: Duration) -> anyhow::Result<String> {
+    exchange_within(addr, cmd.as_bytes(), timeout).with_context(|| format!("four-letter word `{cmd}`"))
+}
+
+/// Writes `bytes` on a fresh TCP connection and returns everything the server writes before it closes the
+/// connection: a four-letter word with an argument (`stmk` and its mask), or a raw protocol exchange.
+pub fn exchange_until_close(addr: &str, bytes: &[u8]) -> anyhow::Result<String> {
+    exchange_within(addr, bytes, FOUR_LETTER_TIMEOUT)
+}
+
+fn exchange_within(addr: &str, bytes: &[u8], timeout: Duration) -> anyhow::Result<String> {
     let target = resolve(addr)?;
-    let mut stream = TcpStream::connect_timeout(&target, timeout)
-        .with_context(|| format!("cannot connect to {addr} to send `{cmd}`"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&target, timeout).with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(cmd.as_bytes()).with_context(|| format!("cannot send `{cmd}` to {addr}"))?;
+    stream.write_all(bytes).with_context(|| format!("cannot send to {addr}"))?;
     let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).with_context(|| format!("no complete answer to `{cmd}` from {addr}"))?;
+    stream.read_to_end(&mut reply).with_context(|| format!("no complete answer from {addr}"))?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 
