@@ -65,6 +65,8 @@ pub(crate) struct Writeback {
     written: u64,
     /// Where the range whose writeback started last begins, and where it ends.
     started: (u64, u64),
+    /// Off once the file system refuses sync_file_range (the final fsync does all the work then).
+    supported: bool,
 }
 
 /// Bytes between two writeback steps.
@@ -72,19 +74,28 @@ const WRITEBACK_STEP: u64 = 1 << 20;
 
 impl Writeback {
     pub(crate) fn new(already_written: u64) -> Writeback {
-        Writeback { written: already_written, started: (already_written, already_written) }
+        Writeback { written: already_written, started: (already_written, already_written), supported: true }
     }
 
     /// Counts `len` appended bytes and takes a step when a whole step's worth is dirty.
     pub(crate) fn wrote(&mut self, file: &File, len: u64) -> io::Result<()> {
         self.written += len;
-        if self.written - self.started.1 < WRITEBACK_STEP {
+        if !self.supported || self.written - self.started.1 < WRITEBACK_STEP {
             return Ok(());
         }
         let (previous, next) = (self.started, (self.started.1, self.written));
-        sync_file_range(file, previous, libc_flags::WAIT)?;
-        sync_file_range(file, next, libc_flags::START)?;
-        self.started = next;
+        let stepped = sync_file_range(file, previous, libc_flags::WAIT)
+            .and_then(|()| sync_file_range(file, next, libc_flags::START));
+        match stepped {
+            Ok(()) => self.started = next,
+            // Not a failed write, a file system without the call: leave it all to the final fsync.
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ESPIPE | libc::ENOSYS | libc::EOPNOTSUPP)) =>
+            {
+                self.supported = false
+            }
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
 }
@@ -149,5 +160,31 @@ pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
     match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => fsync_dir(parent),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn writeback_steps_every_mebibyte_and_keeps_the_data() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        let mut file = File::create(&path).expect("create");
+        let mut writeback = Writeback::new(0);
+        let piece = vec![7u8; 256 * 1024];
+        for _ in 0..12 {
+            file.write_all(&piece).expect("write");
+            writeback.wrote(&file, piece.len() as u64).expect("writeback step");
+        }
+        // 3 MiB written: the last step started at 2 MiB and covers the third MiB.
+        assert!(writeback.supported, "temp dirs here support sync_file_range");
+        assert_eq!(writeback.started, (2 << 20, 3 << 20));
+        assert_eq!(writeback.written, 3 << 20);
+        file.sync_all().expect("fsync");
+        assert_eq!(fs::read(&path).expect("read back"), vec![7u8; 3 << 20]);
     }
 }
