@@ -138,6 +138,174 @@ async fn session_commands() {
     expect(&["quit"], 0, "", "").await;
 }
 
+/// setquota, listquota and delquota, each line as Debian's zkCli.sh (3.8) prints it for the same command
+/// against Apache ZooKeeper, exit codes included: zkCli exits 0 after the complaints it prints from inside a
+/// command (a bad value, a quota under /zookeeper/quota, a missing quota), 1 for a bad path or bad flags.
+#[tokio::test]
+async fn quota_commands() {
+    for path in ["/quota", "/quota/a", "/quota/a/b"] {
+        expect(&["create", path, "xy"], 0, "", &format!("Created {path}\n")).await;
+    }
+    expect(&["setquota", "-n", "5", "/quota/a"], 0, "", "").await;
+    let listed =
+        |quota: &str, stat: &str| format!("Output quota for /quota/a {quota}\nOutput stat for /quota/a {stat}\n");
+    let notice = "absolute path is /zookeeper/quota/quota/a/zookeeper_limits\n";
+    let soft_count = "count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1";
+    expect(&["listquota", "/quota/a"], 0, &listed(soft_count, "count=2,bytes=4"), notice).await;
+    expect(&["get", "/zookeeper/quota/quota/a/zookeeper_limits"], 0, &format!("{soft_count}\n"), "").await;
+    expect(&["get", "/zookeeper/quota/quota/a/zookeeper_stats"], 0, "count=2,bytes=4\n", "").await;
+    // A second limit joins the first; one below what the subtree holds is set, with a warning.
+    expect(&["setquota", "-B", "100", "/quota/a"], 0, "", "").await;
+    expect(
+        &["setquota", "-b", "3", "/quota/a"],
+        0,
+        "[Warning]: the bytes quota you create is less than the existing bytes:4\n",
+        "",
+    )
+    .await;
+    let both = "count=5,bytes=3=;byteHardLimit=100;countHardLimit=-1";
+    expect(&["listquota", "/quota/a"], 0, &listed(both, "count=2,bytes=4"), notice).await;
+    expect(&["create", "/quota/a/c", "z"], 0, "", "Created /quota/a/c\n").await;
+    expect(&["listquota", "/quota/a"], 0, &listed(both, "count=3,bytes=5"), notice).await;
+
+    expect(&["setquota", "-n", "5", "/quota/a/b"], 1, "", "/quota/a/b has a parent /quota/a which has a quota\n").await;
+    expect(&["setquota", "-N", "5", "/quota"], 1, "", "/quota has a child /quota/a which has a quota\n").await;
+    expect(&["setquota", "-n", "5", "/quota/nope"], 1, "", "/quota/nope does not exist.\n").await;
+    expect(&["setquota", "-n", "5", "quota"], 1, "", "Path must start with / character\n").await;
+    expect(&["setquota", "-n", "5", "/"], 1, "", "Path must not end with / character\n").await;
+    expect(&["setquota", "-n", "0", "/quota/a"], 0, "", "the num quota must be greater than zero\n").await;
+    expect(&["setquota", "-B", "-1", "/quota/a"], 0, "", "the bytes quota must be greater than or equal to zero\n")
+        .await;
+    expect(
+        &["setquota", "-N", "x", "/quota/a"],
+        0,
+        "",
+        "NumberFormatException happens when parsing the option value\n",
+    )
+    .await;
+    expect(
+        &["setquota", "-n", "5", "/zookeeper/quota/x"],
+        0,
+        "",
+        "cannot set a quota under the path: /zookeeper/quota\n",
+    )
+    .await;
+    expect(
+        &["listquota", "/quota"],
+        0,
+        "",
+        "absolute path is /zookeeper/quota/quota/zookeeper_limits\nquota for /quota does not exist.\n",
+    )
+    .await;
+    expect(
+        &["listquota", "/"],
+        1,
+        "",
+        "absolute path is /zookeeper/quota//zookeeper_limits\n\
+         Invalid path string \"/zookeeper/quota//zookeeper_limits\" caused by empty node name specified @17\n",
+    )
+    .await;
+    expect(&["delquota", "/quota"], 0, "Quota does not exist for /quota\n", "").await;
+
+    // One limit back to -1, then the whole quota, and the quota tree's nodes it no longer needs.
+    expect(&["delquota", "-b", "/quota/a"], 0, "", "").await;
+    let hard_bytes = "count=5,bytes=-1=;byteHardLimit=100;countHardLimit=-1";
+    expect(&["listquota", "/quota/a"], 0, &listed(hard_bytes, "count=3,bytes=5"), notice).await;
+    expect(&["setquota", "-n", "9", "/quota/a/b"], 1, "", "/quota/a/b has a parent /quota/a which has a quota\n").await;
+    expect(&["delquota", "/quota/a"], 0, "", "").await;
+    expect(&["ls", "/zookeeper/quota/quota"], 1, "", "Node does not exist: /zookeeper/quota/quota\n").await;
+    expect(&["setquota", "-n", "9", "/quota/a/b"], 0, "", "").await;
+    expect(&["ls", "/zookeeper/quota/quota/a/b"], 0, "[zookeeper_limits, zookeeper_stats]\n", "").await;
+    expect(&["delquota", "/quota/a/b"], 0, "", "").await;
+    expect(&["ls", "/zookeeper/quota/quota"], 1, "", "Node does not exist: /zookeeper/quota/quota\n").await;
+    expect(&["deleteall", "/quota"], 0, "", "").await;
+}
+
+/// The quota commands' flags, read as zkCli reads them (commons-cli's `DefaultParser`, whose exceptions
+/// zkCli prints whole, without the usage line).
+#[tokio::test]
+async fn quota_flag_errors() {
+    let cli = "org.apache.commons.cli.";
+    expect(&["setquota"], 1, "", &format!("{cli}MissingOptionException: Missing required option: [-n num soft quota, -b bytes soft quota, -N num hard quota, -B bytes hard quota]\n")).await;
+    expect(&["setquota", "-n", "5"], 1, "", "setquota -n|-b|-N|-B val path\n").await;
+    expect(
+        &["setquota", "-x", "5", "/a"],
+        1,
+        "",
+        &format!("{cli}UnrecognizedOptionException: Unrecognized option: -x\n"),
+    )
+    .await;
+    expect(&["setquota", "-n"], 1, "", &format!("{cli}MissingArgumentException: Missing argument for option: n\n"))
+        .await;
+    expect(
+        &["setquota", "-N", "7", "-B", "100", "/a"],
+        1,
+        "",
+        &format!("{cli}AlreadySelectedException: The option 'B' was specified but an option from this group has already been selected: 'N'\n"),
+    )
+    .await;
+    // A negative number is a value, not a flag.
+    expect(&["setquota", "-n", "-5", "/a"], 0, "", "the num quota must be greater than zero\n").await;
+    expect(&["listquota"], 1, "", "listquota path\n").await;
+    expect(&["listquota", "-n", "/a"], 1, "", &format!("{cli}UnrecognizedOptionException: Unrecognized option: -n\n"))
+        .await;
+    expect(&["delquota"], 1, "", "delquota [-n|-b|-N|-B] path\n").await;
+    expect(
+        &["delquota", "-n", "-b", "/a"],
+        1,
+        "",
+        &format!("{cli}AlreadySelectedException: The option 'b' was specified but an option from this group has already been selected: 'n'\n"),
+    )
+    .await;
+    // delquota's flags take no value: the word after one is the path.
+    expect(&["delquota", "-n", "5", "/a"], 0, "Quota does not exist for 5\n", "").await;
+}
+
+#[tokio::test]
+async fn quota_commands_as_json() {
+    expect(&["create", "/jquota", "abc"], 0, "", "Created /jquota\n").await;
+    let limits = |count: i64, bytes: i64| serde_json::json!({ "count": count, "bytes": bytes, "countHardLimit": -1, "byteHardLimit": -1 });
+    let stats = serde_json::json!({ "count": 1, "bytes": 3 });
+    assert_eq!(
+        shell_json(&["setquota", "-n", "4", "/jquota"]).await,
+        serde_json::json!({ "command": "setquota", "path": "/jquota", "limits": limits(4, -1), "stats": stats })
+    );
+    assert_eq!(
+        shell_json(&["setquota", "-b", "2", "/jquota"]).await,
+        serde_json::json!({
+            "command": "setquota", "path": "/jquota", "limits": limits(4, 2), "stats": stats,
+            "warnings": ["[Warning]: the bytes quota you create is less than the existing bytes:3"]
+        })
+    );
+    assert_eq!(
+        shell_json(&["listquota", "/jquota"]).await,
+        serde_json::json!({ "command": "listquota", "path": "/jquota", "limits": limits(4, 2), "stats": stats })
+    );
+    assert_eq!(
+        shell_json(&["delquota", "-n", "/jquota"]).await,
+        serde_json::json!({ "command": "delquota", "path": "/jquota", "deleted": true, "limits": limits(-1, 2) })
+    );
+    assert_eq!(
+        shell_json(&["delquota", "/jquota"]).await,
+        serde_json::json!({ "command": "delquota", "path": "/jquota", "deleted": true })
+    );
+    assert_eq!(
+        shell_json(&["delquota", "/jquota"]).await,
+        serde_json::json!({ "command": "delquota", "path": "/jquota", "deleted": false })
+    );
+    assert_eq!(
+        shell_json(&["listquota", "/jquota"]).await,
+        serde_json::json!({
+            "command": "listquota", "path": "/jquota", "code": "refused", "error": "quota for /jquota does not exist."
+        })
+    );
+    assert_eq!(
+        shell_json(&["setquota", "-n", "5"]).await,
+        serde_json::json!({ "command": "setquota", "code": "usage", "error": "setquota -n|-b|-N|-B val path" })
+    );
+    expect(&["delete", "/jquota"], 0, "", "").await;
+}
+
 #[tokio::test]
 async fn usage_errors() {
     let usages: &[(&[&str], &str)] = &[
@@ -395,9 +563,9 @@ const ZKCLI_HELP: &[&str] = &[
 #[tokio::test]
 async fn help_lists_commands_as_zkcli_does() {
     let help = common::run(common::args("127.0.0.1:1", false, &["help"]), "").await;
-    // Paddock has no quota commands; every other line is zkCli's, in zkCli's order.
+    // Every line is zkCli's, in zkCli's order.
     let expected: Vec<&str> = std::iter::once("paddock shell --server host:port [--json] cmd args")
-        .chain(ZKCLI_HELP.iter().copied().filter(|line| !line.contains("quota")))
+        .chain(ZKCLI_HELP.iter().copied())
         .collect();
     assert_eq!(help.out.lines().collect::<Vec<_>>(), expected);
 }

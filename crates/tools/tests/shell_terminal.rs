@@ -475,6 +475,52 @@ fn session_commands_through_a_terminal() {
     assert_eq!(shell.quit(), CLOSED);
 }
 
+/// setquota (each flag, its refusals and its warning), listquota (the node path first, on stderr) and
+/// delquota (one limit, then the whole quota), with zkCli's texts, against Paddock's quota nodes.
+#[test]
+fn quota_commands_through_a_terminal() {
+    let server = common::paddock();
+    let mut shell = Shell::start(&server, "", 1);
+
+    shell.expect("create /tquota ab", "Created /tquota\n");
+    shell.expect("create /tquota/child c", "Created /tquota/child\n");
+    shell.expect("setquota -n 5 /tquota", "");
+    let notice = "absolute path is /zookeeper/quota/tquota/zookeeper_limits\n";
+    shell.expect(
+        "listquota /tquota",
+        &format!(
+            "{notice}Output quota for /tquota count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1\n\
+             Output stat for /tquota count=2,bytes=3\n"
+        ),
+    );
+    shell.expect("setquota -b 10 /tquota", "");
+    shell.expect("setquota -B 20 /tquota", "");
+    shell.expect("setquota -N 1 /tquota", "[Warning]: the count quota you create is less than the existing count:2\n");
+    shell.expect("setquota -n 0 /tquota", "the num quota must be greater than zero\n");
+    shell.expect("setquota -n 5 /tquota/child", "/tquota/child has a parent /tquota which has a quota\n");
+    shell.expect("setquota /tquota", "org.apache.commons.cli.MissingOptionException: Missing required option: [-n num soft quota, -b bytes soft quota, -N num hard quota, -B bytes hard quota]\n");
+    shell.expect("setquota -n 5", "setquota -n|-b|-N|-B val path\n");
+    shell.expect("delquota -N /tquota", "");
+    shell.expect(
+        "listquota /tquota",
+        &format!(
+            "{notice}Output quota for /tquota count=5,bytes=10=;byteHardLimit=20;countHardLimit=-1\n\
+             Output stat for /tquota count=2,bytes=3\n"
+        ),
+    );
+    shell.expect("delquota /tquota", "");
+    shell.expect("listquota /tquota", &format!("{notice}quota for /tquota does not exist.\n"));
+    shell.expect("delquota /tquota", "Quota does not exist for /tquota\n");
+    shell.expect("delquota", "delquota [-n|-b|-N|-B] path\n");
+    shell.expect("listquota", "listquota path\n");
+
+    shell.expect("deleteall /tquota", "");
+    // A closed session refuses listquota before it names the quota's node.
+    shell.expect_switch("close", &server, "CLOSED", SESSION_CLOSED);
+    shell.expect("listquota /tquota", "Not connected\n");
+    assert_eq!(shell.quit(), "EXIT=0");
+}
+
 /// `help`, an unknown command, usage lines for bad arguments, line editing (Left, Home, Backspace), Tab
 /// completion, history (Up arrow, `history`, and the history file read by the next run), and end of
 /// input (Ctrl-D).

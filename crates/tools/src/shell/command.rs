@@ -10,6 +10,7 @@ use super::acl;
 use super::errors::ShellError;
 use super::options::{self, Flag, Parsed};
 use super::paths;
+use super::quota::{self, QuotaKind};
 
 /// A command line the shell can run. `Connect` without a server connects to the current connect string
 /// again; `Redo` runs history entry `index` again.
@@ -33,6 +34,9 @@ pub(crate) enum Command {
     RemoveWatches { path: String, which: WatchFilter },
     Config { client_form: bool, watch: bool, stat: bool },
     Reconfig { update: Reconfig, version: Option<i64>, stat: bool },
+    SetQuota { path: String, kind: QuotaKind, limit: i64 },
+    ListQuota { path: String },
+    DelQuota { path: String, kind: Option<QuotaKind> },
     PrintWatches { enable: Option<bool> },
     Connect { server: Option<String> },
     Close,
@@ -94,12 +98,15 @@ pub(crate) const SPECS: &[Spec] = &[
     },
     Spec { name: "delete", synopsis: "[-v version] path", flags: &[Flag::value("v")] },
     Spec { name: "deleteall", synopsis: "path [-b batch size]", flags: &[Flag::value("b")] },
+    // The quota commands' flags are read by `quota::parse`.
+    Spec { name: "delquota", synopsis: "[-n|-b|-N|-B] path", flags: &[] },
     Spec { name: "get", synopsis: "[-s] [-w] path", flags: &[Flag::switch("s"), Flag::switch("w")] },
     Spec { name: "getAcl", synopsis: "[-s] path", flags: &[Flag::switch("s")] },
     Spec { name: "getAllChildrenNumber", synopsis: "path", flags: &[] },
     Spec { name: "getEphemerals", synopsis: "path", flags: &[] },
     Spec { name: "help", synopsis: "", flags: &[] },
     Spec { name: "history", synopsis: "", flags: &[] },
+    Spec { name: "listquota", synopsis: "path", flags: &[] },
     Spec {
         name: "ls",
         synopsis: "[-s] [-w] [-R] path",
@@ -131,6 +138,7 @@ pub(crate) const SPECS: &[Spec] = &[
         synopsis: "[-s] [-v version] [-R] path acl",
         flags: &[Flag::switch("s"), Flag::value("v"), Flag::switch("R")],
     },
+    Spec { name: "setquota", synopsis: "-n|-b|-N|-B val path", flags: &[] },
     Spec { name: "stat", synopsis: "[-w] path", flags: &[Flag::switch("w")] },
     Spec { name: "sync", synopsis: "path", flags: &[] },
     Spec { name: "version", synopsis: "", flags: &[] },
@@ -145,12 +153,13 @@ const MAX_TTL_MILLIS: i64 = 0xFF_FFFF_FFFF;
 /// zkCli's default `deleteall -b`.
 const DEFAULT_DELETE_BATCH: usize = 1000;
 
-/// A parsed command and the non-fatal complaints zkCli would print on the way (bad ACL entries,
-/// deprecated forms).
+/// A parsed command, the non-fatal complaints zkCli would print on the way (bad ACL entries, deprecated
+/// forms), and what it prints on stderr before running the command (`listquota`'s node path).
 #[derive(Debug)]
 pub(crate) struct ParsedCommand {
     pub command: Command,
     pub warnings: Vec<String>,
+    pub notices: Vec<String>,
 }
 
 /// Parses a command line already split into words (`words[0]` is the command name).
@@ -159,6 +168,14 @@ pub(crate) fn parse(words: &[String]) -> Result<ParsedCommand, ShellError> {
         return Err(ShellError::Malformed("no command given".to_owned()));
     };
     let spec = SPECS.iter().find(|s| s.name == name).ok_or_else(|| ShellError::UnknownCommand(name.clone()))?;
+    if quota::COMMANDS.contains(&spec.name) {
+        let command = quota::parse(spec.name, rest, spec.usage())?;
+        let notices = match &command {
+            Command::ListQuota { path } => vec![quota::listing_notice(path)],
+            _ => Vec::new(),
+        };
+        return Ok(ParsedCommand { command, warnings: Vec::new(), notices });
+    }
     let parsed = if PLAIN_WORDS.contains(&spec.name) {
         Parsed::plain(rest)
     } else {
@@ -166,7 +183,7 @@ pub(crate) fn parse(words: &[String]) -> Result<ParsedCommand, ShellError> {
     };
     let mut warnings = Vec::new();
     let command = build(spec, &parsed, &mut warnings)?;
-    Ok(ParsedCommand { command, warnings })
+    Ok(ParsedCommand { command, warnings, notices: Vec::new() })
 }
 
 /// The usage line of the command called `name` (empty for a name that is no command).
@@ -424,6 +441,9 @@ impl Command {
             Command::RemoveWatches { .. } => "removewatches",
             Command::Config { .. } => "config",
             Command::Reconfig { .. } => "reconfig",
+            Command::SetQuota { .. } => "setquota",
+            Command::ListQuota { .. } => "listquota",
+            Command::DelQuota { .. } => "delquota",
             Command::PrintWatches { .. } => "printwatches",
             Command::Connect { .. } => "connect",
             Command::Close => "close",
@@ -451,7 +471,10 @@ impl Command {
             | Command::GetEphemerals { path }
             | Command::GetAllChildrenNumber { path }
             | Command::AddWatch { path, .. }
-            | Command::RemoveWatches { path, .. } => Some(path),
+            | Command::RemoveWatches { path, .. }
+            | Command::SetQuota { path, .. }
+            | Command::ListQuota { path }
+            | Command::DelQuota { path, .. } => Some(path),
             _ => None,
         }
     }

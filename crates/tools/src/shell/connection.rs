@@ -9,6 +9,7 @@ use zookeeper_client::{Acl, Acls, Client, EnsembleUpdate, Error, SessionState, S
 use super::command::{Command, Reconfig, WatchFilter};
 use super::errors::ShellError;
 use super::events::{EventSink, ShellEvent};
+use super::quota;
 use super::session::Reply;
 use super::watches::{WatchKind, Watches};
 use crate::subtree;
@@ -159,6 +160,11 @@ impl Connection {
             Command::RemoveWatches { path, which } => self.remove_watches(path, *which).await,
             Command::Config { client_form, watch, stat } => self.config(*client_form, *watch, *stat).await,
             Command::Reconfig { update, version, stat } => self.reconfig(update, *version, *stat).await,
+            Command::SetQuota { path, kind, limit } => {
+                quota::set(&self.client, path, *kind, *limit).await.map(Reply::Quota)
+            }
+            Command::ListQuota { path } => quota::list(&self.client, path).await.map(Reply::Quota),
+            Command::DelQuota { path, kind } => quota::delete(&self.client, path, *kind).await.map(Reply::Quota),
             // The shell's own commands never reach a connection: Session::execute runs them.
             _ => Ok(Reply::Nothing),
         }

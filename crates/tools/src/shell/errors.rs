@@ -14,6 +14,9 @@ pub(crate) enum ShellError {
     Keeper { error: Error, path: Option<String> },
     /// Any other failure, with its message ready.
     Message(String),
+    /// A complaint after which zkCli carries on as if the command had succeeded (exit code 0), such as
+    /// `setquota`'s `the num quota must be greater than zero`.
+    Refused(String),
     /// Not a command the shell knows.
     UnknownCommand(String),
     /// The session is closed (`close`, or it expired): zkCli's `Not connected`, which it prints on stdout.
@@ -29,17 +32,21 @@ impl ShellError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             ShellError::Usage { detail, usage } => detail.iter().cloned().chain([usage.clone()]).collect(),
-            ShellError::Malformed(message) | ShellError::Message(message) => vec![message.clone()],
+            ShellError::Malformed(message) | ShellError::Message(message) | ShellError::Refused(message) => {
+                vec![message.clone()]
+            }
             ShellError::Keeper { error, path } => vec![keeper_message(error, path.as_deref())],
             ShellError::UnknownCommand(name) => vec![format!("Command not found: {name}")],
             ShellError::NotConnected => vec![NOT_CONNECTED.to_owned()],
         }
     }
 
-    /// zkCli's exit codes: 127 for an unknown command, 1 for every other failure.
+    /// zkCli's exit codes: 127 for an unknown command, 0 for a complaint it does not count as a failure,
+    /// 1 for every other failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             ShellError::UnknownCommand(_) => 127,
+            ShellError::Refused(_) => 0,
             _ => 1,
         }
     }
@@ -51,6 +58,7 @@ impl ShellError {
             ShellError::Malformed(_) => "malformed",
             ShellError::Keeper { error, .. } => code_name(error),
             ShellError::Message(_) => "failed",
+            ShellError::Refused(_) => "refused",
             ShellError::UnknownCommand(_) => "unknown_command",
             ShellError::NotConnected => "not_connected",
         }

@@ -14,6 +14,7 @@ mod events;
 mod interactive;
 mod options;
 mod paths;
+mod quota;
 mod render;
 mod session;
 mod stat_format;
@@ -273,17 +274,26 @@ struct Report<'a> {
     words: &'a [String],
     outcome: Result<Reply, ShellError>,
     warnings: &'a [String],
+    /// What zkCli prints on stderr before running the command (text output only).
+    notices: &'a [String],
     /// The history entry a `redo` re-ran.
     redo: Option<i64>,
 }
 
 impl<'a> Report<'a> {
     fn of(parsed: &'a ParsedCommand, words: &'a [String], outcome: Result<Reply, ShellError>) -> Report<'a> {
-        Report { command: Some(&parsed.command), words, outcome, warnings: &parsed.warnings, redo: None }
+        Report {
+            command: Some(&parsed.command),
+            words,
+            outcome,
+            warnings: &parsed.warnings,
+            notices: &parsed.notices,
+            redo: None,
+        }
     }
 
     fn failed(words: &'a [String], error: ShellError) -> Report<'a> {
-        Report { command: None, words, outcome: Err(error), warnings: &[], redo: None }
+        Report { command: None, words, outcome: Err(error), warnings: &[], notices: &[], redo: None }
     }
 }
 
@@ -296,7 +306,7 @@ struct Printer {
 impl Printer {
     /// Prints a command's outcome and returns the exit code it stands for.
     fn outcome(self, report: Report<'_>, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> ExitCode {
-        let Report { command, words, outcome, warnings, redo } = report;
+        let Report { command, words, outcome, warnings, notices, redo } = report;
         let code = match &outcome {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => ExitCode::from(error.exit_code()),
@@ -309,6 +319,10 @@ impl Printer {
             return code;
         }
         let _ = render::warnings_text(warnings).write(out, err);
+        // Without a session zkCli refuses the command before it prints anything of its own.
+        if !matches!(outcome, Err(ShellError::NotConnected)) {
+            let _ = render::warnings_text(notices).write(out, err);
+        }
         let printed = match &outcome {
             Ok(reply) => render::reply_text(reply),
             Err(error) => render::error_text(error),

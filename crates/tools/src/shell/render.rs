@@ -80,6 +80,7 @@ pub(crate) fn reply_text(reply: &Reply) -> Printed {
             p.out.extend(stat_of(stat));
         }
         Reply::PrintWatches(on) => p.out.push(format!("printwatches is {}", if *on { "on" } else { "off" })),
+        Reply::Quota(quota) => p.out.extend(quota.lines()),
         Reply::History(lines) => p.out.extend(lines.iter().map(|(n, line)| format!("{n} - {line}"))),
         Reply::Version => p.out.push(version_line()),
         Reply::Help => p.out.extend(help_lines()),
@@ -182,6 +183,7 @@ fn reply_json(reply: &Reply, object: &mut Map<String, Value>) {
             }
         }
         Reply::PrintWatches(on) => put("printwatches", json!(on)),
+        Reply::Quota(quota) => quota.json(object),
         Reply::Connected { server, state } => {
             put("server", json!(server));
             put("state", json!(state));

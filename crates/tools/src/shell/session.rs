@@ -14,6 +14,7 @@ use super::command::{self, Command};
 use super::connection::{Connection, Refused};
 use super::errors::ShellError;
 use super::events::{EventSink, ShellEvent};
+use super::quota::QuotaReply;
 use super::tokenize;
 
 /// zkCli's `history` shows the last this many commands.
@@ -60,6 +61,8 @@ pub(crate) enum Reply {
         stat: Option<Stat>,
     },
     PrintWatches(bool),
+    /// `setquota`, `listquota`, `delquota`.
+    Quota(QuotaReply),
     /// `connect`: the connect string now shown in the prompt, and the state the new session is in.
     Connected {
         server: String,
