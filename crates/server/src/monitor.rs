@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use paddock_proto::EventType;
 use paddock_proto::display::java_double;
-use paddock_proto::{EventType, WatcherType};
 
 use crate::config::ServerConfig;
 use crate::core::Core;
@@ -244,22 +244,14 @@ pub fn reset_server_stats(core: &mut Core) {
     }
 }
 
-/// The data-watch table (getData and exists watches, persistent and persistent-recursive ones): path →
-/// watching connections. ZooKeeper's watch reports (`wchc`, `wchp`, `wchs` and their admin commands)
-/// cover only this table (`DataTree.getWatches()` is `dataWatches.getWatches()`), not the getChildren
-/// watches; `zk_watch_count` counts both.
-pub fn data_watches(core: &mut Core) -> BTreeMap<String, Vec<ConnId>> {
-    let mut by_path = core.watches.by_path();
-    for (path, conns) in by_path.iter_mut() {
-        // `checkWatches` for the Data type is exactly "holds an entry in the data table".
-        conns.retain(|conn| core.watches.check_or_remove(path, *conn, WatcherType::Data, false));
-    }
-    by_path.retain(|_, conns| !conns.is_empty());
-    by_path
+/// The data-watch table: path → watching connections (see [`crate::watch::WatchManager::data_by_path`]).
+/// `zk_watch_count` counts both tables; the watch reports only this one.
+pub fn data_watches(core: &Core) -> BTreeMap<String, Vec<ConnId>> {
+    core.watches.data_by_path()
 }
 
 /// The same table by connection: connection → watched paths.
-pub fn data_watches_by_conn(core: &mut Core) -> BTreeMap<ConnId, Vec<String>> {
+pub fn data_watches_by_conn(core: &Core) -> BTreeMap<ConnId, Vec<String>> {
     let mut by_conn: BTreeMap<ConnId, Vec<String>> = BTreeMap::new();
     for (path, conns) in data_watches(core) {
         for conn in conns {
@@ -270,7 +262,7 @@ pub fn data_watches_by_conn(core: &mut Core) -> BTreeMap<ConnId, Vec<String>> {
 }
 
 /// `WatchesSummary` of the data-watch table: connections watching, paths watched, registrations.
-pub fn data_watch_summary(core: &mut Core) -> (usize, usize, usize) {
+pub fn data_watch_summary(core: &Core) -> (usize, usize, usize) {
     let by_path = data_watches(core);
     let connections: BTreeSet<ConnId> = by_path.values().flatten().copied().collect();
     let total = by_path.values().map(Vec::len).sum();

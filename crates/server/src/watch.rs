@@ -227,20 +227,11 @@ impl WatchManager {
         self.data.count() + self.child.count() + self.data.count_mode_missing_from(RECURSIVE, &self.child)
     }
 
-    /// Paths watched, with the connections watching each (`wchp`).
-    pub fn by_path(&self) -> std::collections::BTreeMap<String, Vec<ConnId>> {
-        let mut out: std::collections::BTreeMap<String, Vec<ConnId>> = Default::default();
-        for table in [&self.data, &self.child] {
-            for (path, watchers) in &table.by_path {
-                let entry = out.entry(path.clone()).or_default();
-                for conn in watchers.keys() {
-                    if !entry.contains(conn) {
-                        entry.push(*conn);
-                    }
-                }
-            }
-        }
-        out
+    /// ZooKeeper's data-watch table (getData and exists watches, persistent and recursive ones): path →
+    /// the connections watching it. ZooKeeper's watch reports (`wchc`, `wchp`, `wchs`) cover only this
+    /// table (`DataTree.getWatches()` is `dataWatches.getWatches()`).
+    pub fn data_by_path(&self) -> std::collections::BTreeMap<String, Vec<ConnId>> {
+        self.data.by_path.iter().map(|(path, watchers)| (path.clone(), watchers.keys().copied().collect())).collect()
     }
 }
 
