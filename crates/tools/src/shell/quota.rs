@@ -15,6 +15,7 @@ use zookeeper_client::{Acls, Client, CreateMode, Error};
 use super::command::Command;
 use super::errors::ShellError;
 use super::paths;
+use crate::subtree::child_path;
 
 /// The subtree that holds every quota.
 const QUOTA_ROOT: &str = "/zookeeper/quota";
@@ -428,7 +429,7 @@ pub(crate) async fn set(client: &Client, path: &str, kind: QuotaKind, limit: i64
         ensure(client, &at).await?;
     }
     let (limits_node, stats_node) = (limits_path(path), stats_path(path));
-    if client.check_stat(&limits_node).await.map_err(keeper(&limits_node))?.is_none() {
+    let Some(mut limits) = read_track(client, &limits_node).await? else {
         let mut limits = StatsTrack::default();
         for unset in [QuotaKind::Count, QuotaKind::Bytes, QuotaKind::CountHardLimit, QuotaKind::ByteHardLimit] {
             limits.set(unset.key(), -1);
@@ -436,18 +437,28 @@ pub(crate) async fn set(client: &Client, path: &str, kind: QuotaKind, limit: i64
         limits.set(kind.key(), limit);
         create(client, &limits_node, &limits.to_string()).await?;
         create(client, &stats_node, "count=0,bytes=0").await?;
-        let (data, _) = client.get_data(&limits_node).await.map_err(keeper(&limits_node))?;
-        let limits = track(&data)?;
-        let (data, _) = client.get_data(&stats_node).await.map_err(keeper(&stats_node))?;
-        return Ok(QuotaReply::Set { limits, stats: track(&data)? });
-    }
-    let (data, _) = client.get_data(&limits_node).await.map_err(keeper(&limits_node))?;
-    let mut limits = track(&data)?;
+        // Read back: creating the stats node makes the server count the subtree.
+        let stats = read_existing(client, &stats_node).await?;
+        return Ok(QuotaReply::Set { limits, stats });
+    };
     limits.set(kind.key(), limit);
-    let (data, _) = client.get_data(&stats_node).await.map_err(keeper(&stats_node))?;
-    let stats = track(&data)?;
+    let stats = read_existing(client, &stats_node).await?;
     client.set_data(&limits_node, limits.to_string().as_bytes(), None).await.map_err(keeper(&limits_node))?;
     Ok(QuotaReply::Set { limits, stats })
+}
+
+/// A limits or stats node's text, `None` when the node does not exist.
+async fn read_track(client: &Client, node: &str) -> Result<Option<StatsTrack>, ShellError> {
+    match client.get_data(node).await {
+        Ok((data, _)) => track(&data).map(Some),
+        Err(Error::NoNode) => Ok(None),
+        Err(error) => Err(ShellError::keeper(error, node)),
+    }
+}
+
+/// A node that must be there: a missing one is the error zkCli reports for it.
+async fn read_existing(client: &Client, node: &str) -> Result<StatsTrack, ShellError> {
+    read_track(client, node).await?.ok_or_else(|| ShellError::keeper(Error::NoNode, node))
 }
 
 /// zkCli refuses a quota on a path with a quota somewhere below it.
@@ -464,7 +475,7 @@ async fn check_descendants(client: &Client, path: &str, quota_path: &str) -> Res
             return Err(ShellError::Malformed(format!("{path} has a child {below} which has a quota")));
         }
         // Depth first, in the server's order, as zkCli walks the tree.
-        pending.extend(children.iter().rev().map(|child| format!("{node}/{child}")));
+        pending.extend(children.iter().rev().map(|child| child_path(&node, child)));
     }
     Ok(())
 }
@@ -515,15 +526,8 @@ pub(crate) async fn list(client: &Client, path: &str) -> Result<QuotaReply, Shel
     let (limits_node, stats_node) = (limits_path(path), stats_path(path));
     checked(&limits_node)?;
     let missing = || ShellError::Refused(format!("quota for {path} does not exist."));
-    let read = |node: String| async move {
-        match client.get_data(&node).await {
-            Ok((data, _)) => track(&data),
-            Err(Error::NoNode) => Err(missing()),
-            Err(error) => Err(ShellError::keeper(error, &node)),
-        }
-    };
-    let limits = read(limits_node).await?;
-    let stats = read(stats_node).await?;
+    let limits = read_track(client, &limits_node).await?.ok_or_else(missing)?;
+    let stats = read_track(client, &stats_node).await?.ok_or_else(missing)?;
     Ok(QuotaReply::Listed { path: path.to_owned(), limits, stats })
 }
 
@@ -532,15 +536,9 @@ pub(crate) async fn list(client: &Client, path: &str) -> Result<QuotaReply, Shel
 pub(crate) async fn delete(client: &Client, path: &str, kind: Option<QuotaKind>) -> Result<QuotaReply, ShellError> {
     let limits_node = limits_path(path);
     checked(&limits_node)?;
-    if client.check_stat(&limits_node).await.map_err(keeper(&limits_node))?.is_none() {
+    let Some(mut limits) = read_track(client, &limits_node).await? else {
         return Ok(QuotaReply::NoQuota { path: path.to_owned() });
-    }
-    let data = match client.get_data(&limits_node).await {
-        Ok((data, _)) => data,
-        Err(Error::NoNode) => return Err(ShellError::Refused(format!("quota for {path} does not exist."))),
-        Err(error) => return Err(ShellError::keeper(error, &limits_node)),
     };
-    let mut limits = track(&data)?;
     if let Some(kind) = kind {
         limits.set(kind.key(), -1);
         client.set_data(&limits_node, limits.to_string().as_bytes(), None).await.map_err(keeper(&limits_node))?;
@@ -548,7 +546,7 @@ pub(crate) async fn delete(client: &Client, path: &str, kind: Option<QuotaKind>)
     }
     let quota_path = format!("{QUOTA_ROOT}{path}");
     for child in client.list_children(&quota_path).await.map_err(keeper(&quota_path))? {
-        let node = format!("{quota_path}/{child}");
+        let node = child_path(&quota_path, &child);
         client.delete(&node, None).await.map_err(keeper(&node))?;
     }
     trim(client, quota_path).await?;
