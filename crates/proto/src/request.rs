@@ -130,27 +130,6 @@ impl Request {
         }
     }
 
-    /// The znode path the request is about, if it names exactly one.
-    pub fn path(&self) -> Option<&str> {
-        Some(match self {
-            Request::Create { req, .. } => &req.path,
-            Request::CreateTtl(r) => &r.path,
-            Request::Delete(r) => &r.path,
-            Request::SetData(r) => &r.path,
-            Request::SetAcl(r) => &r.path,
-            Request::Check(r) => &r.path,
-            Request::DeleteContainer(r)
-            | Request::GetAcl(r)
-            | Request::Sync(r)
-            | Request::GetEphemerals(r)
-            | Request::GetAllChildrenNumber(r) => &r.path,
-            Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => &r.path,
-            Request::CheckWatches(r) | Request::RemoveWatches(r) => &r.path,
-            Request::AddWatch(r) => &r.path,
-            _ => return None,
-        })
-    }
-
     /// Encodes the request as a complete frame with header `xid`, as a client sends it.
     pub fn encode(&self, xid: i32) -> bytes::Bytes {
         let mut w = JuteWriter::framed();
