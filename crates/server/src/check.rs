@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use paddock_storage::{StorageError, WalProblemKind, check_wal, replay_dir};
-use paddock_tree::{DataTree, Txn};
+use paddock_tree::DataTree;
 use serde::Serialize;
 
 use crate::config::ServerConfig;
@@ -150,19 +150,17 @@ fn replay_log(wal_dir: &Path, tree: &mut DataTree, valid: &BTreeMap<i64, u64>, r
     let mut compared = 0usize;
     let mut mismatches = Vec::new();
     let result = replay_dir(wal_dir, tree.last_zxid() as u64 + 1, |index, payload| {
-        let txn = Txn::decode(payload)
-            .map_err(|e| StorageError::Corrupt(format!("log record {index} does not decode as a transaction: {e}")))?;
-        if txn.zxid != index as i64 {
-            return Err(StorageError::Corrupt(format!("log record {index} carries zxid {}", txn.zxid)));
-        }
-        tree.apply(&txn);
+        let zxid = index as i64;
+        tree.decode_entry(zxid, payload)
+            .map(|txn| tree.apply(zxid, &txn))
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         replayed += 1;
-        if let Some(expected) = valid.get(&txn.zxid) {
+        if let Some(expected) = valid.get(&zxid) {
             compared += 1;
             if *expected != tree.digest() {
                 mismatches.push(format!(
                     "replayed state at zxid 0x{:x} has digest {} but the snapshot says {expected}",
-                    txn.zxid,
+                    zxid,
                     tree.digest()
                 ));
             }

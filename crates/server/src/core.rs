@@ -1,15 +1,17 @@
 //! The request pipeline: one task that owns the data tree.
 //!
-//! Connections send their decoded requests here in arrival order. Writes are stamped (zxid, leader time,
-//! the session's auth ids) and handed to the [`TxnLog`]; they are applied to the tree, in zxid order, only
-//! when the log reports them durable. Reads and other local requests are served at once — unless the same
-//! connection has writes still in flight, in which case they wait behind them. That gives ZooKeeper's
-//! per-session FIFO: replies leave in request order and a read sees the session's own earlier writes.
+//! Connections send their decoded requests here in arrival order. Writes are stamped (leader time, the
+//! session's auth ids, this server's proposal id) and proposed to the [`ReplicatedLog`]; the log gives each
+//! entry its index, the zxid, and hands committed entries back in log order. Every committed entry is
+//! decoded and applied here, whoever proposed it; the proposer's waiting client is answered then. Reads and
+//! other local requests are served at once — unless the same connection has writes still in flight, in which
+//! case they wait behind them. That gives ZooKeeper's per-session FIFO: replies leave in request order and a
+//! read sees the session's own earlier writes.
 //!
 //! Watch events are queued on a connection before the reply to any later request, because both go through
 //! the same outbound channel and the tree is only ever changed here.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,14 +21,14 @@ use paddock_proto::{
     ConnectRequest, ConnectResponse, ErrorCode, Id, KEEPER_STATE_SYNC_CONNECTED, OpCode, ReplyHeader, Request,
     Response, WatcherEvent, encode_connect_response, encode_notification, encode_reply, perms, xid,
 };
-use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult, acl};
+use paddock_tree::{Applied, DataTree, EntryError, ProposalId, Txn, TxnOp, TxnResult, acl};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::auth;
 use crate::config::ServerConfig;
 use crate::local::{self, Caller, Catchup};
-use crate::log::{LogEvent, TxnLog};
+use crate::log::{CommittedEntry, LogEvent, ReplicatedLog};
 use crate::prepare::{self, Prepared, ReplyKind};
 use crate::session::SessionTracker;
 use crate::snapshots::Snapshots;
@@ -87,6 +89,22 @@ pub enum CoreMsg {
     Shutdown,
 }
 
+impl CoreMsg {
+    /// The connection a client request came in on.
+    fn request_conn(&self) -> Option<ConnId> {
+        match self {
+            CoreMsg::Request { conn, .. } | CoreMsg::BadRequest { conn, .. } | CoreMsg::UnknownOpCode { conn, .. } => {
+                Some(*conn)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Requests a client may send behind its handshake before its session exists: they wait until it does (as
+/// ZooKeeper stops reading such a connection). Clients send none or a few; more is abuse and closes it.
+const MAX_REQUESTS_BEFORE_SESSION: usize = 1024;
+
 /// One client connection as the core sees it.
 pub struct Conn {
     pub out: Outbox,
@@ -96,6 +114,8 @@ pub struct Conn {
     pub auth: Vec<Id>,
     queue: VecDeque<Queued>,
     pub stats: ConnStats,
+    /// `Some` while the session is being created: requests that arrived meanwhile, to handle once it is.
+    establishing: Option<Vec<CoreMsg>>,
 }
 
 /// Per-connection ordering: a write in flight, or a local request waiting behind one.
@@ -124,8 +144,6 @@ enum Origin {
     },
     Connect {
         conn: ConnId,
-        timeout_ms: i32,
-        passwd: [u8; 16],
         read_only: Option<bool>,
         received: Instant,
     },
@@ -133,24 +151,30 @@ enum Origin {
     Internal,
 }
 
-struct Pending {
-    txn: Txn,
+/// A proposal of this server not yet committed.
+struct Waiting {
     origin: Origin,
+    session_id: i64,
+    closes_session: bool,
 }
 
 pub struct Core {
     pub config: Arc<ServerConfig>,
     pub tree: DataTree,
-    log: Box<dyn TxnLog>,
-    next_zxid: i64,
+    log: Box<dyn ReplicatedLog>,
+    /// This server's id in its proposals (1 for a standalone server, as ZooKeeper's).
+    node_id: u64,
+    next_seq: u64,
+    /// The last time stamp proposed: stamps never go back, even when the wall clock does.
+    last_stamp: i64,
+    /// This server's proposals not yet committed, by sequence number: who to answer.
+    waiting: BTreeMap<u64, Waiting>,
     pub conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
     pub tracker: SessionTracker,
     /// Sessions whose closeSession has been logged but not yet applied.
     closing: HashSet<i64>,
     pub watches: WatchManager,
-    pending: VecDeque<Pending>,
-    next_session_id: i64,
     pub stats: ServerStats,
     pub started: Instant,
     pub snapshots: Option<Snapshots>,
@@ -163,7 +187,7 @@ pub const DIGEST_LOG_INTERVAL: i64 = 128;
 const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Core {
-    pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn TxnLog>) -> Core {
+    pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn ReplicatedLog>) -> Core {
         let now = now_ms();
         let mut tracker = SessionTracker::new(config.tick_time_ms);
         // A restarted server re-arms every known session with its full timeout: clients get a chance to
@@ -171,19 +195,20 @@ impl Core {
         for (id, session) in tree.sessions() {
             tracker.arm(id, session.timeout_ms, now);
         }
-        let next_zxid = tree.last_zxid() + 1;
+        let last_stamp = tree.last_time();
         Core {
             config,
             tree,
             log,
-            next_zxid,
+            node_id: 1,
+            next_seq: 0,
+            last_stamp,
+            waiting: BTreeMap::new(),
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             tracker,
             closing: HashSet::new(),
             watches: WatchManager::default(),
-            pending: VecDeque::new(),
-            next_session_id: initial_session_id(1, now),
             stats: ServerStats::default(),
             started: Instant::now(),
             snapshots: None,
@@ -202,7 +227,11 @@ impl Core {
         loop {
             tokio::select! {
                 biased;
-                Some(event) = log_events.recv() => self.on_log_event(event),
+                Some(event) = log_events.recv() => if let Err(e) = self.on_log_event(event) {
+                    // Committed entries are the state; one that cannot be applied leaves nothing to serve.
+                    error!("cannot apply the log: {e}; this server stops serving");
+                    break;
+                },
                 msg = msgs.recv() => match msg {
                     Some(CoreMsg::Shutdown) | None => break,
                     Some(msg) => self.on_msg(msg),
@@ -217,6 +246,19 @@ impl Core {
     }
 
     fn on_msg(&mut self, msg: CoreMsg) {
+        if let Some(conn) = msg.request_conn()
+            && let Some(c) = self.conns.get_mut(&conn)
+            && let Some(deferred) = c.establishing.as_mut()
+        {
+            if deferred.len() < MAX_REQUESTS_BEFORE_SESSION {
+                deferred.push(msg);
+            } else {
+                warn!(peer = %c.peer, "too many requests before the session exists; closing the connection");
+                let _ = c.out.send(Outbound::Close);
+                self.conns.remove(&conn);
+            }
+            return;
+        }
         match msg {
             CoreMsg::Connect { conn, peer, req, out, bytes } => {
                 self.stats.packet_received(bytes);
@@ -276,19 +318,17 @@ impl Core {
             queue: VecDeque::new(),
             // The handshake is the connection's first packet.
             stats: ConnStats { received: 1, ..ConnStats::new() },
+            establishing: None,
         };
         if req.session_id == 0 {
+            // The session id is allocated when the entry is applied, from the counter in the tree.
             let timeout_ms = self.config.negotiate_timeout(req.timeout);
-            let session_id = self.next_session_id;
-            self.next_session_id += 1;
             let passwd: [u8; 16] = rand::random();
-            c.session_id = session_id;
             c.timeout_ms = timeout_ms;
-            c.queue.push_back(Queued::Write);
+            c.establishing = Some(Vec::new());
             self.conns.insert(conn, c);
-            self.session_conns.insert(session_id, conn);
-            let origin = Origin::Connect { conn, timeout_ms, passwd, read_only: req.read_only, received };
-            self.propose(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms, passwd }, origin);
+            let origin = Origin::Connect { conn, read_only: req.read_only, received };
+            self.propose(0, Vec::new(), TxnOp::CreateSession { timeout_ms, passwd }, origin);
             return;
         }
         self.resume(conn, c, &req);
@@ -463,42 +503,48 @@ impl Core {
     // ---- the write path -------------------------------------------------------------------------------
 
     fn propose(&mut self, session_id: i64, auth: Vec<Id>, op: TxnOp, origin: Origin) {
-        let txn = Txn { zxid: self.next_zxid, time: now_ms(), session_id, auth, op };
-        self.next_zxid += 1;
-        self.log.append(&txn);
-        self.pending.push_back(Pending { txn, origin });
+        self.next_seq += 1;
+        let id = ProposalId { node: self.node_id, seq: self.next_seq };
+        let closes_session = matches!(op, TxnOp::CloseSession);
+        let txn = Txn { origin: id, time: self.stamp(), session_id, auth, op };
+        self.log.propose(txn.encode());
+        self.waiting.insert(id.seq, Waiting { origin, session_id, closes_session });
     }
 
-    fn on_log_event(&mut self, event: LogEvent) {
+    /// The leader's clock for a new txn: never below the last stamp (the tree's, after a restart), so time
+    /// in the log never goes back, whatever the wall clock does.
+    fn stamp(&mut self) -> i64 {
+        self.last_stamp = now_ms().max(self.last_stamp).max(self.tree.last_time());
+        self.last_stamp
+    }
+
+    fn on_log_event(&mut self, event: LogEvent) -> Result<(), EntryError> {
         match event {
-            LogEvent::Durable(zxid) => {
-                while self.pending.front().is_some_and(|p| p.txn.zxid <= zxid) {
-                    if let Some(p) = self.pending.pop_front() {
-                        self.apply(p);
-                    }
+            LogEvent::Committed(entries) => {
+                for entry in entries {
+                    self.apply(entry)?;
                 }
             }
-            LogEvent::Failed { last_durable, error } => self.fail_pending(last_durable, &error),
+            LogEvent::Failed { error } => self.fail_waiting(&error),
             LogEvent::FsyncTime(took) => {
                 self.stats.timings.entry("fsynctime").or_default().add(took);
                 crate::metrics::wal_fsync(took);
             }
         }
+        Ok(())
     }
 
-    /// The log lost everything after `last_durable`: nothing of it was applied, so every waiting client is
-    /// told the write failed, and zxids are reused from `last_durable + 1`.
-    fn fail_pending(&mut self, last_durable: i64, error: &str) {
-        warn!(
-            last_durable,
-            error, "write-ahead log failed; failing the writes in flight (new writes fail too until the disk recovers)"
-        );
+    /// The log lost every proposal not yet committed: nothing of it was applied, so every waiting client is
+    /// told the write failed.
+    fn fail_waiting(&mut self, error: &str) {
+        warn!(error, "the log failed; failing the writes in flight (new writes fail too until the disk recovers)");
         self.stats.log_failures += 1;
         self.log.resume();
-        let failed: Vec<Pending> = self.pending.drain(..).filter(|p| p.txn.zxid > last_durable).collect();
-        self.next_zxid = last_durable + 1;
-        for p in failed {
-            match p.origin {
+        for (_, waiting) in std::mem::take(&mut self.waiting) {
+            if waiting.closes_session {
+                self.closing.remove(&waiting.session_id);
+            }
+            match waiting.origin {
                 Origin::Client { conn, xid, op, received, .. } => {
                     self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
                     self.finish_write(conn);
@@ -508,65 +554,83 @@ impl Core {
                         let _ = c.out.send(Outbound::Close);
                     }
                 }
-                Origin::Internal => {
-                    if let TxnOp::CloseSession = p.txn.op {
-                        self.closing.remove(&p.txn.session_id);
-                    }
-                }
+                Origin::Internal => {}
             }
         }
     }
 
-    fn apply(&mut self, p: Pending) {
+    /// Applies a committed entry, whoever proposed it, and answers the client if this server did.
+    fn apply(&mut self, entry: CommittedEntry) -> Result<(), EntryError> {
+        let zxid = entry.index;
+        let txn = self.tree.decode_entry(zxid, &entry.payload)?;
         // Closing a session deletes its ephemerals, each a write ZooKeeper counts per namespace.
         let ephemerals =
-            if matches!(p.txn.op, TxnOp::CloseSession) { self.tree.ephemerals(p.txn.session_id) } else { Vec::new() };
-        let Applied { result, triggers } = self.tree.apply(&p.txn);
-        self.stats.record_writes(&p.txn.op, &result, &ephemerals);
-        if p.txn.zxid % DIGEST_LOG_INTERVAL == 0 {
-            if self.digest_log.len() == DIGEST_LOG_LIMIT {
-                self.digest_log.pop_front();
-            }
-            self.digest_log.push_back((p.txn.zxid, self.tree.digest()));
-        }
+            if matches!(txn.op, TxnOp::CloseSession) { self.tree.ephemerals(txn.session_id) } else { Vec::new() };
+        let Applied { result, triggers } = self.tree.apply(zxid, &txn);
+        self.stats.record_writes(&txn.op, &result, &ephemerals);
+        self.record_digest(zxid);
         if let Some(snapshots) = &mut self.snapshots {
             snapshots.applied(&self.tree);
         }
         for trigger in &triggers {
             self.notify(&trigger.path, trigger.event, trigger.zxid, &trigger.acl);
         }
-        let zxid = p.txn.zxid;
-        match p.origin {
-            Origin::Client { conn, xid, kind, op, received } => {
-                let closes = matches!(kind, ReplyKind::CloseSession);
+        let waiting = if txn.origin.node == self.node_id { self.waiting.remove(&txn.origin.seq) } else { None };
+        let origin = waiting.map(|w| w.origin);
+        if let TxnResult::SessionCreated(session_id) = result {
+            self.session_created(session_id, &txn.op, zxid, origin);
+            return Ok(());
+        }
+        match origin {
+            Some(Origin::Client { conn, xid, kind, op, received }) => {
                 self.reply(conn, xid, op, received, zxid, prepare::reply_for(&kind, result));
-                if closes {
-                    self.session_closed(p.txn.session_id);
-                } else {
+                if !matches!(txn.op, TxnOp::CloseSession) {
                     self.finish_write(conn);
                 }
             }
-            Origin::Connect { conn, timeout_ms, passwd, read_only, received } => {
-                if matches!(result, TxnResult::SessionCreated) {
-                    self.tracker.arm(p.txn.session_id, timeout_ms, now_ms());
-                    // ZooKeeper's createSession is a request of its own: timed as an update, and the
-                    // connection's first answered operation (cxid 0).
-                    let latency = received.elapsed();
-                    self.stats.record_latency(true, latency);
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        info!(session = format_args!("0x{:x}", p.txn.session_id), peer = %c.peer, timeout_ms, "session established");
-                        c.stats.record(0, zxid, stats::last_op(OpCode::CreateSession, true), latency);
-                        let resp = connect_response(p.txn.session_id, timeout_ms, passwd, read_only);
-                        deliver(&mut self.stats, c, resp);
-                    }
-                }
-                self.finish_write(conn);
-            }
-            Origin::Internal => {
-                if matches!(p.txn.op, TxnOp::CloseSession) {
-                    self.session_closed(p.txn.session_id);
+            Some(Origin::Connect { conn, .. }) => {
+                // Only a CreateSession is proposed for a handshake, and it always creates the session.
+                if let Some(c) = self.conns.remove(&conn) {
+                    let _ = c.out.send(Outbound::Close);
                 }
             }
+            Some(Origin::Internal) | None => {}
+        }
+        if matches!(txn.op, TxnOp::CloseSession) {
+            self.session_closed(txn.session_id);
+        }
+        Ok(())
+    }
+
+    /// ZooKeeper's digest log: the state digest every [`DIGEST_LOG_INTERVAL`] zxids.
+    fn record_digest(&mut self, zxid: i64) {
+        if zxid % DIGEST_LOG_INTERVAL == 0 {
+            if self.digest_log.len() == DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
+            self.digest_log.push_back((zxid, self.tree.digest()));
+        }
+    }
+
+    /// Arms the new session's expiry and, on the server holding the handshake, answers it and handles the
+    /// requests that came in behind it.
+    fn session_created(&mut self, session_id: i64, op: &TxnOp, zxid: i64, origin: Option<Origin>) {
+        let TxnOp::CreateSession { timeout_ms, passwd } = *op else { return };
+        self.tracker.arm(session_id, timeout_ms, now_ms());
+        let Some(Origin::Connect { conn, read_only, received }) = origin else { return };
+        // ZooKeeper's createSession is a request of its own: timed as an update, and the connection's first
+        // answered operation (cxid 0).
+        let latency = received.elapsed();
+        self.stats.record_latency(true, latency);
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        info!(session = format_args!("0x{session_id:x}"), peer = %c.peer, timeout_ms, "session established");
+        c.session_id = session_id;
+        c.stats.record(0, zxid, stats::last_op(OpCode::CreateSession, true), latency);
+        let deferred = c.establishing.take().unwrap_or_default();
+        deliver(&mut self.stats, c, connect_response(session_id, timeout_ms, passwd, read_only));
+        self.session_conns.insert(session_id, conn);
+        for msg in deferred {
+            self.on_msg(msg);
         }
     }
 
@@ -680,7 +744,7 @@ impl Core {
     }
 
     pub fn outstanding_requests(&self) -> usize {
-        self.pending.len()
+        self.waiting.len()
     }
 }
 
@@ -732,11 +796,4 @@ fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_onl
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// `SessionTrackerImpl.initializeNextSessionId`: time in the middle bits, the server id in the top byte. The
-/// top bit stays clear (server id < 128) because some clients reject negative session ids.
-fn initial_session_id(server_id: i64, now_ms: i64) -> i64 {
-    let next = ((now_ms << 24) as u64 >> 8) as i64;
-    next | (server_id << 56)
 }

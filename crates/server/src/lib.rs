@@ -34,7 +34,7 @@ use tracing::{info, warn};
 
 pub use crate::config::ServerConfig;
 use crate::core::{Core, CoreMsg};
-use crate::log::{LogEvent, MemoryLog, TxnLog};
+use crate::log::{LogEvent, MemoryLog, ReplicatedLog};
 use crate::snapshots::Snapshots;
 
 /// What every connection task shares.
@@ -88,7 +88,7 @@ impl RunningServer {
 /// Starts a standalone server with its state in memory.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let log: Box<dyn TxnLog> = Box::new(MemoryLog::new(events_tx));
+    let log: Box<dyn ReplicatedLog> = Box::new(MemoryLog::new(events_tx, 0));
     start_with(config, DataTree::new(), log, events_rx).await
 }
 
@@ -117,7 +117,7 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
 pub async fn start_with(
     config: ServerConfig,
     tree: DataTree,
-    log: Box<dyn TxnLog>,
+    log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
 ) -> anyhow::Result<RunningServer> {
     start_inner(config, tree, log, log_events, None).await
@@ -126,7 +126,7 @@ pub async fn start_with(
 async fn start_inner(
     mut config: ServerConfig,
     tree: DataTree,
-    log: Box<dyn TxnLog>,
+    log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
     snapshots: Option<Snapshots>,
 ) -> anyhow::Result<RunningServer> {

@@ -1,49 +1,63 @@
-//! The seam between the request pipeline and durability.
+//! The seam between the request pipeline and the log: proposals out, committed entries in.
 //!
-//! The core hands every stamped [`Txn`] to a [`TxnLog`] and applies it to the tree only once the log reports
-//! it durable (a `Durable(zxid)` event covering it). The in-memory log reports at once; the write-ahead log
-//! reports after the fsync that covers a whole batch (group commit); the consensus log will report on commit.
-//! Because the core never applies anything the log has not confirmed, a client is never told "done" for a
-//! write that could be lost.
+//! The core encodes every write it wants made as a [`Txn`](paddock_tree::Txn) payload, tagged with its
+//! [`ProposalId`](paddock_tree::ProposalId), and hands it to a [`ReplicatedLog`]. The log decides the entry's
+//! index — that is the txn's zxid — and once the entry is committed (durable on this disk for a standalone
+//! server; on a quorum under Raft) hands the payload back, in log order, as a [`LogEvent::Committed`]. Every
+//! node, the proposer included, applies exactly those bytes; only the node whose id is in the proposal
+//! answers the client. So the bytes applied are the bytes logged, the same on every replica, and a client is
+//! never told "done" for a write that could be lost.
 
-use paddock_tree::Txn;
 use tokio::sync::mpsc::UnboundedSender;
+
+/// One entry of the log, committed: it will never change or go away.
+#[derive(Debug)]
+pub struct CommittedEntry {
+    /// The log index: the zxid of the txn in `payload`.
+    pub index: i64,
+    pub payload: Vec<u8>,
+}
 
 /// What the log tells the core.
 #[derive(Debug)]
 pub enum LogEvent {
-    /// Every txn with a zxid up to and including this one is durable.
-    Durable(i64),
-    /// The log could not make txns durable. Every txn after `last_durable` is discarded and must be failed
-    /// back to its client; the log accepts appends again (from `last_durable + 1`) once `retry` succeeds.
-    Failed { last_durable: i64, error: String },
+    /// Entries committed, in log order, each following the one before.
+    Committed(Vec<CommittedEntry>),
+    /// The log could not commit what was proposed: every proposal not yet reported committed is lost and
+    /// must be failed back to its client. The log ignores proposals until the core calls
+    /// [`ReplicatedLog::resume`], so none sent before the core heard of the failure is committed after it.
+    Failed { error: String },
     /// How long one fsync took (`zk_*_fsynctime`, the WAL fsync latency metric).
     FsyncTime(std::time::Duration),
 }
 
-/// Where stamped transactions go before they are applied.
-pub trait TxnLog: Send {
-    /// Hands a txn over. Must not block on I/O: durability is reported later through the event channel.
-    fn append(&mut self, txn: &Txn);
+/// Where proposals go. The log assigns indexes; the core never does.
+pub trait ReplicatedLog: Send {
+    /// Hands an encoded txn over. Must not block on I/O: the outcome is reported through the event channel.
+    fn propose(&mut self, payload: Vec<u8>);
 
-    /// Called after the core has handled a `Failed` event: appends continue from `last_durable + 1`.
+    /// Called after the core has handled a `Failed` event: proposals are accepted again.
     fn resume(&mut self) {}
 }
 
-/// No disk: every txn is durable the moment it is appended.
+/// No disk and no peers: every proposal is committed the moment it is made.
 pub struct MemoryLog {
     events: UnboundedSender<LogEvent>,
+    last_index: i64,
 }
 
 impl MemoryLog {
-    pub fn new(events: UnboundedSender<LogEvent>) -> Self {
-        MemoryLog { events }
+    /// `last_index`: the index of the last entry already applied (the tree's last zxid).
+    pub fn new(events: UnboundedSender<LogEvent>, last_index: i64) -> Self {
+        MemoryLog { events, last_index }
     }
 }
 
-impl TxnLog for MemoryLog {
-    fn append(&mut self, txn: &Txn) {
+impl ReplicatedLog for MemoryLog {
+    fn propose(&mut self, payload: Vec<u8>) {
+        self.last_index += 1;
+        let entry = CommittedEntry { index: self.last_index, payload };
         // The receiver lives as long as the core; a send failure means the server is shutting down.
-        let _ = self.events.send(LogEvent::Durable(txn.zxid));
+        let _ = self.events.send(LogEvent::Committed(vec![entry]));
     }
 }

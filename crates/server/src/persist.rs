@@ -9,12 +9,12 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use paddock_storage::{SnapshotHeader, Wal, WalOptions};
-use paddock_tree::{DataTree, Txn};
+use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
 use crate::config::ServerConfig;
-use crate::log::{LogEvent, TxnLog};
+use crate::log::{CommittedEntry, LogEvent, ReplicatedLog};
 
 pub fn snap_dir(config: &ServerConfig) -> PathBuf {
     paddock_storage::snap_dir(&config.data_dir)
@@ -98,16 +98,7 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     let mut replayed = 0u64;
     wal.replay(from as u64, |index, payload| {
-        let txn = Txn::decode(payload).map_err(|e| {
-            paddock_storage::StorageError::Corrupt(format!("log record {index} does not decode as a transaction: {e}"))
-        })?;
-        if txn.zxid != index as i64 {
-            return Err(paddock_storage::StorageError::Corrupt(format!(
-                "log record {index} carries zxid {} instead of {index}",
-                txn.zxid
-            )));
-        }
-        tree.apply(&txn);
+        tree.apply_entry(index as i64, payload).map_err(|e| paddock_storage::StorageError::Corrupt(e.to_string()))?;
         replayed += 1;
         Ok(())
     })?;
@@ -196,16 +187,16 @@ fn wal_options(config: &ServerConfig) -> WalOptions {
 }
 
 /// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.
+/// The header's time is the leader's stamp on the snapshot's last txn, so a restore by time can pick it.
 pub fn write_snapshot(
     snap_dir: &Path,
     tree: &DataTree,
-    time_ms: i64,
     pace: paddock_storage::Pace,
 ) -> Result<PathBuf, paddock_storage::StorageError> {
     let header = SnapshotHeader {
         format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
         zxid: tree.last_zxid(),
-        time_ms,
+        time_ms: tree.last_time(),
         node_count: tree.node_count() as u64,
         digest: tree.digest(),
         compression: paddock_storage::Compression::Zstd,
@@ -216,21 +207,22 @@ pub fn write_snapshot(
 // ---- the WAL writer thread ------------------------------------------------------------------------------
 
 enum WalCmd {
-    Append(i64, Vec<u8>),
-    /// The core has failed everything after the last durable zxid; appends start again from there.
+    Append(Vec<u8>),
+    /// The core has failed every proposal not yet committed; appends start again after the last durable entry.
     Resume,
     /// Delete sealed segments entirely below this index (retention).
     PurgeBefore(u64),
 }
 
-/// A [`TxnLog`] backed by the write-ahead log. Appends go to a dedicated thread, which writes whatever has
-/// queued up and covers it with one fsync: group commit falls out of the queue.
+/// A [`ReplicatedLog`] of one: the write-ahead log. Proposals go to a dedicated thread, which gives each the
+/// next index, writes whatever has queued up and covers it with one fsync (group commit falls out of the
+/// queue), then reports the batch committed.
 pub struct WalLog {
     tx: std_mpsc::Sender<WalCmd>,
 }
 
 impl WalLog {
-    /// `durable` is the zxid everything on disk already covers (the recovered tree's last zxid).
+    /// `durable` is the index everything on disk already covers (the recovered tree's last zxid).
     pub fn start(
         wal: Wal,
         locks: Vec<DirLock>,
@@ -249,9 +241,9 @@ impl WalLog {
     }
 }
 
-impl TxnLog for WalLog {
-    fn append(&mut self, txn: &Txn) {
-        let _ = self.tx.send(WalCmd::Append(txn.zxid, txn.encode()));
+impl ReplicatedLog for WalLog {
+    fn propose(&mut self, payload: Vec<u8>) {
+        let _ = self.tx.send(WalCmd::Append(payload));
     }
 
     fn resume(&mut self) {
@@ -270,8 +262,8 @@ impl WalPurger {
     }
 }
 
-/// After a failed write or fsync the writer must not append again until the core has failed every txn
-/// after the last durable one (it then sends `Resume`) and the log has been cut back to that point.
+/// After a failed write or fsync the writer must not append again until the core has failed every proposal
+/// not yet committed (it then sends `Resume`) and the log has been cut back to the last durable entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WriterState {
     Healthy,
@@ -293,66 +285,59 @@ impl WalWriter {
     fn run(mut self, rx: std_mpsc::Receiver<WalCmd>) {
         while let Ok(first) = rx.recv() {
             // Everything queued behind the first command forms one batch, covered by one fsync.
-            let mut appended = None;
+            let mut batch = Vec::new();
             let mut next = Some(first);
             while let Some(cmd) = next.take().or_else(|| rx.try_recv().ok()) {
-                if let Some(zxid) = self.handle(cmd) {
-                    appended = Some(zxid);
-                }
+                self.handle(cmd, &mut batch);
             }
-            if let Some(zxid) = appended {
-                self.sync(zxid);
+            if !batch.is_empty() {
+                self.sync(batch);
             }
         }
     }
 
-    /// Returns the zxid appended, if the command was a successful append.
-    fn handle(&mut self, cmd: WalCmd) -> Option<i64> {
+    /// Appends go into `batch`; a failure empties it, since none of it will be durable.
+    fn handle(&mut self, cmd: WalCmd, batch: &mut Vec<CommittedEntry>) {
         match cmd {
             WalCmd::Resume => {
                 self.state = if self.repair() { WriterState::Healthy } else { WriterState::Broken };
-                None
             }
-            WalCmd::PurgeBefore(index) => {
-                purge_segments(&mut self.wal, index);
-                None
-            }
-            WalCmd::Append(_, _) if self.state == WriterState::AwaitingResume => None,
-            WalCmd::Append(zxid, bytes) => {
+            WalCmd::PurgeBefore(index) => purge_segments(&mut self.wal, index),
+            WalCmd::Append(_) if self.state == WriterState::AwaitingResume => {}
+            WalCmd::Append(payload) => {
                 if self.state == WriterState::Broken && !self.repair() {
-                    self.fail("the log is still failing after an earlier error".to_string());
-                    return None;
+                    self.fail("the log is still failing after an earlier error".to_string(), batch);
+                    return;
                 }
                 self.state = WriterState::Healthy;
-                match self.wal.append(zxid as u64, &bytes) {
-                    Ok(()) => Some(zxid),
-                    Err(e) => {
-                        self.fail(e.to_string());
-                        None
-                    }
+                let index = self.last_durable + batch.len() as i64 + 1;
+                match self.wal.append(index as u64, &payload) {
+                    Ok(()) => batch.push(CommittedEntry { index, payload }),
+                    Err(e) => self.fail(e.to_string(), batch),
                 }
             }
         }
     }
 
-    fn sync(&mut self, zxid: i64) {
+    fn sync(&mut self, batch: Vec<CommittedEntry>) {
         if self.state != WriterState::Healthy {
             return;
         }
         let started = std::time::Instant::now();
         match self.wal.sync() {
             Ok(()) => {
-                self.last_durable = zxid;
+                self.last_durable += batch.len() as i64;
                 let _ = self.events.send(LogEvent::FsyncTime(started.elapsed()));
-                let _ = self.events.send(LogEvent::Durable(zxid));
+                let _ = self.events.send(LogEvent::Committed(batch));
             }
-            Err(e) => self.fail(e.to_string()),
+            Err(e) => self.fail(e.to_string(), &mut Vec::new()),
         }
     }
 
-    fn fail(&mut self, error: String) {
+    fn fail(&mut self, error: String, batch: &mut Vec<CommittedEntry>) {
+        batch.clear();
         self.state = WriterState::AwaitingResume;
-        let _ = self.events.send(LogEvent::Failed { last_durable: self.last_durable, error });
+        let _ = self.events.send(LogEvent::Failed { error });
     }
 
     /// Cuts the log back to the last durable record: what came after it was failed back to its clients

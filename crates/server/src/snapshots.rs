@@ -11,7 +11,6 @@ use paddock_storage::Pace;
 use paddock_tree::DataTree;
 use tracing::{info, warn};
 
-use crate::core::now_ms;
 use crate::persist;
 use crate::stats::Latency;
 
@@ -80,7 +79,7 @@ impl Snapshots {
             lower_priority();
             let started = Instant::now();
             let zxid = frozen.last_zxid();
-            let result = persist::write_snapshot(&dir, &frozen, now_ms(), pace);
+            let result = persist::write_snapshot(&dir, &frozen, pace);
             in_flight.store(false, Ordering::Release);
             let outcome = match result {
                 Ok(path) => {

@@ -67,7 +67,8 @@ pub fn measure_memory_per_znode(n: usize) -> Result<Report, String> {
             mode: CreateMode::Persistent,
             ttl: 0,
         };
-        match tree.apply(&Txn { zxid, time: 1_700_000_000_000 + zxid, session_id: 1, auth: vec![], op }).result {
+        let txn = Txn { origin: Default::default(), time: 1_700_000_000_000 + zxid, session_id: 1, auth: vec![], op };
+        match tree.apply(zxid, &txn).result {
             TxnResult::Created { .. } => Ok(()),
             other => Err(format!("create failed: {other:?}")),
         }

@@ -10,27 +10,79 @@ use crate::acl;
 use crate::ephemeral::{self, EphemeralType};
 use crate::path;
 use crate::tree::{DataTree, SPECIAL_PATHS, Session};
-use crate::txn::{Applied, Txn, TxnOp, TxnResult, WatchTrigger};
+use crate::txn::{Applied, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};
 
 type OpResult = Result<TxnResult, ErrorCode>;
 
+/// A txn at its place in the log: what every op below reads.
+struct Step<'a> {
+    zxid: i64,
+    time: i64,
+    session_id: i64,
+    auth: &'a [paddock_proto::Id],
+}
+
+/// Why a log entry cannot be applied: the log (or whoever sent it) is damaged, never the tree.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("log entry {index} does not decode as a transaction: {source}")]
+    Decode { index: i64, source: TxnDecodeError },
+    #[error("log entry {index} comes after zxid {last}: zxids must increase")]
+    OutOfOrder { index: i64, last: i64 },
+    #[error("log entry {index} is stamped {time}, before the previous entry's {last}")]
+    TimeWentBack { index: i64, time: i64, last: i64 },
+}
+
 impl DataTree {
-    /// Applies one transaction and reports its result and the watch events it fires.
-    pub fn apply(&mut self, txn: &Txn) -> Applied {
+    /// Applies one transaction as log entry `zxid` and reports its result and the watch events it fires.
+    ///
+    /// # Panics
+    /// If `zxid` does not follow the last zxid or `txn.time` goes back: callers feed the log in order
+    /// (use [`DataTree::apply_entry`] for bytes from a disk or a peer, which checks both first).
+    pub fn apply(&mut self, zxid: i64, txn: &Txn) -> Applied {
+        assert!(zxid > self.last_zxid, "zxid {zxid} applied after {}", self.last_zxid);
+        assert!(txn.time >= self.last_time, "txn at zxid {zxid} stamped {} after {}", txn.time, self.last_time);
+        let step = Step { zxid, time: txn.time, session_id: txn.session_id, auth: &txn.auth };
         let mut triggers = Vec::new();
         let result = match &txn.op {
-            TxnOp::Multi(ops) => self.multi(txn, ops, &mut triggers),
-            op => self.apply_op(txn, op, &mut triggers).unwrap_or_else(TxnResult::Error),
+            TxnOp::Multi(ops) => self.multi(&step, ops, &mut triggers),
+            op => self.apply_op(&step, op, &mut triggers).unwrap_or_else(TxnResult::Error),
         };
-        self.last_zxid = txn.zxid;
+        self.last_zxid = zxid;
+        self.last_time = txn.time;
         Applied { result, triggers }
     }
 
-    fn apply_op(&mut self, txn: &Txn, op: &TxnOp, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+    /// Decodes log entry `index` and applies it; see [`DataTree::decode_entry`] for what is refused.
+    pub fn apply_entry(&mut self, index: i64, bytes: &[u8]) -> Result<(Txn, Applied), EntryError> {
+        let txn = self.decode_entry(index, bytes)?;
+        let applied = self.apply(index, &txn);
+        Ok((txn, applied))
+    }
+
+    /// Decodes log entry `index` for [`DataTree::apply`], refusing an entry that does not decode, does not
+    /// follow the last zxid, or goes back in time. Entries written before format 3 carry the proposer's wall
+    /// clock unclamped: their time is raised to the last one instead.
+    pub fn decode_entry(&self, index: i64, bytes: &[u8]) -> Result<Txn, EntryError> {
+        let mut txn = Txn::decode(bytes, index).map_err(|source| EntryError::Decode { index, source })?;
+        if index <= self.last_zxid {
+            return Err(EntryError::OutOfOrder { index, last: self.last_zxid });
+        }
+        if txn.time < self.last_time {
+            if !Txn::is_legacy_format(bytes) {
+                return Err(EntryError::TimeWentBack { index, time: txn.time, last: self.last_time });
+            }
+            txn.time = self.last_time;
+        }
+        Ok(txn)
+    }
+
+    fn apply_op(&mut self, txn: &Step, op: &TxnOp, triggers: &mut Vec<WatchTrigger>) -> OpResult {
         match op {
             TxnOp::CreateSession { timeout_ms, passwd } => {
-                self.put_session(txn.session_id, Session { timeout_ms: *timeout_ms, passwd: *passwd });
-                Ok(TxnResult::SessionCreated)
+                let id = self.allocate_session_id(txn.time);
+                self.put_session(id, Session { timeout_ms: *timeout_ms, passwd: *passwd });
+                Ok(TxnResult::SessionCreated(id))
             }
             TxnOp::CloseSession => Ok(self.close_session(txn, triggers)),
             TxnOp::Error(code) => Err(*code),
@@ -49,7 +101,7 @@ impl DataTree {
 
     /// All or nothing: the ops run, in order, on an O(1) copy that replaces the tree only if every op
     /// succeeds. Later ops see the effects of earlier ones; all share the txn's zxid.
-    fn multi(&mut self, txn: &Txn, ops: &[TxnOp], triggers: &mut Vec<WatchTrigger>) -> TxnResult {
+    fn multi(&mut self, txn: &Step, ops: &[TxnOp], triggers: &mut Vec<WatchTrigger>) -> TxnResult {
         let mut scratch = self.clone();
         let mut fired = Vec::new();
         let mut results = Vec::with_capacity(ops.len());
@@ -73,7 +125,7 @@ impl DataTree {
     #[allow(clippy::too_many_arguments)]
     fn create(
         &mut self,
-        txn: &Txn,
+        txn: &Step,
         path: &str,
         data: Option<&[u8]>,
         acl: &[Acl],
@@ -89,9 +141,9 @@ impl DataTree {
         if !path.contains('/') || path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }
-        let acl = acl::fixup_acl(acl, &txn.auth)?;
+        let acl = acl::fixup_acl(acl, txn.auth)?;
         let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
-        if !acl::check(&parent.acl, perms::CREATE, &txn.auth) {
+        if !acl::check(&parent.acl, perms::CREATE, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
         let path = if mode.is_sequential() {
@@ -118,10 +170,10 @@ impl DataTree {
 
     /// The delete case of `pRequest2Txn`: the parent's DELETE permission is checked before the node is
     /// even looked up, so a caller without it learns nothing about the node.
-    fn delete(&mut self, txn: &Txn, path: &str, version: i32, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+    fn delete(&mut self, txn: &Step, path: &str, version: i32, triggers: &mut Vec<WatchTrigger>) -> OpResult {
         validate_deletable(path)?;
         let parent = self.get(path::parent(path)).ok_or(ErrorCode::NoNode)?;
-        if !acl::check(&parent.acl, perms::DELETE, &txn.auth) {
+        if !acl::check(&parent.acl, perms::DELETE, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
@@ -137,7 +189,7 @@ impl DataTree {
     /// node goes. ZooKeeper refuses only ephemeral nodes here (with BadVersion) and would delete a plain
     /// persistent node; Paddock refuses those too, so neither a raw client nor a container re-created as
     /// a persistent node between the reaper's scan and this txn can lose data.
-    fn delete_container(&mut self, txn: &Txn, path: &str, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+    fn delete_container(&mut self, txn: &Step, path: &str, triggers: &mut Vec<WatchTrigger>) -> OpResult {
         validate_deletable(path)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
         if !node.children.is_empty() {
@@ -152,7 +204,7 @@ impl DataTree {
 
     fn set_data_op(
         &mut self,
-        txn: &Txn,
+        txn: &Step,
         path: &str,
         data: Option<&[u8]>,
         version: i32,
@@ -160,7 +212,7 @@ impl DataTree {
     ) -> OpResult {
         path::validate(path)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
-        if !acl::check(&node.acl, perms::WRITE, &txn.auth) {
+        if !acl::check(&node.acl, perms::WRITE, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
         let version = check_version(node.stat.version, version)?;
@@ -170,11 +222,11 @@ impl DataTree {
 
     /// The new ACL is validated before the node is looked up: an invalid ACL is `InvalidAcl` even for a
     /// missing node.
-    fn set_acl(&mut self, txn: &Txn, path: &str, acl: &[Acl], version: i32) -> OpResult {
+    fn set_acl(&mut self, txn: &Step, path: &str, acl: &[Acl], version: i32) -> OpResult {
         path::validate(path)?;
-        let acl = acl::fixup_acl(acl, &txn.auth)?;
+        let acl = acl::fixup_acl(acl, txn.auth)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
-        if !acl::check(&node.acl, perms::ADMIN, &txn.auth) {
+        if !acl::check(&node.acl, perms::ADMIN, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
         let aversion = check_version(node.stat.aversion, version)?;
@@ -182,10 +234,10 @@ impl DataTree {
         Ok(TxnResult::SetAcl(stat))
     }
 
-    fn check(&self, txn: &Txn, path: &str, version: i32) -> OpResult {
+    fn check(&self, txn: &Step, path: &str, version: i32) -> OpResult {
         path::validate(path)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
-        if !acl::check(&node.acl, perms::READ, &txn.auth) {
+        if !acl::check(&node.acl, perms::READ, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
         check_version(node.stat.version, version)?;
@@ -194,7 +246,7 @@ impl DataTree {
 
     /// Deletes the session's ephemerals (each firing its watches) and forgets the session. Closing a
     /// session the tree does not know is not an error: expiry and an explicit close may both be logged.
-    fn close_session(&mut self, txn: &Txn, triggers: &mut Vec<WatchTrigger>) -> TxnResult {
+    fn close_session(&mut self, txn: &Step, triggers: &mut Vec<WatchTrigger>) -> TxnResult {
         let paths: Vec<String> = self.ephemerals(txn.session_id);
         for path in paths {
             self.delete_node(&path, txn.zxid, triggers);
@@ -256,7 +308,7 @@ mod tests {
             mode: CreateMode::PersistentSequential,
             ttl: 0,
         };
-        tree.apply(&Txn { zxid: 9, time: 1, session_id: 1, auth: vec![], op }).result
+        tree.apply(9, &Txn { origin: Default::default(), time: 1, session_id: 1, auth: vec![], op }).result
     }
 
     #[test]
@@ -273,6 +325,40 @@ mod tests {
         assert!(matches!(result, TxnResult::Created { ref path, .. } if path == "/s-2147483647"), "{result:?}");
         let root = tree.get("/").map(|n| (n.stat.cversion, n.stat.pzxid));
         assert_eq!(root, Some((i32::MAX, 0)), "Integer overflow makes createNode's `>` guard skip the update");
+    }
+
+    fn at(time: i64) -> Vec<u8> {
+        let op = TxnOp::Check { path: "/".into(), version: -1 };
+        Txn { origin: Default::default(), time, session_id: 0, auth: vec![], op }.encode()
+    }
+
+    #[test]
+    fn entries_out_of_order_or_back_in_time_are_refused_without_a_change() {
+        let mut tree = DataTree::new();
+        assert!(tree.apply_entry(5, &at(100)).is_ok());
+        let before = tree.clone();
+        assert_eq!(tree.apply_entry(5, &at(100)).err(), Some(EntryError::OutOfOrder { index: 5, last: 5 }));
+        assert_eq!(
+            tree.apply_entry(6, &at(99)).err(),
+            Some(EntryError::TimeWentBack { index: 6, time: 99, last: 100 })
+        );
+        assert!(matches!(tree.apply_entry(6, &[9]), Err(EntryError::Decode { index: 6, .. })));
+        assert_eq!(tree, before);
+        // A format-2 entry predates monotonic stamps: its time is raised instead.
+        let mut legacy = vec![2];
+        legacy.extend(7i64.to_le_bytes());
+        legacy.extend(&at(99)[17..]);
+        assert_eq!(tree.apply_entry(7, &legacy).map(|(txn, _)| txn.time), Ok(100));
+        assert_eq!((tree.last_zxid(), tree.last_time()), (7, 100));
+    }
+
+    #[test]
+    #[should_panic(expected = "applied after")]
+    fn applying_a_zxid_twice_is_a_bug() {
+        let mut tree = DataTree::new();
+        let txn = Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op: TxnOp::CloseSession };
+        tree.apply(3, &txn);
+        tree.apply(3, &txn);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! ZooKeeper's `DataTree`, pure and deterministic.
 //!
-//! Every write reaches the tree as a [`Txn`] — the request plus what the leader stamped on it (zxid, wall
-//! clock, session, the caller's auth ids) — and goes through the one function [`DataTree::apply`]. All the
+//! Every write reaches the tree as a [`Txn`] — the request plus what the leader stamped on it (wall clock,
+//! session, the caller's auth ids) — at its zxid, the index of the log entry that carries it, and goes
+//! through the one function [`DataTree::apply`]. All the
 //! checks ZooKeeper's `PrepRequestProcessor` makes against the tree (existence, ACLs, versions) happen there,
 //! in ZooKeeper's order, so every replica that applies the same log reaches the same state and the same
 //! error codes. Nothing here reads a clock, touches a disk or knows about connections.
@@ -25,7 +26,8 @@ mod tree;
 mod txn;
 mod wire;
 
+pub use apply::EntryError;
 pub use node::{Node, StatPersisted};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use tree::{DataTree, Session};
-pub use txn::{Applied, TXN_FORMAT_VERSION, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};
+pub use txn::{Applied, ProposalId, TXN_FORMAT_VERSION, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};

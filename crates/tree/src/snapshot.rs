@@ -6,8 +6,10 @@
 //! referenced by index. The body ends with the digest; reading recomputes the digest from what it read and
 //! refuses a body whose digest differs, whatever the outer file's checksums said.
 //!
-//! Version 2 added null znode data (length `0xFFFFFFFF`); version 1, where data is never null, is still
-//! read, and its recorded digest still checks (non-null data hashes as it always did).
+//! Version 3 added the last txn's time stamp and the session-id counter after the last zxid; version 2
+//! added null znode data (length `0xFFFFFFFF`). Versions 1 and 2 are still read (their session counter
+//! restarts above the highest session id they hold), and their recorded digest still checks (non-null
+//! data hashes as it always did).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -23,9 +25,9 @@ use crate::wire::{Input, Put, Stream, WireError};
 
 /// Version number that starts every snapshot body written; the oldest version still read is
 /// [`OLDEST_SNAPSHOT_FORMAT_VERSION`].
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 
-/// Format 1 is format 2 without null data.
+/// Format 1 is format 2 without null data; format 2 is format 3 without time stamp and session counter.
 const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
 /// Node records are gathered into buffers about this big before they are written.
@@ -63,6 +65,8 @@ impl DataTree {
         let mut buf = Vec::with_capacity(WRITE_BATCH * 2);
         buf.put_u32(SNAPSHOT_FORMAT_VERSION);
         buf.put_i64(self.last_zxid);
+        buf.put_i64(self.last_time);
+        buf.put_i64(self.next_session_id);
         let acl_index = self.write_acl_table(&mut buf);
         buf.put_u32(self.sessions.len() as u32);
         for (id, session) in &self.sessions {
@@ -111,8 +115,20 @@ impl DataTree {
         let null_data = version >= 2;
         let mut tree = DataTree::empty();
         tree.last_zxid = input.get_i64()?;
+        if version >= 3 {
+            tree.last_time = input.get_i64()?;
+            tree.next_session_id = input.get_i64()?;
+        }
         let acl_table = read_acl_table(&mut input)?;
         read_sessions(&mut input, &mut tree)?;
+        let highest_session = tree.sessions.get_max().map(|(id, _)| *id);
+        match highest_session {
+            Some(id) if id >= tree.next_session_id && version >= 3 => {
+                return Err(corrupt(format!("session 0x{id:x} is not below the session counter")));
+            }
+            Some(id) => tree.next_session_id = tree.next_session_id.max(id.saturating_add(1)),
+            None => {}
+        }
         let count = input.get_u64()?;
         for i in 0..count {
             read_node(&mut input, &mut tree, &acl_table, i == 0, null_data)?;
@@ -204,7 +220,9 @@ mod tests {
         assert!(tree.write_snapshot(&mut bytes).is_ok());
         let mut input = bytes.as_slice();
         assert_eq!(input.get_u32().ok(), Some(SNAPSHOT_FORMAT_VERSION));
-        assert_eq!(input.get_i64().ok(), Some(0));
+        assert_eq!(input.get_i64().ok(), Some(0), "last zxid");
+        assert_eq!(input.get_i64().ok(), Some(0), "last time");
+        assert_eq!(input.get_i64().ok(), Some(0), "session counter");
         assert_eq!(input.get_u32().ok(), Some(2));
         // Sorted: [1 world:anyone] (READ_ACL_UNSAFE) before [31 world:anyone].
         assert_eq!(input.get_acl_list().ok(), Some(Acl::read_unsafe()));
@@ -231,7 +249,7 @@ mod tests {
         for (zxid, (path, data)) in [("/n", None), ("/e", Some(vec![]))].into_iter().enumerate() {
             let mode = paddock_proto::CreateMode::Persistent;
             let op = TxnOp::Create { path: path.into(), data, acl: Acl::open_unsafe(), mode, ttl: 0 };
-            tree.apply(&Txn { zxid: zxid as i64 + 1, time: 5, session_id: 1, auth: vec![], op });
+            tree.apply(zxid as i64 + 1, &Txn { origin: Default::default(), time: 5, session_id: 1, auth: vec![], op });
         }
         tree
     }
@@ -254,28 +272,65 @@ mod tests {
         assert!(bytes.windows(record.len()).any(|w| w == record.as_slice()), "documented layout");
     }
 
+    fn body(tree: &DataTree) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        bytes
+    }
+
+    /// The same body as format 1 or 2 wrote it: without the time stamp and the session counter.
+    fn legacy_body(version: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut out = version.to_le_bytes().to_vec();
+        out.extend(&bytes[4..12]);
+        out.extend(&bytes[28..]);
+        out
+    }
+
+    fn txn(time: i64, op: crate::txn::TxnOp) -> crate::txn::Txn {
+        crate::txn::Txn { origin: Default::default(), time, session_id: 1, auth: vec![], op }
+    }
+
     #[test]
-    fn format_1_bodies_are_still_read_but_cannot_hold_null() {
+    fn formats_1_and_2_are_still_read_but_format_1_cannot_hold_null() {
+        use crate::txn::TxnOp;
         let mut tree = tree_with_null_and_empty_data();
-        let mut bytes = Vec::new();
-        assert!(tree.write_snapshot(&mut bytes).is_ok());
-        bytes[..4].copy_from_slice(&1u32.to_le_bytes());
-        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::Corrupt(_))));
+        let bytes = body(&tree);
+        assert!(matches!(DataTree::read_snapshot(&mut &legacy_body(1, &bytes)[..]), Err(SnapshotError::Corrupt(_))));
+        let read = DataTree::read_snapshot(&mut &legacy_body(2, &bytes)[..]).ok();
+        assert_eq!(read.as_ref().map(DataTree::digest), Some(tree.digest()));
+        assert_eq!(read.as_ref().and_then(|t| t.get("/n")).map(Node::data), Some(None));
+        assert_eq!(read.as_ref().map(DataTree::last_time), Some(0), "format 2 has no time stamp");
         // Without null data a version-2 body is a version-1 body but for its version: same digest too.
-        use crate::txn::{Txn, TxnOp};
-        tree.apply(&Txn {
-            zxid: 3,
-            time: 6,
-            session_id: 1,
-            auth: vec![],
-            op: TxnOp::Delete { path: "/n".into(), version: -1 },
-        });
-        let mut bytes = Vec::new();
-        assert!(tree.write_snapshot(&mut bytes).is_ok());
-        bytes[..4].copy_from_slice(&1u32.to_le_bytes());
-        assert_eq!(DataTree::read_snapshot(&mut bytes.as_slice()).ok(), Some(tree));
-        bytes[..4].copy_from_slice(&3u32.to_le_bytes());
-        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(3))));
+        tree.apply(3, &txn(6, TxnOp::Delete { path: "/n".into(), version: -1 }));
+        let bytes = body(&tree);
+        let read = DataTree::read_snapshot(&mut &legacy_body(1, &bytes)[..]).ok();
+        assert_eq!(read.as_ref().map(DataTree::digest), Some(tree.digest()));
+        let mut bytes = bytes;
+        bytes[..4].copy_from_slice(&4u32.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(4))));
+    }
+
+    #[test]
+    fn the_session_counter_survives_and_stays_above_every_session() {
+        use crate::txn::{TxnOp, TxnResult};
+        let mut tree = DataTree::new();
+        let open = TxnOp::CreateSession { timeout_ms: 5000, passwd: [1; 16] };
+        let TxnResult::SessionCreated(first) = tree.apply(1, &txn(1_000, open.clone())).result else {
+            panic!("a session must be created");
+        };
+        let bytes = body(&tree);
+        let mut read = DataTree::read_snapshot(&mut bytes.as_slice()).unwrap_or_default();
+        assert_eq!(read, tree);
+        assert_eq!(read.last_time(), 1_000);
+        // The clock may have gone back since: the next id is still above the first.
+        let next = read.apply(2, &txn(1_000, open.clone())).result;
+        assert!(matches!(next, TxnResult::SessionCreated(id) if id > first), "{next:?} after 0x{first:x}");
+        let mut from_legacy = DataTree::read_snapshot(&mut &legacy_body(2, &bytes)[..]).unwrap_or_default();
+        let next = from_legacy.apply(2, &txn(1_000, open)).result;
+        assert!(matches!(next, TxnResult::SessionCreated(id) if id > first), "{next:?} after 0x{first:x}");
+        let mut damaged = bytes.clone();
+        damaged[20..28].copy_from_slice(&first.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut damaged.as_slice()), Err(SnapshotError::Corrupt(_))));
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct DataTree {
     pub(crate) quotas: imbl::OrdSet<Arc<str>>,
     pub(crate) acls: AclCache,
     pub(crate) last_zxid: i64,
+    /// The leader's stamp on the last txn applied: stamps never go below it.
+    pub(crate) last_time: i64,
+    /// The next session id to hand out, replicated with the tree so every replica allocates the same.
+    pub(crate) next_session_id: i64,
     digest: u64,
     data_size: u64,
     ephemeral_count: usize,
@@ -81,6 +85,8 @@ impl DataTree {
             quotas: imbl::OrdSet::new(),
             acls: AclCache::default(),
             last_zxid: 0,
+            last_time: 0,
+            next_session_id: 0,
             digest: 0,
             data_size: 0,
             ephemeral_count: 0,
@@ -92,6 +98,11 @@ impl DataTree {
     /// The zxid of the last txn applied (failed ones included).
     pub fn last_zxid(&self) -> i64 {
         self.last_zxid
+    }
+
+    /// The leader's time stamp (ms since the epoch) on the last txn applied; 0 before any.
+    pub fn last_time(&self) -> i64 {
+        self.last_time
     }
 
     /// The node at `path`. As in ZooKeeper, `""` is another name for the root.
@@ -274,6 +285,10 @@ impl DataTree {
         let node = Node::new(data, acl.clone(), StatPersisted::created(zxid, time, owner));
         let stat = node.stat();
         self.attach(Arc::from(path), node);
+        assert!(
+            self.get(parent_path).is_some_and(|parent| parent.children.contains(path)),
+            "{path} created but not among its parent's children"
+        );
         triggers.push(trigger(path, EventType::NodeCreated, zxid, acl));
         triggers.push(trigger(parent_path, EventType::NodeChildrenChanged, zxid, parent_acl));
         self.quota_after_create(path, data.map_or(0, <[u8]>::len));
@@ -286,6 +301,10 @@ impl DataTree {
             return;
         };
         let parent_path = path::parent(path);
+        assert!(
+            self.get(parent_path).is_none_or(|parent| !parent.children.contains(path)),
+            "{path} deleted but still among its parent's children"
+        );
         let parent = self.modify(parent_path, |parent| {
             if zxid > parent.stat.pzxid {
                 parent.stat.pzxid = zxid;
@@ -335,6 +354,15 @@ impl DataTree {
             None => self.acls.release(&acl),
         }
         stat
+    }
+
+    /// A new session id: ZooKeeper's layout for a standalone server (server id 1 in the top byte, the time
+    /// in the middle bits, so ids differ across restores), and above every id handed out before.
+    pub(crate) fn allocate_session_id(&mut self, time: i64) -> i64 {
+        let id = self.next_session_id.max(session_id_seed(time));
+        assert!(!self.sessions.contains_key(&id), "session id 0x{id:x} allocated twice");
+        self.next_session_id = id + 1;
+        id
     }
 
     pub(crate) fn put_session(&mut self, id: i64, session: Session) {
@@ -415,6 +443,13 @@ impl DataTree {
     }
 }
 
+/// `SessionTrackerImpl.initializeNextSessionId(1)` at `time`: the top bit stays clear, since some clients
+/// reject negative session ids.
+fn session_id_seed(time: i64) -> i64 {
+    let next = ((time << 24) as u64 >> 8) as i64;
+    next | (1 << 56)
+}
+
 fn node_digest(path: &str, node: &Node) -> u64 {
     digest::node_meta(path, &node.acl, &node.stat).wrapping_add(digest::node_data(path, node.data.get()))
 }
@@ -429,9 +464,11 @@ fn trigger(path: &str, event: EventType, zxid: i64, acl: Arc<Vec<Acl>>) -> Watch
 }
 
 impl PartialEq for DataTree {
-    /// Same nodes, sessions and last zxid.
+    /// Same nodes, sessions, last zxid, last time and session counter.
     fn eq(&self, other: &Self) -> bool {
         self.last_zxid == other.last_zxid
+            && self.last_time == other.last_time
+            && self.next_session_id == other.next_session_id
             && self.digest == other.digest
             && self.sessions == other.sessions
             && self.nodes == other.nodes

@@ -1,11 +1,15 @@
 //! Transactions: what the log carries and what applying one produces.
 //!
-//! A [`Txn`] is a write request already stamped by the leader: its zxid, the leader's wall clock, the
-//! session it came from and that session's auth ids (so ACL checks give the same answer on every replica).
-//! Its byte encoding (version [`TXN_FORMAT_VERSION`]) is specified in `docs/tree-format.md`.
+//! A [`Txn`] is a write request already stamped by the leader: the leader's wall clock, the session it came
+//! from, that session's auth ids (so ACL checks give the same answer on every replica) and the proposal it
+//! came from (so the server holding the client's connection recognises its own write when it is committed).
+//! Its zxid is not in it: the zxid is the index of the log entry that carries it, given to
+//! [`DataTree::apply`](crate::DataTree::apply) by whoever reads the log. Its byte encoding (version
+//! [`TXN_FORMAT_VERSION`]) is specified in `docs/tree-format.md`.
 //!
-//! Version 2 added null znode data (length `0xFFFFFFFF`); version 1, where data is never null, is still
-//! read, so logs written before stay readable.
+//! Version 3 dropped the zxid and added the proposal id; version 2 added null znode data (length
+//! `0xFFFFFFFF`). Versions 1 and 2 are still read (their recorded zxid must equal the entry's index), so
+//! logs written before stay readable.
 
 use std::sync::Arc;
 
@@ -15,7 +19,7 @@ use crate::wire::{Input, Put, WireError};
 
 /// Version byte that starts every encoded [`Txn`]; the oldest version still read is
 /// [`OLDEST_TXN_FORMAT_VERSION`].
-pub const TXN_FORMAT_VERSION: u8 = 2;
+pub const TXN_FORMAT_VERSION: u8 = 3;
 
 /// Format 1 is format 2 without null data.
 const OLDEST_TXN_FORMAT_VERSION: u8 = 1;
@@ -24,10 +28,20 @@ const OLDEST_TXN_FORMAT_VERSION: u8 = 1;
 /// hostile input cannot exhaust the stack.
 const MAX_NESTING: usize = 4;
 
+/// Who proposed a txn: the server that holds the client's connection and that server's proposal counter.
+/// Only the proposer answers a client when the txn is committed; every replica applies it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProposalId {
+    pub node: u64,
+    pub seq: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Txn {
-    pub zxid: i64,
-    /// Milliseconds since the epoch, stamped by the leader: ctime, mtime and TTLs use it.
+    /// `ProposalId::default()` for txns read from format 1 and 2, which did not record it.
+    pub origin: ProposalId,
+    /// Milliseconds since the epoch, stamped by the leader and never lower than the previous txn's stamp:
+    /// ctime, mtime, TTLs and restore-by-time use it.
     pub time: i64,
     pub session_id: i64,
     /// The caller's ids (`ip:…`, `digest:…`, `super:`) at the time of the request.
@@ -83,7 +97,8 @@ pub enum TxnOp {
 /// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxnResult {
-    SessionCreated,
+    /// The id allocated to the new session.
+    SessionCreated(i64),
     SessionClosed,
     /// `path` is the final one (with the sequential suffix, if any).
     Created {
@@ -137,6 +152,8 @@ pub enum TxnDecodeError {
     TooDeep,
     #[error("{0} unexpected bytes after the transaction")]
     TrailingBytes(usize),
+    #[error("the transaction records zxid {recorded} but is log entry {index}")]
+    ZxidMismatch { index: i64, recorded: i64 },
 }
 
 impl From<WireError> for TxnDecodeError {
@@ -153,7 +170,8 @@ impl Txn {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + op_size_hint(&self.op));
         out.put_u8(TXN_FORMAT_VERSION);
-        out.put_i64(self.zxid);
+        out.put_u64(self.origin.node);
+        out.put_u64(self.origin.seq);
         out.put_i64(self.time);
         out.put_i64(self.session_id);
         out.put_u32(self.auth.len() as u32);
@@ -164,14 +182,23 @@ impl Txn {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Txn, TxnDecodeError> {
+    /// Decodes the txn carried by log entry `index`.
+    pub fn decode(bytes: &[u8], index: i64) -> Result<Txn, TxnDecodeError> {
         let mut input = bytes;
         let version = input.get_u8()?;
         if !(OLDEST_TXN_FORMAT_VERSION..=TXN_FORMAT_VERSION).contains(&version) {
             return Err(TxnDecodeError::UnsupportedVersion(version));
         }
         let format = Format { null_data: version >= 2 };
-        let zxid = input.get_i64()?;
+        let origin = if version >= 3 {
+            ProposalId { node: input.get_u64()?, seq: input.get_u64()? }
+        } else {
+            let recorded = input.get_i64()?;
+            if recorded != index {
+                return Err(TxnDecodeError::ZxidMismatch { index, recorded });
+            }
+            ProposalId::default()
+        };
         let time = input.get_i64()?;
         let session_id = input.get_i64()?;
         let count = input.get_u32()?;
@@ -183,7 +210,12 @@ impl Txn {
         if !input.is_empty() {
             return Err(TxnDecodeError::TrailingBytes(input.len()));
         }
-        Ok(Txn { zxid, time, session_id, auth, op })
+        Ok(Txn { origin, time, session_id, auth, op })
+    }
+
+    /// Whether `bytes` predate format 3, whose stamps are guaranteed never to go back in time.
+    pub fn is_legacy_format(bytes: &[u8]) -> bool {
+        bytes.first().is_some_and(|version| *version < 3)
     }
 }
 
@@ -315,41 +347,55 @@ fn decode_mode(flags: u8) -> Result<CreateMode, TxnDecodeError> {
 mod tests {
     use super::*;
 
+    fn txn(time: i64, session_id: i64, op: TxnOp) -> Txn {
+        Txn { origin: ProposalId { node: 1, seq: 2 }, time, session_id, auth: vec![], op }
+    }
+
+    /// The same txn as format 1 or 2 wrote it: the zxid where format 3 has the proposal id.
+    fn legacy(version: u8, zxid: i64, txn: &Txn) -> Vec<u8> {
+        let mut bytes = vec![version];
+        bytes.extend(zxid.to_le_bytes());
+        bytes.extend(&txn.encode()[17..]);
+        bytes
+    }
+
     #[test]
     fn layout_starts_with_version_and_header() {
-        let txn = Txn { zxid: 0x0102, time: 3, session_id: -1, auth: vec![], op: TxnOp::CloseSession };
+        let txn = Txn { origin: ProposalId { node: 5, seq: 0x0102 }, ..txn(3, -1, TxnOp::CloseSession) };
         let bytes = txn.encode();
         assert_eq!(bytes[0], TXN_FORMAT_VERSION);
-        assert_eq!(&bytes[1..9], &0x0102i64.to_le_bytes());
-        assert_eq!(&bytes[29..33], &(-11i32).to_le_bytes());
-        assert_eq!(bytes.len(), 33);
-        assert_eq!(Txn::decode(&bytes), Ok(txn));
+        assert_eq!(&bytes[1..9], &5u64.to_le_bytes());
+        assert_eq!(&bytes[9..17], &0x0102u64.to_le_bytes());
+        assert_eq!(&bytes[37..41], &(-11i32).to_le_bytes());
+        assert_eq!(bytes.len(), 41);
+        assert_eq!(Txn::decode(&bytes, 99), Ok(txn));
     }
 
     #[test]
     fn the_documented_example_is_exact() {
-        let txn = Txn { zxid: 7, time: 1000, session_id: 0x0100_0000_0000_0001, auth: vec![], op: TxnOp::CloseSession };
-        let expected: [u8; 33] = [
-            0x02, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0,
-            0xf5, 0xff, 0xff, 0xff,
+        let txn =
+            Txn { origin: ProposalId { node: 1, seq: 7 }, ..txn(1000, 0x0100_0000_0000_0001, TxnOp::CloseSession) };
+        let expected: [u8; 41] = [
+            0x03, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0,
+            0, 0, 0x01, 0, 0, 0, 0, 0xf5, 0xff, 0xff, 0xff,
         ];
         assert_eq!(txn.encode(), expected);
     }
 
     #[test]
     fn rejects_bad_versions_ops_and_trailing_bytes() {
-        let txn = Txn { zxid: 1, time: 2, session_id: 3, auth: vec![Id::anyone()], op: TxnOp::CloseSession };
+        let txn = Txn { auth: vec![Id::anyone()], ..txn(2, 3, TxnOp::CloseSession) };
         let mut bytes = txn.encode();
         bytes.push(0);
-        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::TrailingBytes(1)));
+        assert_eq!(Txn::decode(&bytes, 1), Err(TxnDecodeError::TrailingBytes(1)));
         bytes.pop();
         bytes[0] = 9;
-        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnsupportedVersion(9)));
+        assert_eq!(Txn::decode(&bytes, 1), Err(TxnDecodeError::UnsupportedVersion(9)));
         bytes[0] = TXN_FORMAT_VERSION;
         let op_at = bytes.len() - 4;
         bytes[op_at..].copy_from_slice(&99i32.to_le_bytes());
-        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnknownOp(99)));
-        assert_eq!(Txn::decode(&[]), Err(TxnDecodeError::Truncated));
+        assert_eq!(Txn::decode(&bytes, 1), Err(TxnDecodeError::UnknownOp(99)));
+        assert_eq!(Txn::decode(&[], 1), Err(TxnDecodeError::Truncated));
     }
 
     fn set_data(data: Option<&[u8]>) -> TxnOp {
@@ -365,32 +411,35 @@ mod tests {
     fn null_and_empty_data_round_trip_apart() {
         let ops = [create(None), create(Some(b"")), create(Some(b"x")), set_data(None), set_data(Some(b""))];
         for op in ops.iter().cloned().chain([TxnOp::Multi(ops.to_vec())]) {
-            let txn = Txn { zxid: 1, time: 2, session_id: 3, auth: vec![], op };
-            assert_eq!(Txn::decode(&txn.encode()), Ok(txn));
+            let txn = txn(2, 3, op);
+            assert_eq!(Txn::decode(&txn.encode(), 1), Ok(txn));
         }
     }
 
     #[test]
     fn the_documented_null_set_data_example_is_exact() {
-        let txn = Txn { zxid: 7, time: 1000, session_id: 0x0100_0000_0000_0001, auth: vec![], op: set_data(None) };
-        let mut expected = vec![0x02, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xe8, 0x03, 0, 0, 0, 0, 0, 0];
-        expected.extend([0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0]);
+        let txn = Txn { origin: ProposalId { node: 1, seq: 7 }, ..txn(1000, 0x0100_0000_0000_0001, set_data(None)) };
+        let mut expected = vec![0x03, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend([0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0]);
         expected.extend([0x05, 0, 0, 0, 0x02, 0, 0, 0, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(txn.encode(), expected);
     }
 
     #[test]
-    fn format_1_is_still_read_and_never_holds_null() {
-        // A version-2 payload without null data is byte for byte a version-1 payload but for the first byte.
-        let txn = Txn { zxid: 4, time: 5, session_id: 6, auth: vec![], op: create(Some(b"")) };
-        let mut bytes = txn.encode();
-        bytes[0] = 1;
-        assert_eq!(Txn::decode(&bytes), Ok(txn));
-        let mut bytes = Txn { zxid: 4, time: 5, session_id: 6, auth: vec![], op: set_data(None) }.encode();
-        bytes[0] = 1;
-        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::TooLong(u64::from(u32::MAX))));
-        bytes[0] = 0;
-        assert_eq!(Txn::decode(&bytes), Err(TxnDecodeError::UnsupportedVersion(0)));
+    fn formats_1_and_2_are_still_read_at_their_own_zxid() {
+        let plain = txn(5, 6, create(Some(b"")));
+        let read = Txn { origin: ProposalId::default(), ..plain.clone() };
+        for version in [1, 2] {
+            let bytes = legacy(version, 4, &plain);
+            assert!(Txn::is_legacy_format(&bytes));
+            assert_eq!(Txn::decode(&bytes, 4), Ok(read.clone()));
+            assert_eq!(Txn::decode(&bytes, 5), Err(TxnDecodeError::ZxidMismatch { index: 5, recorded: 4 }));
+        }
+        assert!(!Txn::is_legacy_format(&plain.encode()));
+        let null = txn(5, 6, set_data(None));
+        assert_eq!(Txn::decode(&legacy(2, 4, &null), 4).map(|t| t.op), Ok(null.op.clone()));
+        assert_eq!(Txn::decode(&legacy(1, 4, &null), 4), Err(TxnDecodeError::TooLong(u64::from(u32::MAX))));
+        assert_eq!(Txn::decode(&legacy(0, 4, &null), 4), Err(TxnDecodeError::UnsupportedVersion(0)));
     }
 
     #[test]
@@ -399,7 +448,6 @@ mod tests {
         for _ in 0..MAX_NESTING {
             op = TxnOp::Multi(vec![op]);
         }
-        let txn = Txn { zxid: 1, time: 1, session_id: 1, auth: vec![], op };
-        assert_eq!(Txn::decode(&txn.encode()), Err(TxnDecodeError::TooDeep));
+        assert_eq!(Txn::decode(&txn(1, 1, op).encode(), 1), Err(TxnDecodeError::TooDeep));
     }
 }

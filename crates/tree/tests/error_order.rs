@@ -56,9 +56,9 @@ fn create_order() {
     assert_eq!(l.run(create("/open")), err(ErrorCode::NodeExists));
     assert_eq!(l.run(create("/")), err(ErrorCode::NodeExists));
     // 9. Ephemeral parents.
-    l.open_session(5);
+    let s5 = l.open_session();
     assert!(matches!(
-        l.run_as(5, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral)).result,
+        l.run_as(s5, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral)).result,
         TxnResult::Created { .. }
     ));
     assert_eq!(l.run(create("/e/x")), err(ErrorCode::NoChildrenForEphemerals));
@@ -141,9 +141,9 @@ fn delete_container_order() {
     assert_eq!(l.run(delete_container("/c")), err(ErrorCode::NotEmpty));
     // Not a container: ZooKeeper says BadVersion for an ephemeral; Paddock also protects persistent nodes.
     assert_eq!(l.run(delete_container("/c/x/y")), err(ErrorCode::BadVersion));
-    l.open_session(3);
+    let s3 = l.open_session();
     assert!(matches!(
-        l.run_as(3, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral)).result,
+        l.run_as(s3, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral)).result,
         TxnResult::Created { .. }
     ));
     assert_eq!(l.run(delete_container("/e")), err(ErrorCode::BadVersion));

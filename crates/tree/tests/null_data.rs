@@ -5,7 +5,7 @@ mod common;
 
 use common::{Leader, create_op, set_data};
 use paddock_proto::{Acl, CreateMode};
-use paddock_tree::{DataTree, Txn, TxnOp, TxnResult};
+use paddock_tree::{DataTree, TxnOp, TxnResult};
 
 fn create_null(path: &str) -> TxnOp {
     TxnOp::Create { path: path.into(), data: None, acl: Acl::open_unsafe(), mode: CreateMode::Persistent, ttl: 0 }
@@ -59,12 +59,9 @@ fn the_digest_tells_null_from_empty_and_the_log_carries_it() {
     let txn_null = null.txn(1, &[], create_null("/x"));
     let txn_empty = empty.txn(1, &[], create_op("/x", b"", Acl::open_unsafe(), CreateMode::Persistent));
     // Through the txn encoding, as a WAL replay would see them.
-    for (leader, txn) in [(&mut null, txn_null), (&mut empty, txn_empty)] {
-        let decoded = Txn::decode(&txn.encode());
-        assert_eq!(decoded.as_ref(), Ok(&txn));
-        if let Ok(decoded) = decoded {
-            leader.tree.apply(&decoded);
-        }
+    for (leader, (zxid, txn)) in [(&mut null, txn_null), (&mut empty, txn_empty)] {
+        let applied = leader.tree.apply_entry(zxid, &txn.encode());
+        assert_eq!(applied.map(|(decoded, _)| decoded), Ok(txn));
     }
     assert_eq!(null.stat("/x"), empty.stat("/x"), "clients see the same Stat");
     assert_ne!(null.tree.digest(), empty.tree.digest());

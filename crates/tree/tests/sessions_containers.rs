@@ -13,22 +13,21 @@ fn ephemeral(path: &str) -> TxnOp {
 #[test]
 fn sessions_are_recorded_and_own_their_ephemerals() {
     let mut l = Leader::new();
-    l.open_session(0x10);
-    l.open_session(0x20);
-    assert_eq!(l.tree.session(0x10), Some(&Session { timeout_ms: 30_000, passwd: [7; 16] }));
-    assert_eq!(l.tree.sessions().map(|(id, _)| id).collect::<Vec<_>>(), vec![0x10, 0x20]);
+    let (s10, s20) = (l.open_session(), l.open_session());
+    assert_eq!(l.tree.session(s10), Some(&Session { timeout_ms: 30_000, passwd: [7; 16] }));
+    assert_eq!(l.tree.sessions().map(|(id, _)| id).collect::<Vec<_>>(), vec![s10, s20]);
     l.mk("/q", CreateMode::Persistent);
     for path in ["/q/b", "/q/a", "/e"] {
-        assert!(matches!(l.run_as(0x10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
+        assert!(matches!(l.run_as(s10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
     }
-    assert!(matches!(l.run_as(0x20, &[], ephemeral("/q/c")).result, TxnResult::Created { .. }));
-    assert_eq!(l.tree.ephemerals(0x10), vec!["/e", "/q/a", "/q/b"]);
-    assert_eq!(l.tree.ephemerals(0x20), vec!["/q/c"]);
+    assert!(matches!(l.run_as(s20, &[], ephemeral("/q/c")).result, TxnResult::Created { .. }));
+    assert_eq!(l.tree.ephemerals(s10), vec!["/e", "/q/a", "/q/b"]);
+    assert_eq!(l.tree.ephemerals(s20), vec!["/q/c"]);
     assert_eq!(l.tree.ephemerals(0x30), Vec::<String>::new());
     assert_eq!(l.tree.ephemerals_count(), 4);
     // Deleting one by hand takes it out of the index.
     assert_eq!(l.run(delete("/e", -1)), TxnResult::Deleted);
-    assert_eq!(l.tree.ephemerals(0x10), vec!["/q/a", "/q/b"]);
+    assert_eq!(l.tree.ephemerals(s10), vec!["/q/a", "/q/b"]);
     assert_eq!(l.tree.ephemerals_count(), 3);
     assert_eq!(l.tree.check_consistency(), Ok(()));
 }
@@ -36,17 +35,17 @@ fn sessions_are_recorded_and_own_their_ephemerals() {
 #[test]
 fn closing_a_session_deletes_its_ephemerals_and_fires_their_watches() {
     let mut l = Leader::new();
-    l.open_session(0x10);
+    let s10 = l.open_session();
     l.mk("/q", CreateMode::Persistent);
     for path in ["/q/a", "/q/b"] {
-        assert!(matches!(l.run_as(0x10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
+        assert!(matches!(l.run_as(s10, &[], ephemeral(path)).result, TxnResult::Created { .. }));
     }
     let digest_before_session = {
         let mut other = Leader::new();
         other.mk("/q", CreateMode::Persistent);
         other.tree.digest()
     };
-    let applied = l.run_as(0x10, &[], TxnOp::CloseSession);
+    let applied = l.run_as(s10, &[], TxnOp::CloseSession);
     assert_eq!(applied.result, TxnResult::SessionClosed);
     let fired: Vec<_> = applied.triggers.iter().map(|t| (t.path.as_str(), t.event, t.zxid)).collect();
     let z = l.zxid;
@@ -59,16 +58,16 @@ fn closing_a_session_deletes_its_ephemerals_and_fires_their_watches() {
             ("/q", EventType::NodeChildrenChanged, z),
         ]
     );
-    assert_eq!(l.tree.session(0x10), None);
+    assert_eq!(l.tree.session(s10), None);
     assert_eq!(l.tree.children("/q"), Some(vec![]));
     assert_eq!(l.stat("/q").pzxid, z);
     assert_eq!(l.tree.ephemerals_count(), 0);
     assert_ne!(l.tree.digest(), digest_before_session, "stats moved, so the digests differ");
     // Closing again, or closing a session never seen, is harmless.
-    assert_eq!(l.run_as(0x10, &[], TxnOp::CloseSession).result, TxnResult::SessionClosed);
+    assert_eq!(l.run_as(s10, &[], TxnOp::CloseSession).result, TxnResult::SessionClosed);
     assert_eq!(l.run_as(0x99, &[], TxnOp::CloseSession).result, TxnResult::SessionClosed);
     // A closed session cannot create ephemerals any more.
-    assert_eq!(l.run_as(0x10, &[], ephemeral("/q/late")).result, err(ErrorCode::SessionExpired));
+    assert_eq!(l.run_as(s10, &[], ephemeral("/q/late")).result, err(ErrorCode::SessionExpired));
     assert_eq!(l.tree.check_consistency(), Ok(()));
 }
 
@@ -118,8 +117,8 @@ fn ttl_nodes_expire_after_their_ttl_since_the_last_change() {
 #[test]
 fn persistent_and_ephemeral_nodes_are_never_candidates() {
     let mut l = Leader::new();
-    l.open_session(4);
+    let s4 = l.open_session();
     l.mk("/p", CreateMode::Persistent);
-    assert!(matches!(l.run_as(4, &[], ephemeral("/e")).result, TxnResult::Created { .. }));
+    assert!(matches!(l.run_as(s4, &[], ephemeral("/e")).result, TxnResult::Created { .. }));
     assert!(l.tree.expired_containers(i64::MAX, 1).is_empty());
 }

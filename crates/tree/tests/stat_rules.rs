@@ -113,8 +113,8 @@ fn sequential_suffix_is_the_parents_creation_count() {
     assert_eq!(leader.mk("/p/s-", CreateMode::PersistentSequential), "/p/s-0000000001");
     assert_eq!(leader.stat("/p").cversion, 3);
     assert_eq!(leader.mk("/p/", CreateMode::PersistentSequential), "/p/0000000002");
-    leader.open_session(9);
-    let applied = leader.run_as(9, &[], create_op("/p/e-", b"", Acl::open_unsafe(), CreateMode::EphemeralSequential));
+    let s9 = leader.open_session();
+    let applied = leader.run_as(s9, &[], create_op("/p/e-", b"", Acl::open_unsafe(), CreateMode::EphemeralSequential));
     assert!(matches!(applied.result, TxnResult::Created { ref path, .. } if path == "/p/e-0000000003"));
     // The root's counter does not count /zookeeper, which was never "created": /p was its first child.
     assert_eq!(leader.mk("/s", CreateMode::PersistentSequential), "/s0000000001");
@@ -123,9 +123,9 @@ fn sequential_suffix_is_the_parents_creation_count() {
 #[test]
 fn ephemeral_container_and_ttl_owners() {
     let mut leader = Leader::new();
-    leader.open_session(0x1234);
-    let applied = leader.run_as(0x1234, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral));
-    assert!(matches!(applied.result, TxnResult::Created { stat, .. } if stat.ephemeral_owner == 0x1234));
+    let s = leader.open_session();
+    let applied = leader.run_as(s, &[], create_op("/e", b"", Acl::open_unsafe(), CreateMode::Ephemeral));
+    assert!(matches!(applied.result, TxnResult::Created { stat, .. } if stat.ephemeral_owner == s));
     leader.mk("/c", CreateMode::Container);
     assert_eq!(leader.stat("/c").ephemeral_owner, 0);
     assert_eq!(leader.tree.get("/c").map(|n| n.persisted_stat().ephemeral_owner), Some(i64::MIN));

@@ -1,9 +1,9 @@
-//! A tree plus a leader's clock and zxid counter: each call stamps the next zxid and moves time on by
-//! one second, as a log of real requests would.
+//! A tree plus a leader's clock and log index: each call applies the txn as the next entry and moves time
+//! on by one second, as a log of real requests would.
 #![allow(dead_code)]
 
 use paddock_proto::{Acl, CreateMode, ErrorCode, Id, Stat};
-use paddock_tree::{Applied, DataTree, Txn, TxnOp, TxnResult};
+use paddock_tree::{Applied, DataTree, ProposalId, Txn, TxnOp, TxnResult};
 
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -18,24 +18,28 @@ impl Leader {
         Leader { tree: DataTree::new(), zxid: 0, time: T0 }
     }
 
-    pub fn txn(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> Txn {
+    /// The next entry's zxid and txn.
+    pub fn txn(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> (i64, Txn) {
         self.zxid += 1;
         self.time += 1000;
-        Txn { zxid: self.zxid, time: self.time, session_id, auth: auth.to_vec(), op }
+        (self.zxid, Txn { origin: ProposalId::default(), time: self.time, session_id, auth: auth.to_vec(), op })
     }
 
     pub fn run_as(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> Applied {
-        let txn = self.txn(session_id, auth, op);
-        self.tree.apply(&txn)
+        let (zxid, txn) = self.txn(session_id, auth, op);
+        self.tree.apply(zxid, &txn)
     }
 
     pub fn run(&mut self, op: TxnOp) -> TxnResult {
         self.run_as(1, &[], op).result
     }
 
-    pub fn open_session(&mut self, session_id: i64) {
-        let applied = self.run_as(session_id, &[], TxnOp::CreateSession { timeout_ms: 30_000, passwd: [7; 16] });
-        assert_eq!(applied.result, TxnResult::SessionCreated);
+    /// Opens a session and returns the id the tree allocated.
+    pub fn open_session(&mut self) -> i64 {
+        match self.run_as(0, &[], TxnOp::CreateSession { timeout_ms: 30_000, passwd: [7; 16] }).result {
+            TxnResult::SessionCreated(id) => id,
+            other => panic!("session creation failed: {other:?}"),
+        }
     }
 
     /// Creates a node and returns the created path, panicking on failure (setup only).
