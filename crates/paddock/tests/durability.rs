@@ -206,3 +206,37 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     assert!(format!("{e:#}").contains("locked by another Paddock process"), "{e:#}");
     assert!(first.log().contains("paddock ready"), "the first server is unaffected");
 }
+
+/// `paddock server --config FILE` in a fresh directory holding `myid` (if given): (exit success, stderr).
+fn server_with_config(cfg: &str, myid: Option<&str>) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if let Some(myid) = myid {
+        std::fs::write(dir.path().join("myid"), myid).expect("myid written");
+    }
+    let config = dir.path().join("zoo.cfg");
+    std::fs::write(&config, format!("dataDir={}\nclientPort=0\nadmin.enableServer=false\n{cfg}", dir.path().display()))
+        .expect("zoo.cfg written");
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["server", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run paddock server");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_ensemble_configurations_are_refused_with_one_line_naming_the_problem() {
+    let three = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n";
+    let cases = [
+        ("server.1=127.0.0.1:2888\nserver.2=127.0.0.1:2889:3889\n", None, "server.1"),
+        (three, None, "myid"),
+        (three, Some("7"), "names server 7"),
+        ("group.1=1:2:3\n", None, "group.1"),
+    ];
+    for (cfg, myid, expected) in cases {
+        let (ok, stderr) = server_with_config(cfg, myid);
+        assert!(!ok, "must refuse {cfg:?}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("paddock: ") && last.contains(expected), "{expected:?} not in: {stderr}");
+    }
+}

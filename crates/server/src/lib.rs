@@ -95,6 +95,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// Starts a standalone server on its data directory: recovers the tree from the newest valid snapshot and
 /// the write-ahead log, then logs every write durably before applying it.
 pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    if let Some(ensemble) = config.ensemble()? {
+        // Starting each member standalone would give every member its own history: refuse instead.
+        anyhow::bail!(
+            "zoo.cfg describes an ensemble of {} servers (this is server {}), but this build of Paddock runs only \
+             standalone servers (one or no server.N line)",
+            ensemble.servers.len(),
+            ensemble.my_id
+        );
+    }
     let recover_config = config.clone();
     let recovered = tokio::task::spawn_blocking(move || persist::recover(&recover_config))
         .await

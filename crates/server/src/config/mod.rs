@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use paddock_proto::DEFAULT_MAX_BUFFER;
 use paddock_storage::Pace;
 
+mod ensemble;
+
+pub use ensemble::{Ensemble, QuorumServer, QuorumSettings, Role, Timeouts};
+
 /// Everything the server needs to know at start-up.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -53,6 +57,8 @@ pub struct ServerConfig {
     pub admin_snapshot_enabled: bool,
     pub container_check_interval_ms: u64,
     pub container_max_never_used_ms: i64,
+    /// `server.N`, `initLimit`, `syncLimit` and the other quorum keys.
+    pub quorum: QuorumSettings,
     /// Every key the file held, for `conf` and the admin `configuration` command.
     pub raw: BTreeMap<String, String>,
     /// Where the configuration came from, if a file.
@@ -99,6 +105,7 @@ impl Default for ServerConfig {
             admin_snapshot_enabled: true,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
+            quorum: QuorumSettings::default(),
             raw: BTreeMap::new(),
             source: None,
         }
@@ -112,6 +119,10 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config key {key}: invalid value {value:?}: {reason}")]
     Invalid { key: String, value: String, reason: String },
+    #[error("myid file {path} {problem}")]
+    MyId { path: PathBuf, problem: String },
+    #[error("ensemble: {0}")]
+    Ensemble(String),
 }
 
 impl ServerConfig {
@@ -131,11 +142,13 @@ impl ServerConfig {
         let mut warnings = Vec::new();
         let mut min_set = false;
         let mut max_set = false;
+        let mut client_port_set = false;
         for (key, value) in &raw {
             match apply_key(&mut config, key, value)? {
                 Applied::Known => {}
                 Applied::MinTimeout => min_set = true,
                 Applied::MaxTimeout => max_set = true,
+                Applied::ClientPort => client_port_set = true,
                 Applied::Unknown => warnings.push(format!("unknown config key {key} ignored")),
                 Applied::Ignored(why) => warnings.push(format!("config key {key} ignored: {why}")),
             }
@@ -147,8 +160,38 @@ impl ServerConfig {
         if !max_set {
             config.max_session_timeout_ms = 20 * config.tick_time_ms as i32;
         }
+        warnings.extend(config.check_own_line(client_port_set)?);
         config.raw = raw;
         Ok((config, warnings))
+    }
+
+    /// The ensemble this server belongs to (reading `myid` from the data directory), or `None` standalone.
+    pub fn ensemble(&self) -> Result<Option<Ensemble>, ConfigError> {
+        self.quorum.ensemble(&self.data_dir)
+    }
+
+    /// ZooKeeper takes the client port from the server's own `server.N` line when `clientPort` is unset, and
+    /// refuses a `clientPort` that disagrees with it; `peerType` loses to the line.
+    fn check_own_line(&mut self, client_port_set: bool) -> Result<Vec<String>, ConfigError> {
+        let Ok(Some(ensemble)) = self.ensemble() else { return Ok(Vec::new()) };
+        let Some(own) = ensemble.servers.get(&ensemble.my_id) else { return Ok(Vec::new()) };
+        let mut warnings = Vec::new();
+        if let Some((address, port)) = own.client {
+            if client_port_set && self.client_port != port {
+                return Err(ConfigError::Ensemble(format!(
+                    "clientPort={} disagrees with the client port {port} in server.{}",
+                    self.client_port, own.id
+                )));
+            }
+            self.client_port = port;
+            if let Some(address) = address {
+                self.client_port_address = address;
+            }
+        }
+        if self.quorum.peer_type.is_some_and(|role| role != own.role) {
+            warnings.push(format!("peerType disagrees with server.{}; its role there wins, as in ZooKeeper", own.id));
+        }
+        Ok(warnings)
     }
 
     /// Clamps a client's requested session timeout into the configured bounds.
@@ -171,6 +214,7 @@ enum Applied {
     Known,
     MinTimeout,
     MaxTimeout,
+    ClientPort,
     Unknown,
     Ignored(&'static str),
 }
@@ -178,7 +222,6 @@ enum Applied {
 fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applied, ConfigError> {
     match key {
         "tickTime" => config.tick_time_ms = parse_num(key, value)?,
-        "clientPort" => config.client_port = parse_num(key, value)?,
         "clientPortAddress" => config.client_port_address = parse_num(key, value)?,
         "dataDir" => config.data_dir = PathBuf::from(value),
         "dataLogDir" => config.data_log_dir = Some(PathBuf::from(value)),
@@ -226,18 +269,13 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "admin.snapshot.enabled" => config.admin_snapshot_enabled = parse_bool(key, value)?,
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
         "znode.container.maxNeverUsedIntervalMs" => config.container_max_never_used_ms = parse_num(key, value)?,
-        "initLimit"
-        | "syncLimit"
-        | "standaloneEnabled"
-        | "reconfigEnabled"
-        | "electionAlg"
-        | "peerType"
-        | "quorumListenOnAllIPs" => {
-            return Ok(Applied::Ignored("quorum settings have no effect on a standalone server"));
+        "clientPort" => {
+            config.client_port = parse_num(key, value)?;
+            return Ok(Applied::ClientPort);
         }
-        k if k.starts_with("server.") || k.starts_with("group.") || k.starts_with("weight.") => {
-            return Ok(Applied::Ignored("replication is not available yet; running standalone"));
-        }
+        "electionAlg" => return Ok(Applied::Ignored("Paddock elects with Raft over the peer port")),
+        "quorumListenOnAllIPs" => return Ok(Applied::Ignored("the peer port listens on the server's own address")),
+        k if config.quorum.apply(k, value)? => {}
         k if k.starts_with("admin.") || k.starts_with("metricsProvider.") => {
             return Ok(Applied::Ignored("not supported by Paddock"));
         }
@@ -304,7 +342,9 @@ mod tests {
         assert_eq!(config.jute_max_buffer, 4096);
         assert_eq!(config.min_session_timeout_ms, 2000);
         assert_eq!(config.max_session_timeout_ms, 20000);
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(config.quorum.servers.len(), 1, "one server.N line: standalone");
+        assert_eq!(config.ensemble().ok(), Some(None));
         assert!(warnings.iter().any(|w| w.contains("foo.bar")));
     }
 
@@ -331,6 +371,53 @@ mod tests {
             let err = ServerConfig::parse(&format!("paddock.snapshot.cpuShare={bad}")).expect_err(bad);
             assert!(err.to_string().contains("paddock.snapshot.cpuShare"), "{err}");
         }
+    }
+
+    fn ensemble_dir(myid: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if let Some(myid) = myid {
+            std::fs::write(dir.path().join("myid"), myid).expect("myid written");
+        }
+        dir
+    }
+
+    fn three_servers(dir: &Path, extra: &str) -> Result<(ServerConfig, Vec<String>), ConfigError> {
+        ServerConfig::parse(&format!(
+            "dataDir={}\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889;2182\n\
+             server.3=127.0.0.1:2890:3890:observer;127.0.0.2:2183\n{extra}",
+            dir.display()
+        ))
+    }
+
+    #[test]
+    fn an_ensemble_needs_its_own_id_in_myid() {
+        let dir = ensemble_dir(Some("2\n"));
+        let (config, warnings) =
+            three_servers(dir.path(), "initLimit=7\nsyncLimit=3\npeerType=observer").expect("parses");
+        let ensemble = config.ensemble().expect("valid").expect("an ensemble");
+        assert_eq!(ensemble.my_id, 2);
+        assert_eq!(ensemble.servers[&3].role, Role::Observer);
+        assert_eq!(config.client_port, 2182, "the client port comes from the server's own line");
+        assert_eq!((config.quorum.init_limit, config.quorum.sync_limit), (7, 3));
+        assert!(warnings.iter().any(|w| w.contains("peerType")), "{warnings:?}");
+        for (myid, expected) in
+            [(None, "cannot be read"), (Some("two"), "not a server id"), (Some("4"), "names server 4")]
+        {
+            let dir = ensemble_dir(myid);
+            let (config, _) = three_servers(dir.path(), "").expect("parses");
+            let err = config.ensemble().expect_err("bad myid").to_string();
+            assert!(err.contains("myid") && err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_client_port_that_disagrees_with_the_server_line_is_refused() {
+        let dir = ensemble_dir(Some("2"));
+        assert!(three_servers(dir.path(), "clientPort=2182").is_ok());
+        let err = three_servers(dir.path(), "clientPort=2999").expect_err("disagrees").to_string();
+        assert!(err.contains("clientPort=2999") && err.contains("server.2"), "{err}");
+        let err = ServerConfig::parse("group.1=1:2:3").expect_err("hierarchical").to_string();
+        assert!(err.contains("group.1"), "{err}");
     }
 
     #[test]
