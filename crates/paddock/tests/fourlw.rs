@@ -219,6 +219,9 @@ async fn every_four_letter_word_matches_zookeepers_format() {
 
     let (ours, theirs) = both(&p, "mntr");
     let (ours, theirs) = (pairs(&ours, '\t'), pairs(&theirs, '\t'));
+    // Parsers of mntr (Kafka's, Solr's, monitoring agents) expect every key to start with zk_.
+    assert!(ours.keys().all(|key| key.starts_with("zk_")), "mntr keys: {:?}", ours.keys());
+    assert!(ours.contains_key("zk_paddock_state_digest"), "Paddock's own keys are there, prefixed");
     for (key, value) in &theirs {
         let ours = ours.get(key).unwrap_or_else(|| panic!("mntr key {key} missing"));
         assert_eq!(ours.parse::<f64>().is_ok(), value.parse::<f64>().is_ok(), "{key}: {ours} vs {value}");

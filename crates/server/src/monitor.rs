@@ -211,11 +211,11 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
         }
     }
     let last_snapshot = core.snapshots.as_ref().map(|s| s.last_zxid.load(Ordering::Relaxed)).unwrap_or(-1);
-    out.push(("paddock_last_snapshot_zxid".into(), last_snapshot.to_string()));
-    out.push(("paddock_last_zxid".into(), core.last_zxid().to_string()));
-    out.push(("paddock_state_digest".into(), core.tree.digest().to_string()));
-    out.push(("paddock_sessions_expired".into(), core.stats.sessions_expired.to_string()));
-    out.push(("paddock_log_failures".into(), core.stats.log_failures.to_string()));
+    out.push(("zk_paddock_last_snapshot_zxid".into(), last_snapshot.to_string()));
+    out.push(("zk_paddock_last_zxid".into(), core.last_zxid().to_string()));
+    out.push(("zk_paddock_state_digest".into(), core.tree.digest().to_string()));
+    out.push(("zk_paddock_sessions_expired".into(), core.stats.sessions_expired.to_string()));
+    out.push(("zk_paddock_log_failures".into(), core.stats.log_failures.to_string()));
     out
 }
 

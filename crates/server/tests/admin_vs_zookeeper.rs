@@ -88,8 +88,10 @@ const EXACT: &[(&str, &str)] = &[
 ];
 
 /// Keys only Paddock has: (path, why).
-const PADDOCK_ONLY: &[(&str, &str)] =
-    &[("monitor/paddock_*", "Paddock's own metrics, prefixed so that no ZooKeeper tool mistakes them")];
+const PADDOCK_ONLY: &[(&str, &str)] = &[(
+    "monitor/paddock_*",
+    "Paddock's own metrics (zk_paddock_* in mntr, whose zk_ the JSON drops), prefixed so that no ZooKeeper tool mistakes them",
+)];
 
 /// Objects whose keys are not ZooKeeper's names but data that differs between the servers, rewritten on
 /// both sides before comparing: (path, why).
