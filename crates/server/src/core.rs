@@ -400,8 +400,9 @@ impl Core {
     /// ZooKeeper's ContainerManager: empty containers and expired TTL nodes are deleted through the log.
     fn reap_containers(&mut self) {
         let candidates = self.tree.expired_containers(now_ms(), self.config.container_max_never_used_ms);
-        for path in candidates {
-            self.propose(0, Vec::new(), TxnOp::DeleteContainer { path }, Origin::Internal);
+        for (path, mzxid) in candidates {
+            let op = TxnOp::DeleteContainer { path, observed_mzxid: Some(mzxid) };
+            self.propose(0, Vec::new(), op, Origin::Internal);
         }
     }
 

@@ -56,7 +56,9 @@ fn single_write(req: &Request, extended_types: bool) -> Option<Result<(TxnOp, Re
             create_op(OpCode::CreateTtl, &req, r.ttl, extended_types)
         }
         Request::Delete(r) => Ok((TxnOp::Delete { path: r.path.clone(), version: r.version }, ReplyKind::Delete)),
-        Request::DeleteContainer(r) => Ok((TxnOp::DeleteContainer { path: r.path.clone() }, ReplyKind::Delete)),
+        Request::DeleteContainer(r) => {
+            Ok((TxnOp::DeleteContainer { path: r.path.clone(), observed_mzxid: None }, ReplyKind::Delete))
+        }
         Request::SetData(r) => {
             Ok((TxnOp::SetData { path: r.path.clone(), data: r.data.clone(), version: r.version }, ReplyKind::SetData))
         }

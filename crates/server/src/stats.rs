@@ -256,7 +256,7 @@ impl ServerStats {
     pub fn record_writes(&mut self, op: &TxnOp, result: &TxnResult, ephemerals: &[String]) {
         match (op, result) {
             (TxnOp::Create { data, .. }, TxnResult::Created { path, .. }) => self.record_write(path, data_len(data)),
-            (TxnOp::Delete { path, .. } | TxnOp::DeleteContainer { path }, TxnResult::Deleted) => {
+            (TxnOp::Delete { path, .. } | TxnOp::DeleteContainer { path, .. }, TxnResult::Deleted) => {
                 self.record_write(path, 0)
             }
             (TxnOp::SetData { path, data, .. }, TxnResult::SetData(_)) => self.record_write(path, data_len(data)),

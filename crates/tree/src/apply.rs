@@ -90,7 +90,9 @@ impl DataTree {
                 self.create(txn, path, data.as_deref(), acl, *mode, *ttl, triggers)
             }
             TxnOp::Delete { path, version } => self.delete(txn, path, *version, triggers),
-            TxnOp::DeleteContainer { path } => self.delete_container(txn, path, triggers),
+            TxnOp::DeleteContainer { path, observed_mzxid } => {
+                self.delete_container(txn, path, *observed_mzxid, triggers)
+            }
             TxnOp::SetData { path, data, version } => self.set_data_op(txn, path, data.as_deref(), *version, triggers),
             TxnOp::SetAcl { path, acl, version } => self.set_acl(txn, path, acl, *version),
             TxnOp::Check { path, version } => self.check(txn, path, *version),
@@ -189,13 +191,22 @@ impl DataTree {
     /// node goes. ZooKeeper refuses only ephemeral nodes here (with BadVersion) and would delete a plain
     /// persistent node; Paddock refuses those too, so neither a raw client nor a container re-created as
     /// a persistent node between the reaper's scan and this txn can lose data.
-    fn delete_container(&mut self, txn: &Step, path: &str, triggers: &mut Vec<WatchTrigger>) -> OpResult {
+    fn delete_container(
+        &mut self,
+        txn: &Step,
+        path: &str,
+        observed_mzxid: Option<i64>,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> OpResult {
         validate_deletable(path)?;
         let node = self.get(path).ok_or(ErrorCode::NoNode)?;
         if !node.children.is_empty() {
             return Err(ErrorCode::NotEmpty);
         }
         if !matches!(EphemeralType::of(node.stat.ephemeral_owner), EphemeralType::Container | EphemeralType::Ttl(_)) {
+            return Err(ErrorCode::BadVersion);
+        }
+        if observed_mzxid.is_some_and(|mzxid| mzxid != node.stat.mzxid) {
             return Err(ErrorCode::BadVersion);
         }
         self.delete_node(path, txn.zxid, triggers);

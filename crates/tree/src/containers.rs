@@ -10,7 +10,8 @@ impl DataTree {
     /// Empty containers that have had a child (stored cversion > 0); empty containers that never had one,
     /// once `max_never_used_ms` (> 0) has passed since their last change; and empty TTL nodes not changed
     /// for longer than their TTL. Times are leader-stamped milliseconds, compared against node mtimes.
-    pub fn expired_containers(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
+    /// Each candidate comes with its mzxid, for the `DeleteContainer` that must not delete it if it changed.
+    pub fn expired_containers(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<(String, i64)> {
         let mut due = Vec::new();
         for path in &self.containers {
             let Some(node) = self.get(path) else { continue };
@@ -19,7 +20,7 @@ impl DataTree {
             }
             let idle = now_ms.saturating_sub(node.stat.mtime);
             if node.stat.cversion > 0 || (max_never_used_ms > 0 && idle > max_never_used_ms) {
-                due.push(path.to_string());
+                due.push((path.to_string(), node.stat.mzxid));
             }
         }
         for path in &self.ttls {
@@ -29,7 +30,7 @@ impl DataTree {
                 && ttl != 0
                 && now_ms.saturating_sub(node.stat.mtime) > ttl
             {
-                due.push(path.to_string());
+                due.push((path.to_string(), node.stat.mzxid));
             }
         }
         due

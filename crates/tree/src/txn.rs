@@ -73,8 +73,12 @@ pub enum TxnOp {
         version: i32,
     },
     /// Deletes an empty container or TTL node (ZooKeeper's `ContainerManager`); no ACL check.
+    /// `observed_mzxid`: the node's mzxid when the reaper judged it due; if the node changed since (a
+    /// `setData` refreshing a TTL node), the txn fails with BadVersion and the node stays. `None` (a client's
+    /// own deleteContainer, or a format 1/2 txn) deletes whatever the mzxid.
     DeleteContainer {
         path: String,
+        observed_mzxid: Option<i64>,
     },
     /// `data` `None` makes the data null, as in `Create`.
     SetData {
@@ -189,7 +193,7 @@ impl Txn {
         if !(OLDEST_TXN_FORMAT_VERSION..=TXN_FORMAT_VERSION).contains(&version) {
             return Err(TxnDecodeError::UnsupportedVersion(version));
         }
-        let format = Format { null_data: version >= 2 };
+        let format = Format { null_data: version >= 2, observed_mzxid: version >= 3 };
         let origin = if version >= 3 {
             ProposalId { node: input.get_u64()?, seq: input.get_u64()? }
         } else {
@@ -255,9 +259,10 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_str(path);
             out.put_i32(*version);
         }
-        TxnOp::DeleteContainer { path } => {
+        TxnOp::DeleteContainer { path, observed_mzxid } => {
             out.put_i32(OpCode::DeleteContainer as i32);
             out.put_str(path);
+            out.put_i64(observed_mzxid.unwrap_or(-1));
         }
         TxnOp::SetData { path, data, version } => {
             out.put_i32(OpCode::SetData as i32);
@@ -290,6 +295,8 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
 #[derive(Clone, Copy)]
 struct Format {
     null_data: bool,
+    /// Format 3: `DeleteContainer` carries the mzxid the reaper observed.
+    observed_mzxid: bool,
 }
 
 impl Format {
@@ -315,7 +322,10 @@ fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, T
             ttl: input.get_i64()?,
         },
         Some(OpCode::Delete) => TxnOp::Delete { path: input.get_string()?, version: input.get_i32()? },
-        Some(OpCode::DeleteContainer) => TxnOp::DeleteContainer { path: input.get_string()? },
+        Some(OpCode::DeleteContainer) => TxnOp::DeleteContainer {
+            path: input.get_string()?,
+            observed_mzxid: if format.observed_mzxid { Some(input.get_i64()?).filter(|m| *m >= 0) } else { None },
+        },
         Some(OpCode::SetData) => {
             TxnOp::SetData { path: input.get_string()?, data: format.data(input)?, version: input.get_i32()? }
         }

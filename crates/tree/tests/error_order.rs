@@ -135,7 +135,7 @@ fn delete_container_order() {
     l.mk("/c", CreateMode::Container);
     l.mk("/c/x", CreateMode::Container);
     l.mk("/c/x/y", CreateMode::Persistent);
-    let delete_container = |path: &str| TxnOp::DeleteContainer { path: path.into() };
+    let delete_container = |path: &str| TxnOp::DeleteContainer { path: path.into(), observed_mzxid: None };
     assert_eq!(l.run(delete_container("/zookeeper")), err(ErrorCode::BadArguments));
     assert_eq!(l.run(delete_container("/missing")), err(ErrorCode::NoNode));
     assert_eq!(l.run(delete_container("/c")), err(ErrorCode::NotEmpty));

@@ -82,7 +82,7 @@ fn only_create_delete_set_data_and_check_may_be_in_a_multi() {
     for op in [
         TxnOp::CloseSession,
         TxnOp::CreateSession { timeout_ms: 1, passwd: [0; 16] },
-        TxnOp::DeleteContainer { path: "/x".into() },
+        TxnOp::DeleteContainer { path: "/x".into(), observed_mzxid: None },
         set_acl("/", Acl::open_unsafe(), -1),
         TxnOp::Multi(vec![]),
     ] {

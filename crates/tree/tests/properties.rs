@@ -119,7 +119,7 @@ fn op() -> impl Strategy<Value = TxnOp> {
         1 => (any::<i32>(), any::<[u8; 16]>()).prop_map(|(timeout_ms, passwd)| TxnOp::CreateSession { timeout_ms, passwd }),
         1 => Just(TxnOp::CloseSession),
         1 => Just(TxnOp::CloseSession),
-        1 => path().prop_map(|path| TxnOp::DeleteContainer { path }),
+        1 => (path(), prop::option::of(0i64..200)).prop_map(|(path, observed_mzxid)| TxnOp::DeleteContainer { path, observed_mzxid }),
         1 => (path(), acl(), version()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),
         1 => prop::collection::vec(multi_member(), 0..4).prop_map(TxnOp::Multi),
     ]
@@ -169,7 +169,8 @@ fn arbitrary_txn() -> impl Strategy<Value = Txn> {
         (".*", prop::option::of(prop::collection::vec(any::<u8>(), 0..40)), arbitrary_acl(), mode(), any::<i64>())
             .prop_map(|(path, data, acl, mode, ttl)| TxnOp::Create { path, data, acl, mode, ttl }),
         (".*", any::<i32>()).prop_map(|(path, version)| TxnOp::Delete { path, version }),
-        ".*".prop_map(|path| TxnOp::DeleteContainer { path }),
+        (".*", prop::option::of(0..i64::MAX))
+            .prop_map(|(path, observed_mzxid)| TxnOp::DeleteContainer { path, observed_mzxid }),
         (".*", prop::option::of(prop::collection::vec(any::<u8>(), 0..40)), any::<i32>())
             .prop_map(|(path, data, version)| TxnOp::SetData { path, data, version }),
         (".*", arbitrary_acl(), any::<i32>()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),

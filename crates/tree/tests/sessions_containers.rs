@@ -78,15 +78,22 @@ fn containers_become_candidates_only_after_use_or_when_never_used_for_long() {
     let created = l.time;
     assert!(l.tree.expired_containers(created + 10_000_000, 0).is_empty(), "never used, no limit");
     assert!(l.tree.expired_containers(created + 60_000, 60_000).is_empty(), "not older than the limit yet");
-    assert_eq!(l.tree.expired_containers(created + 60_001, 60_000), vec!["/c"]);
+    assert_eq!(paths(l.tree.expired_containers(created + 60_001, 60_000)), vec!["/c"]);
     l.mk("/c/x", CreateMode::Persistent);
     assert!(l.tree.expired_containers(created + 10_000_000, 1).is_empty(), "has a child");
     assert_eq!(l.run(delete("/c/x", -1)), TxnResult::Deleted);
     // The tree keeps the empty container; the server reaps it through a DeleteContainer txn.
     assert!(l.tree.get("/c").is_some());
-    assert_eq!(l.tree.expired_containers(l.time, 0), vec!["/c"]);
-    assert_eq!(l.run_as(0, &[], TxnOp::DeleteContainer { path: "/c".into() }).result, TxnResult::Deleted);
+    assert_eq!(paths(l.tree.expired_containers(l.time, 0)), vec!["/c"]);
+    assert_eq!(
+        l.run_as(0, &[], TxnOp::DeleteContainer { path: "/c".into(), observed_mzxid: None }).result,
+        TxnResult::Deleted
+    );
     assert!(l.tree.expired_containers(l.time, 0).is_empty());
+}
+
+fn paths(candidates: Vec<(String, i64)>) -> Vec<String> {
+    candidates.into_iter().map(|(path, _)| path).collect()
 }
 
 #[test]
@@ -102,15 +109,22 @@ fn ttl_nodes_expire_after_their_ttl_since_the_last_change() {
     assert!(matches!(l.run(ttl), TxnResult::Created { .. }));
     let created = l.time;
     assert!(l.tree.expired_containers(created + 5_000, 0).is_empty());
-    assert_eq!(l.tree.expired_containers(created + 5_001, 0), vec!["/t"]);
+    let due = l.tree.expired_containers(created + 5_001, 0);
+    assert_eq!(due, vec![("/t".to_string(), l.stat("/t").mzxid)]);
     assert!(matches!(l.run(set_data("/t", b"x", -1)), TxnResult::SetData(_)));
     let touched = l.time;
+    // The reaper's txn was decided before the setData: it must not delete the refreshed node.
+    let stale = TxnOp::DeleteContainer { path: "/t".into(), observed_mzxid: Some(due[0].1) };
+    assert_eq!(l.run_as(0, &[], stale).result, err(ErrorCode::BadVersion));
+    assert!(l.tree.get("/t").is_some());
     assert!(l.tree.expired_containers(touched + 5_000, 0).is_empty(), "setData restarts the clock");
     l.mk("/t/child", CreateMode::Persistent);
     assert!(l.tree.expired_containers(touched + 100_000, 0).is_empty(), "has a child");
     assert_eq!(l.run(delete("/t/child", -1)), TxnResult::Deleted);
-    assert_eq!(l.tree.expired_containers(l.time + 5_001, 0), vec!["/t"]);
-    assert_eq!(l.run_as(0, &[], TxnOp::DeleteContainer { path: "/t".into() }).result, TxnResult::Deleted);
+    let due = l.tree.expired_containers(l.time + 5_001, 0);
+    assert_eq!(paths(due.clone()), vec!["/t"]);
+    let current = TxnOp::DeleteContainer { path: "/t".into(), observed_mzxid: Some(due[0].1) };
+    assert_eq!(l.run_as(0, &[], current).result, TxnResult::Deleted);
     assert_eq!(l.tree.check_consistency(), Ok(()));
 }
 
