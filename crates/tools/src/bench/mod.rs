@@ -53,7 +53,8 @@ impl Workload {
 /// `paddock bench` arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// ZooKeeper connect string: HOST:PORT[,HOST:PORT...].
+    /// ZooKeeper connect string: HOST:PORT[,HOST:PORT...]. With several servers, client i connects to
+    /// server i mod n, so an ensemble is loaded evenly, leader and followers alike.
     #[arg(long, default_value = "127.0.0.1:2181", value_name = "HOST:PORT")]
     pub server: String,
     /// What the clients do.
@@ -149,15 +150,27 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     setup::validate_prefix(&args.prefix)
 }
 
+/// The servers of a connect string, one connect string per server (a chroot suffix kept on each).
+fn spread(connect: &str) -> Vec<String> {
+    let (hosts, chroot) = match connect.find('/') {
+        Some(at) => connect.split_at(at),
+        None => (connect, ""),
+    };
+    let servers: Vec<String> =
+        hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(|h| format!("{h}{chroot}")).collect();
+    if servers.is_empty() { vec![connect.to_string()] } else { servers }
+}
+
 async fn open(server: &str) -> anyhow::Result<Client> {
     connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
 }
 
 /// Connects the clients, runs the workload and returns each client's statistics and the run's length.
 async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Vec<ClientStats>, Duration)> {
+    let servers = spread(&args.server);
     let mut clients = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        clients.push(open(&args.server).await?);
+    for i in 0..args.clients {
+        clients.push(open(&servers[i % servers.len()]).await?);
     }
     let watcher = match args.workload {
         Workload::Watch => Some(open(&args.server).await?),
@@ -240,4 +253,16 @@ fn progress_bar(args: &BenchArgs, started: Instant, done: Arc<AtomicU64>) -> Pro
         }
     });
     Progress { bar, ticker }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn clients_are_spread_over_every_server_of_the_connect_string() {
+        assert_eq!(spread("127.0.0.1:2181"), ["127.0.0.1:2181"]);
+        assert_eq!(spread("a:1, b:2,c:3"), ["a:1", "b:2", "c:3"]);
+        assert_eq!(spread("a:1,b:2/app"), ["a:1/app", "b:2/app"]);
+    }
 }
