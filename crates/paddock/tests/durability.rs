@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use paddock_testkit::PaddockProcess;
+use paddock_testkit::{PaddockProcess, four_letter_word};
 use zookeeper_client as zk;
 
 fn persistent() -> zk::CreateOptions<'static> {
@@ -51,6 +51,49 @@ async fn fill(client: &zk::Client, prefix: &str, n: usize) {
     for i in 0..n {
         let path = format!("{prefix}/n{i:05}");
         client.create(&path, format!("value-{i}").as_bytes(), &persistent()).await.expect("create");
+    }
+}
+
+/// How long one snapshot of these small trees may take: the writer runs at idle priority, so on a machine
+/// whose cores are busy it gets only the CPU time nobody else wants.
+const SNAPSHOT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Snapshots the server has finished since it started (`zk_snap_count` in `mntr`).
+fn snapshots_taken(addr: &str) -> u64 {
+    let mntr = four_letter_word(addr, "mntr").expect("mntr answers");
+    mntr.lines()
+        .find_map(|line| line.strip_prefix("zk_snap_count\t"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no zk_snap_count in mntr:\n{mntr}"))
+}
+
+/// [`fill`], `snap_count` nodes at a time, waiting after each full batch until the server has finished one
+/// more snapshot than it had before the batch: at least one snapshot per batch. A batch of `snapCount`
+/// writes always crosses the trigger, but a trigger that comes while the previous snapshot is still being
+/// written is skipped (as in ZooKeeper), and the writer runs at idle priority: with both cores busy a
+/// client outruns it, and 600 writes at snapCount=50 once left only two snapshots behind.
+async fn fill_with_snapshots(client: &zk::Client, addr: &str, prefix: &str, n: usize, snap_count: usize) {
+    client.create(prefix, b"", &persistent()).await.expect("parent");
+    let mut before = snapshots_taken(addr);
+    for i in 0..n {
+        let path = format!("{prefix}/n{i:05}");
+        client.create(&path, format!("value-{i}").as_bytes(), &persistent()).await.expect("create");
+        if (i + 1) % snap_count == 0 {
+            let deadline = Instant::now() + SNAPSHOT_LIMIT;
+            loop {
+                let taken = snapshots_taken(addr);
+                if taken > before {
+                    before = taken;
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no snapshot finished within {SNAPSHOT_LIMIT:?} of {} writes",
+                    i + 1
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
@@ -132,14 +175,28 @@ async fn retention_keeps_what_recovery_needs() {
     ];
     let mut server = PaddockProcess::start_with(&cfg).expect("paddock starts");
     let client = connect(&server.addr()).await;
-    fill(&client, "/r", 600).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let snaps = files(&server.data_dir.join("paddock/snap"), "snap");
+    fill_with_snapshots(&client, &server.addr(), "/r", 600, 50).await;
+    drop(client);
+    // A restarted server without clients writes nothing, so it starts no snapshot: once its retention has
+    // run, what it leaves stays put. (A snapshot still being written at the restart leaves a temp file,
+    // which start-up removes.)
+    server.restart().expect("restart after the writes");
+    let snap_dir = server.data_dir.join("paddock/snap");
+    let wal_dir = server.data_dir.join("paddock/wal");
+    let first_segment = || {
+        let segments = files(&wal_dir, "wal");
+        let name = segments.first().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+        name.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+    };
+    let deadline = Instant::now() + SNAPSHOT_LIMIT;
+    while (files(&snap_dir, "snap").len() != 3 || first_segment() <= 1) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let snaps = files(&snap_dir, "snap");
     assert_eq!(snaps.len(), 3, "exactly snapRetainCount snapshots kept: {snaps:?}");
     let (sound, report) = data_check(&server.data_dir);
     assert!(sound, "sound after purging: {report}");
     assert!(report["wal_first_zxid"].as_u64().expect("log") > 1, "old log segments were purged: {report}");
-    drop(client);
     server.restart().expect("restart after purge");
     let client = connect(&server.addr()).await;
     let (children, _) = client.get_children("/r").await.expect("recovered");
@@ -151,7 +208,7 @@ async fn a_damaged_newest_snapshot_falls_back_to_an_older_one_plus_the_log() {
     let cfg = [("snapCount", "100"), ("autopurge.snapRetainCount", "3")];
     let mut server = PaddockProcess::start_with(&cfg).expect("paddock starts");
     let client = connect(&server.addr()).await;
-    fill(&client, "/s", 450).await;
+    fill_with_snapshots(&client, &server.addr(), "/s", 450, 100).await;
     drop(client);
     server.terminate().expect("stop");
     let snaps = files(&server.data_dir.join("paddock/snap"), "snap");
