@@ -1,0 +1,375 @@
+//! The peer transport: calls between the servers of an ensemble over ZooKeeper's quorum (peer) port.
+//!
+//! One TCP connection per pair of caller and callee carries many calls at once; replies come back in any
+//! order and are matched by call id. Every frame is length-prefixed (big-endian `u32`, as jute frames are):
+//!
+//! ```text
+//! u32 length      of everything after it, at most MAX_FRAME
+//! u64 call_id     chosen by the caller, echoed in the reply
+//! u8  kind        0 = call, 1 = reply, 2 = error reply
+//! u8  method      the call's method (echoed in replies)
+//! ... body        call: the request; reply: the response; error reply: a UTF-8 message
+//! ```
+//!
+//! A caller gives every call a deadline. A broken connection fails the calls in flight on it at once (their
+//! outcome is unknown, which the caller must report as such) and the next call reconnects. Bodies are opaque
+//! here: the Raft layer encodes its messages.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Largest frame either side accepts: a snapshot travels in chunks well below it, and a bad length from a
+/// confused or hostile peer must not make us allocate gigabytes.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// Calls in flight on one connection: Raft keeps a handful per peer (append, heartbeat, vote); more means
+/// the peer stopped answering, and callers should wait rather than queue without bound.
+const MAX_IN_FLIGHT: usize = 256;
+/// Frames queued for one connection's writer, for the same reason.
+const WRITE_QUEUE: usize = 256;
+/// Calls a listener serves at once, over all its connections.
+const MAX_SERVING: usize = 1024;
+/// A connect attempt gives up after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+const KIND_CALL: u8 = 0;
+const KIND_REPLY: u8 = 1;
+const KIND_ERROR: u8 = 2;
+/// `call_id`, `kind` and `method`.
+const HEADER: usize = 10;
+
+/// Why a call has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("cannot connect to peer {addr}: {reason}")]
+    Connect { addr: SocketAddr, reason: String },
+    /// The connection broke or the deadline passed: the callee may or may not have acted on the call.
+    #[error("no answer from peer {addr}: {reason}")]
+    Unknown { addr: SocketAddr, reason: String },
+    /// The callee answered with an error.
+    #[error("peer {addr} refused: {message}")]
+    Refused { addr: SocketAddr, message: String },
+}
+
+/// One frame, without its length prefix.
+#[derive(Debug, PartialEq, Eq)]
+struct Frame {
+    call_id: u64,
+    kind: u8,
+    method: u8,
+    body: Vec<u8>,
+}
+
+impl Frame {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + HEADER + self.body.len());
+        out.extend(((HEADER + self.body.len()) as u32).to_be_bytes());
+        out.extend(self.call_id.to_be_bytes());
+        out.push(self.kind);
+        out.push(self.method);
+        out.extend(&self.body);
+        out
+    }
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream between frames.
+async fn read_frame(input: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Option<Frame>> {
+    let mut len = [0u8; 4];
+    match input.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if !(HEADER..=MAX_FRAME).contains(&len) {
+        let message = format!("peer frame of {len} bytes (limits {HEADER}..={MAX_FRAME})");
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, message));
+    }
+    let mut header = [0u8; HEADER];
+    input.read_exact(&mut header).await?;
+    let mut body = vec![0u8; len - HEADER];
+    input.read_exact(&mut body).await?;
+    let mut call_id = [0u8; 8];
+    call_id.copy_from_slice(&header[..8]);
+    Ok(Some(Frame { call_id: u64::from_be_bytes(call_id), kind: header[8], method: header[9], body }))
+}
+
+async fn write_frames(mut output: OwnedWriteHalf, mut frames: mpsc::Receiver<Vec<u8>>) {
+    while let Some(frame) = frames.recv().await {
+        if output.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---- the serving side -----------------------------------------------------------------------------------
+
+/// What a server does with a call: `Ok(response)` or `Err(message)`.
+pub trait Handler: Send + Sync + 'static {
+    fn call(&self, method: u8, body: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+}
+
+/// Accepts peer connections on `listener` and serves their calls with `handler`, until dropped (abort the
+/// returned task).
+pub fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>) -> tokio::task::JoinHandle<()> {
+    let serving = Arc::new(Semaphore::new(MAX_SERVING));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(serve_connection(stream, handler.clone(), serving.clone()));
+        }
+    })
+}
+
+async fn serve_connection<H: Handler>(stream: TcpStream, handler: Arc<H>, serving: Arc<Semaphore>) {
+    let (read, write) = stream.into_split();
+    let (out, frames) = mpsc::channel(WRITE_QUEUE);
+    let writer = tokio::spawn(write_frames(write, frames));
+    let mut input = BufReader::new(read);
+    // A frame that is not a call, or any read error, ends the connection: the peer reconnects.
+    while let Ok(Some(frame)) = read_frame(&mut input).await {
+        if frame.kind != KIND_CALL {
+            break;
+        }
+        let Ok(permit) = serving.clone().acquire_owned().await else { break };
+        let (handler, out) = (handler.clone(), out.clone());
+        tokio::spawn(async move {
+            let (kind, body) = match handler.call(frame.method, frame.body).await {
+                Ok(body) => (KIND_REPLY, body),
+                Err(message) => (KIND_ERROR, message.into_bytes()),
+            };
+            let reply = Frame { call_id: frame.call_id, kind, method: frame.method, body };
+            let _ = out.send(reply.encode()).await;
+            drop(permit);
+        });
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+// ---- the calling side -----------------------------------------------------------------------------------
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Frame, String>>>>>;
+
+/// An open connection: frames go to its writer task; replies are routed by its reader task.
+struct Connection {
+    out: mpsc::Sender<Vec<u8>>,
+    pending: Pending,
+}
+
+/// Calls to one peer. Connects on first use and again after the connection breaks.
+pub struct Peer {
+    addr: SocketAddr,
+    connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    next_call: std::sync::atomic::AtomicU64,
+    in_flight: Semaphore,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            connection: tokio::sync::Mutex::new(None),
+            next_call: std::sync::atomic::AtomicU64::new(1),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Calls `method` with `body`; the answer must arrive within `deadline`.
+    pub async fn call(&self, method: u8, body: Vec<u8>, deadline: Duration) -> Result<Vec<u8>, CallError> {
+        let unknown = |reason: &str| CallError::Unknown { addr: self.addr, reason: reason.to_string() };
+        let work = async {
+            let _permit = self.in_flight.acquire().await.map_err(|_| unknown("the peer is closed"))?;
+            let connection = self.connection().await?;
+            let call_id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            lock(&connection.pending).insert(call_id, tx);
+            let frame = Frame { call_id, kind: KIND_CALL, method, body };
+            if connection.out.send(frame.encode()).await.is_err() {
+                lock(&connection.pending).remove(&call_id);
+                self.forget(&connection).await;
+                return Err(unknown("the connection broke"));
+            }
+            match rx.await {
+                Ok(Ok(reply)) if reply.kind == KIND_REPLY => Ok(reply.body),
+                Ok(Ok(reply)) => Err(CallError::Refused {
+                    addr: self.addr,
+                    message: String::from_utf8_lossy(&reply.body).into_owned(),
+                }),
+                Ok(Err(reason)) => Err(unknown(&reason)),
+                Err(_) => Err(unknown("the connection broke")),
+            }
+        };
+        tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| Err(unknown("the deadline passed")))
+    }
+
+    async fn connection(&self) -> Result<Arc<Connection>, CallError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref().filter(|c| !c.out.is_closed()) {
+            return Ok(connection.clone());
+        }
+        let failed = |reason: String| CallError::Connect { addr: self.addr, reason };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| failed("timed out".into()))?
+            .map_err(|e| failed(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let connection = Arc::new(open(stream));
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Drops `connection` if it is still the current one, so the next call reconnects.
+    async fn forget(&self, connection: &Arc<Connection>) {
+        let mut slot = self.connection.lock().await;
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, connection)) {
+            *slot = None;
+        }
+    }
+}
+
+fn open(stream: TcpStream) -> Connection {
+    let (read, write) = stream.into_split();
+    let (out, frames) = mpsc::channel(WRITE_QUEUE);
+    let pending: Pending = Arc::default();
+    let writer = tokio::spawn(write_frames(write, frames));
+    tokio::spawn(route_replies(read, pending.clone(), writer));
+    Connection { out, pending }
+}
+
+/// Hands every reply to its caller; when the connection ends, fails every call still waiting on it.
+async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::task::JoinHandle<()>) {
+    let mut input = BufReader::new(read);
+    let reason = loop {
+        match read_frame(&mut input).await {
+            Ok(Some(frame)) => {
+                if let Some(caller) = lock(&pending).remove(&frame.call_id) {
+                    let _ = caller.send(Ok(frame));
+                }
+            }
+            Ok(None) => break "the peer closed the connection".to_string(),
+            Err(e) => break format!("the connection failed: {e}"),
+        }
+    };
+    // Stopping the writer closes the channel, which marks the connection dead for the next call.
+    writer.abort();
+    for (_, caller) in lock(&pending).drain() {
+        let _ = caller.send(Err(reason.clone()));
+    }
+}
+
+/// The pending map is only held for an insert or a remove; a panic while holding it cannot leave it
+/// inconsistent, so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Echoes the body; method 9 answers with an error, method 7 never answers in time.
+    struct Echo;
+
+    impl Handler for Echo {
+        async fn call(&self, method: u8, body: Vec<u8>) -> Result<Vec<u8>, String> {
+            match method {
+                9 => Err("no such method".into()),
+                7 => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(body)
+                }
+                _ => Ok(body.into_iter().rev().collect()),
+            }
+        }
+    }
+
+    async fn server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        (addr, serve(listener, Arc::new(Echo)))
+    }
+
+    const SOON: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn many_calls_share_one_connection_and_get_their_own_answers() {
+        let (addr, _server) = server().await;
+        let peer = Arc::new(Peer::new(addr));
+        let calls = (0..50u8).map(|i| {
+            let peer = peer.clone();
+            tokio::spawn(async move { (i, peer.call(1, vec![i, 0, 1], SOON).await) })
+        });
+        for call in calls {
+            let (i, answer) = call.await.expect("task");
+            assert_eq!(answer, Ok(vec![1, 0, i]));
+        }
+        let refused = peer.call(9, vec![], SOON).await;
+        assert_eq!(refused, Err(CallError::Refused { addr, message: "no such method".into() }));
+    }
+
+    #[tokio::test]
+    async fn a_call_without_answer_fails_at_its_deadline_and_others_go_on() {
+        let (addr, _server) = server().await;
+        let peer = Peer::new(addr);
+        let slow = peer.call(7, vec![1], Duration::from_millis(100)).await;
+        assert!(matches!(slow, Err(CallError::Unknown { .. })), "{slow:?}");
+        assert_eq!(peer.call(1, vec![1, 2], SOON).await, Ok(vec![2, 1]));
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_fails_the_call_in_flight_as_unknown_and_the_next_call_reconnects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        // A peer that reads the first call and hangs up, then answers the next connection's call by hand.
+        let fake = tokio::spawn(async move {
+            let (first, _) = listener.accept().await.expect("accept");
+            let (read, _write) = first.into_split();
+            let call = read_frame(&mut BufReader::new(read)).await.expect("read").expect("a call");
+            assert_eq!((call.kind, call.method, call.body), (KIND_CALL, 1, vec![5]));
+            drop(_write);
+            let (second, _) = listener.accept().await.expect("accept again");
+            let (read, mut write) = second.into_split();
+            let call = read_frame(&mut BufReader::new(read)).await.expect("read").expect("a call");
+            let reply = Frame { call_id: call.call_id, kind: KIND_REPLY, method: call.method, body: vec![6] };
+            write.write_all(&reply.encode()).await.expect("reply");
+        });
+        let peer = Peer::new(addr);
+        let lost = peer.call(1, vec![5], SOON).await;
+        assert!(matches!(lost, Err(CallError::Unknown { .. })), "{lost:?}");
+        assert_eq!(peer.call(1, vec![5], SOON).await, Ok(vec![6]));
+        fake.await.expect("the fake peer saw both calls");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_or_short_frame_ends_the_connection_not_the_server() {
+        let (addr, _server) = server().await;
+        for bad_len in [u32::MAX, (MAX_FRAME + 1) as u32, 3] {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream.write_all(&bad_len.to_be_bytes()).await.expect("write");
+            let mut buf = [0u8; 1];
+            let read = tokio::time::timeout(SOON, stream.read(&mut buf)).await.expect("closed in time");
+            assert!(matches!(read, Ok(0) | Err(_)), "the server closes the connection: {read:?}");
+        }
+        assert_eq!(Peer::new(addr).call(1, vec![4, 2], SOON).await, Ok(vec![2, 4]));
+    }
+
+    #[tokio::test]
+    async fn nobody_listening_is_a_connect_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        drop(listener);
+        let answer = Peer::new(addr).call(1, vec![], SOON).await;
+        assert!(matches!(answer, Err(CallError::Connect { .. })), "{answer:?}");
+    }
+}
