@@ -30,6 +30,10 @@ pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 /// Format 1 is format 2 without null data; format 2 is format 3 without time stamp and session counter.
 const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
+/// Session ids are ZooKeeper's: a server id byte over a time-based counter, far below this; a counter
+/// above it in a snapshot is damage, and would overflow as ids are handed out.
+const MAX_SESSION_COUNTER: i64 = 1 << 62;
+
 /// Node records are gathered into buffers about this big before they are written.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -118,6 +122,9 @@ impl DataTree {
         if version >= 3 {
             tree.last_time = input.get_i64()?;
             tree.next_session_id = input.get_i64()?;
+            if !(0..=MAX_SESSION_COUNTER).contains(&tree.next_session_id) {
+                return Err(corrupt(format!("session counter {} is out of range", tree.next_session_id)));
+            }
         }
         let acl_table = read_acl_table(&mut input)?;
         read_sessions(&mut input, &mut tree)?;
@@ -328,9 +335,12 @@ mod tests {
         let mut from_legacy = DataTree::read_snapshot(&mut &legacy_body(2, &bytes)[..]).unwrap_or_default();
         let next = from_legacy.apply(2, &txn(1_000, open)).result;
         assert!(matches!(next, TxnResult::SessionCreated(id) if id > first), "{next:?} after 0x{first:x}");
-        let mut damaged = bytes.clone();
-        damaged[20..28].copy_from_slice(&first.to_le_bytes());
-        assert!(matches!(DataTree::read_snapshot(&mut damaged.as_slice()), Err(SnapshotError::Corrupt(_))));
+        for counter in [first, -1, i64::MAX] {
+            let mut damaged = bytes.clone();
+            damaged[20..28].copy_from_slice(&counter.to_le_bytes());
+            let read = DataTree::read_snapshot(&mut damaged.as_slice());
+            assert!(matches!(read, Err(SnapshotError::Corrupt(_))), "counter {counter}: {read:?}");
+        }
     }
 
     #[test]
