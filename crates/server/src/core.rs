@@ -28,7 +28,7 @@ use tracing::{error, info, warn};
 use crate::auth;
 use crate::config::ServerConfig;
 use crate::local::{self, Caller, Catchup};
-use crate::log::{CommittedEntry, LogEvent, ReplicatedLog};
+use crate::log::{CommittedEntry, LogEvent, ReplicatedLog, ServerRole};
 use crate::prepare::{self, Prepared, ReplyKind};
 use crate::session::SessionTracker;
 use crate::snapshots::Snapshots;
@@ -169,6 +169,8 @@ pub struct Core {
     last_stamp: i64,
     /// This server's proposals not yet committed, by sequence number: who to answer.
     waiting: BTreeMap<u64, Waiting>,
+    /// As the log last reported it.
+    pub role: ServerRole,
     pub conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
     pub tracker: SessionTracker,
@@ -204,6 +206,7 @@ impl Core {
             next_seq: 0,
             last_stamp,
             waiting: BTreeMap::new(),
+            role: ServerRole::Standalone,
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             tracker,
@@ -530,6 +533,10 @@ impl Core {
             LogEvent::FsyncTime(took) => {
                 self.stats.timings.entry("fsynctime").or_default().add(took);
                 crate::metrics::wal_fsync(took);
+            }
+            LogEvent::Role(role) => {
+                info!(role = role.name(), "role changed");
+                self.role = role;
             }
         }
         Ok(())

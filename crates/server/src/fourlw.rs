@@ -67,7 +67,7 @@ fn server_summary(core: &mut Core, with_clients: bool, asker: Option<SocketAddr>
     }
     let _ = write!(
         out,
-        "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+        "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
         l.min_ms.round() as i64,
         java_double(monitor::avg_4(l.avg_ms())),
         l.max_ms.round() as i64,
@@ -77,6 +77,7 @@ fn server_summary(core: &mut Core, with_clients: bool, asker: Option<SocketAddr>
         core.conns.len() + usize::from(asker.is_some()),
         core.outstanding_requests(),
         core.last_zxid(),
+        core.role.name(),
         core.tree.node_count(),
     );
     out

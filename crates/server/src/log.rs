@@ -29,6 +29,30 @@ pub enum LogEvent {
     Failed { error: String },
     /// How long one fsync took (`zk_*_fsynctime`, the WAL fsync latency metric).
     FsyncTime(std::time::Duration),
+    /// This server's role changed (a replicated log only: a standalone server stays standalone).
+    Role(ServerRole),
+}
+
+/// The part this server plays in its log, as ZooKeeper names it (`Mode:` in `srvr`, `zk_server_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerRole {
+    Standalone,
+    Leader,
+    Follower,
+    /// A non-voting member (a Raft learner).
+    Observer,
+}
+
+impl ServerRole {
+    /// ZooKeeper's word for the role.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerRole::Standalone => "standalone",
+            ServerRole::Leader => "leader",
+            ServerRole::Follower => "follower",
+            ServerRole::Observer => "observer",
+        }
+    }
 }
 
 /// Where proposals go. The log assigns indexes; the core never does.

@@ -140,7 +140,7 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     let (open_fds, max_fds) = file_descriptors();
     let mut out: Vec<(String, String)> = vec![
         ("zk_version".into(), VERSION.into()),
-        ("zk_server_state".into(), "standalone".into()),
+        ("zk_server_state".into(), core.role.name().into()),
         ("zk_ephemerals_count".into(), core.tree.ephemerals_count().to_string()),
         ("zk_num_alive_connections".into(), (core.conns.len() + asking).to_string()),
         ("zk_avg_latency".into(), java_double(avg_4(l.avg_ms()))),

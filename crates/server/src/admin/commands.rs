@@ -245,7 +245,7 @@ fn server_stats_bean(core: &Core, data_size: u64, log_size: u64) -> Value {
         "fsync_threshold_exceed_count": 0,
         "client_response_stats": buffer_stats(core),
         "provider_null": false,
-        "server_state": "standalone",
+        "server_state": core.role.name(),
         "outstanding_requests": core.outstanding_requests(),
         "avg_latency": monitor::avg_4(l.avg_ms()),
         "max_latency": l.max_ms.round() as i64,

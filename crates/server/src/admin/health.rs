@@ -21,12 +21,12 @@ pub async fn live() -> Response {
 }
 
 pub async fn ready(State(state): State<Arc<AdminState>>) -> Response {
-    let probe = state.shared.inspect(|core| (core.last_zxid(), core.conns.len()));
+    let probe = state.shared.inspect(|core| (core.last_zxid(), core.conns.len(), core.role.name()));
     match tokio::time::timeout(READY_TIMEOUT, probe).await {
-        Ok(Some((zxid, connections))) => {
+        Ok(Some((zxid, connections, role))) => {
             let body = json!({
                 "status": "ready",
-                "server_state": "standalone",
+                "server_state": role,
                 "last_zxid": format!("0x{zxid:x}"),
                 "connections": connections,
             });

@@ -30,14 +30,14 @@ pub async fn render(state: &AdminState) -> String {
     }
     // Without an answer from the core the state gauges are absent, which Prometheus shows as a gap
     // rather than as wrong values.
-    if let Some(gauges) = state.shared.inspect(gauges).await {
+    if let Some((gauges, role)) = state.shared.inspect(|core| (gauges(core), core.role.name())).await {
         for (name, help, value) in gauges {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
         }
         let _ = write!(
             out,
-            "# HELP paddock_role The role this server plays (standalone until replication exists).\n\
-             # TYPE paddock_role gauge\npaddock_role{{role=\"standalone\"}} 1\n\
+            "# HELP paddock_role The role this server plays (zk_server_state).\n\
+             # TYPE paddock_role gauge\npaddock_role{{role=\"{role}\"}} 1\n\
              # HELP paddock_commit_lag Log entries committed but not yet applied here.\n\
              # TYPE paddock_commit_lag gauge\npaddock_commit_lag 0\n"
         );
