@@ -31,6 +31,18 @@ impl Wal {
         self.retreat_to(mark)
     }
 
+    /// Removes every record, whatever its index: afterwards the log is empty and accepts any index as its
+    /// next one. Consensus needs this when a snapshot covers the whole log (the next entry follows the
+    /// snapshot, not the log), and `truncate_after` cannot express "below index 0". Durable when it
+    /// returns `Ok`; a failure leaves the WAL failed, as in docs/format.md, 2.5.
+    pub fn clear(&mut self) -> Result<(), StorageError> {
+        self.recover_if_failed()?;
+        if self.segments.is_empty() {
+            return Ok(());
+        }
+        self.retreat_to(Mark::EMPTY)
+    }
+
     /// Deletes, oldest first, whole segments whose records all have indexes below `index`, and returns
     /// their paths. Never deletes the active segment, the one holding the durable mark, nor any after it.
     pub fn purge_before(&mut self, index: u64) -> Result<Vec<PathBuf>, StorageError> {

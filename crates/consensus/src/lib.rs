@@ -1,0 +1,24 @@
+//! Paddock's Raft layer, the only crate that imports openraft: the log storage on the WAL
+//! ([`LogStore`]), the state machine on the data tree ([`StateMachine`]) and the seam through which the
+//! server learns of every applied entry ([`applied`]).
+//!
+//! The on-disk layout added here, the entry envelope inside WAL records and the meta file, is specified
+//! in `docs/format.md`, 6.
+
+pub mod applied;
+mod envelope;
+mod failpoint;
+mod log_store;
+mod meta;
+mod state_machine;
+pub mod transport;
+mod types;
+
+pub use applied::{
+    APPLIED_QUEUE, AppliedEntry, AppliedEvent, AppliedReceiver, AppliedSender, TxnApplied, applied_channel,
+};
+pub use log_store::{LogReader, LogStore, WriterExit};
+/// openraft itself, for the server's wiring (config, network traits, errors) until that moves in here.
+pub use openraft;
+pub use state_machine::{SnapshotBuilder, SnapshotBytes, StateMachine, TreeHandle};
+pub use types::{ApplyReply, Entry, LogId, Membership, PeerNode, Raft, TxnBytes, TypeConfig, Vote, log_id, term_of};
