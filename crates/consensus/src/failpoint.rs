@@ -1,5 +1,29 @@
 //! The failpoints of this crate (docs/format.md, 4): I/O errors injected at each durability step, exactly as
 //! the storage crate injects them.
+//!
+//! A failpoint is process-wide, but one test process runs many stores at once. `set_failpoint_scope`
+//! limits this crate's failpoints to the store in one directory, so a test that fails one store's disk does
+//! not fail the stores of the tests running beside it. Without a scope they apply to every store (the
+//! `FAILPOINTS` variable of a server built with the feature).
+
+#[cfg(feature = "failpoints")]
+use std::path::{Path, PathBuf};
+#[cfg(feature = "failpoints")]
+use std::sync::{Mutex, PoisonError};
+
+#[cfg(feature = "failpoints")]
+static SCOPE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Limits this crate's failpoints to the store whose directory is `dir` (`None`: every store).
+#[cfg(feature = "failpoints")]
+pub fn set_failpoint_scope(dir: Option<&Path>) {
+    *SCOPE.lock().unwrap_or_else(PoisonError::into_inner) = dir.map(Path::to_path_buf);
+}
+
+#[cfg(feature = "failpoints")]
+pub(crate) fn in_scope(dir: &Path) -> bool {
+    SCOPE.lock().unwrap_or_else(PoisonError::into_inner).as_deref().is_none_or(|scope| scope == dir)
+}
 
 /// The error a failpoint injects: `enospc` gives "no space left on device", anything else EIO.
 #[cfg(feature = "failpoints")]
@@ -10,10 +34,19 @@ pub(crate) fn io_err_from(arg: Option<String>) -> std::io::Error {
     }
 }
 
-/// Evaluates an I/O failpoint inside a function returning `io::Result`.
+/// Evaluates an I/O failpoint of the store in directory `$dir`, inside a function returning `io::Result`.
+#[cfg(feature = "failpoints")]
 macro_rules! io_failpoint {
-    ($name:literal) => {
-        fail::fail_point!($name, |arg| Err($crate::failpoint::io_err_from(arg)))
+    ($name:literal, $dir:expr) => {
+        fail::fail_point!($name, $crate::failpoint::in_scope($dir), |arg| Err($crate::failpoint::io_err_from(arg)))
+    };
+}
+
+/// Without the feature a failpoint is nothing (its directory is still evaluated, to keep one signature).
+#[cfg(not(feature = "failpoints"))]
+macro_rules! io_failpoint {
+    ($name:literal, $dir:expr) => {
+        let _ = $dir;
     };
 }
 pub(crate) use io_failpoint;

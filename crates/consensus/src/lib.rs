@@ -17,8 +17,10 @@ mod types;
 pub use applied::{
     APPLIED_QUEUE, AppliedEntry, AppliedEvent, AppliedReceiver, AppliedSender, TxnApplied, applied_channel,
 };
+#[cfg(feature = "failpoints")]
+pub use failpoint::set_failpoint_scope;
 pub use log_store::{LogReader, LogStore, WriterExit};
 /// openraft itself, for the server's wiring (config, network traits, errors) until that moves in here.
 pub use openraft;
-pub use state_machine::{SnapshotBuilder, SnapshotBytes, StateMachine, TreeHandle};
+pub use state_machine::{Snapshot, SnapshotBuilder, SnapshotBytes, StateMachine, TreeHandle};
 pub use types::{ApplyReply, Entry, LogId, Membership, PeerNode, Raft, TxnBytes, TypeConfig, Vote, log_id, term_of};

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::failpoint::io_failpoint;
 use crate::types::{LogId, Vote, log_id, term_of};
@@ -83,23 +83,22 @@ pub(crate) fn read(dir: &Path) -> io::Result<Meta> {
 /// and the directory is fsynced, so after a crash the file holds either the old or the new contents.
 pub(crate) fn write(dir: &Path, meta: &Meta) -> io::Result<()> {
     let tmp = dir.join(META_TMP);
-    let result = write_tmp(&tmp, meta).and_then(|()| replace(&tmp, &dir.join(META_FILE)));
+    let result = write_tmp(dir, &tmp, meta).and_then(|()| replace(dir, &tmp, &dir.join(META_FILE)));
     result.map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", dir.join(META_FILE).display())))
 }
 
-fn write_tmp(tmp: &PathBuf, meta: &Meta) -> io::Result<()> {
+fn write_tmp(dir: &Path, tmp: &Path, meta: &Meta) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
-    io_failpoint!("raftmeta::before_write");
+    io_failpoint!("raftmeta::before_write", dir);
     file.write_all(&meta.encode())?;
-    io_failpoint!("raftmeta::before_fsync");
+    io_failpoint!("raftmeta::before_fsync", dir);
     file.sync_all()
 }
 
-fn replace(tmp: &Path, path: &Path) -> io::Result<()> {
-    io_failpoint!("raftmeta::before_rename");
+fn replace(dir: &Path, tmp: &Path, path: &Path) -> io::Result<()> {
+    io_failpoint!("raftmeta::before_rename", dir);
     fs::rename(tmp, path)?;
-    io_failpoint!("raftmeta::before_dir_fsync");
-    let dir = path.parent().unwrap_or(Path::new("."));
+    io_failpoint!("raftmeta::before_dir_fsync", dir);
     File::open(dir)?.sync_all()
 }
 

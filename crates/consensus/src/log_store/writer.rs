@@ -7,7 +7,7 @@
 //! durable before something earlier.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
@@ -169,7 +169,7 @@ impl Writer {
     }
 
     fn truncate(&mut self, after: Option<u64>) -> io::Result<()> {
-        before_truncate()?;
+        before_truncate(&self.dir)?;
         match after {
             Some(index) => self.wal.truncate_after(index),
             None => self.wal.clear(),
@@ -186,7 +186,7 @@ impl Writer {
         }
         self.meta.purged = Some(upto);
         self.write_meta()?;
-        before_purge()?;
+        before_purge(&self.dir)?;
         let whole_log = self.wal.last_index().is_none_or(|last| last <= upto.index);
         if whole_log {
             self.wal.clear().map_err(io::Error::other)
@@ -253,21 +253,21 @@ impl Writer {
 }
 
 fn write_record(wal: &mut Wal, index: u64, payload: &[u8]) -> io::Result<()> {
-    io_failpoint!("raftlog::before_append");
+    io_failpoint!("raftlog::before_append", wal.dir());
     wal.append(index, payload).map_err(io::Error::other)
 }
 
 fn sync(wal: &mut Wal) -> io::Result<()> {
-    io_failpoint!("raftlog::before_fsync");
+    io_failpoint!("raftlog::before_fsync", wal.dir());
     wal.sync().map_err(io::Error::other)
 }
 
-fn before_truncate() -> io::Result<()> {
-    io_failpoint!("raftlog::before_truncate");
+fn before_truncate(dir: &Path) -> io::Result<()> {
+    io_failpoint!("raftlog::before_truncate", dir);
     Ok(())
 }
 
-fn before_purge() -> io::Result<()> {
-    io_failpoint!("raftlog::before_purge");
+fn before_purge(dir: &Path) -> io::Result<()> {
+    io_failpoint!("raftlog::before_purge", dir);
     Ok(())
 }
