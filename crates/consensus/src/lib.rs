@@ -10,6 +10,7 @@ mod envelope;
 mod failpoint;
 mod log_store;
 mod meta;
+pub mod network;
 mod state_machine;
 pub mod transport;
 mod types;

@@ -8,3 +8,4 @@ mod common;
 mod failpoints;
 mod restart;
 mod suite;
+mod tcp_cluster;
