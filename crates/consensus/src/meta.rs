@@ -9,7 +9,6 @@ use crate::failpoint::io_failpoint;
 use crate::types::{LogId, Vote, log_id, term_of};
 
 pub(crate) const META_FILE: &str = "raft.meta";
-const META_TMP: &str = "raft.meta.tmp";
 const MAGIC: [u8; 4] = *b"PDKR";
 const VERSION: u32 = 1;
 const META_LEN: usize = 64;
@@ -79,18 +78,25 @@ pub(crate) fn read(dir: &Path) -> io::Result<Meta> {
     }
 }
 
-/// Replaces the meta file: the new bytes go to a temp file, which is fsynced and renamed over the old file,
-/// and the directory is fsynced, so after a crash the file holds either the old or the new contents.
+/// Replaces the meta file atomically (`atomic_write`).
 pub(crate) fn write(dir: &Path, meta: &Meta) -> io::Result<()> {
-    let tmp = dir.join(META_TMP);
-    let result = write_tmp(dir, &tmp, meta).and_then(|()| replace(dir, &tmp, &dir.join(META_FILE)));
-    result.map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", dir.join(META_FILE).display())))
+    atomic_write(dir, META_FILE, &meta.encode())
 }
 
-fn write_tmp(dir: &Path, tmp: &Path, meta: &Meta) -> io::Result<()> {
+/// Replaces `dir/name` with `bytes`: they go to `name.tmp`, which is fsynced and renamed over the old file,
+/// and the directory is fsynced, so after a crash the file holds either the old or the new contents. Used
+/// for the log store's meta file and for snapshot meta files, behind the `raftmeta::*` failpoints.
+pub(crate) fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let result = write_tmp(dir, &tmp, bytes).and_then(|()| replace(dir, &tmp, &path));
+    result.map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", path.display())))
+}
+
+fn write_tmp(dir: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
     io_failpoint!("raftmeta::before_write", dir);
-    file.write_all(&meta.encode())?;
+    file.write_all(bytes)?;
     io_failpoint!("raftmeta::before_fsync", dir);
     file.sync_all()
 }
@@ -102,7 +108,7 @@ fn replace(dir: &Path, tmp: &Path, path: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn put_log_id(b: &mut [u8], id: Option<&LogId>) {
+pub(crate) fn put_log_id(b: &mut [u8], id: Option<&LogId>) {
     if let Some(id) = id {
         b[0] = 1;
         b[1..9].copy_from_slice(&term_of(id).to_le_bytes());
@@ -110,7 +116,7 @@ fn put_log_id(b: &mut [u8], id: Option<&LogId>) {
     }
 }
 
-fn get_log_id(b: &[u8]) -> Result<Option<LogId>, String> {
+pub(crate) fn get_log_id(b: &[u8]) -> Result<Option<LogId>, String> {
     Ok(flag(b[0])?.then(|| log_id(le_u64(&b[1..9]), le_u64(&b[9..17]))))
 }
 
@@ -122,7 +128,7 @@ fn flag(b: u8) -> Result<bool, String> {
     }
 }
 
-fn le_u32(b: &[u8]) -> u32 {
+pub(crate) fn le_u32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);
     u32::from_le_bytes(a)
@@ -160,6 +166,6 @@ mod tests {
         let meta = Meta { vote: Some(Vote::new(1, 1)), committed: None, purged: Some(log_id(1, 5)) };
         write(dir.path(), &meta).expect("write");
         assert_eq!(read(dir.path()).expect("read"), meta);
-        assert!(!dir.path().join(META_TMP).exists());
+        assert!(!dir.path().join("raft.meta.tmp").exists());
     }
 }

@@ -8,8 +8,11 @@
 //! Snapshots are built from an O(1) clone of the tree taken between two applies, so the snapshot is
 //! exactly the state at the applied log id while apply carries on; the bytes are the tree's snapshot body
 //! (`DataTree::write_snapshot`), and openraft's `SnapshotMeta` (last log id, membership) travels beside it.
+//! Opened on a directory, the state machine also keeps its snapshots there (`crate::snapshot_dir`) and
+//! starts from the newest one, which is what lets openraft purge the log behind a snapshot.
 
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use futures_util::{Stream, StreamExt};
@@ -20,6 +23,7 @@ use paddock_tree::DataTree;
 use tracing::error;
 
 use crate::applied::{AppliedEntry, AppliedEvent, AppliedSender, TxnApplied};
+use crate::snapshot_dir;
 use crate::types::{ApplyReply, Entry, LogId, SnapshotMeta, StoredMembership, TypeConfig, term_of};
 
 /// The tree, shared with the server for local reads. Apply holds the write lock for one entry at a time;
@@ -52,6 +56,9 @@ pub type Snapshot = SnapshotOf<TypeConfig, SnapshotBytes>;
 type CurrentSnapshot = Arc<Mutex<Option<StoredSnapshot>>>;
 
 pub struct StateMachine {
+    /// Where snapshots are kept; `None` keeps them in memory only (a state machine that is rebuilt from
+    /// the whole log, or a test).
+    dir: Option<PathBuf>,
     tree: TreeHandle,
     applied: Option<LogId>,
     membership: StoredMembership,
@@ -63,12 +70,29 @@ impl StateMachine {
     /// A state machine on a fresh tree. `applied_tx` receives every applied entry; `None` for no listener.
     pub fn new(applied_tx: Option<AppliedSender>) -> StateMachine {
         StateMachine {
+            dir: None,
             tree: Arc::new(RwLock::new(DataTree::new())),
             applied: None,
             membership: StoredMembership::default(),
             current: Arc::new(Mutex::new(None)),
             applied_tx,
         }
+    }
+
+    /// A state machine that keeps its snapshots in `dir` (created if missing) and starts from the newest
+    /// one there, or from a fresh tree.
+    pub fn open(dir: &Path, applied_tx: Option<AppliedSender>) -> io::Result<StateMachine> {
+        let mut sm = StateMachine::new(applied_tx);
+        sm.dir = Some(dir.to_path_buf());
+        if let Some(loaded) = snapshot_dir::load_newest(dir)? {
+            *sm.tree.write().unwrap_or_else(PoisonError::into_inner) = loaded.tree;
+            sm.applied = loaded.meta.last_log_id;
+            sm.membership = loaded.meta.last_membership.clone();
+            let data = SnapshotBytes::new(loaded.body);
+            *sm.current.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(StoredSnapshot { meta: loaded.meta, data });
+        }
+        Ok(sm)
     }
 
     pub fn tree(&self) -> TreeHandle {
@@ -137,6 +161,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         let tree = self.tree.read().unwrap_or_else(PoisonError::into_inner).clone();
         SnapshotBuilder {
+            dir: self.dir.clone(),
             tree,
             meta: SnapshotMeta { last_log_id: self.applied, last_membership: self.membership.clone() },
             current: self.current.clone(),
@@ -144,8 +169,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotBytes) -> Result<(), io::Error> {
-        let tree = DataTree::read_snapshot(&mut snapshot.as_bytes())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("installing a snapshot: {e}")))?;
+        let (dir, meta_copy, bytes) = (self.dir.clone(), meta.clone(), snapshot.clone());
+        // Decoding and persisting a large tree is blocking work: off the async workers.
+        let tree = tokio::task::spawn_blocking(move || {
+            let tree = DataTree::read_snapshot(&mut bytes.as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("installing a snapshot: {e}")))?;
+            if let Some(dir) = dir {
+                snapshot_dir::save(&dir, &meta_copy, &tree, bytes.as_bytes())?;
+            }
+            Ok::<_, io::Error>(tree)
+        })
+        .await
+        .map_err(io::Error::other)??;
         *self.tree.write().unwrap_or_else(PoisonError::into_inner) = tree;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
@@ -165,6 +200,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
 /// Builds a snapshot from the tree as it was when the builder was made.
 pub struct SnapshotBuilder {
+    dir: Option<PathBuf>,
     tree: DataTree,
     meta: SnapshotMeta,
     current: CurrentSnapshot,
@@ -174,11 +210,15 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotBytes;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let tree = self.tree.clone();
-        // Serializing a large tree is CPU work: off the async workers.
+        let (tree, dir, meta) = (self.tree.clone(), self.dir.clone(), self.meta.clone());
+        // Serializing and persisting a large tree is blocking work: off the async workers.
         let bytes = tokio::task::spawn_blocking(move || {
             let mut bytes = Vec::new();
-            tree.write_snapshot(&mut bytes).map(|()| bytes)
+            tree.write_snapshot(&mut bytes)?;
+            if let Some(dir) = dir {
+                snapshot_dir::save(&dir, &meta, &tree, &bytes)?;
+            }
+            Ok::<_, io::Error>(bytes)
         })
         .await
         .map_err(io::Error::other)??;

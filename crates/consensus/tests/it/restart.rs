@@ -1,11 +1,13 @@
 //! Reopening a log store from disk: the vote, the committed id, the log state and the entries come back
 //! exactly, across purges and truncations; a purge past the end of the log survives a restart.
 
-use paddock_consensus::openraft::storage::RaftLogStorage;
-use paddock_consensus::openraft::{LogState, RaftLogReader};
-use paddock_consensus::{LogStore, Vote, log_id};
+use paddock_consensus::openraft::storage::{RaftLogStorage, RaftStateMachine};
+use paddock_consensus::openraft::{LogState, RaftLogReader, RaftSnapshotBuilder};
+use paddock_consensus::{LogStore, StateMachine, TxnBytes, Vote, log_id};
+use paddock_proto::{Acl, CreateMode};
+use paddock_tree::{ProposalId, Txn, TxnOp};
 
-use crate::common::{append, close, mixed_entries, normal, open};
+use crate::common::{append, blank, close, membership, mixed_entries, normal, open};
 
 async fn log_state(store: &mut LogStore) -> LogState<paddock_consensus::TypeConfig> {
     store.get_log_state().await.expect("log state")
@@ -97,4 +99,57 @@ async fn old_entries_are_read_back_from_disk_after_the_cache_lets_them_go() {
     assert!(read.iter().zip(&entries).all(|(a, b)| a == b), "every entry reads back as written");
     drop(reader);
     close(store);
+}
+
+fn create(index: u64) -> paddock_consensus::Entry {
+    let txn = Txn {
+        origin: ProposalId { node: 1, seq: index },
+        time: 5_000 + index as i64,
+        session_id: 0,
+        auth: Vec::new(),
+        op: TxnOp::Create {
+            path: format!("/z{index}"),
+            data: Some(vec![1, 2, 3]),
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::Persistent,
+            ttl: 0,
+        },
+    };
+    normal(2, index, &TxnBytes(txn.encode()).0)
+}
+
+async fn apply(sm: &mut StateMachine, entries: Vec<paddock_consensus::Entry>) {
+    let stream = futures_util::stream::iter(entries.into_iter().map(|e| Ok((e, None))));
+    sm.apply(stream).await.expect("apply");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_machine_restarts_from_its_newest_snapshot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (digest, applied) = {
+        let mut sm = StateMachine::open(dir.path(), None).expect("open");
+        apply(&mut sm, vec![membership(1, 0, &[1, 2, 3]), blank(2, 1), create(2), create(3)]).await;
+        sm.get_snapshot_builder().await.build_snapshot().await.expect("first snapshot");
+        apply(&mut sm, vec![create(4), blank(3, 5), create(6)]).await;
+        let snapshot = sm.get_snapshot_builder().await.build_snapshot().await.expect("second snapshot");
+        assert_eq!(snapshot.meta.last_log_id, Some(log_id(2, 6)));
+        let digest = sm.tree().read().expect("tree").digest();
+        (digest, sm.applied_state().await.expect("applied state"))
+    };
+
+    let mut sm = StateMachine::open(dir.path(), None).expect("reopen");
+    assert_eq!(sm.applied_state().await.expect("applied state"), applied, "applied id and membership come back");
+    assert_eq!(sm.tree().read().expect("tree").digest(), digest, "the tree comes back");
+    assert_eq!(sm.tree().read().expect("tree").stat("/z6").map(|s| s.czxid), Some(6), "zxid = log index");
+    let current = sm.get_current_snapshot().await.expect("current").expect("a snapshot");
+    assert_eq!(current.meta.last_log_id, Some(log_id(2, 6)));
+
+    // Installing that snapshot on a fresh state machine persists it there too.
+    let other = tempfile::tempdir().expect("temp dir");
+    let mut fresh = StateMachine::open(other.path(), None).expect("open");
+    fresh.install_snapshot(&current.meta, current.snapshot).await.expect("install");
+    drop(fresh);
+    let mut fresh = StateMachine::open(other.path(), None).expect("reopen");
+    assert_eq!(fresh.applied_state().await.expect("applied state"), applied);
+    assert_eq!(fresh.tree().read().expect("tree").digest(), digest);
 }

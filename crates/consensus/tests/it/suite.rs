@@ -26,8 +26,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, Guard> for WalStoreBuilder
     async fn build(&self) -> Result<(Guard, LogStore, StateMachine), StorageError<TypeConfig>> {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = LogStore::open(dir.path(), wal_options()).expect("open the log store");
+        let sm = StateMachine::open(&dir.path().join("snap"), None).expect("open the state machine");
         let guard = Guard { exit: store.writer_exit(), _dir: dir };
-        Ok((guard, store, StateMachine::new(None)))
+        Ok((guard, store, sm))
     }
 }
 
