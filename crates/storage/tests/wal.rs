@@ -268,3 +268,42 @@ fn paths_follow_the_directory_layout() {
     assert_eq!(paddock_storage::snap_dir(base), base.join("paddock/snap"));
     assert_eq!(paddock_storage::wal_dir(base), base.join("paddock/wal"));
 }
+
+#[test]
+fn read_range_hands_out_exactly_the_records_of_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), small(512)).unwrap();
+    append_range(&mut wal, 10..=60);
+    assert!(wal.segments().len() > 3, "the range spans several segments");
+    let read = |from, end| {
+        let mut seen = Vec::new();
+        wal.read_range(from, end, |i, p| {
+            assert_eq!(p, payload(i));
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap();
+        seen
+    };
+    assert_eq!(read(20, 45), (20..45).collect::<Vec<_>>());
+    assert_eq!(read(10, 11), vec![10]);
+    assert_eq!(read(55, 1000), (55..=60).collect::<Vec<_>>(), "an end past the log stops at the last record");
+    assert!(read(30, 30).is_empty(), "an empty range reads nothing");
+    assert!(matches!(wal.read_range(5, 20, |_, _| Ok(())), Err(StorageError::Gap { from: 5, first: 10 })));
+}
+
+#[test]
+fn clear_empties_the_log_which_then_accepts_any_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), WalOptions { segment_bytes: 512, fsync: true, preallocate: false }).unwrap();
+    append_range(&mut wal, 0..=40);
+    wal.sync().unwrap();
+    wal.clear().unwrap();
+    assert_eq!((wal.first_index(), wal.last_index()), (None, None));
+    assert!(wal.segments().is_empty(), "every segment is deleted");
+    append_range(&mut wal, 100..=105);
+    wal.sync().unwrap();
+    drop(wal);
+    let wal = Wal::open(dir.path(), small(512)).unwrap();
+    assert_eq!(replay_all(&wal), expected(100..=105), "after a reopen only the records appended after the clear");
+}
