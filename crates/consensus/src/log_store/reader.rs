@@ -11,6 +11,10 @@ use openraft::RaftLogReader;
 use super::{Op, Queue, Shared};
 use crate::types::{Entry, TypeConfig, Vote};
 
+/// Entries per `limited_get_log_entries` call (openraft sends at most `max_payload_entries`, 300 by
+/// default, per append request anyway).
+const READ_LIMIT: u64 = 1024;
+
 /// A log reader; replication tasks hold one each. Taken before an append, it still sees the appended
 /// entries: every reader looks at the same shared view.
 #[derive(Clone)]
@@ -42,6 +46,12 @@ impl RaftLogReader<TypeConfig> for LogReader {
             (start, end)
         };
         self.queue.call(|reply| Op::Read { start, end, reply }).await
+    }
+
+    /// Replication to a lagging follower reads through this: at most `READ_LIMIT` entries per call, so a
+    /// follower far behind never makes the leader load the whole log into memory at once.
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, io::Error> {
+        self.try_get_log_entries(start..end.min(start.saturating_add(READ_LIMIT))).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {

@@ -14,8 +14,8 @@ use paddock_consensus::openraft::raft::{
 };
 use paddock_consensus::openraft::{Config, ServerState};
 use paddock_consensus::{
-    AppliedEvent, LogStore, PeerNode, Raft, SnapshotBytes, StateMachine, TreeHandle, TxnBytes, TypeConfig, Vote,
-    WriterExit, applied_channel,
+    AppliedEvent, AppliedReceiver, LogStore, PeerNode, Raft, SnapshotBytes, StateMachine, TreeHandle, TxnBytes,
+    TypeConfig, Vote, WriterExit, applied_channel,
 };
 use paddock_proto::{Acl, CreateMode};
 use paddock_tree::{ProposalId, Txn, TxnOp};
@@ -85,11 +85,13 @@ impl RaftNetworkV2<TypeConfig> for Conn {
     }
 }
 
-/// One node: its Raft, its tree, the txns it reported as applied, and its store's writer.
+/// One node: its Raft, its tree, its applied-entries channel with the txns taken from it, and its store's
+/// writer.
 struct Node {
     raft: Raft<StateMachine>,
     tree: TreeHandle,
-    applied: Arc<Mutex<Vec<(u64, Txn)>>>,
+    rx: AppliedReceiver,
+    applied: Vec<(u64, Txn)>,
     writer: WriterExit,
     _dir: tempfile::TempDir,
 }
@@ -99,8 +101,15 @@ impl Node {
         self.tree.read().unwrap_or_else(PoisonError::into_inner).digest()
     }
 
-    fn applied_txns(&self) -> Vec<(u64, Txn)> {
-        self.applied.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    /// The txns applied so far. The state machine sends each entry's report before openraft's metrics show
+    /// it applied, so after a wait on the metrics every report is already in the channel.
+    fn applied_txns(&mut self) -> Vec<(u64, Txn)> {
+        while let Ok(entry) = self.rx.try_recv() {
+            if let AppliedEvent::Txn(t) = entry.event {
+                self.applied.push((entry.index, t.txn));
+            }
+        }
+        self.applied.clone()
     }
 }
 
@@ -114,21 +123,12 @@ async fn start(id: u64, router: &Router) -> Node {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = LogStore::open(dir.path(), crate::common::wal_options()).expect("log store");
     let writer = store.writer_exit();
-    let (tx, mut rx) = applied_channel();
+    let (tx, rx) = applied_channel();
     let sm = StateMachine::new(Some(tx));
     let tree = sm.tree();
-    let applied = Arc::new(Mutex::new(Vec::new()));
-    let sink = applied.clone();
-    tokio::spawn(async move {
-        while let Some(entry) = rx.recv().await {
-            if let AppliedEvent::Txn(t) = entry.event {
-                sink.lock().unwrap_or_else(PoisonError::into_inner).push((entry.index, t.txn));
-            }
-        }
-    });
     let raft = Raft::new(id, config(), router.clone(), store, sm).await.expect("raft starts");
     router.0.lock().unwrap_or_else(PoisonError::into_inner).insert(id, raft.clone());
-    Node { raft, tree, applied, writer, _dir: dir }
+    Node { raft, tree, rx, applied: Vec::new(), writer, _dir: dir }
 }
 
 fn create(path: &str, seq: u64) -> TxnBytes {
@@ -186,10 +186,10 @@ async fn all_applied(nodes: &BTreeMap<u64, Node>, index: u64) {
 
 /// Same digest everywhere, every write's node has its log index as czxid, and every node reported the same
 /// applied txns in the same order.
-fn assert_converged(nodes: &BTreeMap<u64, Node>, writes: u64) {
+fn assert_converged(nodes: &mut BTreeMap<u64, Node>, writes: u64) {
     let digests: BTreeSet<u64> = nodes.values().map(Node::digest).collect();
     assert_eq!(digests.len(), 1, "every tree ends with the same digest");
-    let reports: Vec<Vec<(u64, Txn)>> = nodes.values().map(Node::applied_txns).collect();
+    let reports: Vec<Vec<(u64, Txn)>> = nodes.values_mut().map(Node::applied_txns).collect();
     assert!(reports.windows(2).all(|w| w[0] == w[1]), "every node reports the same applied txns");
     assert_eq!(reports[0].len() as u64, writes);
     let any = nodes.values().next().expect("a node");
@@ -214,7 +214,7 @@ async fn three_nodes_replicate_and_survive_the_loss_of_the_leader() {
     let first = leader(&nodes).await;
     let last = write(&nodes[&first].raft, 0, 20).await;
     all_applied(&nodes, last).await;
-    assert_converged(&nodes, 20);
+    assert_converged(&mut nodes, 20);
 
     // Kill the leader: the two others elect a new one and go on.
     let old = nodes.remove(&first).expect("the leader");
@@ -224,7 +224,7 @@ async fn three_nodes_replicate_and_survive_the_loss_of_the_leader() {
     assert_ne!(second, first, "a new leader");
     let last = write(&nodes[&second].raft, 20, 10).await;
     all_applied(&nodes, last).await;
-    assert_converged(&nodes, 30);
+    assert_converged(&mut nodes, 30);
 
     for node in nodes.values() {
         node.raft.shutdown().await.expect("shutdown");
