@@ -70,7 +70,8 @@ impl Shared {
 
 impl WriterExit {
     /// Blocks until the writer thread has flushed what it held and exited. It exits once the store and
-    /// every reader are dropped (for a running node: after `Raft::shutdown`).
+    /// every reader are dropped (for a running node: after `Raft::shutdown`). It blocks the calling thread:
+    /// from async code, call it through `spawn_blocking`.
     pub fn wait(&self) {
         let mut exited = self.0.exited.lock().unwrap_or_else(PoisonError::into_inner);
         while !*exited {
