@@ -6,8 +6,10 @@ use std::io;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
+use futures_util::{Stream, StreamExt, stream};
 use openraft::RaftLogReader;
 
+use super::view::bounds;
 use super::{Op, Queue, Shared};
 use crate::types::{Entry, TypeConfig, Vote};
 
@@ -46,6 +48,36 @@ impl RaftLogReader<TypeConfig> for LogReader {
             (start, end)
         };
         self.queue.call(|reply| Op::Read { start, end, reply }).await
+    }
+
+    /// Applying committed entries reads through this, after a restart possibly the whole log: in chunks of
+    /// `READ_LIMIT`, so the entries are never all in memory at once. Committed entries never change, so
+    /// reading them chunk by chunk sees one log.
+    async fn entries_stream<RB>(&mut self, range: RB) -> impl Stream<Item = io::Result<Entry>> + Send
+    where
+        RB: RangeBounds<u64> + Clone + Debug + Send,
+    {
+        let (start, end) = bounds(&range);
+        let chunks = stream::unfold(Some((self.clone(), start)), move |state| async move {
+            let (mut reader, next) = state?;
+            if next >= end {
+                return None;
+            }
+            match reader.try_get_log_entries(next..end.min(next.saturating_add(READ_LIMIT))).await {
+                Ok(entries) => {
+                    let after = entries.last().map(|e| (reader, e.log_id.index + 1));
+                    Some((Ok(entries), after))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        chunks.flat_map(|chunk| {
+            let items: Vec<io::Result<Entry>> = match chunk {
+                Ok(entries) => entries.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            stream::iter(items)
+        })
     }
 
     /// Replication to a lagging follower reads through this: at most `READ_LIMIT` entries per call, so a

@@ -138,16 +138,7 @@ impl View {
 
     /// `range` clipped to what the log holds, as `start..end`.
     pub fn clip(&self, range: &impl RangeBounds<u64>) -> (u64, u64) {
-        let start = match range.start_bound() {
-            Bound::Included(s) => *s,
-            Bound::Excluded(s) => s.saturating_add(1),
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(e) => e.saturating_add(1),
-            Bound::Excluded(e) => *e,
-            Bound::Unbounded => u64::MAX,
-        };
+        let (start, end) = bounds(range);
         (start.max(self.first_readable()), end.min(self.next_index()))
     }
 
@@ -158,4 +149,19 @@ impl View {
         let take = usize::try_from(end.saturating_sub(start.max(first))).unwrap_or(usize::MAX);
         self.cache.iter().skip(skip).take(take).map(|(entry, _)| entry.clone()).collect()
     }
+}
+
+/// `range` as `start..end`.
+pub(crate) fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(s) => *s,
+        Bound::Excluded(s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(e) => e.saturating_add(1),
+        Bound::Excluded(e) => *e,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
 }

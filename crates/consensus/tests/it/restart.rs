@@ -153,3 +153,25 @@ async fn the_state_machine_restarts_from_its_newest_snapshot() {
     assert_eq!(fresh.applied_state().await.expect("applied state"), applied);
     assert_eq!(fresh.tree().read().expect("tree").digest(), digest);
 }
+
+#[tokio::test]
+async fn entries_stream_reads_a_long_log_whole_from_disk_and_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let entries = mixed_entries(2500);
+    for chunk in entries.chunks(500) {
+        append(&mut store, chunk.to_vec()).await.expect("append");
+    }
+    close(store);
+    // Reopened, the cache is empty: the first chunks come from disk, the last after new appends from memory.
+    let mut store = open(dir.path());
+    append(&mut store, vec![normal(400, 2500, b"in the cache")]).await.expect("append");
+    let mut reader = store.get_log_reader().await;
+    let streamed: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(reader.entries_stream(3..).await).await;
+    let streamed: Vec<_> = streamed.into_iter().map(|e| e.expect("every entry reads")).collect();
+    let mut expected = entries[3..].to_vec();
+    expected.push(normal(400, 2500, b"in the cache"));
+    assert_eq!(streamed, expected, "every entry from 3 on, in order, across read chunks");
+    drop(reader);
+    close(store);
+}
