@@ -12,9 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::oneshot;
 use zookeeper_client as zk;
 
 const WRITERS: usize = 8;
+/// How long the writers may take to open their sessions (a hang detector, not a pace).
+const CONNECT_LIMIT: Duration = Duration::from_secs(30);
 
 struct Server {
     child: Child,
@@ -88,8 +91,16 @@ struct Acked {
     pairs: Vec<u32>,
 }
 
-async fn writer(port: u16, id: usize, acked: Arc<Mutex<HashMap<usize, Acked>>>, mut round: u32) {
+/// Writes until the first error; says on `connected` once its session is open.
+async fn writer(
+    port: u16,
+    id: usize,
+    acked: Arc<Mutex<HashMap<usize, Acked>>>,
+    mut round: u32,
+    connected: oneshot::Sender<()>,
+) {
     let client = connect(port).await;
+    let _ = connected.send(());
     let path = format!("/crash/w{id}");
     loop {
         round += 1;
@@ -169,9 +180,21 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut server = Some(server);
     for cycle in 0..cycles {
         let Some(running) = server.take() else { unreachable!("server present") };
+        let mut connected = Vec::new();
         let writers: Vec<_> = (0..WRITERS)
-            .map(|id| tokio::spawn(writer(running.port, id, acked.clone(), (cycle as u32) * 100_000)))
+            .map(|id| {
+                let (tx, rx) = oneshot::channel();
+                connected.push(rx);
+                tokio::spawn(writer(running.port, id, acked.clone(), (cycle as u32) * 100_000, tx))
+            })
             .collect();
+        // The kill comes at a random moment of the writing, not of the connecting: with the cores busy, opening
+        // eight sessions can take longer than the whole delay, and a kill before a writer's session is open
+        // fails its connect instead of interrupting its writes.
+        for rx in connected {
+            let opened = tokio::time::timeout(CONNECT_LIMIT, rx).await;
+            assert!(matches!(opened, Ok(Ok(()))), "every writer opens its session within {CONNECT_LIMIT:?}");
+        }
         let delay = rand::rng().random_range(100..600);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         running.kill9();
