@@ -11,6 +11,7 @@ mod failpoint;
 mod log_store;
 mod meta;
 pub mod network;
+pub mod replica;
 mod snapshot_dir;
 mod state_machine;
 pub mod transport;

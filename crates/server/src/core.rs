@@ -131,6 +131,9 @@ enum LocalWork {
     Answer(OpCode, Result<Response, ErrorCode>),
     /// Answer with an error, then close the connection (a failed `auth`).
     Refuse(OpCode, ErrorCode),
+    /// A `sync` on a member of an ensemble: a read barrier through the leader, issued once the session's
+    /// earlier requests are answered.
+    Barrier(String),
 }
 
 /// Who is waiting for a txn to be applied.
@@ -149,6 +152,13 @@ enum Origin {
     },
     /// Session expiry, container reaping: nobody to answer.
     Internal,
+    /// A `sync` waiting for its read index to be applied here.
+    Sync {
+        conn: ConnId,
+        xid: i32,
+        path: String,
+        received: Instant,
+    },
 }
 
 /// A proposal of this server not yet committed.
@@ -171,6 +181,12 @@ pub struct Core {
     waiting: BTreeMap<u64, Waiting>,
     /// As the log last reported it.
     pub role: ServerRole,
+    /// Sessions touched since the last tick, for the leader when this server is not it.
+    touched: HashSet<i64>,
+    /// The index of the last log entry applied (txns and, in an ensemble, blank and membership entries).
+    applied_index: i64,
+    /// `sync`s waiting for their read index to be applied: read index → proposal sequence numbers.
+    pending_reads: BTreeMap<i64, Vec<u64>>,
     pub conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
     pub tracker: SessionTracker,
@@ -207,6 +223,9 @@ impl Core {
             last_stamp,
             waiting: BTreeMap::new(),
             role: ServerRole::Standalone,
+            touched: HashSet::new(),
+            applied_index: 0,
+            pending_reads: BTreeMap::new(),
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             tracker,
@@ -239,8 +258,8 @@ impl Core {
                     Some(CoreMsg::Shutdown) | None => break,
                     Some(msg) => self.on_msg(msg),
                 },
-                _ = ticker.tick() => self.expire_sessions(),
-                _ = reaper.tick() => self.reap_containers(),
+                _ = ticker.tick() => self.tick(),
+                _ = reaper.tick() => if self.decides_expiry() { self.reap_containers() },
             }
         }
         for (_, c) in self.conns.drain() {
@@ -383,6 +402,21 @@ impl Core {
         self.watches.remove_conn(conn);
     }
 
+    /// Only the leader (or a standalone server) expires sessions and reaps containers: its decisions go
+    /// through the log, and every other server learns of them there.
+    fn decides_expiry(&self) -> bool {
+        matches!(self.role, ServerRole::Standalone | ServerRole::Leader)
+    }
+
+    fn tick(&mut self) {
+        if self.decides_expiry() {
+            self.expire_sessions();
+        } else if !self.touched.is_empty() {
+            let touched = self.touched.drain().collect();
+            self.log.touched(touched);
+        }
+    }
+
     fn expire_sessions(&mut self) {
         let now = now_ms();
         for session_id in self.tracker.expired(now) {
@@ -417,10 +451,16 @@ impl Core {
         };
         let session_id = c.session_id;
         self.tracker.touch(session_id, now_ms());
+        if !matches!(self.role, ServerRole::Standalone | ServerRole::Leader) {
+            self.touched.insert(session_id);
+        }
         match req {
             // Pings and auth answers keep their place in the reply order: above all, nothing may overtake
             // the handshake answer of a session whose creation is still being logged.
             Request::Ping => self.local(conn, xid, received, LocalWork::Answer(OpCode::Ping, Ok(Response::Empty))),
+            Request::Sync(r) if self.role != ServerRole::Standalone => {
+                self.local(conn, xid, received, LocalWork::Barrier(r.path))
+            }
             Request::Auth(packet) => self.authenticate(conn, xid, received, &packet),
             Request::Sasl(_) => {
                 warn!(peer = %c.peer, "SASL authentication requested but Paddock does not support SASL yet");
@@ -475,6 +515,7 @@ impl Core {
     fn run_local(&mut self, conn: ConnId, xid: i32, received: Instant, work: LocalWork) {
         match work {
             LocalWork::Serve(req) => self.serve_local(conn, xid, &req, received),
+            LocalWork::Barrier(path) => self.read_barrier(conn, xid, path, received),
             LocalWork::Refuse(op, code) => {
                 // ZooKeeper answers these before (or without) reaching its database: no zxid.
                 let zxid = if op == OpCode::Auth { 0 } else { -1 };
@@ -511,7 +552,7 @@ impl Core {
         let id = ProposalId { node: self.node_id, seq: self.next_seq };
         let closes_session = matches!(op, TxnOp::CloseSession);
         let txn = Txn { origin: id, time: self.stamp(), session_id, auth, op };
-        self.log.propose(txn.encode());
+        self.log.propose(id.seq, txn.encode());
         self.waiting.insert(id.seq, Waiting { origin, session_id, closes_session });
     }
 
@@ -534,12 +575,125 @@ impl Core {
                 self.stats.timings.entry("fsynctime").or_default().add(took);
                 crate::metrics::wal_fsync(took);
             }
-            LogEvent::Role(role) => {
-                info!(role = role.name(), "role changed");
-                self.role = role;
+            LogEvent::Role(role) => self.role_changed(role),
+            LogEvent::Apply { entries, applied, done } => {
+                for entry in entries {
+                    self.apply(entry)?;
+                }
+                self.applied_index = self.applied_index.max(applied);
+                self.release_reads();
+                let _ = done.send(());
+            }
+            LogEvent::ReadIndex { seq, index } => {
+                self.pending_reads.entry(index).or_default().push(seq);
+                self.release_reads();
+            }
+            LogEvent::Lost { seq, reason } => self.lost(seq, &reason),
+            LogEvent::Freeze(reply) => {
+                let _ = reply.send(self.tree.clone());
+            }
+            LogEvent::Install { tree, done } => {
+                self.install(*tree);
+                let _ = done.send(());
+            }
+            LogEvent::Touched(sessions) => {
+                let now = now_ms();
+                for session in sessions {
+                    self.tracker.touch(session, now);
+                }
             }
         }
         Ok(())
+    }
+
+    /// A new leader gives every session its full timeout, as ZooKeeper's does: clients connected to other
+    /// servers had no way to touch it before.
+    fn role_changed(&mut self, role: ServerRole) {
+        info!(role = role.name(), "role changed");
+        if role == ServerRole::Leader && self.role != ServerRole::Leader {
+            self.rearm_sessions();
+        }
+        self.role = role;
+    }
+
+    fn rearm_sessions(&mut self) {
+        let now = now_ms();
+        let sessions: Vec<(i64, i32)> = self.tree.sessions().map(|(id, s)| (id, s.timeout_ms)).collect();
+        self.tracker = SessionTracker::new(self.config.tick_time_ms);
+        for (id, timeout_ms) in sessions {
+            self.tracker.arm(id, timeout_ms, now);
+        }
+    }
+
+    /// Issues a `sync`'s read barrier. Everything the session sent before it has been answered; what it
+    /// sends after waits behind the placeholder pushed here.
+    fn read_barrier(&mut self, conn: ConnId, xid: i32, path: String, received: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        c.queue.push_front(Queued::Write);
+        let session_id = c.session_id;
+        self.next_seq += 1;
+        let origin = Origin::Sync { conn, xid, path, received };
+        self.waiting.insert(self.next_seq, Waiting { origin, session_id, closes_session: false });
+        self.log.read_barrier(self.next_seq);
+    }
+
+    /// Answers every `sync` whose read index this server has applied.
+    fn release_reads(&mut self) {
+        while let Some(entry) = self.pending_reads.first_entry() {
+            if *entry.key() > self.applied_index {
+                return;
+            }
+            for seq in entry.remove() {
+                let Some(Waiting { origin: Origin::Sync { conn, xid, path, received }, .. }) =
+                    self.waiting.remove(&seq)
+                else {
+                    continue;
+                };
+                let zxid = self.tree.last_zxid();
+                self.reply(conn, xid, OpCode::Sync, received, zxid, Ok(Response::Sync(path)));
+                self.finish_write(conn);
+            }
+        }
+    }
+
+    /// A proposal whose fate is unknown: its client hears ConnectionLoss and must check for itself.
+    fn lost(&mut self, seq: u64, reason: &str) {
+        let Some(waiting) = self.waiting.remove(&seq) else { return };
+        warn!(seq, reason, "a write's fate is unknown; answering ConnectionLoss");
+        if waiting.closes_session {
+            self.closing.remove(&waiting.session_id);
+        }
+        match waiting.origin {
+            Origin::Client { conn, xid, op, received, .. } => {
+                self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::ConnectionLoss));
+                self.finish_write(conn);
+            }
+            Origin::Sync { conn, xid, received, .. } => {
+                self.reply(conn, xid, OpCode::Sync, received, self.tree.last_zxid(), Err(ErrorCode::ConnectionLoss));
+                self.finish_write(conn);
+            }
+            Origin::Connect { conn, .. } => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    let _ = c.out.send(Outbound::Close);
+                }
+            }
+            Origin::Internal => {}
+        }
+    }
+
+    /// The tree was replaced by a snapshot: watches may have missed events, so every client connection is
+    /// closed; clients reconnect and re-send their watches, which fire for what changed (ZooKeeper drops its
+    /// clients when a learner resyncs, for the same reason).
+    fn install(&mut self, tree: DataTree) {
+        info!(zxid = format_args!("0x{:x}", tree.last_zxid()), "installed a snapshot");
+        self.tree = tree;
+        self.last_stamp = self.last_stamp.max(self.tree.last_time());
+        for (conn, c) in self.conns.drain() {
+            let _ = c.out.send(Outbound::Close);
+            self.watches.remove_conn(conn);
+        }
+        self.session_conns.clear();
+        self.rearm_sessions();
     }
 
     /// The log lost every proposal not yet committed: nothing of it was applied, so every waiting client is
@@ -555,6 +709,10 @@ impl Core {
             match waiting.origin {
                 Origin::Client { conn, xid, op, received, .. } => {
                     self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
+                    self.finish_write(conn);
+                }
+                Origin::Sync { conn, xid, received, .. } => {
+                    self.reply(conn, xid, OpCode::Sync, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
                     self.finish_write(conn);
                 }
                 Origin::Connect { conn, .. } => {
@@ -602,7 +760,7 @@ impl Core {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
-            Some(Origin::Internal) | None => {}
+            Some(Origin::Internal | Origin::Sync { .. }) | None => {}
         }
         if matches!(txn.op, TxnOp::CloseSession) {
             self.session_closed(txn.session_id);

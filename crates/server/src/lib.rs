@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 mod connection;
 pub mod core;
+mod ensemble;
 pub mod fourlw;
 mod local;
 pub mod log;
@@ -73,6 +74,8 @@ pub struct RunningServer {
     pub shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// A member of an ensemble: its Raft node, and the lock on its data directory.
+    member: Option<(Arc<paddock_consensus::replica::Replica<ensemble::CoreOwner>>, Vec<persist::DirLock>)>,
 }
 
 impl RunningServer {
@@ -82,6 +85,9 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some((replica, _locks)) = self.member.take() {
+            replica.shutdown().await;
+        }
     }
 }
 
@@ -96,13 +102,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// the write-ahead log, then logs every write durably before applying it.
 pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer> {
     if let Some(ensemble) = config.ensemble()? {
-        // Starting each member standalone would give every member its own history: refuse instead.
-        anyhow::bail!(
-            "zoo.cfg describes an ensemble of {} servers (this is server {}), but this build of Paddock runs only \
-             standalone servers (one or no server.N line)",
-            ensemble.servers.len(),
-            ensemble.my_id
-        );
+        return start_member(config, ensemble).await;
     }
     let recover_config = config.clone();
     let recovered = tokio::task::spawn_blocking(move || persist::recover(&recover_config))
@@ -115,10 +115,34 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     let retention = retention::Retention::new(&config, wal_log.purger());
     let snapshots =
         Snapshots::new(persist::snap_dir(&config), config.snap_count, config.snapshot_pace, recovered.snapshot_zxid);
-    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots)).await?;
+    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots), None).await?;
     if let Some(retention) = retention {
         tokio::spawn(retention.run());
     }
+    Ok(server)
+}
+
+/// Starts a member of an ensemble: the core on an empty tree, then its Raft node, which brings the tree to
+/// the ensemble's state (a kept snapshot, the log, or a snapshot from the leader) through the core.
+async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyhow::Result<RunningServer> {
+    let raft_dir = paddock_storage::wal_dir(config.log_dir()).with_file_name("raft");
+    std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
+    let locks = vec![persist::DirLock::acquire(&raft_dir)?];
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (log, joining) = ensemble::Joining::new(events_tx);
+    let member_config = config.clone();
+    // Clients are accepted only once this member has applied everything the ensemble had committed when it
+    // came back: before that it would serve a past state.
+    let (caught_up, gate) = oneshot::channel();
+    let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(gate)).await?;
+    let replica = joining.start(&member_config, &ensemble).await?;
+    let recovering = replica.clone();
+    tokio::spawn(async move {
+        recovering.wait_recovered().await;
+        let _ = caught_up.send(());
+    });
+    info!(my_id = ensemble.my_id, members = ensemble.servers.len(), "joined the ensemble");
+    server.member = Some((replica, locks));
     Ok(server)
 }
 
@@ -129,7 +153,7 @@ pub async fn start_with(
     log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
 ) -> anyhow::Result<RunningServer> {
-    start_inner(config, tree, log, log_events, None).await
+    start_inner(config, tree, log, log_events, None, None).await
 }
 
 async fn start_inner(
@@ -138,6 +162,7 @@ async fn start_inner(
     log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
     snapshots: Option<Snapshots>,
+    gate: Option<oneshot::Receiver<()>>,
 ) -> anyhow::Result<RunningServer> {
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on client port {addr}"))?;
@@ -156,8 +181,17 @@ async fn start_inner(
     let accept_shared = shared.clone();
     let core_tx = shared.core.clone();
     let task = tokio::spawn(async move {
+        let serve = async {
+            if let Some(gate) = gate
+                && gate.await.is_err()
+            {
+                return;
+            }
+            info!(client_addr = %client_addr, "paddock ready: serving clients");
+            accept_loop(listener, accept_shared).await
+        };
         tokio::select! {
-            _ = accept_loop(listener, accept_shared) => {}
+            _ = serve => {}
             _ = shutdown_rx => {}
         }
         let _ = core_tx.send(CoreMsg::Shutdown).await;
@@ -166,8 +200,7 @@ async fn start_inner(
         }
         let _ = core_task.await;
     });
-    info!(client_addr = %client_addr, "paddock ready: serving clients");
-    Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task })
+    Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task, member: None })
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

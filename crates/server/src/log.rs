@@ -8,7 +8,9 @@
 //! answers the client. So the bytes applied are the bytes logged, the same on every replica, and a client is
 //! never told "done" for a write that could be lost.
 
+use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
 /// One entry of the log, committed: it will never change or go away.
 #[derive(Debug)]
@@ -31,6 +33,21 @@ pub enum LogEvent {
     FsyncTime(std::time::Duration),
     /// This server's role changed (a replicated log only: a standalone server stays standalone).
     Role(ServerRole),
+    /// Entries committed, to be applied before `done` is answered: a replicated log's state machine waits
+    /// so that its applied index is the core's.
+    /// `applied`: the index of the batch's last entry (a blank or membership entry may follow the last txn).
+    Apply { entries: Vec<CommittedEntry>, applied: i64, done: oneshot::Sender<()> },
+    /// The read index asked for by `ReplicatedLog::read_barrier(seq)`: the `sync` waits until it is applied.
+    ReadIndex { seq: u64, index: i64 },
+    /// A proposal of this server whose fate is unknown (the leader was lost, or never known): its client
+    /// hears ConnectionLoss. The entry may still be committed later; it is then applied without an answer.
+    Lost { seq: u64, reason: String },
+    /// Send an O(1) frozen copy of the tree (for a Raft snapshot).
+    Freeze(oneshot::Sender<DataTree>),
+    /// Replace the tree with one installed from a snapshot; clients reconnect to get their watches back.
+    Install { tree: Box<DataTree>, done: oneshot::Sender<()> },
+    /// Session ids that a follower's clients touched, for the leader's expiry tracker.
+    Touched(Vec<i64>),
 }
 
 /// The part this server plays in its log, as ZooKeeper names it (`Mode:` in `srvr`, `zk_server_state`).
@@ -57,8 +74,19 @@ impl ServerRole {
 
 /// Where proposals go. The log assigns indexes; the core never does.
 pub trait ReplicatedLog: Send {
-    /// Hands an encoded txn over. Must not block on I/O: the outcome is reported through the event channel.
-    fn propose(&mut self, payload: Vec<u8>);
+    /// Hands an encoded txn over, with the sequence number of its proposal id. Must not block on I/O: the
+    /// outcome is reported through the event channel.
+    fn propose(&mut self, seq: u64, payload: Vec<u8>);
+
+    /// Sessions this server's clients touched since the last tick: a follower passes them to the leader,
+    /// which alone decides expiry. A standalone log has no one to tell.
+    fn touched(&mut self, _sessions: Vec<i64>) {}
+
+    /// Asks for a read index for proposal `seq` (a `sync`), answered with `LogEvent::ReadIndex`. Only a
+    /// replicated log is asked: a standalone server has applied everything it acknowledged.
+    fn read_barrier(&mut self, seq: u64) {
+        let _ = seq;
+    }
 
     /// Called after the core has handled a `Failed` event: proposals are accepted again.
     fn resume(&mut self) {}
@@ -78,7 +106,7 @@ impl MemoryLog {
 }
 
 impl ReplicatedLog for MemoryLog {
-    fn propose(&mut self, payload: Vec<u8>) {
+    fn propose(&mut self, _seq: u64, payload: Vec<u8>) {
         self.last_index += 1;
         let entry = CommittedEntry { index: self.last_index, payload };
         // The receiver lives as long as the core; a send failure means the server is shutting down.

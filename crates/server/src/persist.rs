@@ -47,7 +47,7 @@ pub struct DirLock {
 
 impl DirLock {
     /// Waits up to 3 s for a previous owner in this process (a server shutting down) to let go.
-    fn acquire(dir: &Path) -> Result<DirLock, RecoveryError> {
+    pub(crate) fn acquire(dir: &Path) -> Result<DirLock, RecoveryError> {
         use std::os::fd::AsRawFd;
         let path = dir.parent().unwrap_or(dir).join("LOCK");
         let file = std::fs::OpenOptions::new()
@@ -242,7 +242,7 @@ impl WalLog {
 }
 
 impl ReplicatedLog for WalLog {
-    fn propose(&mut self, payload: Vec<u8>) {
+    fn propose(&mut self, _seq: u64, payload: Vec<u8>) {
         let _ = self.tx.send(WalCmd::Append(payload));
     }
 

@@ -1,0 +1,381 @@
+//! A server's membership in an ensemble: its Raft node, wired to the tree the server's core owns.
+//!
+//! The server sees no openraft type. It proposes encoded txns with [`Replica::propose`], in order; they reach
+//! the leader's log in that order (a follower forwards them over the peer port in batches, one batch in
+//! flight at a time), and come back, committed, through the [`TreeOwner`] on every server. A proposal that
+//! did not make it into the log, or whose fate is unknown (the leader was lost mid-flight), is reported to
+//! the `lost` callback; it may still appear in the log, which is why its client hears ConnectionLoss, never
+//! "failed".
+
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::{Config, ReadPolicy, ServerState};
+use paddock_storage::WalOptions;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner};
+
+use crate::LogStore;
+use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
+use crate::transport::{self, CallError};
+use crate::types::{PeerNode, Raft, TxnBytes};
+
+/// A follower hands its proposals to the leader with this method.
+const FORWARD: u8 = FIRST_APP_METHOD;
+/// A follower asks the leader for a read index (`sync`).
+const READ_INDEX: u8 = FIRST_APP_METHOD + 1;
+/// Methods from here up are the server's own (see [`Replica::call_leader`]).
+pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
+
+/// Proposals waiting to be sent: the core's writes in flight. Past this the core waits, so a slow or lost
+/// leader pushes back on clients instead of growing memory.
+const PROPOSAL_QUEUE: usize = 4096;
+/// Proposals sent in one batch (one forward call, one `client_write_many`).
+const BATCH: usize = 512;
+
+/// What the ensemble looks like to this server.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    pub my_id: u64,
+    /// Every voting member by id, with its peer address (`host:port`).
+    pub voters: BTreeMap<u64, String>,
+    /// Non-voting members (ZooKeeper's observers): Raft learners, which the leader adds.
+    pub learners: BTreeMap<u64, String>,
+    /// Where the Raft log (`log/`) and its snapshots (`snap/`) live.
+    pub dir: PathBuf,
+    pub wal: WalOptions,
+    pub heartbeat_ms: u64,
+    /// Without a word from the leader for this long (and up to twice as long), a member stands for election.
+    pub election_ms: u64,
+}
+
+/// The part this server plays, as openraft's state says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+    Candidate,
+    /// Not a voter (an observer), or not yet part of the cluster.
+    Learner,
+}
+
+/// Reported when a proposal's fate is unknown: `(seq, why)`.
+pub type LostProposal = Arc<dyn Fn(u64, String) + Send + Sync>;
+
+struct Proposal {
+    seq: u64,
+    payload: Vec<u8>,
+}
+
+pub struct Replica<O: TreeOwner> {
+    raft: Raft<ProxyStateMachine<O>>,
+    network: Network,
+    my_id: u64,
+    proposals: mpsc::Sender<Proposal>,
+    role: watch::Receiver<Role>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<O: TreeOwner> Replica<O> {
+    /// Starts this server's Raft node on its peer port (`listener`), with the log and snapshot in
+    /// `config.dir`, and joins (or, on first start, forms) the ensemble. `app` serves the server's own
+    /// methods from [`FIRST_SERVER_METHOD`].
+    pub async fn start(
+        config: ReplicaConfig,
+        owner: Arc<O>,
+        listener: TcpListener,
+        app: Option<AppCalls>,
+        lost: LostProposal,
+    ) -> io::Result<Arc<Replica<O>>> {
+        std::fs::create_dir_all(&config.dir)?;
+        let store = LogStore::open(&config.dir.join("log"), config.wal)?;
+        let sm = ProxyStateMachine::open(owner, config.dir.join("snap")).await?;
+        let network = Network::default();
+        let raft = Raft::new(config.my_id, raft_config(&config)?, network.clone(), store, sm)
+            .await
+            .map_err(io::Error::other)?;
+        let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
+        let (role_tx, role) = watch::channel(Role::Learner);
+        let forwarding = Forwarding { raft: raft.clone(), network: network.clone(), my_id: config.my_id };
+        let service = RaftService::new(raft.clone(), Some(app_calls(forwarding.clone(), app)));
+        let tasks = vec![
+            transport::serve(listener, Arc::new(service)),
+            tokio::spawn(forwarding.clone().run(queue, lost)),
+            tokio::spawn(watch_role(raft.clone(), role_tx)),
+            tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
+        ];
+        form_cluster(&raft, &config).await;
+        Ok(Arc::new(Replica { raft, network, my_id: config.my_id, proposals, role, tasks }))
+    }
+
+    /// Queues an encoded txn for the log. Waits only while [`PROPOSAL_QUEUE`] proposals are in flight.
+    pub async fn propose(&self, seq: u64, payload: Vec<u8>) -> Result<(), String> {
+        self.proposals.send(Proposal { seq, payload }).await.map_err(|_| "the replica is stopped".to_string())
+    }
+
+    /// [`Replica::propose`] without waiting: refused when [`PROPOSAL_QUEUE`] proposals are in flight.
+    pub fn try_propose(&self, seq: u64, payload: Vec<u8>) -> Result<(), String> {
+        self.proposals.try_send(Proposal { seq, payload }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => format!("{PROPOSAL_QUEUE} writes are already waiting for the leader"),
+            mpsc::error::TrySendError::Closed(_) => "the replica is stopped".to_string(),
+        })
+    }
+
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.role.clone()
+    }
+
+    pub fn my_id(&self) -> u64 {
+        self.my_id
+    }
+
+    /// The leader's id, if one is known.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
+    /// A read barrier (ZooKeeper's `sync`): an index that covers every write committed before the call, as
+    /// the leader confirms with a quorum (ReadIndex). Once this server has applied it, a read here sees all
+    /// of those writes.
+    pub async fn read_index(&self) -> Result<u64, String> {
+        if self.leader() == Some(self.my_id) {
+            return read_index_here(&self.raft).await;
+        }
+        let reply = self.call_leader(READ_INDEX, Vec::new(), Duration::from_secs(10)).await?;
+        postcard::from_bytes::<Result<u64, String>>(&reply).map_err(|e| e.to_string())?
+    }
+
+    /// Calls one of the server's own methods on the current leader.
+    pub async fn call_leader(&self, method: u8, body: Vec<u8>, deadline: Duration) -> Result<Vec<u8>, String> {
+        let leader = self.leader().ok_or_else(|| "no leader is known".to_string())?;
+        let addr = leader_addr(&self.raft, leader).ok_or_else(|| format!("leader {leader} has no address"))?;
+        self.network.peer(&addr)?.call(method, body, deadline).await.map_err(|e| e.to_string())
+    }
+
+    /// Returns once this node has applied everything the ensemble had committed when it started (openraft's
+    /// `wait_for_recovery`), so that it never serves a state older than one it served before a restart.
+    pub async fn wait_recovered(&self) {
+        if let Err(e) = self.raft.wait_for_recovery(None).await {
+            warn!("waiting to catch up with the ensemble: {e}");
+        }
+    }
+
+    /// Stops the Raft node and every task of this replica.
+    pub async fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.raft.shutdown().await {
+            warn!("Raft shutdown: {e}");
+        }
+    }
+}
+
+async fn read_index_here<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) -> Result<u64, String> {
+    let read = raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| e.to_string())?;
+    Ok(read.log_id().index)
+}
+
+fn raft_config(config: &ReplicaConfig) -> io::Result<Arc<Config>> {
+    let raft = Config {
+        heartbeat_interval: config.heartbeat_ms,
+        election_timeout_min: config.election_ms,
+        election_timeout_max: config.election_ms * 2,
+        ..Config::default()
+    };
+    raft.validate().map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Every member proposes the same initial membership; only a node that has never been initialized takes it,
+/// and identical first entries on every node make that safe (openraft's recommended start-up).
+async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, config: &ReplicaConfig) {
+    if raft.is_initialized().await.unwrap_or(true) {
+        return;
+    }
+    let members: BTreeMap<u64, PeerNode> =
+        config.voters.iter().map(|(id, addr)| (*id, PeerNode::new(addr.clone()))).collect();
+    match raft.initialize(members).await {
+        Ok(()) => info!(members = ?config.voters, "formed the ensemble"),
+        Err(e) => info!("joining the ensemble as it is: {e}"),
+    }
+}
+
+fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
+    let metrics = raft.metrics().borrow_watched().clone();
+    metrics.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
+}
+
+/// Whoever leads makes sure every observer of the configuration is a learner (the first leader adds them;
+/// a later one finds them there). Adding fails while the leader's first membership entry is uncommitted,
+/// so it is retried until it succeeds or leadership moves.
+async fn add_learners_when_leading<O: TreeOwner>(
+    raft: Raft<ProxyStateMachine<O>>,
+    mut role: watch::Receiver<Role>,
+    learners: BTreeMap<u64, String>,
+) {
+    while !learners.is_empty() && role.changed().await.is_ok() {
+        while *role.borrow_and_update() == Role::Leader && !add_missing_learners(&raft, &learners).await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Whether every learner is a member now.
+async fn add_missing_learners<O: TreeOwner>(
+    raft: &Raft<ProxyStateMachine<O>>,
+    learners: &BTreeMap<u64, String>,
+) -> bool {
+    let known = raft.metrics().borrow_watched().membership_config.clone();
+    let mut all = true;
+    for (id, addr) in learners {
+        if known.membership().get_node(id).is_some() {
+            continue;
+        }
+        if let Err(e) = raft.add_learner(*id, PeerNode::new(addr.clone()), false).await {
+            info!(learner = id, "observer not added yet: {e}");
+            all = false;
+        }
+    }
+    all
+}
+
+async fn watch_role<O: TreeOwner>(raft: Raft<ProxyStateMachine<O>>, role: watch::Sender<Role>) {
+    let mut metrics = raft.metrics();
+    loop {
+        let state = metrics.borrow_watched().state;
+        let next = match state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Follower => Role::Follower,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Learner | ServerState::Shutdown => Role::Learner,
+        };
+        role.send_if_modified(|current| std::mem::replace(current, next) != next);
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends proposals to the leader's log in order.
+struct Forwarding<O: TreeOwner> {
+    raft: Raft<ProxyStateMachine<O>>,
+    network: Network,
+    my_id: u64,
+}
+
+impl<O: TreeOwner> Clone for Forwarding<O> {
+    fn clone(&self) -> Self {
+        Forwarding { raft: self.raft.clone(), network: self.network.clone(), my_id: self.my_id }
+    }
+}
+
+impl<O: TreeOwner> Forwarding<O> {
+    async fn run(self, mut queue: mpsc::Receiver<Proposal>, lost: LostProposal) {
+        let mut batch = Vec::with_capacity(BATCH);
+        while queue.recv_many(&mut batch, BATCH).await > 0 {
+            let seqs: Vec<u64> = batch.iter().map(|p| p.seq).collect();
+            let payloads = batch.drain(..).map(|p| p.payload).collect();
+            let outcomes = self.send(payloads).await;
+            for (seq, outcome) in seqs.into_iter().zip(outcomes) {
+                if let Err(why) = outcome {
+                    lost(seq, why);
+                }
+            }
+        }
+    }
+
+    /// One outcome per payload: the entry's index, or why it may not be in the log.
+    async fn send(&self, payloads: Vec<Vec<u8>>) -> Vec<Result<u64, String>> {
+        let count = payloads.len();
+        let Some(leader) = self.leader_within(Duration::from_secs(2)).await else {
+            return vec![Err("no leader".to_string()); count];
+        };
+        if leader == self.my_id {
+            return self.write(payloads).await;
+        }
+        let outcome = match leader_addr(&self.raft, leader) {
+            Some(addr) => self.forward(&addr, payloads).await,
+            None => Err(format!("leader {leader} has no address")),
+        };
+        outcome.unwrap_or_else(|why| vec![Err(why); count])
+    }
+
+    async fn forward(&self, addr: &str, payloads: Vec<Vec<u8>>) -> Result<Vec<Result<u64, String>>, String> {
+        let body = postcard::to_stdvec(&payloads).map_err(|e| e.to_string())?;
+        let peer = self.network.peer(addr)?;
+        // Long enough for the leader to commit and apply a full batch behind a slow disk.
+        let reply = peer.call(FORWARD, body, Duration::from_secs(30)).await.map_err(|e: CallError| e.to_string())?;
+        postcard::from_bytes(&reply).map_err(|e| e.to_string())
+    }
+
+    /// On the leader: appends the batch, in order, and waits until each entry is applied here.
+    async fn write(&self, payloads: Vec<Vec<u8>>) -> Vec<Result<u64, String>> {
+        let count = payloads.len();
+        let mut results = match self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await {
+            Ok(results) => results,
+            Err(e) => return vec![Err(e.to_string()); count],
+        };
+        let mut outcomes = Vec::with_capacity(count);
+        while let Some(result) = results.next().await {
+            outcomes.push(match result {
+                Ok(Ok(written)) => Ok(written.log_id.index),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+        outcomes.resize(count, Err("the leader stopped before answering".to_string()));
+        outcomes
+    }
+
+    /// The leader, waiting up to `limit` for an election to end. When this node leads, it waits until the
+    /// entry of its own term is applied too: before that, openraft refuses writes ("forward to leader").
+    async fn leader_within(&self, limit: Duration) -> Option<u64> {
+        let mut metrics = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let known = {
+                let m = metrics.borrow_watched();
+                let settled = m.last_applied.is_some_and(|a| crate::term_of(&a) == m.current_term);
+                m.current_leader.filter(|leader| *leader != self.my_id || settled)
+            };
+            if let Some(leader) = known {
+                return Some(leader);
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// The peer port's server-level methods: forwarded proposals here, the server's own above.
+fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) -> AppCalls {
+    Arc::new(move |method, body| -> AppFuture {
+        let forwarding = forwarding.clone();
+        let server = server.clone();
+        Box::pin(async move {
+            match (method, server) {
+                (READ_INDEX, _) => {
+                    postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
+                }
+                (FORWARD, _) => {
+                    let payloads: Vec<Vec<u8>> = postcard::from_bytes(&body).map_err(|e| e.to_string())?;
+                    let outcomes = forwarding.write(payloads).await;
+                    postcard::to_stdvec(&outcomes).map_err(|e| e.to_string())
+                }
+                (method, Some(server)) if method >= FIRST_SERVER_METHOD => server(method, body).await,
+                (method, _) => Err(format!("method {method} is not served here")),
+            }
+        })
+    })
+}

@@ -1,0 +1,166 @@
+//! The state machine of a server: openraft's `RaftStateMachine` in front of the tree the server's core owns.
+//!
+//! The core owns the tree because it must apply, fire watches and answer clients in one step: a read it
+//! serves must never see a change whose watch events it has not yet queued. So this state machine applies
+//! nothing itself: it hands committed txns to the [`TreeOwner`] in log order and returns once the owner
+//! has applied them, which keeps openraft's applied index equal to the core's. Snapshots are built from
+//! the owner's O(1) frozen copy and installed by handing the owner a new tree.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::{Stream, StreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, RaftSnapshotBuilder};
+use paddock_tree::DataTree;
+
+use crate::snapshot_dir;
+use crate::state_machine::{Snapshot, SnapshotBytes};
+use crate::types::{ApplyReply, LogId, SnapshotMeta, StoredMembership, TypeConfig};
+
+/// One committed txn: its payload, to apply at zxid `index`.
+#[derive(Debug)]
+pub struct CommittedTxn {
+    pub index: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Who owns the tree: the server's core.
+pub trait TreeOwner: Send + Sync + 'static {
+    /// Applies `txns` in order; returns once they are applied (or the owner is gone). `applied` is the
+    /// index of the last entry of the batch, which may be a blank or membership entry after the last txn.
+    fn apply(&self, txns: Vec<CommittedTxn>, applied: u64) -> impl Future<Output = ()> + Send;
+    /// An O(1) frozen copy of the tree as it is after everything applied so far.
+    fn freeze(&self) -> impl Future<Output = io::Result<DataTree>> + Send;
+    /// Replaces the tree with one installed from a snapshot.
+    fn install(&self, tree: DataTree) -> impl Future<Output = ()> + Send;
+}
+
+type Current = Arc<Mutex<Option<(SnapshotMeta, SnapshotBytes)>>>;
+
+pub struct ProxyStateMachine<O: TreeOwner> {
+    owner: Arc<O>,
+    applied: Option<LogId>,
+    membership: StoredMembership,
+    current: Current,
+    /// Where snapshots are kept (docs/format.md, 6.4): the log before them may be purged, so a restart
+    /// needs them.
+    snapshot_dir: PathBuf,
+}
+
+impl<O: TreeOwner> ProxyStateMachine<O> {
+    /// Starts from the newest snapshot kept in `snapshot_dir`, if any (installing its tree into `owner`).
+    pub async fn open(owner: Arc<O>, snapshot_dir: PathBuf) -> io::Result<Self> {
+        let mut sm = ProxyStateMachine {
+            owner,
+            applied: None,
+            membership: StoredMembership::default(),
+            current: Arc::new(Mutex::new(None)),
+            snapshot_dir,
+        };
+        if let Some(loaded) = snapshot_dir::load_newest(&sm.snapshot_dir)? {
+            sm.install_tree(&loaded.meta, loaded.tree, SnapshotBytes::new(loaded.body)).await;
+        }
+        Ok(sm)
+    }
+
+    async fn install_tree(&mut self, meta: &SnapshotMeta, tree: DataTree, bytes: SnapshotBytes) {
+        self.owner.install(tree).await;
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some((meta.clone(), bytes));
+    }
+}
+
+impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
+    type SnapshotData = SnapshotBytes;
+    type SnapshotBuilder = ProxySnapshotBuilder<O>;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
+    {
+        // Everything openraft has ready goes to the owner as one batch; replies follow the owner's apply.
+        let mut txns = Vec::new();
+        let mut responders = Vec::new();
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            match entry.payload {
+                EntryPayload::Normal(txn) => txns.push(CommittedTxn { index: entry.log_id.index, payload: txn.0 }),
+                EntryPayload::Membership(m) => self.membership = StoredMembership::new(Some(entry.log_id), m),
+                EntryPayload::Blank => {}
+            }
+            self.applied = Some(entry.log_id);
+            responders.push((entry.log_id.index, responder));
+        }
+        if let Some(applied) = self.applied {
+            self.owner.apply(txns, applied.index).await;
+        }
+        for (index, responder) in responders {
+            if let Some(responder) = responder {
+                responder.send(ApplyReply { index });
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        ProxySnapshotBuilder {
+            owner: self.owner.clone(),
+            meta: SnapshotMeta { last_log_id: self.applied, last_membership: self.membership.clone() },
+            current: self.current.clone(),
+            dir: self.snapshot_dir.clone(),
+        }
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotBytes) -> Result<(), io::Error> {
+        let tree = DataTree::read_snapshot(&mut snapshot.as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot body: {e}")))?;
+        let (dir, kept_meta, kept_tree, body) =
+            (self.snapshot_dir.clone(), meta.clone(), tree.clone(), snapshot.clone());
+        tokio::task::spawn_blocking(move || snapshot_dir::save(&dir, &kept_meta, &kept_tree, body.as_bytes()))
+            .await
+            .map_err(io::Error::other)??;
+        self.install_tree(meta, tree, snapshot).await;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Ok(current.map(|(meta, snapshot)| openraft::Snapshot { meta, snapshot }))
+    }
+}
+
+/// Builds a snapshot of the owner's tree as of the builder's creation (apply waits meanwhile: openraft
+/// does not apply while it builds, and the freeze is O(1)).
+pub struct ProxySnapshotBuilder<O: TreeOwner> {
+    owner: Arc<O>,
+    meta: SnapshotMeta,
+    current: Current,
+    dir: PathBuf,
+}
+
+impl<O: TreeOwner> RaftSnapshotBuilder<TypeConfig> for ProxySnapshotBuilder<O> {
+    type SnapshotData = SnapshotBytes;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let tree = self.owner.freeze().await?;
+        let (meta, dir) = (self.meta.clone(), self.dir.clone());
+        // Serializing and writing a large tree is blocking work: off the async workers.
+        let bytes = tokio::task::spawn_blocking(move || -> io::Result<SnapshotBytes> {
+            let mut bytes = Vec::new();
+            tree.write_snapshot(&mut bytes)?;
+            snapshot_dir::save(&dir, &meta, &tree, &bytes)?;
+            Ok(SnapshotBytes::new(bytes))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some((self.meta.clone(), bytes.clone()));
+        Ok(openraft::Snapshot { meta: self.meta.clone(), snapshot: bytes })
+    }
+}
