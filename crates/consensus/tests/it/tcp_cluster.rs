@@ -38,9 +38,10 @@ impl Node {
 
 fn config() -> Arc<Config> {
     let config = Config {
-        heartbeat_interval: 50,
-        election_timeout_min: 300,
-        election_timeout_max: 600,
+        // Loose enough that a loaded machine (the suite runs beside stress-ng) keeps leases alive.
+        heartbeat_interval: 100,
+        election_timeout_min: 800,
+        election_timeout_max: 1600,
         // Purge early, so that a member joining later needs a snapshot.
         snapshot_policy: SnapshotPolicy::LogsSinceLast(20),
         max_in_snapshot_log_to_keep: 0,
@@ -97,11 +98,21 @@ async fn leader(nodes: &BTreeMap<u64, Node>) -> u64 {
     panic!("no agreed leader within 10 s");
 }
 
+/// Writes each txn through the leader. A write the leader refuses before appending it (`ForwardToLeader`:
+/// leadership moved, or its lease lapsed under load) is sent again to whoever leads then, as a ZooKeeper
+/// client resends after losing its server; any other error fails the test. At most 30 s.
 async fn write(nodes: &BTreeMap<u64, Node>, range: std::ops::Range<usize>) -> u64 {
-    let id = leader(nodes).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut last = 0;
     for n in range {
-        last = nodes[&id].raft.client_write(create(n)).await.expect("write through the leader").data.index;
+        last = loop {
+            let id = leader(nodes).await;
+            match nodes[&id].raft.client_write(create(n)).await {
+                Ok(written) => break written.data.index,
+                Err(e) if e.forward_to_leader().is_some() && tokio::time::Instant::now() < deadline => continue,
+                Err(e) => panic!("write {n} through leader {id}: {e}"),
+            }
+        };
     }
     last
 }
