@@ -660,25 +660,28 @@ impl Core {
     fn lost(&mut self, seq: u64, reason: &str) {
         let Some(waiting) = self.waiting.remove(&seq) else { return };
         warn!(seq, reason, "a write's fate is unknown; answering ConnectionLoss");
+        self.give_up(waiting, ErrorCode::ConnectionLoss);
+    }
+
+    /// Answers a proposal that will not be applied (as far as this server knows) with `code`; a handshake's
+    /// connection is closed instead.
+    fn give_up(&mut self, waiting: Waiting, code: ErrorCode) {
         if waiting.closes_session {
             self.closing.remove(&waiting.session_id);
         }
-        match waiting.origin {
-            Origin::Client { conn, xid, op, received, .. } => {
-                self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::ConnectionLoss));
-                self.finish_write(conn);
-            }
-            Origin::Sync { conn, xid, received, .. } => {
-                self.reply(conn, xid, OpCode::Sync, received, self.tree.last_zxid(), Err(ErrorCode::ConnectionLoss));
-                self.finish_write(conn);
-            }
+        let (conn, xid, op, received) = match waiting.origin {
+            Origin::Client { conn, xid, op, received, .. } => (conn, xid, op, received),
+            Origin::Sync { conn, xid, received, .. } => (conn, xid, OpCode::Sync, received),
             Origin::Connect { conn, .. } => {
                 if let Some(c) = self.conns.remove(&conn) {
                     let _ = c.out.send(Outbound::Close);
                 }
+                return;
             }
-            Origin::Internal => {}
-        }
+            Origin::Internal => return,
+        };
+        self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(code));
+        self.finish_write(conn);
     }
 
     /// The tree was replaced by a snapshot: watches may have missed events, so every client connection is
@@ -703,25 +706,7 @@ impl Core {
         self.stats.log_failures += 1;
         self.log.resume();
         for (_, waiting) in std::mem::take(&mut self.waiting) {
-            if waiting.closes_session {
-                self.closing.remove(&waiting.session_id);
-            }
-            match waiting.origin {
-                Origin::Client { conn, xid, op, received, .. } => {
-                    self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
-                    self.finish_write(conn);
-                }
-                Origin::Sync { conn, xid, received, .. } => {
-                    self.reply(conn, xid, OpCode::Sync, received, self.tree.last_zxid(), Err(ErrorCode::SystemError));
-                    self.finish_write(conn);
-                }
-                Origin::Connect { conn, .. } => {
-                    if let Some(c) = self.conns.remove(&conn) {
-                        let _ = c.out.send(Outbound::Close);
-                    }
-                }
-                Origin::Internal => {}
-            }
+            self.give_up(waiting, ErrorCode::SystemError);
         }
     }
 
