@@ -180,4 +180,19 @@ async fn an_observer_receives_every_write_and_says_so() {
     // Writes through the observer are forwarded like a follower's.
     watcher.create("/from-observer", b"", &persistent()).await.expect("create through the observer");
     converged(&members);
+    // The leader's mntr counts its followers and the observer (ZooKeeper's leader-only keys).
+    let mntr = four_letter_word(&members[first_leader].addr(), "mntr").expect("mntr");
+    for line in [
+        "zk_server_state\tleader",
+        "zk_followers\t2",
+        "zk_synced_followers\t2",
+        "zk_learners\t3",
+        "zk_synced_observers\t1",
+    ] {
+        assert!(mntr.lines().any(|l| l == line), "{line:?} not in the leader's mntr:\n{mntr}");
+    }
+    let follower = (0..3).find(|i| *i != first_leader).expect("a follower");
+    let mntr = four_letter_word(&members[follower].addr(), "mntr").expect("mntr");
+    assert!(mntr.lines().any(|l| l == "zk_server_state\tfollower"), "{mntr}");
+    assert!(!mntr.contains("zk_followers"), "leader-only keys only on the leader:\n{mntr}");
 }

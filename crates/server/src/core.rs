@@ -894,6 +894,11 @@ impl Core {
         self.tree.last_zxid()
     }
 
+    /// The other members of the ensemble, when this server leads it.
+    pub fn followers(&self) -> Option<paddock_consensus::replica::Followers> {
+        self.log.followers()
+    }
+
     pub fn outstanding_requests(&self) -> usize {
         self.waiting.len()
     }

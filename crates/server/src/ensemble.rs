@@ -91,6 +91,10 @@ impl ReplicatedLog for RaftLog {
         });
     }
 
+    fn followers(&self) -> Option<paddock_consensus::replica::Followers> {
+        self.replica.get()?.followers()
+    }
+
     fn touched(&mut self, sessions: Vec<i64>) {
         let Some(replica) = self.replica.get().cloned() else { return };
         let body = encode_sessions(&sessions);

@@ -78,6 +78,11 @@ pub trait ReplicatedLog: Send {
     /// outcome is reported through the event channel.
     fn propose(&mut self, seq: u64, payload: Vec<u8>);
 
+    /// The other members, as counted for `mntr` on the leader; `None` elsewhere and standalone.
+    fn followers(&self) -> Option<paddock_consensus::replica::Followers> {
+        None
+    }
+
     /// Sessions this server's clients touched since the last tick: a follower passes them to the leader,
     /// which alone decides expiry. A standalone log has no one to tell.
     fn touched(&mut self, _sessions: Vec<i64>) {}

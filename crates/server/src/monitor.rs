@@ -210,6 +210,15 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
             out.push((format!("zk_{label}_{name}"), "0".into()));
         }
     }
+    if let Some(f) = core.followers() {
+        // ZooKeeper's leader-only keys: learners are followers and observers; pending syncs are none, as a
+        // sync here is a read index, not a queued proposal.
+        out.push(("zk_learners".into(), (f.followers + f.observers).to_string()));
+        out.push(("zk_followers".into(), f.followers.to_string()));
+        out.push(("zk_synced_followers".into(), f.synced_followers.to_string()));
+        out.push(("zk_synced_observers".into(), f.synced_observers.to_string()));
+        out.push(("zk_pending_syncs".into(), "0".into()));
+    }
     let last_snapshot = core.snapshots.as_ref().map(|s| s.last_zxid.load(Ordering::Relaxed)).unwrap_or(-1);
     out.push(("zk_paddock_last_snapshot_zxid".into(), last_snapshot.to_string()));
     out.push(("zk_paddock_last_zxid".into(), core.last_zxid().to_string()));

@@ -69,6 +69,19 @@ pub enum Role {
     Learner,
 }
 
+/// A follower or observer counts as synced while its log is within this many entries of the leader's (as
+/// ClickHouse Keeper's `stale_log_gap`): further behind, it is catching up.
+const SYNCED_GAP: u64 = 1000;
+
+/// The leader's view of the other members (`mntr`'s leader-only keys).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Followers {
+    pub followers: usize,
+    pub synced_followers: usize,
+    pub observers: usize,
+    pub synced_observers: usize,
+}
+
 /// Reported when a proposal's fate is unknown: `(seq, why)`.
 pub type LostProposal = Arc<dyn Fn(u64, String) + Send + Sync>;
 
@@ -137,6 +150,24 @@ impl<O: TreeOwner> Replica<O> {
 
     pub fn my_id(&self) -> u64 {
         self.my_id
+    }
+
+    /// The other members as this node sees them, if it leads.
+    pub fn followers(&self) -> Option<Followers> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let replication = metrics.replication.as_ref()?;
+        let last = metrics.last_log_index.unwrap_or(0);
+        let membership = metrics.membership_config.membership();
+        let synced =
+            |id: &u64| replication.get(id).and_then(|m| *m).is_some_and(|m| last.saturating_sub(m.index) <= SYNCED_GAP);
+        let voters: Vec<u64> = membership.voter_ids().filter(|id| *id != self.my_id).collect();
+        let learners: Vec<u64> = membership.learner_ids().collect();
+        Some(Followers {
+            followers: voters.len(),
+            synced_followers: voters.iter().filter(|id| synced(id)).count(),
+            observers: learners.len(),
+            synced_observers: learners.iter().filter(|id| synced(id)).count(),
+        })
     }
 
     /// The leader's id, if one is known.
