@@ -128,6 +128,10 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     let raft_dir = paddock_storage::wal_dir(config.log_dir()).with_file_name("raft");
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
     let locks = vec![persist::DirLock::acquire(&raft_dir)?];
+    // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and
+    // waits for the core to apply it; `Lost` and `ReadIndex` events are at most one per proposal, and the
+    // replica holds at most `PROPOSAL_QUEUE` (4096) of those; touches come once a tick. Giving the channel a
+    // bound of its own, like the standalone log's, is issue 12's.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (log, joining) = ensemble::Joining::new(events_tx);
     let member_config = config.clone();

@@ -150,6 +150,8 @@ impl LogStore {
         };
         let view = View::new(meta, wal.first_index(), last);
         let shared = Arc::new(Shared { view: Mutex::new(view), exited: Mutex::new(false), exit: Condvar::new() });
+        // Bounded by `QUEUE_SLOTS`: every sender takes a slot of the semaphore beside it before it sends, and
+        // the writer gives it back once the command is done (std's channel has no bound of its own).
         let (tx, rx) = mpsc::channel();
         writer::spawn(wal, dir.to_path_buf(), meta, shared.clone(), rx)?;
         let queue = Queue { tx, slots: Arc::new(Semaphore::new(QUEUE_SLOTS)) };
