@@ -628,6 +628,12 @@ impl Core {
     /// Issues a `sync`'s read barrier. Everything the session sent before it has been answered; what it
     /// sends after waits behind the placeholder pushed here.
     fn read_barrier(&mut self, conn: ConnId, xid: i32, path: String, received: Instant) {
+        // A planted bug, for proving the linearizability checker: answer `sync` at once, before this server
+        // has applied what the ensemble had committed.
+        fail::fail_point!("core::sync_skip_barrier", |_| {
+            let zxid = self.tree.last_zxid();
+            self.reply(conn, xid, OpCode::Sync, received, zxid, Ok(Response::Sync(path.clone())));
+        });
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.queue.push_front(Queued::Write);
         let session_id = c.session_id;

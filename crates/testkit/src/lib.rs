@@ -6,12 +6,14 @@
 //! (the binary, its config parsing, its signal handling) and so that a crashing server cannot take the
 //! test down with it.
 
+mod ensemble;
 mod net;
 mod paddock;
 mod process;
 mod spawner;
 mod zookeeper;
 
+pub use ensemble::{ENSEMBLE_WAIT, Ensemble, EnsembleSpec, Member};
 pub use net::{exchange_until_close, four_letter_word, free_port};
 pub use paddock::PaddockProcess;
 pub use zookeeper::ZooKeeperProcess;

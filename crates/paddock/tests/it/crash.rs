@@ -3,7 +3,7 @@
 //! with the right data and version, and no multi may be half-applied.
 //!
 //! `PADDOCK_CRASH_CYCLES=N` runs more cycles (default 30):
-//! `PADDOCK_CRASH_CYCLES=500 cargo test -p paddock --test crash -- --nocapture`
+//! `PADDOCK_CRASH_CYCLES=500 cargo test -p paddock --test it crash:: -- --nocapture`
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,0 +1,96 @@
+//! A 3-server ensemble of real `paddock server --config` processes on 127.0.0.1, configured as ZooKeeper's
+//! are (`server.N` lines, `myid`): writes through any server reach every server, ephemerals go with their
+//! session everywhere, and after a kill -9 of the leader the others elect a new one, keep serving, and the
+//! restarted server catches up to the same state.
+
+use std::time::{Duration, Instant};
+
+use paddock_testkit::{Ensemble, four_letter_word};
+use zookeeper_client as zk;
+
+async fn connect(addr: &str) -> zk::Client {
+    zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(addr).await.expect("client connects")
+}
+
+fn persistent() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_any_member_reach_all_and_survive_the_leaders_kill() {
+    let mut ensemble = Ensemble::start(3, 0).expect("ensemble starts");
+    let first_leader = ensemble.leader().expect("a leader");
+    let followers = ensemble.followers().expect("followers");
+
+    // A write through a follower is visible through the other follower after sync, and on the leader.
+    let writer = connect(&ensemble.members[followers[0]].addr()).await;
+    writer.create("/a", b"through a follower", &persistent()).await.expect("create through a follower");
+    let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    writer.create("/e", b"", &ephemeral).await.expect("ephemeral through a follower");
+    let reader = connect(&ensemble.members[followers[1]].addr()).await;
+    reader.sync("/").await.expect("sync");
+    assert_eq!(reader.get_data("/a").await.expect("read on the other follower").0, b"through a follower");
+    let on_leader = connect(&ensemble.members[first_leader].addr()).await;
+    let (_, stat) = on_leader.get_data("/a").await.expect("read on the leader");
+    assert_eq!(stat.version, 0);
+    // Closing the session removes its ephemeral on every member.
+    drop(writer);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while on_leader.check_stat("/e").await.expect("exists").is_some() {
+        assert!(Instant::now() < deadline, "the ephemeral outlived its session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensemble.converged().expect("converged");
+
+    // kill -9 the leader: the others elect one of themselves and keep taking writes.
+    drop(on_leader);
+    ensemble.kill9(first_leader);
+    let second_leader = ensemble.leader().expect("a new leader");
+    assert_ne!(second_leader, first_leader);
+    let survivor = connect(&ensemble.members[followers[1]].addr()).await;
+    survivor.create("/after", b"the failover", &persistent()).await.expect("write after the failover");
+
+    // The killed member comes back and catches up.
+    ensemble.restart(first_leader).expect("restart");
+    let digest = ensemble.converged().expect("converged after the restart");
+    assert!(!digest.is_empty());
+    let back = connect(&ensemble.members[first_leader].addr()).await;
+    back.sync("/").await.expect("sync");
+    assert_eq!(back.get_data("/after").await.expect("read on the restarted member").0, b"the failover");
+    assert_eq!(back.get_data("/a").await.expect("older data too").0, b"through a follower");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_receives_every_write_and_says_so() {
+    let ensemble = Ensemble::start(3, 1).expect("ensemble starts");
+    let first_leader = ensemble.leader().expect("a leader");
+    let observer = &ensemble.members[3];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while observer.srvr_line("Mode:").as_deref() != Some("observer") {
+        assert!(Instant::now() < deadline, "the observer never says so: {:?}", observer.srvr_line("Mode:"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let writer = connect(&ensemble.members[first_leader].addr()).await;
+    writer.create("/seen", b"by the observer", &persistent()).await.expect("create");
+    let watcher = connect(&observer.addr()).await;
+    watcher.sync("/").await.expect("sync through the observer");
+    assert_eq!(watcher.get_data("/seen").await.expect("read on the observer").0, b"by the observer");
+    // Writes through the observer are forwarded like a follower's.
+    watcher.create("/from-observer", b"", &persistent()).await.expect("create through the observer");
+    ensemble.converged().expect("converged");
+    // The leader's mntr counts its followers and the observer (ZooKeeper's leader-only keys).
+    let mntr = four_letter_word(&ensemble.members[first_leader].addr(), "mntr").expect("mntr");
+    for line in [
+        "zk_server_state\tleader",
+        "zk_followers\t2",
+        "zk_synced_followers\t2",
+        "zk_learners\t3",
+        "zk_synced_observers\t1",
+    ] {
+        assert!(mntr.lines().any(|l| l == line), "{line:?} not in the leader's mntr:\n{mntr}");
+    }
+    let follower = (0..3).find(|i| *i != first_leader).expect("a follower");
+    let mntr = four_letter_word(&ensemble.members[follower].addr(), "mntr").expect("mntr");
+    assert!(mntr.lines().any(|l| l == "zk_server_state\tfollower"), "{mntr}");
+    assert!(!mntr.contains("zk_followers"), "leader-only keys only on the leader:\n{mntr}");
+}
