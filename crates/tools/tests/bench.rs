@@ -20,6 +20,8 @@ fn bench_args(workload: Workload, prefix: &str) -> BenchArgs {
         json: true,
         prefix: prefix.to_owned(),
         keep: false,
+        batch: 1,
+        kill_pid: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Everything the benchmark creates lives under `--prefix`, which is deleted at the end unless `--keep`.
 
+mod failover;
 mod report;
 mod setup;
 mod workload;
@@ -36,6 +37,10 @@ pub enum Workload {
     Mixed,
     /// Writers set data on nodes a separate watcher session watches; measures notification latency.
     Watch,
+    /// Writers set their own node on every server given; after a warm-up the process named by
+    /// --kill-pid (an ensemble's leader) is killed (SIGKILL) and the time until a write issued after the
+    /// kill is acknowledged is reported. --seconds is how long to wait for it (default 60).
+    Failover,
 }
 
 impl Workload {
@@ -46,6 +51,7 @@ impl Workload {
             Workload::Get => "get",
             Workload::Mixed => "mixed",
             Workload::Watch => "watch",
+            Workload::Failover => "failover",
         }
     }
 }
@@ -84,13 +90,20 @@ pub struct BenchArgs {
     /// Leave the benchmark's nodes in place.
     #[arg(long)]
     pub keep: bool,
+    /// Create workload: nodes created per request, as one multi (to load a large tree quickly). An
+    /// operation is still one node; latencies are per multi.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
+    /// Failover workload: the process to kill (SIGKILL) once every writer has had a write acknowledged.
+    #[arg(long, value_name = "PID")]
+    pub kill_pid: Option<u32>,
 }
 
 /// Default run length when neither `--seconds` nor `--ops` is given.
 const DEFAULT_SECONDS: f64 = 10.0;
 /// Largest value accepted: ZooKeeper's default `jute.maxbuffer` is 1 MiB for the whole request.
 const MAX_VALUE_SIZE: usize = 1_000_000;
-const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const PROGRESS_TICK: Duration = Duration::from_millis(100);
 
 /// Runs the benchmark, printing to the process's stdout (result) and stderr (progress, errors). Exits
@@ -101,6 +114,20 @@ pub async fn run(args: BenchArgs) -> ExitCode {
 
 /// [`run`] with the result written to `out` and errors to `err`.
 pub async fn run_with_io(args: BenchArgs, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> ExitCode {
+    if args.workload == Workload::Failover {
+        return match failover::execute(&args).await {
+            Ok(report) => {
+                let text = if args.json { report.json() } else { report.text() };
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = writeln!(err, "paddock bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match execute(&args).await {
         Ok(report) => {
             let text = if args.json { report.json() } else { report.text() };
@@ -131,7 +158,7 @@ pub async fn execute(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     Ok(BenchReport::new(args, &stats, elapsed))
 }
 
-fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+pub(crate) fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     if args.clients == 0 {
         bail!("--clients must be at least 1");
     }
@@ -140,6 +167,15 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
         bail!("--seconds must be a positive number");
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if args.batch > 1 && args.workload != Workload::Create {
+        bail!("--batch applies to the create workload only");
+    }
+    if (args.workload == Workload::Failover) != args.kill_pid.is_some() {
+        bail!("--kill-pid is needed by the failover workload and used by no other");
     }
     if args.value_size > MAX_VALUE_SIZE {
         bail!("--value-size must be at most {MAX_VALUE_SIZE} bytes");
@@ -151,7 +187,7 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The servers of a connect string, one connect string per server (a chroot suffix kept on each).
-fn spread(connect: &str) -> Vec<String> {
+pub(crate) fn spread(connect: &str) -> Vec<String> {
     let (hosts, chroot) = match connect.find('/') {
         Some(at) => connect.split_at(at),
         None => (connect, ""),
@@ -161,7 +197,7 @@ fn spread(connect: &str) -> Vec<String> {
     if servers.is_empty() { vec![connect.to_string()] } else { servers }
 }
 
-async fn open(server: &str) -> anyhow::Result<Client> {
+pub(crate) async fn open(server: &str) -> anyhow::Result<Client> {
     connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
 }
 
@@ -194,6 +230,7 @@ async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Ve
             layout: layout.clone(),
             keys: args.keys,
             value: vec![b'x'; args.value_size],
+            batch: args.batch,
             budget: budget.clone(),
             done: Arc::clone(&done),
             latencies: latencies.clone(),

@@ -57,7 +57,7 @@ pub(crate) async fn prepare(client: &Client, layout: &Layout, args: &BenchArgs) 
         Workload::Set | Workload::Get | Workload::Mixed => {
             (0..args.keys).map(|j| (layout.key(j), &value[..])).collect()
         }
-        Workload::Watch => (0..args.clients).map(|i| (layout.key(i), &value[..])).collect(),
+        Workload::Watch | Workload::Failover => (0..args.clients).map(|i| (layout.key(i), &value[..])).collect(),
     };
     for chunk in nodes.chunks(WINDOW) {
         let pending: Vec<_> = chunk.iter().map(|(path, data)| client.create(path, data, &options)).collect();

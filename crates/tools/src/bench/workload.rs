@@ -39,9 +39,23 @@ impl Budget {
 
     /// Takes one operation from the budget; false when none is left.
     fn claim(&self) -> bool {
+        self.claim_up_to(1) == 1
+    }
+
+    /// Takes up to `wanted` operations from the budget (fewer at its end); 0 when none is left.
+    fn claim_up_to(&self, wanted: u64) -> u64 {
         match self {
-            Budget::Ops { claimed, limit } => claimed.fetch_add(1, Ordering::Relaxed) < *limit,
-            Budget::Until(deadline) => Instant::now() < *deadline,
+            Budget::Ops { claimed, limit } => {
+                let before = claimed.fetch_add(wanted, Ordering::Relaxed);
+                limit.saturating_sub(before).min(wanted)
+            }
+            Budget::Until(deadline) => {
+                if Instant::now() < *deadline {
+                    wanted
+                } else {
+                    0
+                }
+            }
         }
     }
 }
@@ -55,6 +69,8 @@ pub(crate) struct Job {
     pub layout: Layout,
     pub keys: usize,
     pub value: Vec<u8>,
+    /// Creates per request (create workload): above 1, each request is a multi of this many creates.
+    pub batch: usize,
     pub budget: Budget,
     /// Completed operations, for the progress bar.
     pub done: Arc<AtomicU64>,
@@ -80,19 +96,27 @@ impl ClientStats {
     }
 
     fn success(&mut self, latency: Duration, done: &AtomicU64) {
+        self.successes(1, latency, done);
+    }
+
+    /// A request that did `ops` operations at once (a multi): one latency, `ops` operations.
+    fn successes(&mut self, ops: u64, latency: Duration, done: &AtomicU64) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
         self.latencies.saturating_record(micros);
-        self.ops += 1;
-        done.fetch_add(1, Ordering::Relaxed);
+        self.ops += ops;
+        done.fetch_add(ops, Ordering::Relaxed);
     }
 }
 
 /// Runs `workload` for one client until the budget is spent.
 pub(crate) async fn run(workload: Workload, job: Job) -> ClientStats {
     match workload {
+        Workload::Create if job.batch > 1 => create_batched(job).await,
         Workload::Create => create(job).await,
         Workload::Watch => watch(job).await,
         Workload::Set | Workload::Get | Workload::Mixed => key_ops(workload, job).await,
+        // Measured by the failover module, never run as a workload loop.
+        Workload::Failover => ClientStats::new(&job),
     }
 }
 
@@ -105,6 +129,31 @@ async fn create(job: Job) -> ClientStats {
         match job.client.create(&prefix, &job.value, &options).await {
             Ok(_) => stats.success(start.elapsed(), &job.done),
             Err(_) => stats.errors += 1,
+        }
+    }
+    stats
+}
+
+/// Creates `batch` sequential nodes per request, as one multi (for loading a large tree quickly). An
+/// operation is one node created; the latency is the multi's.
+async fn create_batched(job: Job) -> ClientStats {
+    let mut stats = ClientStats::new(&job);
+    let prefix = format!("{}/n-", job.layout.client_dir(job.index));
+    let options = CreateMode::PersistentSequential.with_acls(Acls::anyone_all());
+    loop {
+        let count = job.budget.claim_up_to(job.batch as u64);
+        if count == 0 {
+            break;
+        }
+        let mut multi = job.client.new_multi_writer();
+        let mut added = true;
+        for _ in 0..count {
+            added &= multi.add_create(&prefix, &job.value, &options).is_ok();
+        }
+        let start = Instant::now();
+        match (added, multi.commit().await) {
+            (true, Ok(_)) => stats.successes(count, start.elapsed(), &job.done),
+            _ => stats.errors += count,
         }
     }
     stats
@@ -195,5 +244,24 @@ async fn watch_node(watcher: Client, key: String, signals: mpsc::Sender<Signal>)
         if signals.send(Signal::Fired(Instant::now())).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ops_budget_hands_out_exactly_its_limit_in_batches() {
+        let budget = Budget::ops(250);
+        let granted: Vec<u64> = std::iter::from_fn(|| Some(budget.claim_up_to(100))).take(5).collect();
+        assert_eq!(granted, [100, 100, 50, 0, 0]);
+        assert!(!budget.claim());
+    }
+
+    #[test]
+    fn a_deadline_budget_grants_everything_until_the_deadline() {
+        assert_eq!(Budget::until(Instant::now() + Duration::from_secs(60)).claim_up_to(7), 7);
+        assert_eq!(Budget::until(Instant::now()).claim_up_to(7), 0);
     }
 }
