@@ -150,6 +150,11 @@ enum Origin {
         read_only: Option<bool>,
         received: Instant,
     },
+    /// A reconnect to a session last served by another server, waiting for its `ReopenSession`.
+    Reopen {
+        conn: ConnId,
+        read_only: Option<bool>,
+    },
     /// Session expiry, container reaping: nobody to answer.
     Internal,
     /// A `sync` waiting for its read index to be applied here.
@@ -205,7 +210,8 @@ pub const DIGEST_LOG_INTERVAL: i64 = 128;
 const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Core {
-    pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn ReplicatedLog>) -> Core {
+    /// `node_id`: this server's id in its proposals (`myid` in an ensemble, 1 standalone).
+    pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn ReplicatedLog>, node_id: u64) -> Core {
         let now = now_ms();
         let mut tracker = SessionTracker::new(config.tick_time_ms);
         // A restarted server re-arms every known session with its full timeout: clients get a chance to
@@ -218,7 +224,7 @@ impl Core {
             config,
             tree,
             log,
-            node_id: 1,
+            node_id,
             next_seq: 0,
             last_stamp,
             waiting: BTreeMap::new(),
@@ -331,6 +337,13 @@ impl Core {
             let _ = out.send(Outbound::Close);
             return;
         }
+        if !self.role.in_quorum() && (self.role == ServerRole::Looking || req.read_only != Some(true)) {
+            // ZooKeeper runs no server while LOOKING, and its read-only server refuses clients that did not
+            // ask for read-only mode.
+            info!(peer = %peer, role = self.role.name(), "refusing session: this server is cut off from the quorum");
+            let _ = out.send(Outbound::Close);
+            return;
+        }
         let mut c = Conn {
             out,
             peer,
@@ -342,6 +355,10 @@ impl Core {
             stats: ConnStats { received: 1, ..ConnStats::new() },
             establishing: None,
         };
+        if req.session_id == 0 && self.role == ServerRole::ReadOnly {
+            self.read_only_session(conn, c, &req);
+            return;
+        }
         if req.session_id == 0 {
             // The session id is allocated when the entry is applied, from the counter in the tree.
             let timeout_ms = self.config.negotiate_timeout(req.timeout);
@@ -354,6 +371,21 @@ impl Core {
             return;
         }
         self.resume(conn, c, &req);
+    }
+
+    /// A session of a read-only server: local (not in the log, never expired: it ends with its connection),
+    /// with an id outside the replicated range (whose top byte is 1): `0x7e`, this server's id, a counter.
+    fn read_only_session(&mut self, conn: ConnId, mut c: Conn, req: &ConnectRequest) {
+        self.next_seq += 1;
+        let session_id =
+            (0x7e << 56) | ((self.node_id as i64 & 0xff) << 48) | (self.next_seq as i64 & 0xffff_ffff_ffff);
+        let timeout_ms = self.config.negotiate_timeout(req.timeout);
+        c.session_id = session_id;
+        c.timeout_ms = timeout_ms;
+        deliver(&mut self.stats, &mut c, connect_response(session_id, timeout_ms, rand::random(), Some(true)));
+        info!(session = format_args!("0x{session_id:x}"), peer = %c.peer, "read-only session established");
+        self.session_conns.insert(session_id, conn);
+        self.conns.insert(conn, c);
     }
 
     /// Reconnects an existing session on a new connection, or tells the client it expired.
@@ -371,23 +403,27 @@ impl Core {
             .filter(|s| s.passwd.as_slice() == req.passwd.as_slice() && !self.closing.contains(&req.session_id));
         let Some(session) = valid else {
             info!(session = format_args!("0x{:x}", req.session_id), peer = %c.peer, "session expired or unknown on reconnect");
-            let expired = ConnectResponse {
-                protocol_version: 0,
-                timeout: 0,
-                session_id: 0,
-                passwd: vec![0; 16],
-                read_only: req.read_only.map(|_| false),
-            };
-            deliver(&mut self.stats, &mut c, encode_connect_response(&expired));
+            deliver(&mut self.stats, &mut c, expired_response(req.read_only));
             let _ = c.out.send(Outbound::Close);
             return;
         };
         let timeout_ms = session.timeout_ms;
         let passwd = session.passwd;
-        self.session_conns.insert(req.session_id, conn);
         c.timeout_ms = timeout_ms;
+        if self.role.in_quorum() && self.role != ServerRole::Standalone && session.owner != self.node_id {
+            // The session was last served by another server: the move goes through the log, so that every
+            // server agrees from which entry on the old server's writes for it fail with SessionMoved. The
+            // handshake is answered once it is applied.
+            c.establishing = Some(Vec::new());
+            self.conns.insert(conn, c);
+            let origin = Origin::Reopen { conn, read_only: req.read_only };
+            self.propose(req.session_id, Vec::new(), TxnOp::ReopenSession, origin);
+            return;
+        }
+        self.session_conns.insert(req.session_id, conn);
         self.tracker.arm(req.session_id, timeout_ms, now_ms());
-        let resp = connect_response(req.session_id, timeout_ms, passwd, req.read_only);
+        let read_only = if self.role == ServerRole::ReadOnly { Some(true) } else { req.read_only.map(|_| false) };
+        let resp = connect_response(req.session_id, timeout_ms, passwd, read_only);
         deliver(&mut self.stats, &mut c, resp);
         info!(session = format_args!("0x{:x}", req.session_id), peer = %c.peer, "session reconnected");
         self.conns.insert(conn, c);
@@ -429,7 +465,10 @@ impl Core {
                     }
                     self.watches.remove_conn(conn);
                 }
-                self.propose(session_id, Vec::new(), TxnOp::CloseSession, Origin::Internal);
+                // The basis: the session's last entry this leader has applied. A write or reopen of the
+                // session already on its way through the log overrules this expiry at apply.
+                let basis = self.tree.session(session_id).map_or(0, |s| s.last_zxid);
+                self.propose(session_id, Vec::new(), TxnOp::ExpireSession { basis }, Origin::Internal);
             }
         }
     }
@@ -450,6 +489,10 @@ impl Core {
             return;
         };
         let session_id = c.session_id;
+        if self.role == ServerRole::ReadOnly {
+            self.read_only_request(conn, xid, req, received);
+            return;
+        }
         self.tracker.touch(session_id, now_ms());
         if !matches!(self.role, ServerRole::Standalone | ServerRole::Leader) {
             self.touched.insert(session_id);
@@ -480,6 +523,27 @@ impl Core {
                 }
             },
         }
+    }
+
+    /// A read-only server answers reads from its tree as it stands and refuses writes and `sync` with
+    /// NotReadOnly, as ZooKeeper's `ReadOnlyRequestProcessor`.
+    fn read_only_request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
+        let work = match req {
+            Request::Ping => LocalWork::Answer(OpCode::Ping, Ok(Response::Empty)),
+            Request::Sync(_) => LocalWork::Answer(OpCode::Sync, Err(ErrorCode::NotReadOnly)),
+            Request::Auth(packet) => return self.authenticate(conn, xid, received, &packet),
+            Request::CloseSession => {
+                // A read-only session is local: closing it is closing the connection.
+                self.reply(conn, xid, OpCode::CloseSession, received, self.tree.last_zxid(), Ok(Response::Empty));
+                return self.drop_conn(conn);
+            }
+            req => match prepare::prepare(&req, self.config.extended_types_enabled) {
+                Prepared::NotAWrite => LocalWork::Serve(req),
+                Prepared::Rejected(code) => LocalWork::Answer(req.opcode(), Err(code)),
+                Prepared::Write(..) => LocalWork::Answer(req.opcode(), Err(ErrorCode::NotReadOnly)),
+            },
+        };
+        self.local(conn, xid, received, work);
     }
 
     /// The ids an `auth` packet adds apply at once, so that writes sent after it are proposed with them; the
@@ -550,7 +614,7 @@ impl Core {
     fn propose(&mut self, session_id: i64, auth: Vec<Id>, op: TxnOp, origin: Origin) {
         self.next_seq += 1;
         let id = ProposalId { node: self.node_id, seq: self.next_seq };
-        let closes_session = matches!(op, TxnOp::CloseSession);
+        let closes_session = matches!(op, TxnOp::CloseSession | TxnOp::ExpireSession { .. });
         let txn = Txn { origin: id, time: self.stamp(), session_id, auth, op };
         self.log.propose(id.seq, txn.encode());
         self.waiting.insert(id.seq, Waiting { origin, session_id, closes_session });
@@ -609,11 +673,32 @@ impl Core {
     /// A new leader gives every session its full timeout, as ZooKeeper's does: clients connected to other
     /// servers had no way to touch it before.
     fn role_changed(&mut self, role: ServerRole) {
+        let role = if role == ServerRole::Looking && self.config.quorum.read_only_enabled {
+            ServerRole::ReadOnly
+        } else {
+            role
+        };
+        if role == self.role {
+            return;
+        }
         info!(role = role.name(), "role changed");
         if role == ServerRole::Leader && self.role != ServerRole::Leader {
             self.rearm_sessions();
         }
+        if role.in_quorum() != self.role.in_quorum() {
+            // ZooKeeper restarts its server at such a change: clients of a member cut off from the quorum must
+            // look for one that is not, and read-only sessions end when the quorum returns.
+            self.drop_all_conns();
+        }
         self.role = role;
+    }
+
+    fn drop_all_conns(&mut self) {
+        for (conn, c) in self.conns.drain() {
+            let _ = c.out.send(Outbound::Close);
+            self.watches.remove_conn(conn);
+        }
+        self.session_conns.clear();
     }
 
     fn rearm_sessions(&mut self) {
@@ -678,7 +763,7 @@ impl Core {
         let (conn, xid, op, received) = match waiting.origin {
             Origin::Client { conn, xid, op, received, .. } => (conn, xid, op, received),
             Origin::Sync { conn, xid, received, .. } => (conn, xid, OpCode::Sync, received),
-            Origin::Connect { conn, .. } => {
+            Origin::Connect { conn, .. } | Origin::Reopen { conn, .. } => {
                 if let Some(c) = self.conns.remove(&conn) {
                     let _ = c.out.send(Outbound::Close);
                 }
@@ -697,11 +782,7 @@ impl Core {
         info!(zxid = format_args!("0x{:x}", tree.last_zxid()), "installed a snapshot");
         self.tree = tree;
         self.last_stamp = self.last_stamp.max(self.tree.last_time());
-        for (conn, c) in self.conns.drain() {
-            let _ = c.out.send(Outbound::Close);
-            self.watches.remove_conn(conn);
-        }
-        self.session_conns.clear();
+        self.drop_all_conns();
         self.rearm_sessions();
     }
 
@@ -721,8 +802,8 @@ impl Core {
         let zxid = entry.index;
         let txn = self.tree.decode_entry(zxid, &entry.payload)?;
         // Closing a session deletes its ephemerals, each a write ZooKeeper counts per namespace.
-        let ephemerals =
-            if matches!(txn.op, TxnOp::CloseSession) { self.tree.ephemerals(txn.session_id) } else { Vec::new() };
+        let closing = matches!(txn.op, TxnOp::CloseSession | TxnOp::ExpireSession { .. });
+        let ephemerals = if closing { self.tree.ephemerals(txn.session_id) } else { Vec::new() };
         let Applied { result, triggers } = self.tree.apply(zxid, &txn);
         self.stats.record_writes(&txn.op, &result, &ephemerals);
         self.record_digest(zxid);
@@ -738,10 +819,24 @@ impl Core {
             self.session_created(session_id, &txn.op, zxid, origin);
             return Ok(());
         }
+        if matches!(txn.op, TxnOp::ReopenSession) {
+            self.session_reopened(txn.session_id, txn.origin.node, &result, origin);
+            return Ok(());
+        }
+        let moved = result == TxnResult::Error(ErrorCode::SessionMoved);
+        // A close of a session already gone still ends this server's tracking of it.
+        let closed =
+            result == TxnResult::SessionClosed || (closing && result == TxnResult::Error(ErrorCode::SessionExpired));
+        if result == TxnResult::SessionKept {
+            self.session_kept(txn.session_id);
+        }
         match origin {
             Some(Origin::Client { conn, xid, kind, op, received }) => {
                 self.reply(conn, xid, op, received, zxid, prepare::reply_for(&kind, result));
-                if !matches!(txn.op, TxnOp::CloseSession) {
+                if moved {
+                    // ZooKeeper tears the connection down too (ZOOKEEPER-710): its session lives elsewhere.
+                    self.drop_conn(conn);
+                } else if !matches!(txn.op, TxnOp::CloseSession) {
                     self.finish_write(conn);
                 }
             }
@@ -751,12 +846,70 @@ impl Core {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
-            Some(Origin::Internal | Origin::Sync { .. }) | None => {}
+            Some(Origin::Internal | Origin::Sync { .. } | Origin::Reopen { .. }) | None => {}
         }
-        if matches!(txn.op, TxnOp::CloseSession) {
+        if closed {
             self.session_closed(txn.session_id);
         }
         Ok(())
+    }
+
+    /// A session's connection moved to `owner`. There, the handshake is answered; everywhere else, a
+    /// connection still holding the session is closed (its writes would fail with SessionMoved).
+    fn session_reopened(&mut self, session_id: i64, owner: u64, result: &TxnResult, origin: Option<Origin>) {
+        if owner != self.node_id
+            && let Some(conn) = self.session_conns.remove(&session_id)
+        {
+            info!(session = format_args!("0x{session_id:x}"), to = owner, "session moved to another server");
+            self.drop_conn(conn);
+        }
+        let Some(Origin::Reopen { conn, read_only }) = origin else { return };
+        let session = self.tree.session(session_id).copied();
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let (Some(session), TxnResult::SessionReopened) = (session, result) else {
+            // Expired while the move was in the log.
+            deliver(&mut self.stats, c, expired_response(read_only));
+            let _ = c.out.send(Outbound::Close);
+            self.conns.remove(&conn);
+            return;
+        };
+        info!(session = format_args!("0x{session_id:x}"), peer = %c.peer, "session reconnected (moved here)");
+        let deferred = c.establishing.take().unwrap_or_default();
+        deliver(
+            &mut self.stats,
+            c,
+            connect_response(session_id, session.timeout_ms, session.passwd, read_only.map(|_| false)),
+        );
+        if let Some(old) = self.session_conns.insert(session_id, conn)
+            && old != conn
+        {
+            self.drop_conn(old);
+        }
+        self.tracker.arm(session_id, session.timeout_ms, now_ms());
+        for msg in deferred {
+            self.on_msg(msg);
+        }
+    }
+
+    /// The leader's expiry of a session was overruled by a later entry of it: it lives on, with a full
+    /// timeout from now.
+    fn session_kept(&mut self, session_id: i64) {
+        self.closing.remove(&session_id);
+        if let Some(session) = self.tree.session(session_id) {
+            info!(session = format_args!("0x{session_id:x}"), "expiry overruled: the session was active");
+            self.tracker.arm(session_id, session.timeout_ms, now_ms());
+        }
+    }
+
+    /// Closes a client connection and forgets it.
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            let _ = c.out.send(Outbound::Close);
+            if self.session_conns.get(&c.session_id) == Some(&conn) {
+                self.session_conns.remove(&c.session_id);
+            }
+        }
+        self.watches.remove_conn(conn);
     }
 
     /// ZooKeeper's digest log: the state digest every [`DIGEST_LOG_INTERVAL`] zxids.
@@ -784,7 +937,7 @@ impl Core {
         c.session_id = session_id;
         c.stats.record(0, zxid, stats::last_op(OpCode::CreateSession, true), latency);
         let deferred = c.establishing.take().unwrap_or_default();
-        deliver(&mut self.stats, c, connect_response(session_id, timeout_ms, passwd, read_only));
+        deliver(&mut self.stats, c, connect_response(session_id, timeout_ms, passwd, read_only.map(|_| false)));
         self.session_conns.insert(session_id, conn);
         for msg in deferred {
             self.on_msg(msg);
@@ -945,14 +1098,22 @@ fn serialized_size(frame: &[u8]) -> usize {
     frame.len().saturating_sub(4)
 }
 
-fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_only: Option<bool>) -> Bytes {
-    let resp = ConnectResponse {
+/// The handshake answer to a reconnect whose session no longer exists: session id 0.
+fn expired_response(read_only: Option<bool>) -> Bytes {
+    let expired = ConnectResponse {
         protocol_version: 0,
-        timeout: timeout_ms,
-        session_id,
-        passwd: passwd.to_vec(),
+        timeout: 0,
+        session_id: 0,
+        passwd: vec![0; 16],
         read_only: read_only.map(|_| false),
     };
+    encode_connect_response(&expired)
+}
+
+/// `read_only`: the flag to answer, `None` for a client that did not send one.
+fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_only: Option<bool>) -> Bytes {
+    let resp =
+        ConnectResponse { protocol_version: 0, timeout: timeout_ms, session_id, passwd: passwd.to_vec(), read_only };
     encode_connect_response(&resp)
 }
 

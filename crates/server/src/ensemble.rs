@@ -194,8 +194,9 @@ async fn report_role(mut role: tokio::sync::watch::Receiver<Role>, events: mpsc:
     loop {
         let server_role = match *role.borrow_and_update() {
             Role::Leader => ServerRole::Leader,
-            // A candidate is a follower to ZooKeeper's tools: it is looking for a leader.
-            Role::Follower | Role::Candidate => ServerRole::Follower,
+            Role::Follower => ServerRole::Follower,
+            // A candidate is looking for a leader, as ZooKeeper's LOOKING state.
+            Role::Candidate | Role::Looking => ServerRole::Looking,
             Role::Learner => ServerRole::Observer,
         };
         if events.send(LogEvent::Role(server_role)).is_err() || role.changed().await.is_err() {

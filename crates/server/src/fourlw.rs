@@ -11,6 +11,7 @@ use paddock_proto::display::{java_date, java_double};
 
 use crate::Shared;
 use crate::core::{Conn, Core};
+use crate::log::ServerRole;
 use crate::monitor;
 
 /// Version string reported by `srvr`, `stat`, `mntr` and `envi`: the ZooKeeper protocol level we answer as,
@@ -22,13 +23,14 @@ pub const VERSION: &str = concat!("3.9.3-paddock-", env!("CARGO_PKG_VERSION"), "
 pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> String {
     let text = match cmd {
         "ruok" => return "imok".to_string(),
-        "isro" => return "rw".to_string(),
+        "isro" => shared.inspect(|core| if core.role == ServerRole::ReadOnly { "ro" } else { "rw" }.to_string()).await,
         // ZooKeeper prints the mask without a newline (as `stmk` does).
         "gtmk" => return shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "conf" => return conf(shared),
         "envi" => return envi(),
-        "srvr" => shared.inspect(move |core| server_summary(core, false, asker)).await,
-        "stat" => shared.inspect(move |core| server_summary(core, true, asker)).await,
+        // ZooKeeper runs no server while LOOKING: these say it is not serving.
+        "srvr" => shared.inspect(move |core| serving(core).then(|| server_summary(core, false, asker))).await.flatten(),
+        "stat" => shared.inspect(move |core| serving(core).then(|| server_summary(core, true, asker))).await.flatten(),
         "cons" => shared.inspect(move |core| cons(core, asker)).await,
         "crst" => shared.inspect(crst).await,
         "srst" => shared.inspect(srst).await,
@@ -43,6 +45,10 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
         _ => Some(format!("Unknown command: {cmd}\n")),
     };
     text.unwrap_or_else(|| "This ZooKeeper instance is not currently serving requests\n".to_string())
+}
+
+fn serving(core: &Core) -> bool {
+    core.role != ServerRole::Looking
 }
 
 /// `stmk`: sets ZooTrace's mask (shared with the admin `set_trace_mask`) and answers it.

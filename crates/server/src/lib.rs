@@ -138,7 +138,8 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     // Clients are accepted only once this member has applied everything the ensemble had committed when it
     // came back: before that it would serve a past state.
     let (caught_up, gate) = oneshot::channel();
-    let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(gate)).await?;
+    let member = Member { node_id: ensemble.my_id, caught_up: gate };
+    let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
     let recovering = replica.clone();
     tokio::spawn(async move {
@@ -160,13 +161,20 @@ pub async fn start_with(
     start_inner(config, tree, log, log_events, None, None).await
 }
 
+/// What a member of an ensemble adds to a server: its id in its proposals (a standalone server's is 1), and
+/// the gate that opens the client port once it has caught up.
+struct Member {
+    node_id: u64,
+    caught_up: oneshot::Receiver<()>,
+}
+
 async fn start_inner(
     mut config: ServerConfig,
     tree: DataTree,
     log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
     snapshots: Option<Snapshots>,
-    gate: Option<oneshot::Receiver<()>>,
+    member: Option<Member>,
 ) -> anyhow::Result<RunningServer> {
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on client port {addr}"))?;
@@ -177,7 +185,9 @@ async fn start_inner(
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let shared = Arc::new(Shared::new(config.clone(), core_tx));
-    let mut core = Core::new(config, tree, log);
+    let node_id = member.as_ref().map_or(1, |m| m.node_id);
+    let gate = member.map(|m| m.caught_up);
+    let mut core = Core::new(config, tree, log, node_id);
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;

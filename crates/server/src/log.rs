@@ -58,6 +58,11 @@ pub enum ServerRole {
     Follower,
     /// A non-voting member (a Raft learner).
     Observer,
+    /// A member cut off from the quorum (ZooKeeper's LOOKING): it serves no client.
+    Looking,
+    /// A member cut off from the quorum with `readonlymode.enabled`: it serves reads to clients that asked
+    /// for read-only mode and refuses everything else.
+    ReadOnly,
 }
 
 impl ServerRole {
@@ -68,7 +73,14 @@ impl ServerRole {
             ServerRole::Leader => "leader",
             ServerRole::Follower => "follower",
             ServerRole::Observer => "observer",
+            ServerRole::Looking => "looking",
+            ServerRole::ReadOnly => "read-only",
         }
+    }
+
+    /// Whether this server is part of a working quorum (or needs none).
+    pub fn in_quorum(self) -> bool {
+        !matches!(self, ServerRole::Looking | ServerRole::ReadOnly)
     }
 }
 

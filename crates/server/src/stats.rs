@@ -260,7 +260,7 @@ impl ServerStats {
                 self.record_write(path, 0)
             }
             (TxnOp::SetData { path, data, .. }, TxnResult::SetData(_)) => self.record_write(path, data_len(data)),
-            (TxnOp::CloseSession, TxnResult::SessionClosed) => {
+            (TxnOp::CloseSession | TxnOp::ExpireSession { .. }, TxnResult::SessionClosed) => {
                 for path in ephemerals {
                     self.record_write(path, 0);
                 }

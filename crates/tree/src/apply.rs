@@ -18,6 +18,8 @@ type OpResult = Result<TxnResult, ErrorCode>;
 struct Step<'a> {
     zxid: i64,
     time: i64,
+    /// The server that proposed the txn (0 in entries from before format 3).
+    proposer: u64,
     session_id: i64,
     auth: &'a [paddock_proto::Id],
 }
@@ -42,11 +44,13 @@ impl DataTree {
     pub fn apply(&mut self, zxid: i64, txn: &Txn) -> Applied {
         assert!(zxid > self.last_zxid, "zxid {zxid} applied after {}", self.last_zxid);
         assert!(txn.time >= self.last_time, "txn at zxid {zxid} stamped {} after {}", txn.time, self.last_time);
-        let step = Step { zxid, time: txn.time, session_id: txn.session_id, auth: &txn.auth };
+        let step =
+            Step { zxid, time: txn.time, proposer: txn.origin.node, session_id: txn.session_id, auth: &txn.auth };
         let mut triggers = Vec::new();
-        let result = match &txn.op {
-            TxnOp::Multi(ops) => self.multi(&step, ops, &mut triggers),
-            op => self.apply_op(&step, op, &mut triggers).unwrap_or_else(TxnResult::Error),
+        let result = match (self.session_gate(&step, &txn.op), &txn.op) {
+            (Err(code), _) => TxnResult::Error(code),
+            (Ok(()), TxnOp::Multi(ops)) => self.multi(&step, ops, &mut triggers),
+            (Ok(()), op) => self.apply_op(&step, op, &mut triggers).unwrap_or_else(TxnResult::Error),
         };
         self.last_zxid = zxid;
         self.last_time = txn.time;
@@ -81,10 +85,24 @@ impl DataTree {
         match op {
             TxnOp::CreateSession { timeout_ms, passwd } => {
                 let id = self.allocate_session_id(txn.time);
-                self.put_session(id, Session { timeout_ms: *timeout_ms, passwd: *passwd });
+                let session =
+                    Session { timeout_ms: *timeout_ms, passwd: *passwd, owner: txn.proposer, last_zxid: txn.zxid };
+                self.put_session(id, session);
                 Ok(TxnResult::SessionCreated(id))
             }
             TxnOp::CloseSession => Ok(self.close_session(txn, triggers)),
+            TxnOp::ReopenSession => {
+                let session = *self.sessions.get(&txn.session_id).ok_or(ErrorCode::SessionExpired)?;
+                self.put_session(txn.session_id, Session { owner: txn.proposer, last_zxid: txn.zxid, ..session });
+                Ok(TxnResult::SessionReopened)
+            }
+            TxnOp::ExpireSession { basis } => {
+                let session = self.sessions.get(&txn.session_id).ok_or(ErrorCode::SessionExpired)?;
+                if session.last_zxid > *basis {
+                    return Ok(TxnResult::SessionKept);
+                }
+                Ok(self.close_session(txn, triggers))
+            }
             TxnOp::Error(code) => Err(*code),
             TxnOp::Create { path, data, acl, mode, ttl } => {
                 self.create(txn, path, data.as_deref(), acl, *mode, *ttl, triggers)
@@ -99,6 +117,21 @@ impl DataTree {
             // Only a top-level multi is a multi; anything nested is malformed.
             TxnOp::Multi(_) => Err(ErrorCode::MarshallingError),
         }
+    }
+
+    /// Before any op of a session's txn: a txn proposed by a server that no longer holds the session fails
+    /// with SessionMoved (ZooKeeper's `checkSession` on its leader), and any other one counts as a sign of
+    /// life for expiry. Session lifecycle ops and server-internal txns (session 0) pass.
+    fn session_gate(&mut self, txn: &Step, op: &TxnOp) -> Result<(), ErrorCode> {
+        if matches!(op, TxnOp::CreateSession { .. } | TxnOp::ReopenSession | TxnOp::ExpireSession { .. }) {
+            return Ok(());
+        }
+        let Some(session) = self.sessions.get(&txn.session_id).copied() else { return Ok(()) };
+        if session.owner != 0 && txn.proposer != 0 && session.owner != txn.proposer {
+            return Err(ErrorCode::SessionMoved);
+        }
+        self.put_session(txn.session_id, Session { last_zxid: txn.zxid, ..session });
+        Ok(())
     }
 
     /// All or nothing: the ops run, in order, on an O(1) copy that replaces the tree only if every op

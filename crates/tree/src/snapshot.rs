@@ -6,7 +6,7 @@
 //! referenced by index. The body ends with the digest; reading recomputes the digest from what it read and
 //! refuses a body whose digest differs, whatever the outer file's checksums said.
 //!
-//! Version 3 added the last txn's time stamp and the session-id counter after the last zxid; version 2
+//! Version 4 added each session's owner and last zxid; version 3 added the last txn's time stamp and the session-id counter after the last zxid; version 2
 //! added null znode data (length `0xFFFFFFFF`). Versions 1 and 2 are still read (their session counter
 //! restarts above the highest session id they hold), and their recorded digest still checks (non-null
 //! data hashes as it always did).
@@ -25,9 +25,10 @@ use crate::wire::{Input, Put, Stream, WireError};
 
 /// Version number that starts every snapshot body written; the oldest version still read is
 /// [`OLDEST_SNAPSHOT_FORMAT_VERSION`].
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
 
-/// Format 1 is format 2 without null data; format 2 is format 3 without time stamp and session counter.
+/// Format 1 is format 2 without null data; format 2 is format 3 without time stamp and session counter;
+/// format 3 is format 4 without session owners and last zxids.
 const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
 /// Session ids are ZooKeeper's: a server id byte over a time-based counter, far below this; a counter
@@ -77,6 +78,8 @@ impl DataTree {
             buf.put_i64(*id);
             buf.put_i32(session.timeout_ms);
             buf.put_raw(&session.passwd);
+            buf.put_u64(session.owner);
+            buf.put_i64(session.last_zxid);
         }
         buf.put_u64(self.nodes.len() as u64);
         for (path, node) in &self.nodes {
@@ -127,7 +130,7 @@ impl DataTree {
             }
         }
         let acl_table = read_acl_table(&mut input)?;
-        read_sessions(&mut input, &mut tree)?;
+        read_sessions(&mut input, &mut tree, version >= 4)?;
         let highest_session = tree.sessions.get_max().map(|(id, _)| *id);
         match highest_session {
             Some(id) if id >= tree.next_session_id && version >= 3 => {
@@ -163,11 +166,19 @@ fn read_acl_table(input: &mut impl Input) -> Result<Vec<Vec<Acl>>, SnapshotError
     Ok(table)
 }
 
-fn read_sessions(input: &mut impl Input, tree: &mut DataTree) -> Result<(), SnapshotError> {
+/// `owners`: whether the body's version records each session's owner and last zxid.
+fn read_sessions(input: &mut impl Input, tree: &mut DataTree, owners: bool) -> Result<(), SnapshotError> {
     let count = input.get_u32()?;
     for _ in 0..count {
         let id = input.get_i64()?;
-        let session = Session { timeout_ms: input.get_i32()?, passwd: input.array()? };
+        let mut session = Session::new(input.get_i32()?, input.array()?);
+        if owners {
+            session.owner = input.get_u64()?;
+            session.last_zxid = input.get_i64()?;
+            if session.last_zxid > tree.last_zxid {
+                return Err(corrupt(format!("session 0x{id:x} was last active after the snapshot's zxid")));
+            }
+        }
         if tree.sessions.contains_key(&id) {
             return Err(corrupt(format!("session 0x{id:x} appears twice")));
         }
@@ -293,6 +304,42 @@ mod tests {
         out
     }
 
+    /// A body of the sessions test as format 3 wrote it: its one session (password all 1s) without the owner
+    /// and last zxid that follow the password.
+    fn without_owners(bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let at = out.windows(16).position(|w| w == [1u8; 16]).map(|p| p + 16).unwrap_or(out.len());
+        out.drain(at..(at + 16).min(out.len()));
+        out[..4].copy_from_slice(&3u32.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn format_3_is_read_with_sessions_of_unknown_owner() {
+        use crate::txn::{ProposalId, Txn, TxnOp, TxnResult};
+        let mut tree = DataTree::new();
+        let open = TxnOp::CreateSession { timeout_ms: 5000, passwd: [1; 16] };
+        let by_node_2 = Txn { origin: ProposalId { node: 2, seq: 1 }, ..txn(1_000, open) };
+        let TxnResult::SessionCreated(id) = tree.apply(1, &by_node_2).result else {
+            panic!("a session must be created");
+        };
+        let bytes = body(&tree);
+        let read = DataTree::read_snapshot(&mut bytes.as_slice()).ok();
+        assert_eq!(read.as_ref().and_then(|t| t.session(id)).map(|s| (s.owner, s.last_zxid)), Some((2, 1)));
+        let mut old = DataTree::new();
+        old.put_session(id, Session::new(5000, [1; 16]));
+        old.last_zxid = 1;
+        old.last_time = 1_000;
+        old.next_session_id = id + 1;
+        let read = DataTree::read_snapshot(&mut &without_owners(&body(&old))[..]).ok();
+        assert_eq!(read.as_ref().and_then(|t| t.session(id)).map(|s| (s.owner, s.last_zxid)), Some((0, 0)));
+        // A session active after the snapshot's own zxid is damage.
+        let mut damaged = bytes.clone();
+        let at = damaged.windows(16).position(|w| w == [1u8; 16]).map_or(0, |p| p + 24);
+        damaged[at..at + 8].copy_from_slice(&9i64.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut damaged.as_slice()), Err(SnapshotError::Corrupt(_))));
+    }
+
     fn txn(time: i64, op: crate::txn::TxnOp) -> crate::txn::Txn {
         crate::txn::Txn { origin: Default::default(), time, session_id: 1, auth: vec![], op }
     }
@@ -313,8 +360,8 @@ mod tests {
         let read = DataTree::read_snapshot(&mut &legacy_body(1, &bytes)[..]).ok();
         assert_eq!(read.as_ref().map(DataTree::digest), Some(tree.digest()));
         let mut bytes = bytes;
-        bytes[..4].copy_from_slice(&4u32.to_le_bytes());
-        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(4))));
+        bytes[..4].copy_from_slice(&5u32.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(5))));
     }
 
     #[test]
@@ -332,7 +379,8 @@ mod tests {
         // The clock may have gone back since: the next id is still above the first.
         let next = read.apply(2, &txn(1_000, open.clone())).result;
         assert!(matches!(next, TxnResult::SessionCreated(id) if id > first), "{next:?} after 0x{first:x}");
-        let mut from_legacy = DataTree::read_snapshot(&mut &legacy_body(2, &bytes)[..]).unwrap_or_default();
+        let mut from_legacy =
+            DataTree::read_snapshot(&mut &legacy_body(2, &without_owners(&bytes))[..]).unwrap_or_default();
         let next = from_legacy.apply(2, &txn(1_000, open)).result;
         assert!(matches!(next, TxnResult::SessionCreated(id) if id > first), "{next:?} after 0x{first:x}");
         for counter in [first, -1, i64::MAX] {

@@ -21,11 +21,25 @@ use crate::path;
 use crate::quota;
 use crate::txn::WatchTrigger;
 
-/// A session as the tree records it: enough to validate a reconnect and to re-arm expiry after a restart.
+/// A session as the tree records it: enough to validate a reconnect, to re-arm expiry after a restart, and
+/// to decide at apply who may write for it and whether an expiry still holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Session {
     pub timeout_ms: i32,
     pub passwd: [u8; 16],
+    /// The server holding the session's connection: the one that created it or last reopened it
+    /// (`ReopenSession`). A write proposed by another server for this session fails with SessionMoved.
+    /// 0: unknown (a session from before snapshot format 4), and any server may write for it.
+    pub owner: u64,
+    /// The zxid of the last entry of this session (its creation, a write, a reopen): a leader's expiry
+    /// decided on an older basis is overruled at apply.
+    pub last_zxid: i64,
+}
+
+impl Session {
+    pub fn new(timeout_ms: i32, passwd: [u8; 16]) -> Self {
+        Session { timeout_ms, passwd, owner: 0, last_zxid: 0 }
+    }
 }
 
 #[derive(Clone)]

@@ -59,6 +59,17 @@ pub enum TxnOp {
         passwd: [u8; 16],
     },
     CloseSession,
+    /// Paddock's own: a session's connection moved to the proposing server (a client reconnected there).
+    /// From this entry on, that server owns the session; writes proposed by its old server fail with
+    /// SessionMoved (ZooKeeper's leader keeps the owner in memory and loses it with a leader change; here
+    /// it is in the log).
+    ReopenSession,
+    /// Paddock's own: the leader's expiry of a session, decided when the session's last entry was `basis`.
+    /// If an entry of the session came later in the log (a write, a reopen), the session was alive after
+    /// all and the expiry is overruled (`SessionKept`); otherwise it closes the session as `CloseSession`.
+    ExpireSession {
+        basis: i64,
+    },
     /// `ttl` is read only for the TTL modes. `data` `None` is null data (the client sent a null buffer),
     /// which ZooKeeper keeps apart from empty data.
     Create {
@@ -104,6 +115,9 @@ pub enum TxnResult {
     /// The id allocated to the new session.
     SessionCreated(i64),
     SessionClosed,
+    SessionReopened,
+    /// An `ExpireSession` overruled by a later entry of the session.
+    SessionKept,
     /// `path` is the final one (with the sequential suffix, if any).
     Created {
         path: String,
@@ -233,6 +247,10 @@ fn op_size_hint(op: &TxnOp) -> usize {
     }
 }
 
+/// Tags of Paddock's own session ops, far from every ZooKeeper opcode (which are -11 to 106).
+const REOPEN_SESSION: i32 = -1001;
+const EXPIRE_SESSION: i32 = -1002;
+
 /// Ops are tagged with ZooKeeper's opcodes, so a hex dump reads like ZooKeeper's own log.
 fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
     match op {
@@ -242,6 +260,11 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_raw(passwd);
         }
         TxnOp::CloseSession => out.put_i32(OpCode::CloseSession as i32),
+        TxnOp::ReopenSession => out.put_i32(REOPEN_SESSION),
+        TxnOp::ExpireSession { basis } => {
+            out.put_i32(EXPIRE_SESSION);
+            out.put_i64(*basis);
+        }
         TxnOp::Error(code) => {
             out.put_i32(OpCode::Error as i32);
             out.put_i32(code.code());
@@ -307,6 +330,11 @@ impl Format {
 
 fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, TxnDecodeError> {
     let code = input.get_i32()?;
+    match code {
+        REOPEN_SESSION => return Ok(TxnOp::ReopenSession),
+        EXPIRE_SESSION => return Ok(TxnOp::ExpireSession { basis: input.get_i64()? }),
+        _ => {}
+    }
     let op = match OpCode::from_i32(code) {
         Some(OpCode::CreateSession) => TxnOp::CreateSession { timeout_ms: input.get_i32()?, passwd: input.array()? },
         Some(OpCode::CloseSession) => TxnOp::CloseSession,

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use paddock_proto::{Acl, CreateMode, ErrorCode, EventType};
-use paddock_tree::{Session, TxnOp, TxnResult};
+use paddock_tree::{TxnOp, TxnResult};
 
 fn ephemeral(path: &str) -> TxnOp {
     create_op(path, b"", Acl::open_unsafe(), CreateMode::Ephemeral)
@@ -14,7 +14,7 @@ fn ephemeral(path: &str) -> TxnOp {
 fn sessions_are_recorded_and_own_their_ephemerals() {
     let mut l = Leader::new();
     let (s10, s20) = (l.open_session(), l.open_session());
-    assert_eq!(l.tree.session(s10), Some(&Session { timeout_ms: 30_000, passwd: [7; 16] }));
+    assert_eq!(l.tree.session(s10).map(|s| (s.timeout_ms, s.passwd)), Some((30_000, [7; 16])));
     assert_eq!(l.tree.sessions().map(|(id, _)| id).collect::<Vec<_>>(), vec![s10, s20]);
     l.mk("/q", CreateMode::Persistent);
     for path in ["/q/b", "/q/a", "/e"] {
@@ -135,4 +135,45 @@ fn persistent_and_ephemeral_nodes_are_never_candidates() {
     l.mk("/p", CreateMode::Persistent);
     assert!(matches!(l.run_as(s4, &[], ephemeral("/e")).result, TxnResult::Created { .. }));
     assert!(l.tree.expired_containers(i64::MAX, 1).is_empty());
+}
+
+#[test]
+fn a_session_moves_with_its_reopen_and_its_old_server_can_no_longer_write_for_it() {
+    let mut l = Leader::new();
+    let open = TxnOp::CreateSession { timeout_ms: 30_000, passwd: [7; 16] };
+    let TxnResult::SessionCreated(s) = l.run_on(1, 0, open) else { panic!("session created") };
+    assert_eq!(l.tree.session(s).map(|s| (s.owner, s.last_zxid)), Some((1, 1)));
+    assert!(matches!(l.run_on(1, s, ephemeral("/e1")), TxnResult::Created { .. }));
+    // The client reconnects to server 2: from the reopen on, server 1's writes for it fail and change nothing.
+    assert_eq!(l.run_on(2, s, TxnOp::ReopenSession), TxnResult::SessionReopened);
+    assert_eq!(l.tree.session(s).map(|s| (s.owner, s.last_zxid)), Some((2, 3)));
+    let digest = l.tree.digest();
+    assert_eq!(l.run_on(1, s, ephemeral("/e2")), err(ErrorCode::SessionMoved));
+    assert_eq!(l.run_on(1, s, TxnOp::CloseSession), err(ErrorCode::SessionMoved));
+    assert_eq!(l.tree.digest(), digest, "a refused write changes nothing");
+    assert!(matches!(l.run_on(2, s, ephemeral("/e2")), TxnResult::Created { .. }));
+    assert_eq!(l.tree.ephemerals(s), vec!["/e1", "/e2"]);
+    // Reopening a session that is gone says so.
+    assert_eq!(l.run_on(2, 0x77, TxnOp::ReopenSession), err(ErrorCode::SessionExpired));
+}
+
+#[test]
+fn an_expiry_is_overruled_by_a_later_entry_of_the_session_and_applies_once() {
+    let mut l = Leader::new();
+    let open = TxnOp::CreateSession { timeout_ms: 30_000, passwd: [7; 16] };
+    let TxnResult::SessionCreated(s) = l.run_on(1, 0, open) else { panic!("session created") };
+    assert!(matches!(l.run_on(1, s, ephemeral("/e")), TxnResult::Created { .. }));
+    let basis = l.tree.session(s).map(|s| s.last_zxid).unwrap_or_default();
+    // A write of the session is logged after the leader decided: the expiry does not hold.
+    assert!(matches!(l.run_on(1, s, create("/later")), TxnResult::Created { .. }));
+    assert_eq!(l.run_on(3, s, TxnOp::ExpireSession { basis }), TxnResult::SessionKept);
+    assert_eq!(l.tree.ephemerals(s), vec!["/e"]);
+    // Decided on the latest basis, it closes the session and its ephemerals; a second expiry (a new leader
+    // deciding again) finds nothing to close.
+    let basis = l.tree.session(s).map(|s| s.last_zxid).unwrap_or_default();
+    let expired = l.run_as(s, &[], TxnOp::ExpireSession { basis });
+    assert_eq!(expired.result, TxnResult::SessionClosed);
+    assert_eq!(expired.triggers.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(), ["/e", "/"]);
+    assert!(l.tree.session(s).is_none());
+    assert_eq!(l.run_on(2, s, TxnOp::ExpireSession { basis }), err(ErrorCode::SessionExpired));
 }

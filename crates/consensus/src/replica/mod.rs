@@ -67,6 +67,9 @@ pub enum Role {
     Candidate,
     /// Not a voter (an observer), or not yet part of the cluster.
     Learner,
+    /// Cut off from the quorum: a follower without a leader, or a leader no quorum has acknowledged for an
+    /// election timeout (ZooKeeper's LOOKING).
+    Looking,
 }
 
 /// A follower or observer counts as synced while its log is within this many entries of the leader's (as
@@ -124,7 +127,7 @@ impl<O: TreeOwner> Replica<O> {
         let tasks = vec![
             transport::serve(listener, Arc::new(service)),
             tokio::spawn(forwarding.clone().run(queue, lost)),
-            tokio::spawn(watch_role(raft.clone(), role_tx)),
+            tokio::spawn(watch_role(raft.clone(), role_tx, config.election_ms)),
             tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
         ];
         form_cluster(&raft, &config).await;
@@ -280,19 +283,33 @@ async fn add_missing_learners<O: TreeOwner>(
     all
 }
 
-async fn watch_role<O: TreeOwner>(raft: Raft<ProxyStateMachine<O>>, role: watch::Sender<Role>) {
+/// Publishes the role whenever openraft's metrics change, and at least every quarter of an election timeout:
+/// a leader that stops hearing from its quorum changes no metric, yet must be seen to be cut off.
+async fn watch_role<O: TreeOwner>(raft: Raft<ProxyStateMachine<O>>, role: watch::Sender<Role>, election_ms: u64) {
     let mut metrics = raft.metrics();
+    let recheck = Duration::from_millis((election_ms / 4).max(10));
+    let lapse = Duration::from_millis(election_ms);
     loop {
-        let state = metrics.borrow_watched().state;
-        let next = match state {
-            ServerState::Leader => Role::Leader,
-            ServerState::Follower => Role::Follower,
-            ServerState::Candidate => Role::Candidate,
-            ServerState::Learner | ServerState::Shutdown => Role::Learner,
+        let next = {
+            let m = metrics.borrow_watched();
+            match m.state {
+                // Between a leader's start and its first quorum ack there is no measurement: it leads.
+                ServerState::Leader
+                    if m.last_quorum_acked.as_ref().is_some_and(|t| openraft::Instant::elapsed(&**t) > lapse) =>
+                {
+                    Role::Looking
+                }
+                ServerState::Leader => Role::Leader,
+                ServerState::Follower if m.current_leader.is_some() => Role::Follower,
+                ServerState::Follower => Role::Looking,
+                ServerState::Candidate => Role::Candidate,
+                ServerState::Learner | ServerState::Shutdown => Role::Learner,
+            }
         };
         role.send_if_modified(|current| std::mem::replace(current, next) != next);
-        if metrics.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(recheck) => {}
         }
     }
 }

@@ -5,3 +5,6 @@ mod crash;
 mod durability;
 mod ensemble;
 mod fourlw;
+mod raw;
+mod read_only;
+mod sessions;

@@ -30,6 +30,12 @@ impl Leader {
         self.tree.apply(zxid, &txn)
     }
 
+    /// Applies `op` for `session_id` as proposed by server `node`.
+    pub fn run_on(&mut self, node: u64, session_id: i64, op: TxnOp) -> TxnResult {
+        let (zxid, txn) = self.txn(session_id, &[], op);
+        self.tree.apply(zxid, &Txn { origin: ProposalId { node, seq: zxid as u64 }, ..txn }).result
+    }
+
     pub fn run(&mut self, op: TxnOp) -> TxnResult {
         self.run_as(1, &[], op).result
     }
