@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use paddock_proto::display::{java_date, java_double};
 
 use crate::Shared;
+use crate::config::{Ensemble, QuorumSettings, Role as MemberRole};
 use crate::core::{Conn, Core};
 use crate::log::ServerRole;
 use crate::monitor;
@@ -222,10 +223,40 @@ fn dump(core: &mut Core) -> String {
 /// `conf`: the effective configuration in ZooKeeper's key order.
 fn conf(shared: &Shared) -> String {
     let mut out = String::new();
+    let ensemble = shared.config.ensemble().ok().flatten();
     for (key, value) in monitor::configuration(&shared.config) {
+        // ZooKeeper prints its own id here; 0 for a standalone server.
+        let value = if key == "serverId" { ensemble.as_ref().map_or(value, |e| e.my_id.to_string()) } else { value };
         let _ = writeln!(out, "{key}={value}");
     }
+    if let Some(ensemble) = ensemble {
+        quorum_conf(&mut out, &shared.config.quorum, &ensemble);
+    }
     out
+}
+
+/// The lines ZooKeeper's `QuorumZooKeeperServer.dumpConf` adds for a member of an ensemble: its limits, its
+/// ports and role, then the membership as `server.N` lines and the configuration's version (0: the static
+/// configuration of zoo.cfg).
+fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble) {
+    let Some(own) = ensemble.servers.get(&ensemble.my_id) else { return };
+    let peer_type = if own.role == MemberRole::Observer { 1 } else { 0 };
+    let _ = write!(
+        out,
+        "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={peer_type}\nmembership: \n",
+        quorum.init_limit, quorum.sync_limit, own.election_port, own.peer_port,
+    );
+    for server in ensemble.servers.values() {
+        let role = if server.role == MemberRole::Observer { "observer" } else { "participant" };
+        let _ =
+            write!(out, "server.{}={}:{}:{}:{role}", server.id, server.host, server.peer_port, server.election_port);
+        if let Some((addr, port)) = server.client {
+            let addr = addr.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
+            let _ = write!(out, ";{addr}:{port}");
+        }
+        out.push('\n');
+    }
+    out.push_str("version=0\n");
 }
 
 /// `envi`: the admin `environment`'s entries as `key=value` lines.

@@ -89,6 +89,13 @@ async fn an_observer_receives_every_write_and_says_so() {
     ] {
         assert!(mntr.lines().any(|l| l == line), "{line:?} not in the leader's mntr:\n{mntr}");
     }
+    // `conf` lists the membership as ZooKeeper's does, with this server's id and role.
+    let conf = four_letter_word(&observer.addr(), "conf").expect("conf");
+    assert!(conf.lines().any(|l| l == "serverId=4") && conf.lines().any(|l| l == "peerType=1"), "{conf}");
+    let members: Vec<&str> = conf.lines().filter(|l| l.starts_with("server.")).collect();
+    assert_eq!(members.len(), 4, "{conf}");
+    assert!(members[3].starts_with("server.4=127.0.0.1:") && members[3].ends_with(":observer"), "{conf}");
+    assert!(members[..3].iter().all(|l| l.ends_with(":participant")), "{conf}");
     let follower = (0..3).find(|i| *i != first_leader).expect("a follower");
     let mntr = four_letter_word(&ensemble.members[follower].addr(), "mntr").expect("mntr");
     assert!(mntr.lines().any(|l| l == "zk_server_state\tfollower"), "{mntr}");
