@@ -31,8 +31,6 @@ pub enum EntryError {
     Decode { index: i64, source: TxnDecodeError },
     #[error("log entry {index} comes after zxid {last}: zxids must increase")]
     OutOfOrder { index: i64, last: i64 },
-    #[error("log entry {index} is stamped {time}, before the previous entry's {last}")]
-    TimeWentBack { index: i64, time: i64, last: i64 },
 }
 
 impl DataTree {
@@ -64,20 +62,17 @@ impl DataTree {
         Ok((txn, applied))
     }
 
-    /// Decodes log entry `index` for [`DataTree::apply`], refusing an entry that does not decode, does not
-    /// follow the last zxid, or goes back in time. Entries written before format 3 carry the proposer's wall
-    /// clock unclamped: their time is raised to the last one instead.
+    /// Decodes log entry `index` for [`DataTree::apply`], refusing an entry that does not decode or does not
+    /// follow the last zxid. An entry stamped before the last one gets the last one's time: every server of
+    /// an ensemble stamps what it proposes with its own clock, and the log interleaves their proposals, so
+    /// stamps from slightly different clocks arrive out of order. Every replica raises them the same way (it
+    /// depends only on the log), so time in the tree never goes back and stays the same everywhere.
     pub fn decode_entry(&self, index: i64, bytes: &[u8]) -> Result<Txn, EntryError> {
         let mut txn = Txn::decode(bytes, index).map_err(|source| EntryError::Decode { index, source })?;
         if index <= self.last_zxid {
             return Err(EntryError::OutOfOrder { index, last: self.last_zxid });
         }
-        if txn.time < self.last_time {
-            if !Txn::is_legacy_format(bytes) {
-                return Err(EntryError::TimeWentBack { index, time: txn.time, last: self.last_time });
-            }
-            txn.time = self.last_time;
-        }
+        txn.time = txn.time.max(self.last_time);
         Ok(txn)
     }
 
@@ -377,18 +372,16 @@ mod tests {
     }
 
     #[test]
-    fn entries_out_of_order_or_back_in_time_are_refused_without_a_change() {
+    fn entries_out_of_order_are_refused_without_a_change_and_late_stamps_raised() {
         let mut tree = DataTree::new();
         assert!(tree.apply_entry(5, &at(100)).is_ok());
         let before = tree.clone();
         assert_eq!(tree.apply_entry(5, &at(100)).err(), Some(EntryError::OutOfOrder { index: 5, last: 5 }));
-        assert_eq!(
-            tree.apply_entry(6, &at(99)).err(),
-            Some(EntryError::TimeWentBack { index: 6, time: 99, last: 100 })
-        );
         assert!(matches!(tree.apply_entry(6, &[9]), Err(EntryError::Decode { index: 6, .. })));
         assert_eq!(tree, before);
-        // A format-2 entry predates monotonic stamps: its time is raised instead.
+        // Stamped by a server whose clock is behind the last proposer's: raised, on every replica alike.
+        assert_eq!(tree.apply_entry(6, &at(99)).map(|(txn, _)| txn.time), Ok(100));
+        // So is a format-2 entry, which predates monotonic stamps.
         let mut legacy = vec![2];
         legacy.extend(7i64.to_le_bytes());
         legacy.extend(&at(99)[17..]);
