@@ -19,7 +19,7 @@ import pytest
 
 from kazoo.exceptions import NoNodeError
 
-from targets import addr_of, start_kazoo, stop_kazoo, super_auth
+from targets import addr_of, cluster_mode, start_kazoo, stop_kazoo, super_auth
 
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
 
@@ -57,6 +57,14 @@ COMMANDS = [
     "addauth digest user1:pw1",
     "ls /zookeeper",
 ]
+
+
+if cluster_mode():
+    # In the cluster phase the reference is a standalone ZooKeeper and Paddock's side an ensemble member, and
+    # ZooKeeper's /zookeeper/config (what `config` prints) holds the ensemble's configuration on a member but
+    # nothing on a standalone server; kazoo/test_nodes.py::test_zookeeper_config_node checks that node exactly,
+    # so the transcripts leave it out.
+    COMMANDS = [command for command in COMMANDS if command != "config"]
 
 
 class Shell:

@@ -3,6 +3,7 @@
 Expected values are ZooKeeper 3.8's answers (checked against the Debian server); both targets must give them.
 """
 
+import os
 import time
 
 import pytest
@@ -25,7 +26,9 @@ from kazoo_ext import (
     MultiRead,
     call,
 )
-from targets import container_check_ms, start_kazoo, stop_kazoo
+from targets import (
+    cluster_mode, container_check_ms, ensemble_config, expect_cluster_bug, role_of, start_kazoo, stop_kazoo,
+)
 from zkwire import PERSISTENT_SEQUENTIAL, ZkError, four_letter_word
 
 
@@ -283,15 +286,47 @@ def test_reconfig_disabled_on_standalone(kz):
 
 def test_special_nodes(kz):
     assert sorted(kz.get_children("/zookeeper")) >= ["config", "quota"]
-    assert kz.get("/zookeeper/config")[0] == b""
     with pytest.raises(BadArgumentsError):
         kz.delete("/zookeeper/quota")
 
 
-def test_four_letter_words(addr):
+def test_zookeeper_config_node(kz, target, request):
+    data, stat = kz.get("/zookeeper/config")
+    if cluster_mode() and target == "paddock":
+        # An ensemble member, unlike a standalone server, keeps the ensemble's configuration here; ZooKeeper
+        # writes it with version -1 (DataTree.setData(path, data, -1, ...) from initConfigInZKDatabase).
+        expect_cluster_bug(request, target, "CCB-1: /zookeeper/config is empty on an ensemble member")
+        assert (data, stat.version, stat.dataLength) == (ensemble_config(), -1, len(ensemble_config()))
+    else:
+        assert (data, stat.version, stat.dataLength) == (b"", 0, 0)
+    assert (stat.czxid, stat.mzxid, stat.aversion) == (0, 0, -1)
+
+
+def test_four_letter_words(addr, target):
     assert four_letter_word(addr, "ruok") == "imok"
     srvr = four_letter_word(addr, "srvr")
-    assert "Mode: standalone" in srvr and "Node count:" in srvr
+    # The cluster phase's paddock target is a follower, and a ZooKeeper follower says `Mode: follower`.
+    assert f"Mode: {role_of(target)}" in srvr and "Node count:" in srvr
+
+
+CONF_KEYS = ["clientPort", "secureClientPort", "dataDir", "dataDirSize", "dataLogDir", "dataLogSize", "tickTime",
+             "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout", "clientPortListenBacklog", "serverId"]
+
+
+def test_conf(addr, target):
+    lines = four_letter_word(addr, "conf").rstrip("\n").split("\n")
+    assert [line.split("=")[0] for line in lines[:len(CONF_KEYS)]] == CONF_KEYS, lines
+    if role_of(target) == "standalone":
+        assert lines[len(CONF_KEYS) - 1:] == ["serverId=0"], lines
+        return
+    # A ZooKeeper ensemble member prints its own id, then QuorumZooKeeperServer.dumpConf's quorum part: its limits,
+    # ports and role, and the membership as in /zookeeper/config (the self-test's ZooKeeper follower prints this).
+    myid = os.environ["COMPAT_PADDOCK_MYID"]
+    membership = ensemble_config().decode().split("\n")
+    own = next(line for line in membership if line.startswith(f"server.{myid}=")).split("=")[1].split(":")
+    assert lines[len(CONF_KEYS) - 1:] == [
+        f"serverId={myid}", "initLimit=10", "syncLimit=5", "electionAlg=3", f"electionPort={own[2]}",
+        f"quorumPort={own[1]}", "peerType=0", "membership: "] + membership, lines
 
 
 def test_kazoo_server_version(kz):
