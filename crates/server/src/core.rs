@@ -179,6 +179,8 @@ pub struct Core {
     log: Box<dyn ReplicatedLog>,
     /// This server's id in its proposals (1 for a standalone server, as ZooKeeper's).
     node_id: u64,
+    /// An ensemble's `/zookeeper/config` content; None standalone.
+    membership: Option<Vec<u8>>,
     next_seq: u64,
     /// The last time stamp proposed: stamps never go back, even when the wall clock does.
     last_stamp: i64,
@@ -210,6 +212,13 @@ pub const DIGEST_LOG_INTERVAL: i64 = 128;
 const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Core {
+    /// A member of an ensemble keeps its membership in `/zookeeper/config`, as ZooKeeper's members do, also
+    /// after a snapshot replaces its tree.
+    pub fn set_membership(&mut self, membership: Vec<u8>) {
+        self.tree.set_ensemble_config(&membership);
+        self.membership = Some(membership);
+    }
+
     /// `node_id`: this server's id in its proposals (`myid` in an ensemble, 1 standalone).
     pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn ReplicatedLog>, node_id: u64) -> Core {
         let now = now_ms();
@@ -225,6 +234,7 @@ impl Core {
             tree,
             log,
             node_id,
+            membership: None,
             next_seq: 0,
             last_stamp,
             waiting: BTreeMap::new(),
@@ -781,6 +791,9 @@ impl Core {
     fn install(&mut self, tree: DataTree) {
         info!(zxid = format_args!("0x{:x}", tree.last_zxid()), "installed a snapshot");
         self.tree = tree;
+        if let Some(membership) = &self.membership {
+            self.tree.set_ensemble_config(membership);
+        }
         self.last_stamp = self.last_stamp.max(self.tree.last_time());
         self.drop_all_conns();
         self.rearm_sessions();

@@ -236,8 +236,7 @@ fn conf(shared: &Shared) -> String {
 }
 
 /// The lines ZooKeeper's `QuorumZooKeeperServer.dumpConf` adds for a member of an ensemble: its limits, its
-/// ports and role, then the membership as `server.N` lines and the configuration's version (0: the static
-/// configuration of zoo.cfg).
+/// ports and role, then the membership (as `/zookeeper/config` holds it).
 fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble) {
     let Some(own) = ensemble.servers.get(&ensemble.my_id) else { return };
     let peer_type = if own.role == MemberRole::Observer { 1 } else { 0 };
@@ -246,17 +245,8 @@ fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble) {
         "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={peer_type}\nmembership: \n",
         quorum.init_limit, quorum.sync_limit, own.election_port, own.peer_port,
     );
-    for server in ensemble.servers.values() {
-        let role = if server.role == MemberRole::Observer { "observer" } else { "participant" };
-        let _ =
-            write!(out, "server.{}={}:{}:{}:{role}", server.id, server.host, server.peer_port, server.election_port);
-        if let Some((addr, port)) = server.client {
-            let addr = addr.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
-            let _ = write!(out, ";{addr}:{port}");
-        }
-        out.push('\n');
-    }
-    out.push_str("version=0\n");
+    out.push_str(&ensemble.membership());
+    out.push('\n');
 }
 
 /// `envi`: the admin `environment`'s entries as `key=value` lines.

@@ -353,6 +353,15 @@ impl DataTree {
         Some(stat)
     }
 
+    /// Puts an ensemble's membership into `/zookeeper/config`, as ZooKeeper's `initConfigInZKDatabase` does on
+    /// every member at start-up (outside the log: data set with version -1 and mzxid 0, the configuration's
+    /// version). Unlike ZooKeeper, mtime stays 0 rather than the local load time, so that every member with
+    /// the same configuration holds the same tree and the same digest. No watch fires.
+    pub fn set_ensemble_config(&mut self, membership: &[u8]) {
+        let mut ignored = Vec::new();
+        let _ = self.set_data("/zookeeper/config", Some(membership), -1, (0, 0), &mut ignored);
+    }
+
     /// `DataTree.setACL`: a new ACL and aversion; no other stat field changes and no watch fires.
     pub(crate) fn replace_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Option<Stat> {
         let acl = self.acls.acquire(acl);

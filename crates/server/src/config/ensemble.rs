@@ -83,6 +83,26 @@ pub struct Timeouts {
     pub catch_up_ms: u64,
 }
 
+impl Ensemble {
+    /// ZooKeeper's `QuorumVerifier.toString()`: a `server.N=host:peerPort:electionPort:role[;addr:clientPort]`
+    /// line per server, then `version=0` (the static configuration of zoo.cfg), without a final newline. It is
+    /// the content of `/zookeeper/config` and the end of `conf`.
+    pub fn membership(&self) -> String {
+        let mut out = String::new();
+        for s in self.servers.values() {
+            let role = if s.role == Role::Observer { "observer" } else { "participant" };
+            out.push_str(&format!("server.{}={}:{}:{}:{role}", s.id, s.host, s.peer_port, s.election_port));
+            if let Some((addr, port)) = s.client {
+                let addr = addr.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
+                out.push_str(&format!(";{addr}:{port}"));
+            }
+            out.push('\n');
+        }
+        out.push_str("version=0");
+        out
+    }
+}
+
 impl QuorumSettings {
     /// Applies one quorum key; `Ok(false)` if `key` is not one.
     pub(super) fn apply(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
