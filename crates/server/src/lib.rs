@@ -27,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use paddock_tree::DataTree;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -101,7 +101,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// Starts a standalone server on its data directory: recovers the tree from the newest valid snapshot and
 /// the write-ahead log, then logs every write durably before applying it.
 pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    if let Some(ensemble) = config.ensemble()? {
+    let ensemble = config.ensemble()?;
+    refuse_other_mode_data(&config, ensemble.is_some())?;
+    if let Some(ensemble) = ensemble {
         return start_member(config, ensemble).await;
     }
     let recover_config = config.clone();
@@ -122,10 +124,42 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     Ok(server)
 }
 
+/// A standalone server keeps its data in `paddock/snap` and `paddock/wal`, a member of an ensemble in
+/// `paddock/raft`; neither reads the other's. Starting in one mode on the other's data would serve an empty
+/// tree as if the data were gone, so it is refused, naming the directory. (Moving a standalone server's data
+/// into a new ensemble is a restore: issue 11.)
+fn refuse_other_mode_data(config: &ServerConfig, member: bool) -> anyhow::Result<()> {
+    let raft_dir = raft_dir(config);
+    let holds = |dir: &std::path::Path| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if member {
+        for dir in [persist::snap_dir(config), persist::wal_dir(config)] {
+            if holds(&dir) && !holds(&raft_dir) {
+                bail!(
+                    "{} holds a standalone server's data, which a member of an ensemble does not read; start the \
+                     member on an empty data directory (or remove the server.N lines to run standalone again)",
+                    dir.display()
+                );
+            }
+        }
+    } else if holds(&raft_dir) {
+        bail!(
+            "{} holds a member's Raft log, which a standalone server does not read; start it with its ensemble's \
+             server.N lines (and myid), or on an empty data directory",
+            raft_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Where a member keeps its Raft log and snapshots: `<dataLogDir>/paddock/raft`.
+fn raft_dir(config: &ServerConfig) -> std::path::PathBuf {
+    paddock_storage::wal_dir(config.log_dir()).with_file_name("raft")
+}
+
 /// Starts a member of an ensemble: the core on an empty tree, then its Raft node, which brings the tree to
 /// the ensemble's state (a kept snapshot, the log, or a snapshot from the leader) through the core.
 async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyhow::Result<RunningServer> {
-    let raft_dir = paddock_storage::wal_dir(config.log_dir()).with_file_name("raft");
+    let raft_dir = raft_dir(&config);
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
     let locks = vec![persist::DirLock::acquire(&raft_dir)?];
     // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and

@@ -270,15 +270,29 @@ fn server_with_config(cfg: &str, myid: Option<&str>) -> (bool, String) {
     if let Some(myid) = myid {
         std::fs::write(dir.path().join("myid"), myid).expect("myid written");
     }
-    let config = dir.path().join("zoo.cfg");
-    std::fs::write(&config, format!("dataDir={}\nclientPort=0\nadmin.enableServer=false\n{cfg}", dir.path().display()))
+    server_in(dir.path(), cfg)
+}
+
+/// `paddock server --config FILE` on data dir `dir`: (exit success, stderr). A server that is still running
+/// after 30 s did not refuse: it is killed and counts as a success.
+fn server_in(dir: &Path, cfg: &str) -> (bool, String) {
+    let config = dir.join("zoo.cfg");
+    std::fs::write(&config, format!("dataDir={}\nclientPort=0\nadmin.enableServer=false\n{cfg}", dir.display()))
         .expect("zoo.cfg written");
-    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["server", "--config"])
         .arg(&config)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run paddock server");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("paddock server output");
+    (out.status.success() || out.status.code().is_none(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -296,4 +310,35 @@ fn bad_ensemble_configurations_are_refused_with_one_line_naming_the_problem() {
         let last = stderr.lines().last().unwrap_or_default();
         assert!(last.starts_with("paddock: ") && last.contains(expected), "{expected:?} not in: {stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_of_the_other_mode_is_refused_rather_than_served_empty() {
+    let three = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n";
+    // A standalone server's data dir, started as a member of an ensemble.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut standalone = PaddockProcess::start_in(dir.path(), &[]).expect("standalone starts");
+    let client = zk::Client::connector().connect(&standalone.addr()).await.expect("client connects");
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    client.create("/kept", b"data", &persistent).await.expect("create");
+    drop(client);
+    let client_port = standalone.port.to_string();
+    standalone.terminate().expect("standalone stops");
+    std::fs::write(dir.path().join("myid"), "1").expect("myid written");
+    let (ok, stderr) = server_in(dir.path(), three);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(!ok && last.starts_with("paddock: ") && last.contains("standalone server's data"), "{stderr}");
+    // Its data is untouched: it still starts standalone.
+    std::fs::remove_file(dir.path().join("myid")).expect("myid removed");
+    let again = PaddockProcess::start_in(dir.path(), &[("clientPort", client_port.as_str())]).expect("restarts");
+    let client = zk::Client::connector().connect(&again.addr()).await.expect("client connects");
+    assert_eq!(client.get_data("/kept").await.expect("still there").0, b"data");
+    // A member's Raft log, started standalone.
+    let member = tempfile::tempdir().expect("temp dir");
+    let raft = member.path().join("paddock/raft/log");
+    std::fs::create_dir_all(&raft).expect("raft dir");
+    std::fs::write(raft.join("00000000000000000001.wal"), b"").expect("a log file");
+    let (ok, stderr) = server_in(member.path(), "");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(!ok && last.starts_with("paddock: ") && last.contains("Raft log"), "{stderr}");
 }
