@@ -457,7 +457,7 @@ impl Core {
     fn tick(&mut self) {
         if self.decides_expiry() {
             self.expire_sessions();
-        } else if !self.touched.is_empty() {
+        } else if self.role.in_quorum() && !self.touched.is_empty() {
             let touched = self.touched.drain().collect();
             self.log.touched(touched);
         }
