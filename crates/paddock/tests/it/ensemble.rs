@@ -105,3 +105,25 @@ async fn an_observer_receives_every_write_and_says_so() {
     assert!(mntr.lines().any(|l| l == "zk_server_state\tfollower"), "{mntr}");
     assert!(!mntr.contains("zk_followers"), "leader-only keys only on the leader:\n{mntr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_servers_survive_the_loss_of_two_including_the_leader() {
+    let mut ensemble = Ensemble::start(5, 0).expect("ensemble starts");
+    let first_leader = ensemble.leader().expect("a leader");
+    let follower = ensemble.followers().expect("followers")[0];
+    ensemble.kill9(first_leader);
+    ensemble.kill9(follower);
+    // Three of five are a quorum: they elect a leader among themselves and take writes.
+    let second_leader = ensemble.leader().expect("a new leader among the three");
+    assert!(![first_leader, follower].contains(&second_leader));
+    let survivor = (0..5).find(|i| ensemble.members[*i].is_running() && *i != second_leader).expect("a survivor");
+    let client = connect(&ensemble.members[survivor].addr()).await;
+    client.create("/five", b"three of five", &persistent()).await.expect("write with two of five down");
+    // The two come back and catch up; all five end on one state.
+    ensemble.restart(first_leader).expect("restart");
+    ensemble.restart(follower).expect("restart");
+    ensemble.converged().expect("converged");
+    let back = connect(&ensemble.members[first_leader].addr()).await;
+    back.sync("/").await.expect("sync");
+    assert_eq!(back.get_data("/five").await.expect("read on a restarted member").0, b"three of five");
+}
