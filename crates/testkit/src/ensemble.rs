@@ -1,6 +1,7 @@
-//! An ensemble of real `paddock server --config` processes on 127.0.0.1, configured as ZooKeeper's are
-//! (`server.N` lines, `myid` in each data dir), with kills, restarts and the waits every ensemble test needs:
-//! one leader, every member on one state digest.
+//! An ensemble of real `paddock server --config` processes on 127.0.0.1 (or each in a network namespace of
+//! its own, [`Ensemble::start_in_network`], for partition tests), configured as ZooKeeper's are (`server.N`
+//! lines, `myid` in each data dir), with kills, restarts and the waits every ensemble test needs: one leader,
+//! every member on one state digest.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use anyhow::{Context, bail};
 use tempfile::TempDir;
 
 use crate::net::{four_letter_word, free_port};
+use crate::netns::Network;
 use crate::paddock::PaddockProcess;
 
 /// How long an ensemble test waits for an election or for members to converge: an election waits syncLimit
@@ -69,6 +71,9 @@ impl Member {
 /// The servers of one ensemble, in `myid` order (index i holds server.(i+1)).
 pub struct Ensemble {
     pub members: Vec<Member>,
+    /// The namespaces the members run in ([`Ensemble::start_in_network`]); declared after `members` so that
+    /// the servers are stopped before their network is removed.
+    network: Option<Network>,
 }
 
 /// The shape of an ensemble and the zoo.cfg lines every member gets on top of the `server.N` list.
@@ -103,7 +108,38 @@ impl Ensemble {
         for id in 1..=count {
             members.push(start_member(id, id > spec.participants, &config)?);
         }
-        Ok(Ensemble { members })
+        Ok(Ensemble { members, network: None })
+    }
+
+    /// Starts the ensemble with member i in `network`'s namespace i, at its address there: `server.N` lines
+    /// and client ports on the members' own addresses (client port 2181, peer ports 2888 and 3888 in every
+    /// namespace). The network's cuts then partition the ensemble; clients and four-letter words from the
+    /// test reach every member through the network's bridge, cut or not.
+    pub fn start_in_network(spec: &EnsembleSpec<'_>, network: Network) -> anyhow::Result<Self> {
+        let count = spec.participants + spec.observers;
+        if network.len() as u64 != count {
+            bail!("a network of {} namespaces for an ensemble of {count}", network.len());
+        }
+        let mut config: Vec<(String, String)> =
+            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5")].map(|(k, v)| (k.into(), v.into())).into();
+        for i in 0..network.len() {
+            let id = i as u64 + 1;
+            let role = if id > spec.participants { ":observer" } else { "" };
+            config.push((format!("server.{id}"), format!("{}:2888:3888{role}", network.addr(i))));
+        }
+        config.extend(spec.config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut ensemble = Ensemble { members: Vec::new(), network: None };
+        for (i, id) in (1..=count).enumerate() {
+            let place = (network.namespace(i), network.addr(i));
+            ensemble.members.push(start_member_at(id, id > spec.participants, &config, Some(place))?);
+        }
+        ensemble.network = Some(network);
+        Ok(ensemble)
+    }
+
+    /// The network the members run in, if started with [`Ensemble::start_in_network`].
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
     }
 
     /// Client addresses of every member, running or not, as a ZooKeeper connect string.
@@ -128,19 +164,27 @@ impl Ensemble {
     /// The index of the one running member whose `srvr` says leader, once every other running member says
     /// follower or observer.
     pub fn leader(&self) -> anyhow::Result<usize> {
+        self.leader_among(&(0..self.members.len()).collect::<Vec<_>>())
+    }
+
+    /// [`Ensemble::leader`] looking only at the members in `group` (e.g. the majority side of a partition,
+    /// while the cut-off old leader may still call itself leader): the index of the one running member of
+    /// `group` whose `srvr` says leader, once every other running member of `group` says follower or observer.
+    pub fn leader_among(&self, group: &[usize]) -> anyhow::Result<usize> {
         let deadline = Instant::now() + ENSEMBLE_WAIT;
         let mut modes = Vec::new();
         while Instant::now() < deadline {
-            modes = self.members.iter().map(|m| m.srvr_line("Mode:")).collect::<Vec<_>>();
-            let running = self.members.iter().filter(|m| m.running).count();
-            let leaders: Vec<usize> = (0..modes.len()).filter(|i| modes[*i].as_deref() == Some("leader")).collect();
-            let others = modes.iter().filter(|m| matches!(m.as_deref(), Some("follower" | "observer"))).count();
+            modes = group.iter().map(|i| (*i, self.members[*i].srvr_line("Mode:"))).collect::<Vec<_>>();
+            let running = group.iter().filter(|i| self.members[**i].running).count();
+            let leaders: Vec<usize> =
+                modes.iter().filter(|(_, mode)| mode.as_deref() == Some("leader")).map(|(i, _)| *i).collect();
+            let others = modes.iter().filter(|(_, m)| matches!(m.as_deref(), Some("follower" | "observer"))).count();
             if leaders.len() == 1 && others + 1 == running {
                 return Ok(leaders[0]);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("no single leader within {ENSEMBLE_WAIT:?}; modes: {modes:?}")
+        bail!("no single leader among members {group:?} within {ENSEMBLE_WAIT:?}; (member, mode): {modes:?}")
     }
 
     /// Indexes of the running members that are not the leader.
@@ -170,11 +214,25 @@ impl Ensemble {
 }
 
 fn start_member(id: u64, observer: bool, config: &[(String, String)]) -> anyhow::Result<Member> {
+    start_member_at(id, observer, config, None)
+}
+
+/// Starts server.`id`, on 127.0.0.1 or, with `place` = (namespace, address), inside that namespace.
+fn start_member_at(
+    id: u64,
+    observer: bool,
+    config: &[(String, String)],
+    place: Option<(&str, std::net::Ipv4Addr)>,
+) -> anyhow::Result<Member> {
     let dir = tempfile::Builder::new().prefix("paddock-member-").tempdir().context("cannot create a temp dir")?;
     let data_dir: PathBuf = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     std::fs::write(data_dir.join("myid"), id.to_string()).context("cannot write myid")?;
     let cfg: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let process = PaddockProcess::start_in(&data_dir, &cfg).with_context(|| format!("starting server.{id}"))?;
+    let process = match place {
+        None => PaddockProcess::start_in(&data_dir, &cfg),
+        Some((namespace, addr)) => PaddockProcess::start_in_namespace(namespace, addr.into(), 2181, &data_dir, &cfg),
+    }
+    .with_context(|| format!("starting server.{id}"))?;
     Ok(Member { id, observer, process, running: true, _dir: dir })
 }

@@ -8,6 +8,7 @@
 
 mod ensemble;
 mod net;
+mod netns;
 mod paddock;
 mod process;
 mod spawner;
@@ -15,5 +16,6 @@ mod zookeeper;
 
 pub use ensemble::{ENSEMBLE_WAIT, Ensemble, EnsembleSpec, Member};
 pub use net::{exchange_until_close, four_letter_word, free_port};
+pub use netns::Network;
 pub use paddock::PaddockProcess;
 pub use zookeeper::ZooKeeperProcess;

@@ -57,9 +57,8 @@ fn exchange_within(addr: &str, bytes: &[u8], timeout: Duration) -> anyhow::Resul
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 
-/// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
-pub(crate) fn port_accepts(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+/// Whether something accepts TCP connections on `addr` right now.
+pub(crate) fn addr_accepts(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 

@@ -1,6 +1,7 @@
 //! The Paddock binary as a child process, with restarts and crashes on demand, for end-to-end and
 //! durability tests.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tempfile::TempDir;
 
-use crate::net::{free_port, port_accepts};
+use crate::net::{addr_accepts, free_port};
 use crate::process::{ServerChild, log_tail, read_log, write_config};
 
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -20,6 +21,10 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(30);
 pub struct PaddockProcess {
     pub port: u16,
     pub data_dir: PathBuf,
+    /// The address its client port listens on: 127.0.0.1, or its address in a test network.
+    host: IpAddr,
+    /// The network namespace it runs in (through `ip netns exec`), if any.
+    namespace: Option<String>,
     binary: PathBuf,
     config: PathBuf,
     log: PathBuf,
@@ -44,9 +49,21 @@ impl PaddockProcess {
         Self::launch(Some(data_dir), extra_cfg)
     }
 
-    /// `127.0.0.1:port`, ready for a client connect string.
+    /// Starts a server inside network namespace `namespace` (`ip netns exec`), its client port on
+    /// `host:port` (the namespace's own address; every namespace has all its ports free), on `data_dir`.
+    pub fn start_in_namespace(
+        namespace: &str,
+        host: IpAddr,
+        port: u16,
+        data_dir: &Path,
+        extra_cfg: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        Self::launch_at(Some(data_dir), Some(namespace), host, port, extra_cfg)
+    }
+
+    /// `host:port` (`127.0.0.1:port` unless started in a namespace), ready for a client connect string.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        SocketAddr::new(self.host, self.port).to_string()
     }
 
     /// Everything every run of this server logged so far (runs are separated by marker lines).
@@ -81,30 +98,41 @@ impl PaddockProcess {
         if self.child.is_some() {
             self.terminate()?;
         }
-        self.child = Some(spawn_ready(&self.binary, &self.config, self.port, &self.data_dir, &self.log)?);
+        let at = Place { namespace: self.namespace.as_deref(), host: self.host, port: self.port };
+        self.child = Some(spawn_ready(&self.binary, &self.config, &at, &self.data_dir, &self.log)?);
         Ok(())
     }
 
     fn launch(data_dir: Option<&Path>, extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::launch_at(data_dir, None, IpAddr::V4(Ipv4Addr::LOCALHOST), free_port(), extra_cfg)
+    }
+
+    fn launch_at(
+        data_dir: Option<&Path>,
+        namespace: Option<&str>,
+        host: IpAddr,
+        port: u16,
+        extra_cfg: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let binary = paddock_binary()?;
         let dir = tempfile::Builder::new().prefix("paddock-").tempdir().context("cannot create a temp dir")?;
         let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
         std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-        let port = free_port();
         let config = dir.path().join("zoo.cfg");
         let defaults = [
             ("tickTime", "2000".to_owned()),
             ("dataDir", data_dir.display().to_string()),
             ("clientPort", port.to_string()),
-            ("clientPortAddress", "127.0.0.1".to_owned()),
+            ("clientPortAddress", host.to_string()),
             ("admin.enableServer", "false".to_owned()),
             ("4lw.commands.whitelist", "*".to_owned()),
             ("extendedTypesEnabled", "true".to_owned()),
         ];
         write_config(&config, &defaults, extra_cfg)?;
         let log = dir.path().join("paddock.log");
-        let child = spawn_ready(&binary, &config, port, &data_dir, &log)?;
-        Ok(PaddockProcess { port, data_dir, binary, config, log, child: Some(child), _dir: dir })
+        let child = spawn_ready(&binary, &config, &Place { namespace, host, port }, &data_dir, &log)?;
+        let namespace = namespace.map(str::to_owned);
+        Ok(PaddockProcess { port, data_dir, host, namespace, binary, config, log, child: Some(child), _dir: dir })
     }
 }
 
@@ -119,8 +147,30 @@ impl Drop for PaddockProcess {
     }
 }
 
-fn spawn_ready(binary: &Path, config: &Path, port: u16, data_dir: &Path, log: &Path) -> anyhow::Result<ServerChild> {
-    let mut command = Command::new(binary);
+/// Where a server runs: its namespace (none: the test's own) and its client address.
+struct Place<'a> {
+    namespace: Option<&'a str>,
+    host: IpAddr,
+    port: u16,
+}
+
+fn spawn_ready(
+    binary: &Path,
+    config: &Path,
+    at: &Place<'_>,
+    data_dir: &Path,
+    log: &Path,
+) -> anyhow::Result<ServerChild> {
+    let port = at.port;
+    let mut command = match at.namespace {
+        // `ip netns exec` execs the server in place: the child's pid is the server's.
+        Some(namespace) => {
+            let mut command = Command::new("ip");
+            command.arg("netns").arg("exec").arg(namespace).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     command
         .arg("server")
         .arg("--config")
@@ -130,7 +180,7 @@ fn spawn_ready(binary: &Path, config: &Path, port: u16, data_dir: &Path, log: &P
         .arg("--data-dir")
         .arg(data_dir);
     let mut child = ServerChild::spawn(command, log)?;
-    if let Err(e) = child.wait_until("Paddock", START_LIMIT, || port_accepts(port)) {
+    if let Err(e) = child.wait_until("Paddock", START_LIMIT, || addr_accepts(SocketAddr::new(at.host, port))) {
         child.kill9();
         return Err(e);
     }

@@ -5,6 +5,7 @@ mod crash;
 mod durability;
 mod ensemble;
 mod fourlw;
+mod partition;
 mod raw;
 mod read_only;
 mod sessions;
