@@ -3,17 +3,19 @@
 //! between members silently, both ways, while the test's clients (in the root namespace) still reach every
 //! member, so what a cut-off member tells its clients is observed directly.
 //!
-//! What the minority side does, as observed (and asserted below): a member cut off from its quorum — the old
-//! leader included — notices it after about an election timeout, stops serving (`srvr`: "not currently
-//! serving requests", as a ZooKeeper server in LOOKING) and closes its client connections: a write pending on
-//! it, or sent to it after the cut, fails with ConnectionLoss and is never acknowledged. The write is not
-//! applied anywhere, before or after healing: the cut-off leader could append it to its own log only, and the
-//! new leader's log replaces that entry when the cut heals. The majority elects a leader among itself (if the
-//! leader was cut off) and serves writes; after healing every member converges to one state digest holding the
-//! majority's writes.
+//! What the minority side does, as observed (and asserted below): a member cut off alone — the old leader or a
+//! follower — notices it after about an election timeout, stops serving (`srvr`: "not currently serving
+//! requests", as a ZooKeeper server in LOOKING) and closes its client connections: a write pending on it, or
+//! sent to it after the cut, fails with ConnectionLoss and is never acknowledged. (A follower cut off
+//! together with the old leader does not stop serving yet: bug B2, see [`minority_follower_refuses`].) The
+//! write is not applied anywhere, before or after healing: the cut-off leader could append it to its own log
+//! only, and the new leader's log replaces that entry when the cut heals. The majority elects a leader among
+//! itself (if the leader was cut off) and serves writes; after healing every member converges to one state
+//! digest holding the majority's writes.
 //!
 //! Read-only clients of a cut-off member (`readonlymode.enabled`) are tested in `read_only.rs`; a test of them
-//! across a real partition connects to the cut-off member with [`connect_to`] and `with_readonly(true)`.
+//! across a real partition connects to the cut-off member only, as [`connect_to`] does, with
+//! `connector().with_readonly(true)`.
 
 use std::time::{Duration, Instant};
 
