@@ -26,9 +26,7 @@ from kazoo_ext import (
     MultiRead,
     call,
 )
-from targets import (
-    cluster_mode, container_check_ms, ensemble_config, expect_cluster_bug, role_of, start_kazoo, stop_kazoo,
-)
+from targets import cluster_mode, container_check_ms, ensemble_config, role_of, start_kazoo, stop_kazoo
 from zkwire import PERSISTENT_SEQUENTIAL, ZkError, four_letter_word
 
 
@@ -290,12 +288,11 @@ def test_special_nodes(kz):
         kz.delete("/zookeeper/quota")
 
 
-def test_zookeeper_config_node(kz, target, request):
+def test_zookeeper_config_node(kz, target):
     data, stat = kz.get("/zookeeper/config")
     if cluster_mode() and target == "paddock":
         # An ensemble member, unlike a standalone server, keeps the ensemble's configuration here; ZooKeeper
         # writes it with version -1 (DataTree.setData(path, data, -1, ...) from initConfigInZKDatabase).
-        expect_cluster_bug(request, target, "CCB-1: /zookeeper/config is empty on an ensemble member")
         assert (data, stat.version, stat.dataLength) == (ensemble_config(), -1, len(ensemble_config()))
     else:
         assert (data, stat.version, stat.dataLength) == (b"", 0, 0)
