@@ -188,12 +188,14 @@ impl Peer {
     /// Calls `method` with `body`; the answer must arrive within `deadline`.
     pub async fn call(&self, method: u8, body: Vec<u8>, deadline: Duration) -> Result<Vec<u8>, CallError> {
         let unknown = |reason: &str| CallError::Unknown { addr: self.addr, reason: reason.to_string() };
+        let mut sent: Option<(Arc<Connection>, u64)> = None;
         let work = async {
             let _permit = self.in_flight.acquire().await.map_err(|_| unknown("the peer is closed"))?;
             let connection = self.connection().await?;
             let call_id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (tx, rx) = oneshot::channel();
             lock(&connection.pending).insert(call_id, tx);
+            sent = Some((connection.clone(), call_id));
             let frame = Frame { call_id, kind: KIND_CALL, method, body };
             if connection.out.send(frame.encode()).await.is_err() {
                 lock(&connection.pending).remove(&call_id);
@@ -210,7 +212,17 @@ impl Peer {
                 Err(_) => Err(unknown("the connection broke")),
             }
         };
-        tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| Err(unknown("the deadline passed")))
+        if let Ok(result) = tokio::time::timeout(deadline, work).await {
+            return result;
+        }
+        // No answer in time: the connection may be stalled (a partition drops packets silently, and TCP
+        // retransmits for many minutes before it gives up), so the next call opens a new one. The caller
+        // stops waiting; so does the connection.
+        if let Some((connection, call_id)) = sent {
+            lock(&connection.pending).remove(&call_id);
+            self.forget(&connection).await;
+        }
+        Err(unknown("the deadline passed"))
     }
 
     async fn connection(&self) -> Result<Arc<Connection>, CallError> {

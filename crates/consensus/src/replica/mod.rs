@@ -8,6 +8,7 @@
 //! "failed".
 
 mod proxy;
+mod standing;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use openraft::async_runtime::watch::WatchReceiver;
-use openraft::{Config, ReadPolicy, ServerState};
+use openraft::{Config, ReadPolicy};
 use paddock_storage::WalOptions;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -34,6 +35,8 @@ use crate::types::{PeerNode, Raft, TxnBytes};
 const FORWARD: u8 = FIRST_APP_METHOD;
 /// A follower asks the leader for a read index (`sync`).
 const READ_INDEX: u8 = FIRST_APP_METHOD + 1;
+/// A follower or observer asks its leader whether a quorum still acknowledges it ([`standing`]).
+const LEADER_STANDING: u8 = FIRST_APP_METHOD + 2;
 /// Methods from here up are the server's own (see [`Replica::call_leader`]).
 pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 
@@ -127,7 +130,7 @@ impl<O: TreeOwner> Replica<O> {
         let tasks = vec![
             transport::serve(listener, Arc::new(service)),
             tokio::spawn(forwarding.clone().run(queue, lost)),
-            tokio::spawn(watch_role(raft.clone(), role_tx, config.election_ms)),
+            tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
             tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
         ];
         form_cluster(&raft, &config).await;
@@ -244,7 +247,7 @@ async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, config: &
     }
 }
 
-fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
+pub(crate) fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
     let metrics = raft.metrics().borrow_watched().clone();
     metrics.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
 }
@@ -281,37 +284,6 @@ async fn add_missing_learners<O: TreeOwner>(
         }
     }
     all
-}
-
-/// Publishes the role whenever openraft's metrics change, and at least every quarter of an election timeout:
-/// a leader that stops hearing from its quorum changes no metric, yet must be seen to be cut off.
-async fn watch_role<O: TreeOwner>(raft: Raft<ProxyStateMachine<O>>, role: watch::Sender<Role>, election_ms: u64) {
-    let mut metrics = raft.metrics();
-    let recheck = Duration::from_millis((election_ms / 4).max(10));
-    let lapse = Duration::from_millis(election_ms);
-    loop {
-        let next = {
-            let m = metrics.borrow_watched();
-            match m.state {
-                // Between a leader's start and its first quorum ack there is no measurement: it leads.
-                ServerState::Leader
-                    if m.last_quorum_acked.as_ref().is_some_and(|t| openraft::Instant::elapsed(&**t) > lapse) =>
-                {
-                    Role::Looking
-                }
-                ServerState::Leader => Role::Leader,
-                ServerState::Follower if m.current_leader.is_some() => Role::Follower,
-                ServerState::Follower => Role::Looking,
-                ServerState::Candidate => Role::Candidate,
-                ServerState::Learner | ServerState::Shutdown => Role::Learner,
-            }
-        };
-        role.send_if_modified(|current| std::mem::replace(current, next) != next);
-        tokio::select! {
-            changed = metrics.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(recheck) => {}
-        }
-    }
 }
 
 /// Sends proposals to the leader's log in order.
@@ -413,6 +385,7 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
         let server = server.clone();
         Box::pin(async move {
             match (method, server) {
+                (LEADER_STANDING, _) => Ok(vec![u8::from(standing::leads_a_quorum(&forwarding.raft))]),
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
                 }

@@ -4,10 +4,10 @@
 //! member, so what a cut-off member tells its clients is observed directly.
 //!
 //! What the minority side does, as observed (and asserted below): a member cut off alone — the old leader or a
-//! follower — notices it after about an election timeout, stops serving (`srvr`: "not currently serving
-//! requests", as a ZooKeeper server in LOOKING) and closes its client connections: a write pending on it, or
-//! sent to it after the cut, fails with ConnectionLoss and is never acknowledged. (A follower cut off
-//! together with the old leader does not stop serving yet: bug B2, see [`minority_follower_refuses`].) The
+//! follower, or a follower cut off together with the old leader — notices it after about an election timeout,
+//! stops serving (`srvr`: "not currently serving requests", as a ZooKeeper server in LOOKING) and closes its
+//! client connections: a write pending on it, or sent to it after the cut, fails with ConnectionLoss and is
+//! never acknowledged. The
 //! write is not applied anywhere, before or after healing: the cut-off leader could append it to its own log
 //! only, and the new leader's log replaces that entry when the cut heals. The majority elects a leader among
 //! itself (if the leader was cut off) and serves writes; after healing every member converges to one state
@@ -116,22 +116,13 @@ async fn assert_refused(client: &zk::Client, path: &str, member: usize) -> zk::E
     }
 }
 
-/// A follower cut off together with the old leader (a 2/3 split of 5) must never acknowledge a write; the
-/// write through it, forwarded to the cut-off leader, is not applied anywhere after healing (checked by the
-/// caller). ZooKeeper's follower would also stop serving, as its leader does. Paddock's does not yet: known bug
-/// B2 in /work/notes/partition-bugs.md (the cut-off leader, still an openraft leader, keeps heartbeating it, so
-/// it stays `Mode: follower`, serves stale reads and leaves writes and `sync` unanswered until the client's own
-/// timeout). That is printed, not asserted, until the consensus crate makes the follower go looking; then
-/// this becomes `wait_not_serving` plus [`assert_refused`], as for the old leader.
+/// A follower cut off together with the old leader (a 2/3 split of 5) stops serving, as ZooKeeper's does: its
+/// leader no longer says it leads a quorum (the leader-standing probe of `crates/consensus/src/replica/
+/// standing.rs`; before it, this follower served stale reads: B2 in /work/notes/partition-bugs.md). A write
+/// through it is never acknowledged and is not applied anywhere after healing (checked by the caller).
 async fn minority_follower_refuses(ensemble: &Ensemble, client: &zk::Client, path: &str, member: usize) {
-    let result =
-        within(client.create(path, b"never", &persistent()), &format!("create {path} on member {member}")).await;
-    assert!(result.is_err(), "a write through cut-off follower {member} must never be acknowledged: {result:?}");
-    let srvr = four_letter_word(&ensemble.members[member].addr(), "srvr");
-    eprintln!(
-        "cut-off follower {member}: write {result:?}; srvr {:?} (known bug B2 while it says Mode: follower)",
-        srvr.as_deref().map(|s| s.lines().filter(|l| l.starts_with("Mode") || l.contains("not")).collect::<Vec<_>>())
-    );
+    wait_not_serving(ensemble, &[member]);
+    assert_refused(client, path, member).await;
 }
 
 /// Reads `paths` through a fresh session on member `i` after `sync`: each must hold `expected` (None: absent).
