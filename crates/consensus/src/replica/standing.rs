@@ -24,7 +24,7 @@ pub(crate) fn leads_a_quorum<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) ->
     let metrics = raft.metrics();
     let m = metrics.borrow_watched();
     m.state == ServerState::Leader
-        && !m.last_quorum_acked.as_ref().is_some_and(|t| openraft::Instant::elapsed(&**t) > lapse)
+        && m.last_quorum_acked.as_ref().is_none_or(|t| openraft::Instant::elapsed(&**t) <= lapse)
 }
 
 fn election_timeout<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) -> Duration {
