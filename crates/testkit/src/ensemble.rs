@@ -49,6 +49,12 @@ impl Member {
         self.process.log()
     }
 
+    /// Sets (`None`: removes) an environment variable of this member's process, e.g. `FAILPOINTS`, from its
+    /// next [`Ensemble::restart`] on.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.process.set_env(key, value);
+    }
+
     /// A line of `srvr`, e.g. `Mode:` → `leader`; None while the member is down or does not answer.
     pub fn srvr_line(&self, key: &str) -> Option<String> {
         if !self.running {

@@ -7,6 +7,7 @@
 //! test down with it.
 
 mod ensemble;
+pub mod linearizability;
 mod net;
 mod netns;
 mod paddock;

@@ -28,6 +28,8 @@ pub struct PaddockProcess {
     binary: PathBuf,
     config: PathBuf,
     log: PathBuf,
+    /// Environment variables of the server process, e.g. `FAILPOINTS` ([`PaddockProcess::set_env`]).
+    env: Vec<(String, String)>,
     child: Option<ServerChild>,
     _dir: TempDir,
 }
@@ -76,6 +78,14 @@ impl PaddockProcess {
         self.child.as_ref().map(ServerChild::pid)
     }
 
+    /// Sets (`None`: removes) an environment variable of the server process, from its next (re)start on.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            self.env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
     /// Crashes the server: SIGKILL, no chance to flush anything.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -99,7 +109,7 @@ impl PaddockProcess {
             self.terminate()?;
         }
         let at = Place { namespace: self.namespace.as_deref(), host: self.host, port: self.port };
-        self.child = Some(spawn_ready(&self.binary, &self.config, &at, &self.data_dir, &self.log)?);
+        self.child = Some(spawn_ready(&self.binary, &self.config, &at, &self.data_dir, &self.log, &self.env)?);
         Ok(())
     }
 
@@ -130,9 +140,20 @@ impl PaddockProcess {
         ];
         write_config(&config, &defaults, extra_cfg)?;
         let log = dir.path().join("paddock.log");
-        let child = spawn_ready(&binary, &config, &Place { namespace, host, port }, &data_dir, &log)?;
+        let child = spawn_ready(&binary, &config, &Place { namespace, host, port }, &data_dir, &log, &[])?;
         let namespace = namespace.map(str::to_owned);
-        Ok(PaddockProcess { port, data_dir, host, namespace, binary, config, log, child: Some(child), _dir: dir })
+        Ok(PaddockProcess {
+            port,
+            data_dir,
+            host,
+            namespace,
+            binary,
+            config,
+            log,
+            env: Vec::new(),
+            child: Some(child),
+            _dir: dir,
+        })
     }
 }
 
@@ -160,6 +181,7 @@ fn spawn_ready(
     at: &Place<'_>,
     data_dir: &Path,
     log: &Path,
+    env: &[(String, String)],
 ) -> anyhow::Result<ServerChild> {
     let port = at.port;
     let mut command = match at.namespace {
@@ -171,6 +193,7 @@ fn spawn_ready(
         }
         None => Command::new(binary),
     };
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     command
         .arg("server")
         .arg("--config")

@@ -98,6 +98,8 @@ impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
             self.applied = Some(entry.log_id);
             responders.push((entry.log_id.index, responder));
         }
+        // A lagging member for the linearizability tests (`replica::apply_delay=sleep(50)`).
+        fail::fail_point!("replica::apply_delay");
         if let Some(applied) = self.applied {
             self.owner.apply(txns, applied.index).await;
         }

@@ -5,6 +5,8 @@ mod crash;
 mod durability;
 mod ensemble;
 mod fourlw;
+mod kill_loop;
+mod linearizability;
 mod partition;
 mod raw;
 mod read_only;
