@@ -127,3 +127,41 @@ async fn five_servers_survive_the_loss_of_two_including_the_leader() {
     back.sync("/").await.expect("sync");
     assert_eq!(back.get_data("/five").await.expect("read on a restarted member").0, b"three of five");
 }
+
+/// A follower whose disk was replaced (its data dir wiped, `myid` kept) rejoins: it takes the ensemble's state
+/// from the leader (a snapshot, since the log before it was purged) and serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_data_dir_was_wiped_catches_up_from_the_leader() {
+    let mut ensemble = Ensemble::start(3, 0).expect("ensemble starts");
+    let leader = ensemble.leader().expect("a leader");
+    let wiped = ensemble.followers().expect("followers")[0];
+    let client = connect(&ensemble.members[leader].addr()).await;
+    // More entries than openraft keeps between snapshots (5,000), so the leader snapshots and purges.
+    client.create("/many", b"", &persistent()).await.expect("parent");
+    let mut pending = tokio::task::JoinSet::new();
+    for n in 0..6_000 {
+        let client = client.clone();
+        pending.spawn(async move { client.create(&format!("/many/n{n}"), b"v", &persistent()).await.map(|_| ()) });
+        if pending.len() == 200 || n == 5_999 {
+            while let Some(created) = pending.join_next().await {
+                created.expect("task").expect("create");
+            }
+        }
+    }
+    ensemble.converged().expect("converged before the wipe");
+    ensemble.kill9(wiped);
+    let data_dir = ensemble.members[wiped].data_dir().to_path_buf();
+    for entry in std::fs::read_dir(&data_dir).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|name| name != "myid") {
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+    client.create("/after-the-wipe", b"", &persistent()).await.expect("write while it is down");
+    ensemble.restart(wiped).expect("restart on an empty data dir");
+    ensemble.converged().expect("the wiped member converges");
+    let back = connect(&ensemble.members[wiped].addr()).await;
+    let (children, _) = back.get_children("/many").await.expect("children on the wiped member");
+    assert_eq!(children.len(), 6_000);
+    assert!(back.check_stat("/after-the-wipe").await.expect("exists").is_some());
+}
