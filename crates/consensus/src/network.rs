@@ -37,6 +37,11 @@ pub const FIRST_APP_METHOD: u8 = 64;
 /// Bytes of snapshot per call: well under the transport's frame limit, large enough that a 100 MB snapshot
 /// takes a few dozen calls.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// How long a snapshot chunk may take to be answered. openraft's default (`install_snapshot_timeout`,
+/// 200 ms) suits a chunk on the wire, but the last chunk is answered only once the receiver has decoded and
+/// installed the whole tree, which takes seconds for millions of znodes: with 200 ms a member that needs a
+/// large snapshot retried it forever and never caught up (seen at 1,000,000 znodes).
+const SNAPSHOT_CHUNK_DEADLINE: Duration = Duration::from_secs(120);
 
 type Reply<T> = Result<T, String>;
 
@@ -184,8 +189,9 @@ impl PeerClient {
                 total,
                 data: bytes[offset..end].to_vec(),
             };
+            let deadline = option.hard_ttl().max(SNAPSHOT_CHUNK_DEADLINE);
             let answer: Option<SnapshotResponse<TypeConfig>> =
-                self.call(SNAPSHOT_CHUNK, &chunk, option.hard_ttl()).await.map_err(streaming)?;
+                self.call(SNAPSHOT_CHUNK, &chunk, deadline).await.map_err(streaming)?;
             if end == bytes.len() {
                 return answer.ok_or_else(|| {
                     StreamingError::Network(NetworkError::from_string("the last snapshot chunk was not answered"))

@@ -118,12 +118,20 @@ pub(crate) fn read_log(log: &Path) -> String {
     std::fs::read(log).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
 }
 
-/// The last lines of a log, for error messages.
+/// The last lines of a log, for error messages, after any panic it recorded earlier (a panic's message
+/// scrolls out of the tail behind the errors that follow it).
 pub(crate) fn log_tail(log: &Path) -> String {
     let text = read_log(log);
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-    lines.get(start..).unwrap_or_default().join("\n")
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate().take(start) {
+        if line.contains("panicked at") {
+            let end = (i + 3).min(start);
+            out.push_str(&format!("(earlier) {}\n", lines[i..end].join("\n")));
+        }
+    }
+    out + &lines.get(start..).unwrap_or_default().join("\n")
 }
 
 /// Writes a `zoo.cfg`: `defaults` first, each overridden in place by an `extra` entry with the same key,

@@ -3,9 +3,9 @@
 //! openraft keeps a leader that lost its quorum a leader, and its followers followers as long as it
 //! heartbeats them: a minority of an ensemble split by a partition would go on serving stale reads. ZooKeeper's
 //! members of such a minority go LOOKING and serve no one. So a leader counts as cut off once no quorum has
-//! acknowledged it for an election timeout, and a follower or observer asks its leader about that, every
-//! quarter of an election timeout, and counts as cut off once its leader has not said "I lead a quorum" for an
-//! election timeout.
+//! acknowledged it for the longest election timeout (openraft's lease), and a follower or observer asks its
+//! leader about that, every quarter of that, and counts as cut off once its leader has not said "I lead a
+//! quorum" for as long.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use super::{LEADER_STANDING, ProxyStateMachine, Role, TreeOwner, leader_addr};
 use crate::network::Network;
 use crate::types::Raft;
 
-/// Whether this node leads and a quorum acknowledged it within an election timeout. Between a leader's start
+/// Whether this node leads and a quorum acknowledged it within the longest election timeout. Between a leader's start
 /// and its first quorum ack there is no measurement: it counts as leading.
 pub(crate) fn leads_a_quorum<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) -> bool {
     let lapse = election_timeout(raft);
@@ -28,7 +28,7 @@ pub(crate) fn leads_a_quorum<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) ->
 }
 
 fn election_timeout<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) -> Duration {
-    Duration::from_millis(raft.config().election_timeout_min)
+    Duration::from_millis(raft.config().election_timeout_max)
 }
 
 /// Publishes the role whenever openraft's metrics change, and at least every quarter of an election timeout

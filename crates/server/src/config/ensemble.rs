@@ -71,13 +71,23 @@ pub struct Ensemble {
     pub servers: BTreeMap<u64, QuorumServer>,
 }
 
+/// The longest election timeout `syncLimit` ticks give (see [`Timeouts::election_ms`]).
+pub const MAX_ELECTION_MS: u64 = 1_000;
+/// The longest interval between the leader's heartbeats.
+pub const MAX_HEARTBEAT_MS: u64 = 100;
+
 /// The replication timeouts `tickTime`, `initLimit` and `syncLimit` give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
-    /// The leader's heartbeat: ZooKeeper's leader pings its learners every half tick.
+    /// The leader's heartbeat: ZooKeeper's leader pings its learners every half tick; Raft's at most every
+    /// [`MAX_HEARTBEAT_MS`], so that a dead leader is noticed in about a second (below).
     pub heartbeat_ms: u64,
-    /// A member that hears nothing from the leader for `syncLimit` ticks starts an election, as a ZooKeeper
-    /// follower drops a leader it has not heard from in `syncLimit` ticks.
+    /// A member that hears nothing from the leader for this long starts an election: `syncLimit` ticks (a
+    /// ZooKeeper follower drops a leader it has not heard from in `syncLimit` ticks), but at most
+    /// [`MAX_ELECTION_MS`]. ZooKeeper's followers notice a crashed leader at once (its TCP connection closes)
+    /// and elect in a fraction of a second; a Raft follower notices only by the missing heartbeats, and
+    /// openraft's followers also refuse votes for twice this long after the last one (the leader's lease),
+    /// so with 10 s (the default ticks) a failover took 30 to 60 s.
     pub election_ms: u64,
     /// A lagging or new member has `initLimit` ticks to receive a snapshot, as a ZooKeeper learner to sync.
     pub catch_up_ms: u64,
@@ -158,9 +168,11 @@ impl QuorumSettings {
     /// The replication timeouts for a tick of `tick_ms`.
     pub fn timeouts(&self, tick_ms: u32) -> Timeouts {
         let tick = u64::from(tick_ms.max(1));
+        let election_ms = (tick * u64::from(self.sync_limit)).min(MAX_ELECTION_MS);
         Timeouts {
-            heartbeat_ms: (tick / 2).max(1),
-            election_ms: tick * u64::from(self.sync_limit),
+            // Raft wants several heartbeats per election timeout.
+            heartbeat_ms: (tick / 2).min(MAX_HEARTBEAT_MS).min(election_ms / 5).max(1),
+            election_ms,
             catch_up_ms: tick * u64::from(self.init_limit),
         }
     }
@@ -282,5 +294,11 @@ mod tests {
         let settings = QuorumSettings { init_limit: 10, sync_limit: 5, ..QuorumSettings::default() };
         let t = settings.timeouts(200);
         assert_eq!((t.heartbeat_ms, t.election_ms, t.catch_up_ms), (100, 1000, 2000));
+        // ZooKeeper's default ticks: elections after a second, not after syncLimit's 10 s.
+        let t = settings.timeouts(2000);
+        assert_eq!((t.heartbeat_ms, t.election_ms, t.catch_up_ms), (100, 1000, 20_000));
+        // Fast ticks stay as fast as they ask.
+        let t = settings.timeouts(20);
+        assert_eq!((t.heartbeat_ms, t.election_ms), (10, 100));
     }
 }
