@@ -37,6 +37,8 @@ const FORWARD: u8 = FIRST_APP_METHOD;
 const READ_INDEX: u8 = FIRST_APP_METHOD + 1;
 /// A follower or observer asks its leader whether a quorum still acknowledges it ([`standing`]).
 const LEADER_STANDING: u8 = FIRST_APP_METHOD + 2;
+/// A starting member asks its peers whether they formed the ensemble already ([`form_cluster`]).
+const INITIALIZED: u8 = FIRST_APP_METHOD + 3;
 /// Methods from here up are the server's own (see [`Replica::call_leader`]).
 pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 
@@ -133,7 +135,7 @@ impl<O: TreeOwner> Replica<O> {
             tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
             tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
         ];
-        form_cluster(&raft, &config).await;
+        form_cluster(&raft, &network, &config).await;
         Ok(Arc::new(Replica { raft, network, my_id: config.my_id, proposals, role, tasks }))
     }
 
@@ -201,9 +203,27 @@ impl<O: TreeOwner> Replica<O> {
 
     /// Returns once this node has applied everything the ensemble had committed when it started (openraft's
     /// `wait_for_recovery`), so that it never serves a state older than one it served before a restart.
+    ///
+    /// That covers what this node had on disk; a node that had nothing (a wiped or new member) also waits
+    /// until it has heard from a leader and applied what that leader had committed, so that it never serves
+    /// the empty tree it starts with.
     pub async fn wait_recovered(&self) {
         if let Err(e) = self.raft.wait_for_recovery(None).await {
             warn!("waiting to catch up with the ensemble: {e}");
+        }
+        let mut metrics = self.raft.metrics();
+        loop {
+            let caught_up = {
+                let m = metrics.borrow_watched();
+                // The leader's commit as it reported it, which may lead what this node holds.
+                let committed = m.cluster_committed.as_ref().map(|id| id.index);
+                m.current_leader.is_some()
+                    && committed.is_some()
+                    && m.last_applied.as_ref().map(|id| id.index) >= committed
+            };
+            if caught_up || metrics.changed().await.is_err() {
+                return;
+            }
         }
     }
 
@@ -228,16 +248,30 @@ fn raft_config(config: &ReplicaConfig) -> io::Result<Arc<Config>> {
         heartbeat_interval: config.heartbeat_ms,
         election_timeout_min: config.election_ms,
         election_timeout_max: config.election_ms * 2,
+        // A member whose disk was replaced comes back with an empty log: its leader must start replicating
+        // to it from scratch rather than stop (openraft panics on a follower log that went back, and the
+        // member never caught up). The cost: a wiped member may vote again in a term it voted in before
+        // losing its data, as a wiped ZooKeeper follower can; it is not a protection against lost disks.
+        allow_log_reversion: Some(true),
         ..Config::default()
     };
     raft.validate().map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Every member proposes the same initial membership; only a node that has never been initialized takes it,
-/// and identical first entries on every node make that safe (openraft's recommended start-up).
-async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, config: &ReplicaConfig) {
+/// and identical first entries on every node make that safe (openraft's recommended start-up). A node whose
+/// peers already formed the ensemble does not: it is a member that lost its data (a replaced disk) or one
+/// being added, and a membership entry of its own would conflict with the leader's log (a wiped member that
+/// formed its own never caught up). The leader brings it in.
+async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, network: &Network, config: &ReplicaConfig) {
     if raft.is_initialized().await.unwrap_or(true) {
         return;
+    }
+    for (id, addr) in config.voters.iter().chain(&config.learners).filter(|(id, _)| **id != config.my_id) {
+        if peer_is_initialized(network, addr).await {
+            info!(peer = id, "the ensemble exists already: waiting for its leader to bring this member in");
+            return;
+        }
     }
     let members: BTreeMap<u64, PeerNode> =
         config.voters.iter().map(|(id, addr)| (*id, PeerNode::new(addr.clone()))).collect();
@@ -245,6 +279,13 @@ async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, config: &
         Ok(()) => info!(members = ?config.voters, "formed the ensemble"),
         Err(e) => info!("joining the ensemble as it is: {e}"),
     }
+}
+
+/// Whether the member at `addr` answers that it belongs to an ensemble (a member that does not answer, not
+/// yet started or down, counts as not).
+async fn peer_is_initialized(network: &Network, addr: &str) -> bool {
+    let Ok(peer) = network.peer(addr) else { return false };
+    matches!(peer.call(INITIALIZED, Vec::new(), Duration::from_secs(1)).await.as_deref(), Ok([1]))
 }
 
 pub(crate) fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
@@ -385,6 +426,7 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
         let server = server.clone();
         Box::pin(async move {
             match (method, server) {
+                (INITIALIZED, _) => Ok(vec![u8::from(forwarding.raft.is_initialized().await.unwrap_or(false))]),
                 (LEADER_STANDING, _) => Ok(vec![u8::from(standing::leads_a_quorum(&forwarding.raft))]),
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
