@@ -111,4 +111,3 @@ impl Raw {
         false
     }
 }
-
