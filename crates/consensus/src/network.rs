@@ -37,6 +37,11 @@ pub const FIRST_APP_METHOD: u8 = 64;
 /// Bytes of snapshot per call: well under the transport's frame limit, large enough that a 100 MB snapshot
 /// takes a few dozen calls.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// How long an append (or heartbeat) may take to be answered. openraft gives it one heartbeat interval
+/// (100 ms at most here), which a batch of large entries on a loaded machine overran again and again: the
+/// follower never caught up and the leader lost its lease (seen with 1 MiB znodes under load). A follower
+/// that is down is still noticed at once: its connection is refused.
+const APPEND_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a snapshot chunk may take to be answered. openraft's default (`install_snapshot_timeout`,
 /// 200 ms) suits a chunk on the wire, but the last chunk is answered only once the receiver has decoded and
 /// installed the whole tree, which takes seconds for millions of znodes: with 200 ms a member that needs a
@@ -118,7 +123,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(APPEND, &rpc, option.hard_ttl()).await
+        self.call(APPEND, &rpc, option.hard_ttl().max(APPEND_DEADLINE)).await
     }
 
     async fn vote(
