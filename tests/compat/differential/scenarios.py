@@ -694,6 +694,21 @@ def check_outside_multi(t):
     t.close_all()
 
 
+def closed_within(client, seconds):
+    """Whether the server closes `client`'s socket within `seconds` (anything it sends meanwhile is ignored)."""
+    deadline = time.monotonic() + seconds
+    client.sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            if client.sock.recv(4096) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
+
+
 @scenario
 def unknown_opcode(t):
     a = t.client("A")
@@ -701,7 +716,10 @@ def unknown_opcode(t):
     sid, passwd = a.session_id, a.passwd
     t.step("opcode 55", lambda: a.call_raw(55)[0][2])
     t.note("its reply zxid", a.last_header.zxid if a.last_header else None)
-    t.step("next request on that connection", lambda: a.exists(r) is not None)
+    # ZooKeeper closes the connection after that answer, asynchronously: a request sent at once was sometimes
+    # still served (seen once in the cluster phase, reference side). What is compared is the end state: the
+    # server closes the connection within 5 s, reading nothing more from it.
+    t.step("server closes that connection", lambda: closed_within(a, 5.0))
     a2 = t.client("A", session_id=sid, passwd=passwd, last_zxid=a.last_zxid)
     t.note("session survives", a2.session_id == sid)
     t.step("exists after reconnect", lambda: a2.exists(r), header_of=a2)
