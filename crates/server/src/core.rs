@@ -470,10 +470,7 @@ impl Core {
                 info!(session = format_args!("0x{session_id:x}"), "session expired");
                 self.stats.sessions_expired += 1;
                 if let Some(conn) = self.session_conns.remove(&session_id) {
-                    if let Some(c) = self.conns.remove(&conn) {
-                        let _ = c.out.send(Outbound::Close);
-                    }
-                    self.watches.remove_conn(conn);
+                    self.drop_conn(conn);
                 }
                 // The basis: the session's last entry this leader has applied. A write or reopen of the
                 // session already on its way through the log overrules this expiry at apply.
@@ -962,10 +959,7 @@ impl Core {
         self.tracker.remove(session_id);
         info!(session = format_args!("0x{session_id:x}"), "session closed");
         if let Some(conn) = self.session_conns.remove(&session_id) {
-            if let Some(c) = self.conns.remove(&conn) {
-                let _ = c.out.send(Outbound::Close);
-            }
-            self.watches.remove_conn(conn);
+            self.drop_conn(conn);
         }
     }
 

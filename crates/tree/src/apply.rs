@@ -125,7 +125,7 @@ impl DataTree {
         if session.owner != 0 && txn.proposer != 0 && session.owner != txn.proposer {
             return Err(ErrorCode::SessionMoved);
         }
-        self.put_session(txn.session_id, Session { last_zxid: txn.zxid, ..session });
+        self.touch_session(txn.session_id, txn.zxid);
         Ok(())
     }
 

@@ -395,6 +395,13 @@ impl DataTree {
         self.digest = self.digest.wrapping_add(digest::session(id, &session));
     }
 
+    /// Records `zxid` as the session's last entry; the digest does not cover it.
+    pub(crate) fn touch_session(&mut self, id: i64, zxid: i64) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.last_zxid = zxid;
+        }
+    }
+
     pub(crate) fn remove_session(&mut self, id: i64) {
         if let Some(old) = self.sessions.remove(&id) {
             self.digest = self.digest.wrapping_sub(digest::session(id, &old));

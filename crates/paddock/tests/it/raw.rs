@@ -111,3 +111,16 @@ impl Raw {
         false
     }
 }
+
+/// Polls `probe` every 100 ms until it holds; false after 30 s (an election, a cut-off member noticing it is
+/// cut off, an expiry: each takes seconds on a loaded machine).
+pub fn eventually(mut probe: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if probe() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

@@ -3,24 +3,13 @@
 //! clients that asked for read-only mode, refuses their writes and `sync` with NotReadOnly, refuses other
 //! clients, says `ro` to `isro`, and goes back to serving everyone when the quorum returns.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use paddock_proto::{CreateMode, ErrorCode, PathRequest, Request};
 use paddock_testkit::{Ensemble, EnsembleSpec, four_letter_word};
 
 use crate::raw::Raw;
-
-/// Polls `probe` until it holds; false after 30 s (a member notices it is cut off after an election timeout).
-fn eventually(mut probe: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if probe() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
+use crate::raw::eventually;
 
 /// Starts three servers, writes `/before` through the one that will be left alone, and kills the other two.
 fn cut_off(config: &[(&str, &str)]) -> (Ensemble, usize) {

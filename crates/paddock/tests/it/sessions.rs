@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use paddock_proto::{CreateMode, ErrorCode, Request};
 use paddock_testkit::Ensemble;
 
+use crate::raw::eventually;
 use crate::raw::{Handshake, Raw};
 
 /// Reconnects a session as clients do: a server that has not yet applied what the client has seen closes
@@ -25,18 +26,6 @@ fn resume(addr: &str, session: (i64, &[u8]), timeout_ms: i32, last_zxid_seen: i6
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Waits until `probe` holds, polling; false after 30 s.
-fn eventually(mut probe: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if probe() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 /// Whether `path` exists, read through a fresh session on `addr` (after nothing: a plain read there).
