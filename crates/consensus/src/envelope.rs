@@ -13,7 +13,19 @@ use crate::types::{Entry, Membership, PeerNode, TxnBytes, log_id, term_of};
 
 const KIND_BLANK: u8 = 0;
 const KIND_NORMAL: u8 = 1;
-const KIND_MEMBERSHIP: u8 = 2;
+/// A membership config whose nodes record only their peer address (read, no longer written).
+const KIND_MEMBERSHIP_V1: u8 = 2;
+/// A membership config whose nodes record their whole `server.N` line.
+const KIND_MEMBERSHIP: u8 = 3;
+
+/// How the nodes of a membership config are laid out (docs/format.md, 6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeLayout {
+    /// `u64 id, u32 addr_len, addr`.
+    AddressOnly,
+    /// `u64 id, u32 addr_len, addr, u16 election_port, u8 participant, u32 client_len, client`.
+    ServerLine,
+}
 
 /// Bytes before the body: the kind and the term.
 const HEADER_LEN: usize = 9;
@@ -48,7 +60,8 @@ pub(crate) fn decode(index: u64, bytes: &[u8]) -> io::Result<Entry> {
         KIND_BLANK if body.is_empty() => EntryPayload::Blank,
         KIND_BLANK => return Err(bad(format!("a blank entry with {} bytes of body", body.len()))),
         KIND_NORMAL => EntryPayload::Normal(TxnBytes(body.to_vec())),
-        KIND_MEMBERSHIP => EntryPayload::Membership(decode_membership(body).map_err(bad)?),
+        KIND_MEMBERSHIP => EntryPayload::Membership(decode_membership(body, NodeLayout::ServerLine).map_err(bad)?),
+        KIND_MEMBERSHIP_V1 => EntryPayload::Membership(decode_membership(body, NodeLayout::AddressOnly).map_err(bad)?),
         other => return Err(bad(format!("unknown entry kind {other}"))),
     };
     Ok(Entry { log_id: log_id(term, index), payload })
@@ -63,7 +76,7 @@ pub(crate) fn term(index: u64, bytes: &[u8]) -> io::Result<u64> {
 }
 
 /// `u32 config count`, each config `u32 n` and `n × u64` ascending voter ids, then `u32 node count`, each
-/// node `u64 id`, `u32 address length` and the address in UTF-8 (docs/format.md, 6.1).
+/// node laid out as [`NodeLayout::ServerLine`] (docs/format.md, 6.1).
 pub(crate) fn encode_membership(m: &Membership, out: &mut Vec<u8>) {
     let configs = m.get_joint_config();
     put_len(out, configs.len());
@@ -77,12 +90,14 @@ pub(crate) fn encode_membership(m: &Membership, out: &mut Vec<u8>) {
     put_len(out, nodes.len());
     for (id, node) in nodes {
         out.extend_from_slice(&id.to_le_bytes());
-        put_len(out, node.addr.len());
-        out.extend_from_slice(node.addr.as_bytes());
+        put_str(out, &node.addr);
+        out.extend_from_slice(&node.election_port.to_le_bytes());
+        out.push(u8::from(node.participant));
+        put_str(out, &node.client);
     }
 }
 
-pub(crate) fn decode_membership(body: &[u8]) -> Result<Membership, String> {
+pub(crate) fn decode_membership(body: &[u8], layout: NodeLayout) -> Result<Membership, String> {
     let mut input = Input(body);
     let mut configs = Vec::new();
     for _ in 0..input.len()? {
@@ -95,14 +110,27 @@ pub(crate) fn decode_membership(body: &[u8]) -> Result<Membership, String> {
     let mut nodes = BTreeMap::new();
     for _ in 0..input.len()? {
         let id = input.u64()?;
-        let addr_len = input.len()?;
-        let addr = std::str::from_utf8(input.take(addr_len)?).map_err(|_| "a node address is not UTF-8")?;
-        nodes.insert(id, PeerNode::new(addr));
+        let mut node = PeerNode::new(input.str()?);
+        if layout == NodeLayout::ServerLine {
+            node.election_port = u16::from_le_bytes([input.u8()?, input.u8()?]);
+            node.participant = match input.u8()? {
+                0 => false,
+                1 => true,
+                other => return Err(format!("node {id}: participant flag {other}, not 0 or 1")),
+            };
+            node.client = input.str()?.to_string();
+        }
+        nodes.insert(id, node);
     }
     if !input.0.is_empty() {
         return Err(format!("{} bytes after the membership config", input.0.len()));
     }
     Membership::new(configs, nodes).map_err(|e| format!("invalid membership config: {e}"))
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
 }
 
 fn put_len(out: &mut Vec<u8>, len: usize) {
@@ -131,6 +159,15 @@ impl<'a> Input<'a> {
 
     fn u64(&mut self) -> Result<u64, String> {
         self.take(8).map(le_u64)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
+        let len = self.len()?;
+        std::str::from_utf8(self.take(len)?).map_err(|_| "a node's address is not UTF-8".to_string())
     }
 
     /// A `u32` count or length. It is checked against the bytes left (every counted item takes at least one
@@ -172,10 +209,29 @@ mod tests {
             (2, PeerNode::new("10.0.0.2:2888")),
             (3, PeerNode::new("10.0.0.3:2888")),
             (4, PeerNode::new("10.0.0.4:2888")),
-            (5, PeerNode::new("learner:2888")),
+            (
+                5,
+                PeerNode {
+                    addr: "learner:2888".into(),
+                    election_port: 3888,
+                    participant: false,
+                    client: "0.0.0.0:2181".into(),
+                },
+            ),
         ]);
         let membership = Membership::new(configs, nodes).expect("valid");
         round_trip(Entry { log_id: log_id(5, 9), payload: EntryPayload::Membership(membership) });
+    }
+
+    #[test]
+    fn a_membership_written_before_server_lines_were_recorded_still_reads() {
+        // kind 2, term 1; one config {7}; node 7 at "h:1".
+        let mut v1 = vec![2, 1, 0, 0, 0, 0, 0, 0, 0];
+        v1.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+        v1.extend_from_slice(&[1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'h', b':', b'1']);
+        let entry = decode(4, &v1).expect("a version 1 membership decodes");
+        let EntryPayload::Membership(m) = entry.payload else { panic!("not a membership entry: {entry:?}") };
+        assert_eq!(m.get_node(&7), Some(&PeerNode::new("h:1")));
     }
 
     #[test]

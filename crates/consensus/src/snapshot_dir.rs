@@ -16,12 +16,13 @@ use paddock_storage::{Compression, SnapshotHeader};
 use paddock_tree::{DataTree, SNAPSHOT_FORMAT_VERSION};
 use tracing::warn;
 
-use crate::envelope::{decode_membership, encode_membership};
+use crate::envelope::{NodeLayout, decode_membership, encode_membership};
 use crate::meta::{atomic_write, get_log_id, le_u32, put_log_id};
 use crate::types::{LogId, SnapshotMeta, StoredMembership};
 
 const MAGIC: [u8; 4] = *b"PDKN";
-const VERSION: u32 = 1;
+/// Version 2 records each member's whole `server.N` line; version 1 (its peer address only) is still read.
+const VERSION: u32 = 2;
 /// Bytes before the membership body: magic, version, two log ids, the body's length.
 const FIXED_LEN: usize = 46;
 const RETAIN: usize = 3;
@@ -138,15 +139,17 @@ fn decode_meta(b: &[u8]) -> Result<SnapshotMeta, String> {
     if le_u32(crc) != crc32c::crc32c(data) {
         return Err("checksum mismatch".into());
     }
-    if le_u32(&b[4..8]) != VERSION {
-        return Err(format!("unsupported snapshot meta version {}", le_u32(&b[4..8])));
-    }
+    let layout = match le_u32(&b[4..8]) {
+        1 => NodeLayout::AddressOnly,
+        VERSION => NodeLayout::ServerLine,
+        other => return Err(format!("unsupported snapshot meta version {other}")),
+    };
     let body = &data[FIXED_LEN..];
     if le_u32(&b[42..46]) as usize != body.len() {
         return Err("membership length does not match the file".into());
     }
     let last_log_id: Option<LogId> = get_log_id(&b[8..25])?;
-    let membership = decode_membership(body)?;
+    let membership = decode_membership(body, layout)?;
     Ok(SnapshotMeta { last_log_id, last_membership: StoredMembership::new(get_log_id(&b[25..42])?, membership) })
 }
 

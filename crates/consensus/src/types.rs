@@ -9,16 +9,39 @@ use std::fmt;
 use openraft::impls::leader_id_std;
 use serde::{Deserialize, Serialize};
 
-/// A member of the cluster as the membership config records it: where its peer port listens.
+/// A member of the cluster as the membership config records it: where its peer port listens, and the rest of
+/// its ZooKeeper `server.N` line, so that `/zookeeper/config` can be written from the log alone (a member
+/// added by `reconfig` is in no other member's zoo.cfg).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerNode {
     /// `host:port` of the member's Raft (peer) port, from its `server.N` line.
     pub addr: String,
+    /// The election port of its `server.N` line (accepted, unused); 0 when not known (a log written before
+    /// the line was recorded).
+    pub election_port: u16,
+    /// The role its `server.N` line asks for: a participant (Raft voter) or an observer (learner). While a
+    /// new participant catches up as a learner, or a joint change is under way, some member's role differs
+    /// from this; the membership is then not settled.
+    pub participant: bool,
+    /// `clientAddr:clientPort` of its line, empty when the line has none.
+    pub client: String,
 }
 
 impl PeerNode {
+    /// A participant known only by its peer address.
     pub fn new(addr: impl Into<String>) -> PeerNode {
-        PeerNode { addr: addr.into() }
+        PeerNode { addr: addr.into(), election_port: 0, participant: true, client: String::new() }
+    }
+
+    /// The right-hand side of the member's `server.N` line, as ZooKeeper writes it in `/zookeeper/config`.
+    pub fn server_line(&self) -> String {
+        let role = if self.participant { "participant" } else { "observer" };
+        let mut line = format!("{}:{}:{role}", self.addr, self.election_port);
+        if !self.client.is_empty() {
+            line.push(';');
+            line.push_str(&self.client);
+        }
+        line
     }
 }
 

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use paddock_proto::{
-    ConnectRequest, ConnectResponse, ErrorCode, Id, KEEPER_STATE_SYNC_CONNECTED, OpCode, ReplyHeader, Request,
-    Response, WatcherEvent, encode_connect_response, encode_notification, encode_reply, perms, xid,
+    ConnectRequest, ConnectResponse, ErrorCode, Id, KEEPER_STATE_SYNC_CONNECTED, OpCode, ReconfigRequest, ReplyHeader,
+    Request, Response, WatcherEvent, encode_connect_response, encode_notification, encode_reply, perms, xid,
 };
-use paddock_tree::{Applied, DataTree, EntryError, ProposalId, Txn, TxnOp, TxnResult, acl};
+use paddock_tree::{Applied, CONFIG_PATH, DataTree, EntryError, ProposalId, Txn, TxnOp, TxnResult, acl};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
@@ -30,6 +30,7 @@ use crate::config::ServerConfig;
 use crate::local::{self, Caller, Catchup};
 use crate::log::{CommittedEntry, LogEvent, ReplicatedLog, ServerRole};
 use crate::prepare::{self, Prepared, ReplyKind};
+use crate::reconfig::{self, CurrentConfig};
 use crate::session::SessionTracker;
 use crate::snapshots::Snapshots;
 use crate::stats::{self, ConnStats, ServerStats};
@@ -134,6 +135,9 @@ enum LocalWork {
     /// A `sync` on a member of an ensemble: a read barrier through the leader, issued once the session's
     /// earlier requests are answered.
     Barrier(String),
+    /// A `reconfig` on a member of an ensemble (with `reconfigEnabled`), issued once the session's earlier
+    /// requests are answered.
+    Reconfig(ReconfigRequest),
 }
 
 /// Who is waiting for a txn to be applied.
@@ -164,6 +168,13 @@ enum Origin {
         path: String,
         received: Instant,
     },
+    /// A `reconfig` waiting for the membership change, then for the entry that settled it to be applied
+    /// here; answered with `/zookeeper/config` as it then stands.
+    Reconfig {
+        conn: ConnId,
+        xid: i32,
+        received: Instant,
+    },
 }
 
 /// A proposal of this server not yet committed.
@@ -179,8 +190,8 @@ pub struct Core {
     log: Box<dyn ReplicatedLog>,
     /// This server's id in its proposals (1 for a standalone server, as ZooKeeper's).
     node_id: u64,
-    /// An ensemble's `/zookeeper/config` content; None standalone.
-    membership: Option<Vec<u8>>,
+    /// Whether this server is a member of an ensemble (its `/zookeeper/config` comes from the log).
+    pub member: bool,
     next_seq: u64,
     /// The last time stamp proposed: stamps never go back, even when the wall clock does.
     last_stamp: i64,
@@ -212,13 +223,6 @@ pub const DIGEST_LOG_INTERVAL: i64 = 128;
 const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Core {
-    /// A member of an ensemble keeps its membership in `/zookeeper/config`, as ZooKeeper's members do, also
-    /// after a snapshot replaces its tree.
-    pub fn set_membership(&mut self, membership: Vec<u8>) {
-        self.tree.set_ensemble_config(&membership);
-        self.membership = Some(membership);
-    }
-
     /// `node_id`: this server's id in its proposals (`myid` in an ensemble, 1 standalone).
     pub fn new(config: Arc<ServerConfig>, tree: DataTree, log: Box<dyn ReplicatedLog>, node_id: u64) -> Core {
         let now = now_ms();
@@ -234,7 +238,7 @@ impl Core {
             tree,
             log,
             node_id,
-            membership: None,
+            member: false,
             next_seq: 0,
             last_stamp,
             waiting: BTreeMap::new(),
@@ -492,6 +496,7 @@ impl Core {
     // ---- requests -------------------------------------------------------------------------------------
 
     fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
+        let options = self.prepare_options();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -511,12 +516,15 @@ impl Core {
             Request::Sync(r) if self.role != ServerRole::Standalone => {
                 self.local(conn, xid, received, LocalWork::Barrier(r.path))
             }
+            Request::Reconfig(r) if self.config.quorum.reconfig_enabled && self.role != ServerRole::Standalone => {
+                self.local(conn, xid, received, LocalWork::Reconfig(r))
+            }
             Request::Auth(packet) => self.authenticate(conn, xid, received, &packet),
             Request::Sasl(_) => {
                 warn!(peer = %c.peer, "SASL authentication requested but Paddock does not support SASL yet");
                 self.local(conn, xid, received, LocalWork::Answer(OpCode::Sasl, Err(ErrorCode::AuthFailed)));
             }
-            req => match prepare::prepare(&req, self.config.extended_types_enabled) {
+            req => match prepare::prepare(&req, &options) {
                 Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
                 Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
                 Prepared::Write(op, kind) => {
@@ -544,7 +552,7 @@ impl Core {
                 self.reply(conn, xid, OpCode::CloseSession, received, self.tree.last_zxid(), Ok(Response::Empty));
                 return self.drop_conn(conn);
             }
-            req => match prepare::prepare(&req, self.config.extended_types_enabled) {
+            req => match prepare::prepare(&req, &self.prepare_options()) {
                 Prepared::NotAWrite => LocalWork::Serve(req),
                 Prepared::Rejected(code) => LocalWork::Answer(req.opcode(), Err(code)),
                 Prepared::Write(..) => LocalWork::Answer(req.opcode(), Err(ErrorCode::NotReadOnly)),
@@ -587,6 +595,7 @@ impl Core {
         match work {
             LocalWork::Serve(req) => self.serve_local(conn, xid, &req, received),
             LocalWork::Barrier(path) => self.read_barrier(conn, xid, path, received),
+            LocalWork::Reconfig(req) => self.reconfig(conn, xid, &req, received),
             LocalWork::Refuse(op, code) => {
                 // ZooKeeper answers these before (or without) reaching its database: no zxid.
                 let zxid = if op == OpCode::Auth { 0 } else { -1 };
@@ -660,6 +669,11 @@ impl Core {
                 self.release_reads();
             }
             LogEvent::Lost { seq, reason } => self.lost(seq, &reason),
+            LogEvent::Refused { seq, code } => {
+                if let Some(waiting) = self.waiting.remove(&seq) {
+                    self.give_up(waiting, code);
+                }
+            }
             LogEvent::Freeze(reply) => {
                 let _ = reply.send(self.tree.clone());
             }
@@ -735,20 +749,80 @@ impl Core {
         self.log.read_barrier(self.next_seq);
     }
 
-    /// Answers every `sync` whose read index this server has applied.
+    /// `/zookeeper/config` as it stands on a member of an ensemble (the log's membership); `None` standalone.
+    pub fn ensemble_config(&self) -> Option<String> {
+        if !self.member {
+            return None;
+        }
+        let data = self.tree.get(CONFIG_PATH)?.data()?;
+        Some(String::from_utf8_lossy(data).into_owned())
+    }
+
+    fn prepare_options(&self) -> prepare::Options {
+        prepare::Options {
+            extended_types: self.config.extended_types_enabled,
+            reconfig_enabled: self.config.quorum.reconfig_enabled,
+        }
+    }
+
+    /// The membership an ensemble formed with (its log's first entry, index 0, which no txn can take) is put
+    /// into `/zookeeper/config` as ZooKeeper's `initConfigInZKDatabase` puts the static one: version 0, mzxid
+    /// 0, no watch. It comes from the log, so every member holds the same, whatever its own zoo.cfg lists.
+    fn apply_first_config(&mut self, payload: &[u8]) {
+        match Txn::decode(payload, 0) {
+            Ok(Txn { op: TxnOp::Reconfig { data }, .. }) => self.tree.set_ensemble_config(&data),
+            other => warn!("ignoring an unexpected first log entry: {other:?}"),
+        }
+    }
+
+    /// ZooKeeper's `reconfig`, checked here as its `PrepRequestProcessor` does (WRITE on `/zookeeper/config`,
+    /// the version, the lines), then carried out by the log; answered like a `sync`, once the entry that
+    /// settled the new membership is applied here.
+    fn reconfig(&mut self, conn: ConnId, xid: i32, req: &ReconfigRequest, received: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let config = self.tree.get(CONFIG_PATH);
+        let allowed = config.is_some_and(|node| acl::check(node.acl(), perms::WRITE, &c.auth));
+        let current = CurrentConfig::parse(config.and_then(|node| node.data()).unwrap_or_default());
+        let target = if allowed {
+            reconfig::target(req, &current, self.config.quorum.standalone_enabled)
+        } else {
+            Err(ErrorCode::NoAuth)
+        };
+        let target = match target {
+            Ok(target) => target,
+            Err(code) => {
+                let zxid = self.tree.last_zxid();
+                return self.reply(conn, xid, OpCode::Reconfig, received, zxid, Err(code));
+            }
+        };
+        c.queue.push_front(Queued::Write);
+        let session_id = c.session_id;
+        self.next_seq += 1;
+        let origin = Origin::Reconfig { conn, xid, received };
+        self.waiting.insert(self.next_seq, Waiting { origin, session_id, closes_session: false });
+        self.log.reconfigure(self.next_seq, target);
+    }
+
+    /// Answers every `sync` and `reconfig` whose index this server has applied.
     fn release_reads(&mut self) {
         while let Some(entry) = self.pending_reads.first_entry() {
             if *entry.key() > self.applied_index {
                 return;
             }
             for seq in entry.remove() {
-                let Some(Waiting { origin: Origin::Sync { conn, xid, path, received }, .. }) =
-                    self.waiting.remove(&seq)
-                else {
-                    continue;
-                };
                 let zxid = self.tree.last_zxid();
-                self.reply(conn, xid, OpCode::Sync, received, zxid, Ok(Response::Sync(path)));
+                let (conn, xid, op, received, response) = match self.waiting.remove(&seq) {
+                    Some(Waiting { origin: Origin::Sync { conn, xid, path, received }, .. }) => {
+                        (conn, xid, OpCode::Sync, received, Response::Sync(path))
+                    }
+                    Some(Waiting { origin: Origin::Reconfig { conn, xid, received }, .. }) => {
+                        let Some(node) = self.tree.get(CONFIG_PATH) else { continue };
+                        let response = Response::GetData { data: node.data().map(<[u8]>::to_vec), stat: node.stat() };
+                        (conn, xid, OpCode::Reconfig, received, response)
+                    }
+                    _ => continue,
+                };
+                self.reply(conn, xid, op, received, zxid, Ok(response));
                 self.finish_write(conn);
             }
         }
@@ -770,6 +844,7 @@ impl Core {
         let (conn, xid, op, received) = match waiting.origin {
             Origin::Client { conn, xid, op, received, .. } => (conn, xid, op, received),
             Origin::Sync { conn, xid, received, .. } => (conn, xid, OpCode::Sync, received),
+            Origin::Reconfig { conn, xid, received } => (conn, xid, OpCode::Reconfig, received),
             Origin::Connect { conn, .. } | Origin::Reopen { conn, .. } => {
                 if let Some(c) = self.conns.remove(&conn) {
                     let _ = c.out.send(Outbound::Close);
@@ -788,9 +863,6 @@ impl Core {
     fn install(&mut self, tree: DataTree) {
         info!(zxid = format_args!("0x{:x}", tree.last_zxid()), "installed a snapshot");
         self.tree = tree;
-        if let Some(membership) = &self.membership {
-            self.tree.set_ensemble_config(membership);
-        }
         self.last_stamp = self.last_stamp.max(self.tree.last_time());
         self.drop_all_conns();
         self.rearm_sessions();
@@ -809,6 +881,10 @@ impl Core {
 
     /// Applies a committed entry, whoever proposed it, and answers the client if this server did.
     fn apply(&mut self, entry: CommittedEntry) -> Result<(), EntryError> {
+        if entry.index == 0 {
+            self.apply_first_config(&entry.payload);
+            return Ok(());
+        }
         let zxid = entry.index;
         let txn = self.tree.decode_entry(zxid, &entry.payload)?;
         // Closing a session deletes its ephemerals, each a write ZooKeeper counts per namespace.
@@ -856,7 +932,7 @@ impl Core {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
-            Some(Origin::Internal | Origin::Sync { .. } | Origin::Reopen { .. }) | None => {}
+            Some(Origin::Internal | Origin::Sync { .. } | Origin::Reconfig { .. } | Origin::Reopen { .. }) | None => {}
         }
         if closed {
             self.session_closed(txn.session_id);

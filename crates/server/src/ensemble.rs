@@ -6,17 +6,21 @@
 //! core's tree. The replica's role becomes the core's role (`Mode:` in `srvr`), and a follower's session
 //! touches go to the leader, which alone expires sessions.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use paddock_consensus::replica::{CommittedTxn, FIRST_SERVER_METHOD, Replica, ReplicaConfig, Role, TreeOwner};
+use paddock_consensus::replica::{
+    CommittedTxn, FIRST_SERVER_METHOD, ReconfigError, Replica, ReplicaConfig, Role, TreeOwner,
+};
+use paddock_proto::ErrorCode;
 use paddock_tree::DataTree;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-use crate::config::{Ensemble, Role as MemberRole, ServerConfig};
+use crate::config::{Ensemble, QuorumServer, ServerConfig};
 use crate::log::{CommittedEntry, LogEvent, ReplicatedLog, ServerRole};
 
 /// A follower sends the leader the sessions its clients touched (ZooKeeper's learners' `touchTable`).
@@ -95,6 +99,28 @@ impl ReplicatedLog for RaftLog {
         self.replica.get()?.followers()
     }
 
+    fn reconfigure(&mut self, seq: u64, target: BTreeMap<u64, QuorumServer>) {
+        let Some(replica) = self.replica.get().cloned() else {
+            let _ = self.events.send(LogEvent::Lost { seq, reason: "the server is still joining".into() });
+            return;
+        };
+        let events = self.events.clone();
+        let target = target.into_iter().map(|(id, server)| (id, server.peer_node())).collect();
+        tokio::spawn(async move {
+            let event = match replica.reconfigure(target).await {
+                // Answered once this server applied the entry that settled it, as a `sync` is.
+                Ok(index) => LogEvent::ReadIndex { seq, index: i64::try_from(index).unwrap_or(i64::MAX) },
+                Err(ReconfigError::InProgress) => LogEvent::Refused { seq, code: ErrorCode::ReconfigInProgress },
+                Err(ReconfigError::NoQuorum(reason)) => {
+                    warn!("reconfig refused: {reason}");
+                    LogEvent::Refused { seq, code: ErrorCode::NewConfigNoQuorum }
+                }
+                Err(ReconfigError::Lost(reason)) => LogEvent::Lost { seq, reason },
+            };
+            let _ = events.send(event);
+        });
+    }
+
     fn touched(&mut self, sessions: Vec<i64>) {
         let Some(replica) = self.replica.get().cloned() else { return };
         let body = encode_sessions(&sessions);
@@ -145,18 +171,7 @@ impl Joining {
         let timeouts = config.quorum.timeouts(config.tick_time_ms);
         let replica_config = ReplicaConfig {
             my_id: ensemble.my_id,
-            voters: ensemble
-                .servers
-                .values()
-                .filter(|s| s.role == MemberRole::Participant)
-                .map(|s| (s.id, format!("{}:{}", s.host, s.peer_port)))
-                .collect(),
-            learners: ensemble
-                .servers
-                .values()
-                .filter(|s| s.role == MemberRole::Observer)
-                .map(|s| (s.id, format!("{}:{}", s.host, s.peer_port)))
-                .collect(),
+            members: ensemble.servers.values().map(|s| (s.id, s.peer_node())).collect(),
             dir: paddock_storage::wal_dir(config.log_dir()).with_file_name("raft"),
             wal: paddock_storage::WalOptions {
                 segment_bytes: config.wal_segment_bytes,

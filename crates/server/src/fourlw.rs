@@ -27,7 +27,10 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
         "isro" => shared.inspect(|core| if core.role == ServerRole::ReadOnly { "ro" } else { "rw" }.to_string()).await,
         // ZooKeeper prints the mask without a newline (as `stmk` does).
         "gtmk" => return shared.trace_mask.load(Ordering::Relaxed).to_string(),
-        "conf" => return conf(shared),
+        "conf" => {
+            let membership = shared.inspect(|core| core.ensemble_config()).await.flatten();
+            return conf(shared, membership.as_deref());
+        }
         "envi" => return envi(),
         // ZooKeeper runs no server while LOOKING: these say it is not serving.
         "srvr" => shared.inspect(move |core| serving(core).then(|| server_summary(core, false, asker))).await.flatten(),
@@ -221,7 +224,7 @@ fn dump(core: &mut Core) -> String {
 }
 
 /// `conf`: the effective configuration in ZooKeeper's key order.
-fn conf(shared: &Shared) -> String {
+fn conf(shared: &Shared, membership: Option<&str>) -> String {
     let mut out = String::new();
     let ensemble = shared.config.ensemble().ok().flatten();
     for (key, value) in monitor::configuration(&shared.config) {
@@ -230,14 +233,15 @@ fn conf(shared: &Shared) -> String {
         let _ = writeln!(out, "{key}={value}");
     }
     if let Some(ensemble) = ensemble {
-        quorum_conf(&mut out, &shared.config.quorum, &ensemble);
+        let membership = membership.map_or_else(|| ensemble.membership(), str::to_string);
+        quorum_conf(&mut out, &shared.config.quorum, &ensemble, &membership);
     }
     out
 }
 
 /// The lines ZooKeeper's `QuorumZooKeeperServer.dumpConf` adds for a member of an ensemble: its limits, its
-/// ports and role, then the membership (as `/zookeeper/config` holds it).
-fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble) {
+/// ports and role, then the membership (as `/zookeeper/config` holds it: after a reconfig, not zoo.cfg's).
+fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble, membership: &str) {
     let Some(own) = ensemble.servers.get(&ensemble.my_id) else { return };
     let peer_type = if own.role == MemberRole::Observer { 1 } else { 0 };
     let _ = write!(
@@ -245,7 +249,7 @@ fn quorum_conf(out: &mut String, quorum: &QuorumSettings, ensemble: &Ensemble) {
         "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={peer_type}\nmembership: \n",
         quorum.init_limit, quorum.sync_limit, own.election_port, own.peer_port,
     );
-    out.push_str(&ensemble.membership());
+    out.push_str(membership);
     out.push('\n');
 }
 

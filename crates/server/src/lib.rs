@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod persist;
 mod prepare;
+mod reconfig;
 mod retention;
 mod session;
 pub mod snapshots;
@@ -172,7 +173,7 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     // Clients are accepted only once this member has applied everything the ensemble had committed when it
     // came back: before that it would serve a past state.
     let (caught_up, gate) = oneshot::channel();
-    let member = Member { node_id: ensemble.my_id, membership: ensemble.membership(), caught_up: gate };
+    let member = Member { node_id: ensemble.my_id, caught_up: gate };
     let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
     let recovering = replica.clone();
@@ -199,8 +200,6 @@ pub async fn start_with(
 /// the gate that opens the client port once it has caught up.
 struct Member {
     node_id: u64,
-    /// The content of `/zookeeper/config` ([`config::Ensemble::membership`]).
-    membership: String,
     caught_up: oneshot::Receiver<()>,
 }
 
@@ -222,12 +221,10 @@ async fn start_inner(
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let shared = Arc::new(Shared::new(config.clone(), core_tx));
     let node_id = member.as_ref().map_or(1, |m| m.node_id);
-    let membership = member.as_ref().map(|m| m.membership.clone().into_bytes());
+    let is_member = member.is_some();
     let gate = member.map(|m| m.caught_up);
     let mut core = Core::new(config, tree, log, node_id);
-    if let Some(membership) = membership {
-        core.set_membership(membership);
-    }
+    core.member = is_member;
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;

@@ -39,6 +39,8 @@ pub enum LogEvent {
     Apply { entries: Vec<CommittedEntry>, applied: i64, done: oneshot::Sender<()> },
     /// The read index asked for by `ReplicatedLog::read_barrier(seq)`: the `sync` waits until it is applied.
     ReadIndex { seq: u64, index: i64 },
+    /// A request of this server (a reconfig) that was refused, with the error its client hears.
+    Refused { seq: u64, code: paddock_proto::ErrorCode },
     /// A proposal of this server whose fate is unknown (the leader was lost, or never known): its client
     /// hears ConnectionLoss. The entry may still be committed later; it is then applied without an answer.
     Lost { seq: u64, reason: String },
@@ -103,6 +105,13 @@ pub trait ReplicatedLog: Send {
     /// replicated log is asked: a standalone server has applied everything it acknowledged.
     fn read_barrier(&mut self, seq: u64) {
         let _ = seq;
+    }
+
+    /// Changes the ensemble's membership to `target` for request `seq` (ZooKeeper's `reconfig`): answered with
+    /// `LogEvent::ReadIndex` (the index of the entry that settled it), `Refused` or `Lost`. Only a replicated
+    /// log is asked: the core refuses a standalone server's reconfig before.
+    fn reconfigure(&mut self, seq: u64, target: std::collections::BTreeMap<u64, crate::config::QuorumServer>) {
+        let _ = (seq, target);
     }
 
     /// Called after the core has handled a `Failed` event: proposals are accepted again.

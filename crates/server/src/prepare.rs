@@ -34,10 +34,21 @@ pub enum Prepared {
     NotAWrite,
 }
 
-pub fn prepare(req: &Request, extended_types: bool) -> Prepared {
+/// The server settings that decide how a request is prepared.
+pub struct Options {
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes.
+    pub extended_types: bool,
+    /// `reconfigEnabled`. A member with it handles `reconfig` before preparing requests; a standalone server
+    /// with it answers Unimplemented, as ZooKeeper's.
+    pub reconfig_enabled: bool,
+}
+
+pub fn prepare(req: &Request, options: &Options) -> Prepared {
+    let extended_types = options.extended_types;
     match req {
         Request::Multi(ops) => prepare_multi(ops, extended_types),
         Request::Check(_) => Prepared::Rejected(ErrorCode::Unimplemented),
+        Request::Reconfig(_) if options.reconfig_enabled => refused(ErrorCode::Unimplemented),
         Request::Reconfig(_) => refused(ErrorCode::ReconfigDisabled),
         Request::CloseSession => Prepared::Write(TxnOp::CloseSession, ReplyKind::CloseSession),
         other => match single_write(other, extended_types) {
@@ -181,6 +192,10 @@ fn multi_result(kind: &ReplyKind, result: TxnResult) -> MultiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(extended_types: bool) -> Options {
+        Options { extended_types, reconfig_enabled: false }
+    }
     use paddock_proto::{CheckVersionRequest, DeleteRequest};
 
     fn create(op: OpCode, flags: i32) -> Request {
@@ -193,18 +208,21 @@ mod tests {
             Prepared::Write(TxnOp::Error(code), ReplyKind::Refused) => Some(code),
             _ => None,
         };
-        assert_eq!(refused(prepare(&create(OpCode::Create, 9), false)), Some(ErrorCode::BadArguments));
-        assert_eq!(refused(prepare(&create(OpCode::Create, 5), false)), Some(ErrorCode::Unimplemented));
-        assert_eq!(refused(prepare(&create(OpCode::Create, 5), true)), Some(ErrorCode::BadArguments));
-        assert!(matches!(prepare(&create(OpCode::CreateContainer, 4), false), Prepared::Write(..)));
-        assert!(matches!(prepare(&create(OpCode::CreateContainer, 0), false), Prepared::Write(..)));
-        assert!(matches!(prepare(&create(OpCode::Create2, 3), false), Prepared::Write(_, ReplyKind::Create2)));
+        assert_eq!(refused(prepare(&create(OpCode::Create, 9), &options(false))), Some(ErrorCode::BadArguments));
+        assert_eq!(refused(prepare(&create(OpCode::Create, 5), &options(false))), Some(ErrorCode::Unimplemented));
+        assert_eq!(refused(prepare(&create(OpCode::Create, 5), &options(true))), Some(ErrorCode::BadArguments));
+        assert!(matches!(prepare(&create(OpCode::CreateContainer, 4), &options(false)), Prepared::Write(..)));
+        assert!(matches!(prepare(&create(OpCode::CreateContainer, 0), &options(false)), Prepared::Write(..)));
+        assert!(matches!(
+            prepare(&create(OpCode::Create2, 3), &options(false)),
+            Prepared::Write(_, ReplyKind::Create2)
+        ));
     }
 
     #[test]
     fn standalone_check_is_unimplemented_and_multi_failure_shape() {
         let check = Request::Check(CheckVersionRequest { path: "/a".into(), version: 1 });
-        assert!(matches!(prepare(&check, false), Prepared::Rejected(ErrorCode::Unimplemented)));
+        assert!(matches!(prepare(&check, &options(false)), Prepared::Rejected(ErrorCode::Unimplemented)));
         let multi = Request::Multi(vec![
             MultiOp::Delete(DeleteRequest { path: "/a".into(), version: -1 }),
             MultiOp::Create {
@@ -214,7 +232,7 @@ mod tests {
             MultiOp::Delete(DeleteRequest { path: "/c".into(), version: -1 }),
         ]);
         let Prepared::Write(TxnOp::Error(ErrorCode::BadArguments), ReplyKind::MultiRefused(results)) =
-            prepare(&multi, false)
+            prepare(&multi, &options(false))
         else {
             panic!("expected a refused multi");
         };

@@ -77,6 +77,8 @@ impl Member {
 /// The servers of one ensemble, in `myid` order (index i holds server.(i+1)).
 pub struct Ensemble {
     pub members: Vec<Member>,
+    /// The zoo.cfg lines every member was started with (a server started later to join gets them too).
+    config: Vec<(String, String)>,
     /// The namespaces the members run in ([`Ensemble::start_in_network`]); declared after `members` so that
     /// the servers are stopped before their network is removed.
     network: Option<Network>,
@@ -114,7 +116,7 @@ impl Ensemble {
         for id in 1..=count {
             members.push(start_member(id, id > spec.participants, &config)?);
         }
-        Ok(Ensemble { members, network: None })
+        Ok(Ensemble { members, config, network: None })
     }
 
     /// Starts the ensemble with member i in `network`'s namespace i, at its address there: `server.N` lines
@@ -134,13 +136,37 @@ impl Ensemble {
             config.push((format!("server.{id}"), format!("{}:2888:3888{role}", network.addr(i))));
         }
         config.extend(spec.config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let mut ensemble = Ensemble { members: Vec::new(), network: None };
+        let mut ensemble = Ensemble { members: Vec::new(), config: Vec::new(), network: None };
         for (i, id) in (1..=count).enumerate() {
             let place = (network.namespace(i), network.addr(i));
             ensemble.members.push(start_member_at(id, id > spec.participants, &config, Some(place))?);
         }
+        ensemble.config = config;
         ensemble.network = Some(network);
         Ok(ensemble)
+    }
+
+    /// Starts a new server, not yet a member, as ZooKeeper's reconfig guide starts one: its zoo.cfg lists the
+    /// ensemble and itself. Returns its index in `members` and its `server.N=...` line, client port included,
+    /// for `reconfig -add`. A server that joins this way is a learner until a reconfig names it.
+    pub fn start_joining(&mut self, observer: bool) -> anyhow::Result<(usize, String)> {
+        let id = self.members.iter().map(|m| m.id).max().unwrap_or(0) + 1;
+        let (peer, election, client) = (free_port(), free_port(), free_port());
+        let role = if observer { "observer" } else { "participant" };
+        let line = format!("server.{id}=127.0.0.1:{peer}:{election}:{role};127.0.0.1:{client}");
+        let mut config = self.config.clone();
+        if let Some((key, value)) = line.split_once('=') {
+            config.push((key.to_string(), value.to_string()));
+        }
+        let dir = tempfile::Builder::new().prefix("paddock-member-").tempdir().context("cannot create a temp dir")?;
+        let data_dir: PathBuf = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        std::fs::write(data_dir.join("myid"), id.to_string()).context("cannot write myid")?;
+        let cfg: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let process =
+            PaddockProcess::start_on(client, &data_dir, &cfg).with_context(|| format!("starting server.{id}"))?;
+        self.members.push(Member { id, observer, process, running: true, _dir: dir });
+        Ok((self.members.len() - 1, line))
     }
 
     /// The network the members run in, if started with [`Ensemble::start_in_network`].

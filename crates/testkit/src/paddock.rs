@@ -51,6 +51,12 @@ impl PaddockProcess {
         Self::launch(Some(data_dir), extra_cfg)
     }
 
+    /// [`PaddockProcess::start_in`] on client port `port` of 127.0.0.1 (a port the caller had to name before,
+    /// e.g. in the server's own `server.N` line).
+    pub fn start_on(port: u16, data_dir: &Path, extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::launch_at(Some(data_dir), None, IpAddr::V4(Ipv4Addr::LOCALHOST), port, extra_cfg)
+    }
+
     /// Starts a server inside network namespace `namespace` (`ip netns exec`), its client port on
     /// `host:port` (the namespace's own address; every namespace has all its ports free), on `data_dir`.
     pub fn start_in_namespace(

@@ -9,7 +9,7 @@ use paddock_proto::{Acl, CreateMode, ErrorCode, perms};
 use crate::acl;
 use crate::ephemeral::{self, EphemeralType};
 use crate::path;
-use crate::tree::{DataTree, SPECIAL_PATHS, Session};
+use crate::tree::{CONFIG_PATH, DataTree, SPECIAL_PATHS, Session};
 use crate::txn::{Applied, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};
 
 type OpResult = Result<TxnResult, ErrorCode>;
@@ -111,6 +111,7 @@ impl DataTree {
             TxnOp::Check { path, version } => self.check(txn, path, *version),
             // Only a top-level multi is a multi; anything nested is malformed.
             TxnOp::Multi(_) => Err(ErrorCode::MarshallingError),
+            TxnOp::Reconfig { data } => self.reconfig(txn, data, triggers),
         }
     }
 
@@ -259,6 +260,19 @@ impl DataTree {
         Ok(TxnResult::SetData(stat))
     }
 
+    /// A membership that lists the same servers as `/zookeeper/config` already does (an observer of zoo.cfg
+    /// joining, a participant catching up before a reconfig names it) leaves the node, its version and its
+    /// watchers alone; anything else replaces it.
+    fn reconfig(&mut self, txn: &Step, data: &[u8], triggers: &mut Vec<WatchTrigger>) -> OpResult {
+        let node = self.get(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
+        if node.data().is_some_and(|old| servers_of(old) == servers_of(data)) {
+            return Ok(TxnResult::SetData(node.stat()));
+        }
+        let stat =
+            self.set_data(CONFIG_PATH, Some(data), -1, (txn.zxid, txn.time), triggers).ok_or(ErrorCode::NoNode)?;
+        Ok(TxnResult::SetData(stat))
+    }
+
     /// The new ACL is validated before the node is looked up: an invalid ACL is `InvalidAcl` even for a
     /// missing node.
     fn set_acl(&mut self, txn: &Step, path: &str, acl: &[Acl], version: i32) -> OpResult {
@@ -296,6 +310,11 @@ impl DataTree {
 }
 
 /// `MultiOperationRecord` carries only create, delete, setData and check among writes.
+/// A `/zookeeper/config` content without its `version=` line.
+fn servers_of(config: &[u8]) -> Vec<&[u8]> {
+    config.split(|b| *b == b'\n').filter(|line| !line.starts_with(b"version=")).collect()
+}
+
 fn allowed_in_multi(op: &TxnOp) -> bool {
     matches!(op, TxnOp::Create { .. } | TxnOp::Delete { .. } | TxnOp::SetData { .. } | TxnOp::Check { .. })
 }
@@ -364,6 +383,45 @@ mod tests {
         assert!(matches!(result, TxnResult::Created { ref path, .. } if path == "/s-2147483647"), "{result:?}");
         let root = tree.get("/").map(|n| (n.stat.cversion, n.stat.pzxid));
         assert_eq!(root, Some((i32::MAX, 0)), "Integer overflow makes createNode's `>` guard skip the update");
+    }
+
+    #[test]
+    fn a_reconfig_replaces_the_config_as_zookeeper_does_unless_the_servers_are_the_same() {
+        let mut tree = DataTree::new();
+        tree.set_ensemble_config(b"server.1=a:1:2:participant\nversion=0");
+        let reconfig = |data: &str| Txn {
+            origin: Default::default(),
+            time: 5,
+            session_id: 0,
+            auth: vec![],
+            op: TxnOp::Reconfig { data: data.as_bytes().to_vec() },
+        };
+        let applied = tree.apply(7, &reconfig("server.1=a:1:2:participant\nserver.2=b:1:2:observer\nversion=7"));
+        let TxnResult::SetData(stat) = applied.result else { panic!("{:?}", applied.result) };
+        assert_eq!((stat.version, stat.mzxid, stat.mtime), (-1, 7, 5));
+        assert_eq!(applied.triggers.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(), [CONFIG_PATH]);
+
+        // The same servers under another version: nothing changes, no watch fires.
+        let again = tree.apply(9, &reconfig("server.1=a:1:2:participant\nserver.2=b:1:2:observer\nversion=9"));
+        assert!(again.triggers.is_empty());
+        assert_eq!(tree.get(CONFIG_PATH).map(|n| n.stat.mzxid), Some(7));
+
+        // zoo.cfg's membership no longer overrides what the log wrote.
+        tree.set_ensemble_config(b"server.1=a:1:2:participant\nversion=0");
+        let data = tree.get(CONFIG_PATH).and_then(|n| n.data().map(<[u8]>::to_vec));
+        assert_eq!(data.as_deref(), Some(&b"server.1=a:1:2:participant\nserver.2=b:1:2:observer\nversion=7"[..]));
+    }
+
+    #[test]
+    fn a_reconfig_txn_round_trips() {
+        let txn = Txn {
+            origin: Default::default(),
+            time: 0,
+            session_id: 0,
+            auth: vec![],
+            op: TxnOp::Reconfig { data: b"server.1=a:1:2:participant\nversion=1".to_vec() },
+        };
+        assert_eq!(Txn::decode(&txn.encode(), 1), Ok(txn));
     }
 
     fn at(time: i64) -> Vec<u8> {

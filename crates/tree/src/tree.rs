@@ -63,6 +63,9 @@ pub struct DataTree {
 }
 
 /// ZooKeeper's built-in znodes; none of them can be deleted.
+/// Where an ensemble keeps its membership (ZooKeeper's `ZooDefs.CONFIG_NODE`).
+pub const CONFIG_PATH: &str = "/zookeeper/config";
+
 pub(crate) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
 impl Default for DataTree {
@@ -356,8 +359,12 @@ impl DataTree {
     /// Puts an ensemble's membership into `/zookeeper/config`, as ZooKeeper's `initConfigInZKDatabase` does on
     /// every member at start-up (outside the log: data set with version -1 and mzxid 0, the configuration's
     /// version). Unlike ZooKeeper, mtime stays 0 rather than the local load time, so that every member with
-    /// the same configuration holds the same tree and the same digest. No watch fires.
+    /// the same configuration holds the same tree and the same digest. No watch fires. Once a reconfig txn
+    /// set the node (mzxid ≠ 0), the log's membership wins over the zoo.cfg one and nothing changes.
     pub fn set_ensemble_config(&mut self, membership: &[u8]) {
+        if self.get(CONFIG_PATH).is_some_and(|node| node.stat.mzxid != 0) {
+            return;
+        }
         let mut ignored = Vec::new();
         let _ = self.set_data("/zookeeper/config", Some(membership), -1, (0, 0), &mut ignored);
     }

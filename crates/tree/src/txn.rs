@@ -107,6 +107,13 @@ pub enum TxnOp {
         version: i32,
     },
     Multi(Vec<TxnOp>),
+    /// ZooKeeper's reconfig txn: the ensemble's membership changed and `/zookeeper/config` becomes `data`
+    /// (the `server.N` lines and `version=<zxid in hex>`), with data version -1 and a NodeDataChanged watch,
+    /// as ZooKeeper's `DataTree` applies it. Written by the state machine of every replica from a settled
+    /// Raft membership entry, never proposed by a client: no session, no ACL check.
+    Reconfig {
+        data: Vec<u8>,
+    },
 }
 
 /// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
@@ -311,6 +318,10 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
                 encode_op(out, op);
             }
         }
+        TxnOp::Reconfig { data } => {
+            out.put_i32(OpCode::Reconfig as i32);
+            out.put_nullable_bytes(Some(data));
+        }
     }
 }
 
@@ -361,6 +372,7 @@ fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, T
             TxnOp::SetAcl { path: input.get_string()?, acl: input.get_acl_list()?, version: input.get_i32()? }
         }
         Some(OpCode::Check) => TxnOp::Check { path: input.get_string()?, version: input.get_i32()? },
+        Some(OpCode::Reconfig) => TxnOp::Reconfig { data: input.get_bytes()? },
         Some(OpCode::Multi) => {
             if depth >= MAX_NESTING {
                 return Err(TxnDecodeError::TooDeep);

@@ -228,6 +228,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut view = self.shared.view();
             view.refuse_if_failed()?;
             for entry in entries {
+                #[cfg(feature = "failpoints")]
+                crate::failpoint::crash_before_uniform(&entry);
                 envelope::encode(&entry, &mut self.buf);
                 let index = entry.log_id.index;
                 if let Err(e) = view.push(entry, self.buf.len()) {

@@ -8,6 +8,7 @@
 //! "failed".
 
 mod proxy;
+mod reconfig;
 mod standing;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner};
+pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner, settled_config};
+pub use reconfig::ReconfigError;
 
 use crate::LogStore;
 use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
@@ -39,6 +41,8 @@ const READ_INDEX: u8 = FIRST_APP_METHOD + 1;
 const LEADER_STANDING: u8 = FIRST_APP_METHOD + 2;
 /// A starting member asks its peers whether they formed the ensemble already ([`form_cluster`]).
 const INITIALIZED: u8 = FIRST_APP_METHOD + 3;
+/// A member hands a reconfig to the leader ([`reconfig`]).
+const RECONFIG: u8 = FIRST_APP_METHOD + 4;
 /// Methods from here up are the server's own (see [`Replica::call_leader`]).
 pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 
@@ -52,10 +56,10 @@ const BATCH: usize = 512;
 #[derive(Clone, Debug)]
 pub struct ReplicaConfig {
     pub my_id: u64,
-    /// Every voting member by id, with its peer address (`host:port`).
-    pub voters: BTreeMap<u64, String>,
-    /// Non-voting members (ZooKeeper's observers): Raft learners, which the leader adds.
-    pub learners: BTreeMap<u64, String>,
+    /// Every member of the configuration by id: participants (Raft voters) and observers (learners, which
+    /// ask the leader to add them). Used to form the ensemble on first start only: after that, the
+    /// membership is the log's.
+    pub members: BTreeMap<u64, PeerNode>,
     /// Where the Raft log (`log/`) and its snapshots (`snap/`) live.
     pub dir: PathBuf,
     pub wal: WalOptions,
@@ -119,6 +123,8 @@ impl<O: TreeOwner> Replica<O> {
         lost: LostProposal,
     ) -> io::Result<Arc<Replica<O>>> {
         std::fs::create_dir_all(&config.dir)?;
+        #[cfg(feature = "failpoints")]
+        crate::failpoint::set_node(config.my_id);
         let store = LogStore::open(&config.dir.join("log"), config.wal)?;
         let sm = ProxyStateMachine::open(owner, config.dir.join("snap")).await?;
         let network = Network::default();
@@ -129,13 +135,15 @@ impl<O: TreeOwner> Replica<O> {
         let (role_tx, role) = watch::channel(Role::Learner);
         let forwarding = Forwarding { raft: raft.clone(), network: network.clone(), my_id: config.my_id };
         let service = RaftService::new(raft.clone(), Some(app_calls(forwarding.clone(), app)));
-        let tasks = vec![
+        let mut tasks = vec![
             transport::serve(listener, Arc::new(service)),
             tokio::spawn(forwarding.clone().run(queue, lost)),
             tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
-            tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
+            tokio::spawn(reconfig::finish_interrupted_changes(raft.clone(), role.clone())),
         ];
-        form_cluster(&raft, &network, &config).await;
+        if let Some(joining) = form_cluster(&raft, &network, &config).await {
+            tasks.push(joining);
+        }
         Ok(Arc::new(Replica { raft, network, my_id: config.my_id, proposals, role, tasks }))
     }
 
@@ -258,27 +266,46 @@ fn raft_config(config: &ReplicaConfig) -> io::Result<Arc<Config>> {
     raft.validate().map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
-/// Every member proposes the same initial membership; only a node that has never been initialized takes it,
-/// and identical first entries on every node make that safe (openraft's recommended start-up). A node whose
-/// peers already formed the ensemble does not: it is a member that lost its data (a replaced disk) or one
-/// being added, and a membership entry of its own would conflict with the leader's log (a wiped member that
-/// formed its own never caught up). The leader brings it in.
-async fn form_cluster<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, network: &Network, config: &ReplicaConfig) {
+/// Every participant proposes the same initial membership; only a node that has never been initialized takes
+/// it, and identical first entries on every node make that safe (openraft's recommended start-up). A node
+/// whose peers already formed the ensemble does not: it is a member that lost its data (a replaced disk) or
+/// one being added, and a membership entry of its own would conflict with the leader's log (a wiped member
+/// that formed its own never caught up). Such a node, and every observer, asks the leader to add it as a
+/// learner instead: the returned task does until one has.
+async fn form_cluster<O: TreeOwner>(
+    raft: &Raft<ProxyStateMachine<O>>,
+    network: &Network,
+    config: &ReplicaConfig,
+) -> Option<tokio::task::JoinHandle<()>> {
     if raft.is_initialized().await.unwrap_or(true) {
-        return;
+        return None;
     }
-    for (id, addr) in config.voters.iter().chain(&config.learners).filter(|(id, _)| **id != config.my_id) {
+    let peers: Vec<(u64, String)> = config
+        .members
+        .iter()
+        .filter(|(id, _)| **id != config.my_id)
+        .map(|(id, node)| (*id, node.addr.clone()))
+        .collect();
+    let me = config.members.get(&config.my_id).cloned().unwrap_or_default();
+    let mut formed = false;
+    for (id, addr) in &peers {
         if peer_is_initialized(network, addr).await {
-            info!(peer = id, "the ensemble exists already: waiting for its leader to bring this member in");
-            return;
+            info!(peer = id, "the ensemble exists already: asking its leader to bring this member in");
+            formed = true;
+            break;
         }
     }
-    let members: BTreeMap<u64, PeerNode> =
-        config.voters.iter().map(|(id, addr)| (*id, PeerNode::new(addr.clone()))).collect();
-    match raft.initialize(members).await {
-        Ok(()) => info!(members = ?config.voters, "formed the ensemble"),
+    if formed || !me.participant {
+        let addrs = peers.into_iter().map(|(_, addr)| addr).collect();
+        return Some(tokio::spawn(reconfig::join_until_added(raft.clone(), network.clone(), config.my_id, me, addrs)));
+    }
+    let voters: BTreeMap<u64, PeerNode> =
+        config.members.iter().filter(|(_, node)| node.participant).map(|(id, node)| (*id, node.clone())).collect();
+    match raft.initialize(voters).await {
+        Ok(()) => info!(members = ?config.members.keys(), "formed the ensemble"),
         Err(e) => info!("joining the ensemble as it is: {e}"),
     }
+    None
 }
 
 /// Whether the member at `addr` answers that it belongs to an ensemble (a member that does not answer, not
@@ -291,40 +318,6 @@ async fn peer_is_initialized(network: &Network, addr: &str) -> bool {
 pub(crate) fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
     let metrics = raft.metrics().borrow_watched().clone();
     metrics.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
-}
-
-/// Whoever leads makes sure every observer of the configuration is a learner (the first leader adds them;
-/// a later one finds them there). Adding fails while the leader's first membership entry is uncommitted,
-/// so it is retried until it succeeds or leadership moves.
-async fn add_learners_when_leading<O: TreeOwner>(
-    raft: Raft<ProxyStateMachine<O>>,
-    mut role: watch::Receiver<Role>,
-    learners: BTreeMap<u64, String>,
-) {
-    while !learners.is_empty() && role.changed().await.is_ok() {
-        while *role.borrow_and_update() == Role::Leader && !add_missing_learners(&raft, &learners).await {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// Whether every learner is a member now.
-async fn add_missing_learners<O: TreeOwner>(
-    raft: &Raft<ProxyStateMachine<O>>,
-    learners: &BTreeMap<u64, String>,
-) -> bool {
-    let known = raft.metrics().borrow_watched().membership_config.clone();
-    let mut all = true;
-    for (id, addr) in learners {
-        if known.membership().get_node(id).is_some() {
-            continue;
-        }
-        if let Err(e) = raft.add_learner(*id, PeerNode::new(addr.clone()), false).await {
-            info!(learner = id, "observer not added yet: {e}");
-            all = false;
-        }
-    }
-    all
 }
 
 /// Sends proposals to the leader's log in order.
@@ -427,6 +420,8 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
         Box::pin(async move {
             match (method, server) {
                 (INITIALIZED, _) => Ok(vec![u8::from(forwarding.raft.is_initialized().await.unwrap_or(false))]),
+                (RECONFIG, _) => reconfig::serve_reconfig(&forwarding.raft, &body).await,
+                (reconfig::JOIN, _) => reconfig::serve_join(&forwarding.raft, &body).await,
                 (LEADER_STANDING, _) => Ok(vec![u8::from(standing::leads_a_quorum(&forwarding.raft))]),
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())

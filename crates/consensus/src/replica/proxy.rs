@@ -6,6 +6,7 @@
 //! has applied them, which keeps openraft's applied index equal to the core's. Snapshots are built from
 //! the owner's O(1) frozen copy and installed by handing the owner a new tree.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,11 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_util::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
-use paddock_tree::DataTree;
+use paddock_tree::{DataTree, ProposalId, Txn, TxnOp};
 
 use crate::snapshot_dir;
 use crate::state_machine::{Snapshot, SnapshotBytes};
-use crate::types::{ApplyReply, LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::types::{ApplyReply, LogId, Membership, PeerNode, SnapshotMeta, StoredMembership, TypeConfig};
 
 /// One committed txn: its payload, to apply at zxid `index`.
 #[derive(Debug)]
@@ -38,6 +39,47 @@ pub trait TreeOwner: Send + Sync + 'static {
 }
 
 type Current = Arc<Mutex<Option<(SnapshotMeta, SnapshotBytes)>>>;
+
+/// The reconfig txn that writes membership `m`, entered at log index `index`, into
+/// `/zookeeper/config`, as ZooKeeper's `QuorumVerifier.toString()` lays it out: a `server.N=` line per member,
+/// then `version=` and the zxid in hex. Voters are participants; learners whose line says observer are
+/// observers; learners whose line says participant are on their way in (catching up) or out (removed by a
+/// reconfig, not yet dropped) and are not listed, as ZooKeeper lists neither.
+///
+/// The tree leaves `/zookeeper/config` alone when the lines are those it holds (a learner catching up fires
+/// no watch). The first entry (index 0, the membership the ensemble formed with) gets `version=0`; its
+/// owner puts it in place without a zxid. `None` while a joint change is under way and for a membership
+/// written before members' lines were recorded.
+pub fn settled_config(m: &Membership, index: u64) -> Option<Vec<u8>> {
+    let lines = config_lines(m)?;
+    let txn = Txn {
+        origin: ProposalId::default(),
+        // Raised to the previous entry's stamp at apply: the same on every replica.
+        time: 0,
+        session_id: 0,
+        auth: Vec::new(),
+        op: TxnOp::Reconfig { data: format!("{lines}version={index:x}").into_bytes() },
+    };
+    Some(txn.encode())
+}
+
+/// The `server.N=` lines of a membership that is not joint and whose nodes all record their lines.
+fn config_lines(m: &Membership) -> Option<String> {
+    let voters: BTreeSet<u64> = m.voter_ids().collect();
+    if m.get_joint_config().len() != 1 || m.nodes().any(|(_, node)| node.election_port == 0) {
+        return None;
+    }
+    let mut text = String::new();
+    for (id, node) in m.nodes() {
+        let listed = match (voters.contains(id), node.participant) {
+            (true, _) => PeerNode { participant: true, ..node.clone() },
+            (false, false) => node.clone(),
+            (false, true) => continue,
+        };
+        text.push_str(&format!("server.{id}={}\n", listed.server_line()));
+    }
+    Some(text)
+}
 
 pub struct ProxyStateMachine<O: TreeOwner> {
     owner: Arc<O>,
@@ -92,7 +134,12 @@ impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
             let (entry, responder) = item?;
             match entry.payload {
                 EntryPayload::Normal(txn) => txns.push(CommittedTxn { index: entry.log_id.index, payload: txn.0 }),
-                EntryPayload::Membership(m) => self.membership = StoredMembership::new(Some(entry.log_id), m),
+                EntryPayload::Membership(m) => {
+                    if let Some(config) = settled_config(&m, entry.log_id.index) {
+                        txns.push(CommittedTxn { index: entry.log_id.index, payload: config });
+                    }
+                    self.membership = StoredMembership::new(Some(entry.log_id), m);
+                }
                 EntryPayload::Blank => {}
             }
             self.applied = Some(entry.log_id);

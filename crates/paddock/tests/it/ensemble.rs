@@ -96,10 +96,11 @@ async fn an_observer_receives_every_write_and_says_so() {
     assert_eq!(members.len(), 4, "{conf}");
     assert!(members[3].starts_with("server.4=127.0.0.1:") && members[3].ends_with(":observer"), "{conf}");
     assert!(members[..3].iter().all(|l| l.ends_with(":participant")), "{conf}");
-    // `/zookeeper/config` holds the same membership on every member, as ZooKeeper's (version -1, mzxid 0).
+    // `/zookeeper/config` holds the same membership as `conf`, data version -1, and `version=` the zxid that
+    // wrote it: the observer's arrival (the ensemble formed with the participants, version 0).
     let (config, stat) = watcher.get_data("/zookeeper/config").await.expect("read /zookeeper/config");
-    assert_eq!(String::from_utf8_lossy(&config), format!("{}\nversion=0", members.join("\n")));
-    assert_eq!((stat.version, stat.mzxid), (-1, 0));
+    assert_eq!(String::from_utf8_lossy(&config), format!("{}\nversion={:x}", members.join("\n"), stat.mzxid));
+    assert_eq!(stat.version, -1);
     let follower = (0..3).find(|i| *i != first_leader).expect("a follower");
     let mntr = four_letter_word(&ensemble.members[follower].addr(), "mntr").expect("mntr");
     assert!(mntr.lines().any(|l| l == "zk_server_state\tfollower"), "{mntr}");

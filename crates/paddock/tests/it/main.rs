@@ -10,4 +10,5 @@ mod linearizability;
 mod partition;
 mod raw;
 mod read_only;
+mod reconfig;
 mod sessions;

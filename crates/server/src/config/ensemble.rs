@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
+use paddock_consensus::PeerNode;
+
 use super::ConfigError;
 
 /// A member's role, ZooKeeper's `LearnerType`.
@@ -100,17 +102,32 @@ impl Ensemble {
     pub fn membership(&self) -> String {
         let mut out = String::new();
         for s in self.servers.values() {
-            let role = if s.role == Role::Observer { "observer" } else { "participant" };
-            out.push_str(&format!("server.{}={}:{}:{}:{role}", s.id, s.host, s.peer_port, s.election_port));
-            if let Some((addr, port)) = s.client {
-                let addr = addr.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
-                out.push_str(&format!(";{addr}:{port}"));
-            }
-            out.push('\n');
+            out.push_str(&format!("server.{}={}\n", s.id, s.peer_node().server_line()));
         }
         out.push_str("version=0");
         out
     }
+}
+
+impl QuorumServer {
+    /// The server as the Raft membership records it: its whole line, so that `/zookeeper/config` can be
+    /// written from the log.
+    pub fn peer_node(&self) -> PeerNode {
+        PeerNode {
+            addr: format!("{}:{}", self.host, self.peer_port),
+            election_port: self.election_port,
+            participant: self.role == Role::Participant,
+            client: self.client.map_or_else(String::new, |(addr, port)| {
+                let addr = addr.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
+                format!("{addr}:{port}")
+            }),
+        }
+    }
+}
+
+/// One `server.N=...` line (of zoo.cfg, of a reconfig, of `/zookeeper/config`).
+pub fn parse_server_line(key: &str, value: &str) -> Result<QuorumServer, ConfigError> {
+    parse_server(key, value)
 }
 
 impl QuorumSettings {

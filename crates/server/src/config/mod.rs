@@ -13,7 +13,7 @@ use paddock_storage::Pace;
 
 mod ensemble;
 
-pub use ensemble::{Ensemble, QuorumServer, QuorumSettings, Role, Timeouts};
+pub use ensemble::{Ensemble, QuorumServer, QuorumSettings, Role, Timeouts, parse_server_line};
 
 /// Everything the server needs to know at start-up.
 #[derive(Clone, Debug)]
