@@ -12,6 +12,19 @@ async fn connect(addr: &str) -> zk::Client {
     zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(addr).await.expect("client connects")
 }
 
+/// Connects, retrying while the server does not serve yet (a member catching up opens its port only once it
+/// has), for at most `limit`.
+async fn connect_within(addr: &str, limit: Duration) -> zk::Client {
+    let deadline = Instant::now() + limit;
+    loop {
+        match zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(addr).await {
+            Ok(client) => return client,
+            Err(e) => assert!(Instant::now() < deadline, "{addr} did not serve within {limit:?}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn persistent() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
 }
@@ -168,4 +181,55 @@ async fn a_member_whose_data_dir_was_wiped_catches_up_from_the_leader() {
     let (children, _) = back.get_children("/many").await.expect("children on the wiped member");
     assert_eq!(children.len(), 6_000);
     assert!(back.check_stat("/after-the-wipe").await.expect("exists").is_some());
+}
+
+/// Creates `count` znodes `/<parent>/n<i>` in multis of `per_multi`, eight multis in flight.
+async fn create_many(client: &zk::Client, parent: &str, count: usize, per_multi: usize) {
+    client.create(parent, b"", &persistent()).await.expect("parent");
+    let mut pending = tokio::task::JoinSet::new();
+    for batch in 0..count.div_ceil(per_multi) {
+        let client = client.clone();
+        let parent = parent.to_string();
+        pending.spawn(async move {
+            let mut multi = client.new_multi_writer();
+            for n in batch * per_multi..((batch + 1) * per_multi).min(count) {
+                multi.add_create(&format!("{parent}/n{n}"), b"v", &persistent()).expect("a valid create");
+            }
+            multi.commit().await.map(|_| ())
+        });
+        if pending.len() == 8 {
+            pending.join_next().await.expect("a task").expect("task").expect("multi");
+        }
+    }
+    while let Some(created) = pending.join_next().await {
+        created.expect("task").expect("multi");
+    }
+}
+
+/// The large catch-up: a follower is down while the leader takes 1,000,000 znodes and, with more
+/// entries than openraft keeps between snapshots, snapshots and purges its log; restarted, the follower can
+/// only catch up by installing the leader's snapshot, which it does (its log says so) while the leader keeps
+/// serving, and then serves all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_down_while_the_log_was_purged_rejoins_by_snapshot_of_a_million_znodes() {
+    let mut ensemble = Ensemble::start(3, 0).expect("ensemble starts");
+    let leader = ensemble.leader().expect("a leader");
+    let down = ensemble.followers().expect("followers")[0];
+    ensemble.kill9(down);
+    let client = connect(&ensemble.members[leader].addr()).await;
+    // 5,264 multis: more entries than the 5,000 openraft keeps between snapshots, so the leader snapshots
+    // and purges the log the member would need.
+    create_many(&client, "/million", 1_000_000, 190).await;
+
+    let started = Instant::now();
+    ensemble.restart(down).expect("restart the member that was down");
+    // The leader keeps serving while the member installs the snapshot.
+    client.create("/during-the-catch-up", b"", &persistent()).await.expect("a write during the catch-up");
+    let back = connect_within(&ensemble.members[down].addr(), Duration::from_secs(300)).await;
+    let (_, stat) = back.get_data("/million").await.expect("the parent on the member that was down");
+    assert_eq!(stat.num_children, 1_000_000);
+    println!("a member down for 1,000,000 znodes served them {:?} after its restart", started.elapsed());
+    ensemble.converged().expect("every member on one digest");
+    let log = ensemble.members[down].log();
+    assert!(log.contains("installed a snapshot"), "the member caught up without a snapshot:\n{log}");
 }
