@@ -2,8 +2,8 @@
 //! server, readers `sync` then read through any server, all recorded into a
 //! [`History`](paddock_testkit::linearizability::History) and checked per znode with
 //! [`check`]; plain reads (no `sync`) and the writers' own answers are checked for per-session order with
-//! [`check_session_order`]. One test runs the workload while the leader is killed and restarted; the other
-//! proves that the checker catches a planted bug: a follower that answers `sync` at once
+//! [`check_session_order`]. One test runs the workload while the leader is killed and restarted, one while the
+//! leader (then a follower) is cut off by a network partition and healed; the last proves that the checker catches a planted bug: a follower that answers `sync` at once
 //! (`core::sync_skip_barrier`) and applies late (`replica::apply_delay`) serves stale reads after `sync`.
 //!
 //! A reader sends its `sync` and its read together: the client sends requests when they are called, in
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use paddock_testkit::linearizability::{History, Op, Ret, Violation, check, check_session_order};
-use paddock_testkit::{ENSEMBLE_WAIT, Ensemble};
+use paddock_testkit::{ENSEMBLE_WAIT, Ensemble, EnsembleSpec, Network};
 use zookeeper_client as zk;
 
 use crate::kill_loop::{connect_retrying, start_ensemble};
@@ -206,6 +206,59 @@ fn reads_after_sync_are_linearizable_across_leader_kills() {
     let summary = check(&work.history).unwrap_or_else(|v| panic!("reads after sync are not linearizable:\n{v}"));
     let order = check_session_order(&work.history).unwrap_or_else(|v| panic!("per-session order: {v}"));
     println!("linearizability under {CYCLES} leader kills: {summary:?}; session order: {order:?}");
+    assert!(summary.reads > 0 && summary.writes > 0, "{summary:?}");
+}
+
+/// The register workload while partitions cut members off (in network namespaces: root only), each cycle
+/// isolating the leader or a follower until every client has made progress, then healing: the cut-off
+/// member's clients lose their connection (it stops serving) and carry on elsewhere; nothing acknowledged
+/// on either side may contradict a single order.
+#[test]
+fn reads_after_sync_are_linearizable_across_partitions() {
+    const CYCLES: usize = 4;
+    let roles = [Role::Writer, Role::Writer, Role::SyncReader, Role::SyncReader, Role::PlainReader, Role::PlainReader];
+    let runtime = runtime();
+    let network = Network::create(3)
+        .expect("a test network of namespaces (partition tests need root and iproute2: scripts/install-test-deps)");
+    let spec = EnsembleSpec { participants: 3, observers: 0, config: &[] };
+    let ensemble = Ensemble::start_in_network(&spec, network).expect("the ensemble starts in its namespaces");
+    ensemble.leader().expect("a leader");
+    let connect = ensemble.connect_string();
+    let work = Workload::new("/lin-part", roles.len());
+    runtime.block_on(work.create(&connect, "/lin-part"));
+    let tasks: Vec<_> = roles
+        .iter()
+        .enumerate()
+        .map(|(task, role)| {
+            runtime.spawn(client_task(task, *role, connect.clone(), work.clone(), Duration::from_millis(5)))
+        })
+        .collect();
+    work.wait_for_everyone("start", &vec![0; roles.len()]);
+
+    let network = ensemble.network().expect("the ensemble's network");
+    for cycle in 0..CYCLES {
+        let leader = ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        // Even cycles cut the leader off, odd ones a follower.
+        let cut = if cycle % 2 == 0 { leader } else { (leader + 1) % ensemble.members.len() };
+        let before = work.progress();
+        network.isolate(cut).unwrap_or_else(|e| panic!("cycle {cycle}: isolating member {cut}: {e}"));
+        let majority: Vec<usize> = (0..ensemble.members.len()).filter(|i| *i != cut).collect();
+        ensemble.leader_among(&majority).unwrap_or_else(|e| panic!("cycle {cycle}: the majority: {e}"));
+        work.wait_for_everyone(&format!("cycle {cycle}: member {cut} cut off"), &before);
+        network.heal().unwrap_or_else(|e| panic!("cycle {cycle}: healing: {e}"));
+        ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}, after healing: {e}"));
+    }
+    work.stop.store(true, Ordering::Relaxed);
+    runtime.block_on(async {
+        for task in tasks {
+            task.await.expect("a client task panicked");
+        }
+    });
+    ensemble.converged().expect("every member on one state digest");
+
+    let summary = check(&work.history).unwrap_or_else(|v| panic!("reads after sync are not linearizable:\n{v}"));
+    let order = check_session_order(&work.history).unwrap_or_else(|v| panic!("per-session order: {v}"));
+    println!("linearizability under {CYCLES} partitions: {summary:?}; session order: {order:?}");
     assert!(summary.reads > 0 && summary.writes > 0, "{summary:?}");
 }
 
