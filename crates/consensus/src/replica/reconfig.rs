@@ -39,6 +39,9 @@ pub(super) const JOIN: u8 = super::FIRST_APP_METHOD + 6;
 /// inside a session timeout; a member that needs longer (a large tree) should be started a while before
 /// the reconfig: it joins as a learner and catches up on its own.
 const CATCH_UP: Duration = Duration::from_secs(8);
+/// How long one membership entry may take to commit (a quorum of the old and of the new config must
+/// acknowledge it).
+const COMMIT: Duration = Duration::from_secs(8);
 /// A reconfig that found no leader is tried again this many times (it names the membership wanted, so a
 /// repeat after a lost attempt is harmless).
 const ATTEMPTS: usize = 3;
@@ -79,8 +82,7 @@ impl<O: TreeOwner> Replica<O> {
 
     async fn reconfigure_at_leader(&self, target: &BTreeMap<u64, PeerNode>) -> Result<u64, ReconfigError> {
         let body = postcard::to_stdvec(target).map_err(|e| ReconfigError::Lost(e.to_string()))?;
-        let reply =
-            self.call_leader(RECONFIG, body, CATCH_UP + Duration::from_secs(10)).await.map_err(ReconfigError::Lost)?;
+        let reply = self.call_leader(RECONFIG, body, CATCH_UP + 4 * COMMIT).await.map_err(ReconfigError::Lost)?;
         postcard::from_bytes(&reply).map_err(|e| ReconfigError::Lost(e.to_string()))?
     }
 }
@@ -138,7 +140,12 @@ async fn change_here<O: TreeOwner>(
         (voters != current_voters).then_some((ChangeMembers::ReplaceAllVoters(voters), demoted)),
     ];
     for (step, retain) in steps.into_iter().flatten() {
-        let written = raft.change_membership(step, retain).await.map_err(|e| lost(&e))?;
+        // Without a quorum of the old and the new config the change cannot commit; it may still commit
+        // later, so the client hears that the outcome is unknown.
+        let written = tokio::time::timeout(COMMIT, raft.change_membership(step, retain))
+            .await
+            .map_err(|_| ReconfigError::Lost(format!("the membership change was not committed within {COMMIT:?}")))?
+            .map_err(|e| lost(&e))?;
         last = written.log_id.index;
     }
     if demoted {

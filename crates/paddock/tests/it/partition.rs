@@ -260,3 +260,26 @@ async fn an_isolated_follower_leaves_the_majority_serving() {
     expected.push(("/refused".into(), None));
     assert_on(&ensemble, cut_off, &expected).await;
 }
+
+/// An observer cut off from the ensemble stops serving as a follower does (its leader no longer answers the
+/// standing probe), refuses its client's write, and serves again with every write once the cut heals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_observer_stops_serving_and_comes_back() {
+    let namespaces = Network::create(4).expect("a test network of namespaces (partition tests need root and iproute2)");
+    let spec = EnsembleSpec { participants: 3, observers: 1, config: &[] };
+    let ensemble = Ensemble::start_in_network(&spec, namespaces).expect("the ensemble starts in its namespaces");
+    let _logs = LogsOnPanic(&ensemble, "isolated-observer");
+    let leader = ensemble.leader().expect("a leader");
+    let observer = 3;
+    let on_observer = connect_to(&ensemble, &[observer]).await;
+    let on_leader = connect_to(&ensemble, &[leader]).await;
+
+    network(&ensemble).isolate(observer).expect("cut the observer off");
+    wait_not_serving(&ensemble, &[observer]);
+    assert_refused(&on_observer, "/refused", observer).await;
+    within(on_leader.create("/meanwhile", b"m", &persistent()), "write on the majority").await.expect("create");
+
+    network(&ensemble).heal().expect("heal");
+    ensemble.converged().expect("the observer converges after healing");
+    assert_on(&ensemble, observer, &[("/meanwhile".into(), Some(b"m".to_vec())), ("/refused".into(), None)]).await;
+}
