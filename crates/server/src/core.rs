@@ -192,6 +192,9 @@ pub struct Core {
     node_id: u64,
     /// Whether this server is a member of an ensemble (its `/zookeeper/config` comes from the log).
     pub member: bool,
+    /// Whether this server has applied everything its ensemble had committed when it started (always, for a
+    /// standalone server). Before that it serves read-only sessions only, and only in read-only mode.
+    pub recovered: bool,
     next_seq: u64,
     /// The last time stamp proposed: stamps never go back, even when the wall clock does.
     last_stamp: i64,
@@ -239,6 +242,7 @@ impl Core {
             log,
             node_id,
             member: false,
+            recovered: true,
             next_seq: 0,
             last_stamp,
             waiting: BTreeMap::new(),
@@ -348,6 +352,12 @@ impl Core {
                 our_zxid = format_args!("0x{:x}", self.tree.last_zxid()),
                 "refusing session: client has seen a later zxid than this server"
             );
+            let _ = out.send(Outbound::Close);
+            return;
+        }
+        let read_only_client = self.role == ServerRole::ReadOnly && req.read_only == Some(true);
+        if !self.recovered && !read_only_client {
+            info!(peer = %peer, role = self.role.name(), "refusing session: this member is still catching up");
             let _ = out.send(Outbound::Close);
             return;
         }
@@ -681,6 +691,7 @@ impl Core {
                 self.install(*tree);
                 let _ = done.send(());
             }
+            LogEvent::Recovered => self.recovered = true,
             LogEvent::Touched(sessions) => {
                 let now = now_ms();
                 for session in sessions {

@@ -168,18 +168,42 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     // replica holds at most `PROPOSAL_QUEUE` (4096) of those; touches come once a tick. Giving the channel a
     // bound of its own, like the standalone log's, is issue 12's.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let recovered_tx = events_tx.clone();
     let (log, joining) = ensemble::Joining::new(events_tx);
     let member_config = config.clone();
     // Clients are accepted only once this member has applied everything the ensemble had committed when it
-    // came back: before that it would serve a past state.
+    // came back: before that it would serve a past state. With read-only mode, a member that comes back cut
+    // off from its quorum must serve read-only clients what it has, as ZooKeeper's read-only server does,
+    // which ZooKeeper starts after max(2 s, tickTime) in LOOKING: the port opens then, and the core refuses
+    // every other session until the member has caught up.
     let (caught_up, gate) = oneshot::channel();
+    let read_only = config.quorum.read_only_enabled;
+    let read_only_after = std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000)));
     let member = Member { node_id: ensemble.my_id, caught_up: gate };
     let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
     let recovering = replica.clone();
     tokio::spawn(async move {
-        recovering.wait_recovered().await;
-        let _ = caught_up.send(());
+        let recovered = recovering.wait_recovered();
+        tokio::pin!(recovered);
+        let mut caught_up = Some(caught_up);
+        if read_only {
+            tokio::select! {
+                () = &mut recovered => {}
+                () = tokio::time::sleep(read_only_after) => {
+                    if let Some(open) = caught_up.take() {
+                        let _ = open.send(());
+                    }
+                    recovered.await;
+                }
+            }
+        } else {
+            recovered.await;
+        }
+        let _ = recovered_tx.send(LogEvent::Recovered);
+        if let Some(open) = caught_up {
+            let _ = open.send(());
+        }
     });
     info!(my_id = ensemble.my_id, members = ensemble.servers.len(), "joined the ensemble");
     server.member = Some((replica, locks));
@@ -225,6 +249,7 @@ async fn start_inner(
     let gate = member.map(|m| m.caught_up);
     let mut core = Core::new(config, tree, log, node_id);
     core.member = is_member;
+    core.recovered = !is_member;
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;

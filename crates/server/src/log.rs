@@ -50,6 +50,8 @@ pub enum LogEvent {
     Install { tree: Box<DataTree>, done: oneshot::Sender<()> },
     /// Session ids that a follower's clients touched, for the leader's expiry tracker.
     Touched(Vec<i64>),
+    /// A member has applied everything its ensemble had committed when it (re)started: it may serve.
+    Recovered,
 }
 
 /// The part this server plays in its log, as ZooKeeper names it (`Mode:` in `srvr`, `zk_server_state`).

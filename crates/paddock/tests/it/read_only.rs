@@ -16,8 +16,16 @@ fn cut_off(config: &[(&str, &str)]) -> (Ensemble, usize) {
     let mut ensemble =
         Ensemble::start_spec(&EnsembleSpec { participants: 3, observers: 0, config }).expect("ensemble starts");
     let alone = ensemble.followers().expect("followers")[0];
-    let (mut client, session) = Raw::connect(&ensemble.members[alone].addr(), (0, &[0; 16]), 10_000, 0);
-    assert!(session.is_some());
+    let mut connected = None;
+    assert!(
+        eventually(|| {
+            let (client, session) = Raw::connect(&ensemble.members[alone].addr(), (0, &[0; 16]), 10_000, 0);
+            connected = session.map(|_| client);
+            connected.is_some()
+        }),
+        "a session on the member that will be left alone"
+    );
+    let mut client = connected.expect("connected");
     assert_eq!(client.create(1, "/before", CreateMode::Persistent), Some(ErrorCode::Ok));
     assert_eq!(client.call(2, &Request::CloseSession), Some(ErrorCode::Ok));
     ensemble.converged().expect("converged");
@@ -74,5 +82,44 @@ fn a_read_only_member_serves_reads_refuses_writes_and_rejoins() {
     let (mut writer, session) = Raw::connect(&addr, (0, &[0; 16]), 10_000, 0);
     assert!(session.is_some_and(|s| !s.3), "a read-write session");
     assert_eq!(writer.create(1, "/after", CreateMode::Persistent), Some(ErrorCode::Ok));
+    ensemble.converged().expect("converged");
+}
+
+/// A member restarted while its quorum is away cannot catch up, yet with read-only mode it serves read-only
+/// clients what it has (as ZooKeeper's read-only server starts from its own data), and no one else; once
+/// the quorum returns and it has caught up, it serves everyone.
+#[test]
+fn a_member_restarted_while_cut_off_serves_read_only_clients_what_it_has() {
+    let (mut ensemble, alone) = cut_off(&[("readonlymode.enabled", "true")]);
+    ensemble.kill9(alone);
+    ensemble.restart(alone).expect("restart the member alone");
+    let addr = ensemble.members[alone].addr();
+    assert!(eventually(|| four_letter_word(&addr, "isro").ok().as_deref() == Some("ro")), "isro says ro");
+    let mut answered = None;
+    assert!(
+        eventually(|| {
+            let (reader, answer) = Raw::connect_as(&addr, (0, &[0; 16]), 10_000, 0, true);
+            answered = answer.map(|a| (reader, a.3));
+            answered.is_some()
+        }),
+        "a read-only client gets a session on the restarted member"
+    );
+    let (mut reader, read_only) = answered.expect("answered");
+    assert!(read_only, "the handshake answer says read-only");
+    assert_eq!(reader.exists(1, "/before"), Some(ErrorCode::Ok), "it serves what it had before the restart");
+    assert_eq!(reader.create(2, "/during", CreateMode::Persistent), Some(ErrorCode::NotReadOnly));
+    let (_, refused) = Raw::connect_as(&addr, (0, &[0; 16]), 10_000, 0, false);
+    assert_eq!(refused, None, "a client that did not ask for read-only mode is refused");
+
+    for i in 0..3 {
+        if i != alone {
+            ensemble.restart(i).expect("restart");
+        }
+    }
+    ensemble.leader().expect("a leader");
+    assert!(
+        eventually(|| Raw::connect(&addr, (0, &[0; 16]), 10_000, 0).1.is_some_and(|s| !s.3)),
+        "a read-write session once the quorum is back"
+    );
     ensemble.converged().expect("converged");
 }
