@@ -15,6 +15,8 @@
 #   zkcli/         zkCli.sh (Java) one-shot and interactive (expect) sessions, outputs compared
 #   climt/         the C client cli_mt, outputs compared
 #   badinput/      malformed frames over raw sockets; the server must carry on
+#   reconfig/      cluster phase only, last: kazoo's and zkCli's reconfig remove and re-add a member of the
+#                  ensemble (whose members have reconfigEnabled=true), which must end whole again
 #
 # Usage:  PADDOCK_BIN=target/debug/paddock tests/compat/run.sh [pytest args, e.g. -k acl -x]   # both phases
 #         COMPAT_PHASE=standalone|cluster ...     # one phase only (default: standalone, then cluster)
@@ -215,6 +217,7 @@ serve_if_asked() { # $@ = the script's arguments
         echo "  COMPAT_TRACE_DIR=$COMPAT_TRACE_DIR COMPAT_CONTAINER_CHECK_MS=$CONTAINER_CHECK_MS \\"
         echo "  COMPAT_CLUSTER=$COMPAT_CLUSTER COMPAT_SELF_TEST=$COMPAT_SELF_TEST \\"
         echo "  COMPAT_PADDOCK_MYID=${COMPAT_PADDOCK_MYID:-} \\"
+        printf '  COMPAT_MEMBERS=%q \\\n' "${COMPAT_MEMBERS:-}"
         printf '  COMPAT_ENSEMBLE_CONFIG=%q\n' "${COMPAT_ENSEMBLE_CONFIG:-}"
         echo "compat: serving until interrupted"
         while true; do sleep 3600 & wait $!; done
@@ -260,8 +263,13 @@ cluster_phase() {
         servers+=$line$'\n'
         config+=$line:participant$'\n'
     done
-    # What a ZooKeeper member keeps in /zookeeper/config for these lines (kazoo/test_nodes.py checks it).
-    export COMPAT_ENSEMBLE_CONFIG=${config}version=0
+    # What a ZooKeeper member keeps in /zookeeper/config for these lines, before its `version=` line (kazoo/
+    # test_nodes.py checks it; the version is the node's mzxid, see lib/targets.py's ensemble_config).
+    export COMPAT_ENSEMBLE_CONFIG=${config%$'\n'}
+    # Dynamic reconfiguration on (reconfig/ runs last and removes and re-adds a member): ZooKeeper 3.5.3+ needs
+    # reconfigEnabled=true and lets only the super user (superDigest, set for every server) write /zookeeper/config;
+    # skipACL is not set, so that ACL check is real.
+    servers+=reconfigEnabled=true$'\n'
     for i in 1 2 3; do
         members+=("member-$i")
         if [ -n "$PADDOCK_BIN" ]; then
@@ -270,6 +278,11 @@ cluster_phase() {
             start_zookeeper "member-$i" "$servers" "$i"
         fi
     done
+    # Every member's client address by id (`1=127.0.0.1:port 2=...`): reconfig/ reads each member's srvr and
+    # re-adds a removed member with its client port, which its zoo.cfg line leaves out.
+    COMPAT_MEMBERS=""
+    for i in 1 2 3; do COMPAT_MEMBERS+="${COMPAT_MEMBERS:+ }$i=127.0.0.1:$(cat "$WORK/member-$i/port")"; done
+    export COMPAT_MEMBERS
     wait_ready cluster-zookeeper ""
     follower=$(wait_ensemble "${members[@]}")
     wait_ready "$follower" ""

@@ -10,6 +10,7 @@ import pytest
 from kazoo.exceptions import (
     BadArgumentsError,
     BadVersionError,
+    NoAuthError,
     NoChildrenForEphemeralsError,
     NodeExistsError,
     NoNodeError,
@@ -277,8 +278,11 @@ def test_get_ephemerals_and_all_children_number(kz, kz_factory, root):
         call(kz, GetAllChildrenNumber(f"{root}/nope"))
 
 
-def test_reconfig_disabled_on_standalone(kz):
-    with pytest.raises(ReconfigDisabledError):
+def test_reconfig_disabled_on_standalone(kz, target):
+    # The cluster phase's members have reconfigEnabled=true (reconfig/ runs last): a member checks the request,
+    # then the ACL of /zookeeper/config (writable by the super user only), so this client hears NoAuth there.
+    refusal = NoAuthError if role_of(target) != "standalone" else ReconfigDisabledError
+    with pytest.raises(refusal):
         kz.reconfig(joining="server.2=127.0.0.1:2888:3888;2182", leaving=None, new_members=None)
 
 
@@ -292,11 +296,14 @@ def test_zookeeper_config_node(kz, target):
     data, stat = kz.get("/zookeeper/config")
     if cluster_mode() and target == "paddock":
         # An ensemble member, unlike a standalone server, keeps the ensemble's configuration here; ZooKeeper
-        # writes it with version -1 (DataTree.setData(path, data, -1, ...) from initConfigInZKDatabase).
-        assert (data, stat.version, stat.dataLength) == (ensemble_config(), -1, len(ensemble_config()))
+        # writes it with version -1 (DataTree.setData(path, data, -1, ...) from initConfigInZKDatabase), and
+        # `version=` is the hex of its mzxid (0 for a static configuration; with reconfigEnabled=true, as here,
+        # ZooKeeper's first leader versions it with its first zxid, ZOOKEEPER-1783).
+        assert data == ensemble_config() + b"\nversion=%x" % stat.mzxid
+        assert (stat.version, stat.dataLength) == (-1, len(data))
     else:
-        assert (data, stat.version, stat.dataLength) == (b"", 0, 0)
-    assert (stat.czxid, stat.mzxid, stat.aversion) == (0, 0, -1)
+        assert (data, stat.version, stat.dataLength, stat.mzxid) == (b"", 0, 0, 0)
+    assert (stat.czxid, stat.aversion) == (0, -1)
 
 
 def test_four_letter_words(addr, target):
@@ -321,9 +328,14 @@ def test_conf(addr, target):
     myid = os.environ["COMPAT_PADDOCK_MYID"]
     membership = ensemble_config().decode().split("\n")
     own = next(line for line in membership if line.startswith(f"server.{myid}=")).split("=")[1].split(":")
+    config = start_kazoo(addr)
+    try:
+        version = config.get("/zookeeper/config")[0].decode().split("\n")[-1]  # `version=`, see test above
+    finally:
+        stop_kazoo(config)
     assert lines[len(CONF_KEYS) - 1:] == [
         f"serverId={myid}", "initLimit=10", "syncLimit=5", "electionAlg=3", f"electionPort={own[2]}",
-        f"quorumPort={own[1]}", "peerType=0", "membership: "] + membership, lines
+        f"quorumPort={own[1]}", "peerType=0", "membership: "] + membership + [version], lines
 
 
 def test_kazoo_server_version(kz):

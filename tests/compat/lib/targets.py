@@ -42,10 +42,12 @@ def role_of(target):
 
 
 def ensemble_config():
-    """What Apache ZooKeeper keeps in /zookeeper/config on every member of the cluster phase's ensemble: its
-    server lines as QuorumServer prints them (`server.N=host:peer:election:participant`), then `version=0`
-    (no reconfig ever ran). run.sh writes it from the members' zoo.cfg; the self-test proves the form on a real
-    ZooKeeper ensemble."""
+    """The `server.N` lines Apache ZooKeeper keeps in /zookeeper/config on every member of the cluster phase's
+    ensemble, as QuorumServer prints them (`server.N=host:peer:election:participant`), without the `version=` line
+    that follows them: with reconfigEnabled=true (run.sh sets it for reconfig/) ZooKeeper versions the static
+    configuration with its first leader's first zxid (ZOOKEEPER-1783), Paddock with 0 (its first log entry); both
+    write the node's mzxid as the version, which is what the tests check. run.sh writes it from the members'
+    zoo.cfg; the self-test proves the form on a real ZooKeeper ensemble."""
     value = os.environ.get("COMPAT_ENSEMBLE_CONFIG")
     if not value:
         pytest.fail("COMPAT_ENSEMBLE_CONFIG is not set: run the cluster phase through tests/compat/run.sh",
