@@ -786,28 +786,27 @@ impl Core {
         }
     }
 
-    /// ZooKeeper's `reconfig`, checked here as its `PrepRequestProcessor` does (WRITE on `/zookeeper/config`,
-    /// the version, the lines), then carried out by the log; answered like a `sync`, once the entry that
-    /// settled the new membership is applied here.
+    /// ZooKeeper's `reconfig`, checked here in the order its `PrepRequestProcessor` checks it (the version and
+    /// the lines, then WRITE on `/zookeeper/config`), then carried out by the log; answered like a `sync`,
+    /// once the entry that settled the new membership is applied here. A refusal is an error txn that takes
+    /// a zxid, as ZooKeeper's.
     fn reconfig(&mut self, conn: ConnId, xid: i32, req: &ReconfigRequest, received: Instant) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         let config = self.tree.get(CONFIG_PATH);
-        let allowed = config.is_some_and(|node| acl::check(node.acl(), perms::WRITE, &c.auth));
         let current = CurrentConfig::parse(config.and_then(|node| node.data()).unwrap_or_default());
-        let target = if allowed {
-            reconfig::target(req, &current, self.config.quorum.standalone_enabled)
-        } else {
-            Err(ErrorCode::NoAuth)
-        };
+        let allowed = config.is_some_and(|node| acl::check(node.acl(), perms::WRITE, &c.auth));
+        let target = reconfig::target(req, &current, self.config.quorum.standalone_enabled)
+            .and_then(|target| if allowed { Ok(target) } else { Err(ErrorCode::NoAuth) });
+        c.queue.push_front(Queued::Write);
+        let session_id = c.session_id;
         let target = match target {
             Ok(target) => target,
             Err(code) => {
-                let zxid = self.tree.last_zxid();
-                return self.reply(conn, xid, OpCode::Reconfig, received, zxid, Err(code));
+                let auth = c.auth.clone();
+                let origin = Origin::Client { conn, xid, kind: ReplyKind::Refused, op: OpCode::Reconfig, received };
+                return self.propose(session_id, auth, TxnOp::Error(code), origin);
             }
         };
-        c.queue.push_front(Queued::Write);
-        let session_id = c.session_id;
         self.next_seq += 1;
         let origin = Origin::Reconfig { conn, xid, received };
         self.waiting.insert(self.next_seq, Waiting { origin, session_id, closes_session: false });

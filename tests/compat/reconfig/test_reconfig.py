@@ -277,8 +277,6 @@ def restore(servers, sid):
         stop_kazoo(client)
 
 
-@pytest.mark.paddock_bug("a removed member that kept running campaigns with a higher term; re-adding it makes the "
-                         "leader step down: the reconfig is answered ConnectionLoss and every client disconnected")
 def test_a_follower_removed_for_a_while_is_added_back_without_disturbing_anyone(admin):
     """An operator removes a follower, which keeps running, and adds it back some seconds later: ZooKeeper answers
     the reconfig, keeps its leader and its clients' connections."""
@@ -306,7 +304,6 @@ def test_a_follower_removed_for_a_while_is_added_back_without_disturbing_anyone(
     check_answer(data, stat, sorted(servers), f"after adding back {line}")
 
 
-@pytest.mark.paddock_bug("a reconfig refused on a member (NoAuth, BadVersion, BadArguments) takes no zxid")
 def test_a_refused_reconfig_takes_a_zxid():
     """ZooKeeper's PrepRequestProcessor turns a refused request into an error txn that still takes a zxid (as for
     every refused write): the reply header carries that new zxid, after the client's previous write's."""
@@ -338,7 +335,6 @@ def test_a_refused_reconfig_takes_a_zxid():
         f"minus the write's): {seen}")
 
 
-@pytest.mark.paddock_bug("a member checks the ACL of /zookeeper/config first, ZooKeeper last")
 def test_a_refused_reconfig_is_refused_in_zookeepers_order():
     """ZooKeeper checks the version, then the new configuration, and the ACL of /zookeeper/config last
     (PrepRequestProcessor's OpCode.reconfig): a client without the super user's credentials hears BadVersion for

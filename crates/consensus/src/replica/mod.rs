@@ -261,6 +261,10 @@ fn raft_config(config: &ReplicaConfig) -> io::Result<Arc<Config>> {
         // member never caught up). The cost: a wiped member may vote again in a term it voted in before
         // losing its data, as a wiped ZooKeeper follower can; it is not a protection against lost disks.
         allow_log_reversion: Some(true),
+        // A member that cannot reach the leader (cut off, or removed by a reconfig before it heard of its
+        // removal) asks first whether it could win; without that it raises its term at every timeout and,
+        // once back, makes a working leader step down (Raft dissertation, 4.2.3 and 9.6).
+        enable_pre_vote: Some(true),
         ..Config::default()
     };
     raft.validate().map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
