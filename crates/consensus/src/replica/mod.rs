@@ -7,6 +7,7 @@
 //! the `lost` callback; it may still appear in the log, which is why its client hears ConnectionLoss, never
 //! "failed".
 
+mod failover;
 mod proxy;
 mod standing;
 
@@ -39,6 +40,9 @@ const READ_INDEX: u8 = FIRST_APP_METHOD + 1;
 const LEADER_STANDING: u8 = FIRST_APP_METHOD + 2;
 /// A starting member asks its peers whether they formed the ensemble already ([`form_cluster`]).
 const INITIALIZED: u8 = FIRST_APP_METHOD + 3;
+/// A follower that found its leader's process gone asks the other voters to agree on its successor
+/// ([`failover`]). (`FIRST_APP_METHOD + 4` is taken by reconfiguration.)
+const LEADER_GONE: u8 = FIRST_APP_METHOD + 5;
 /// Methods from here up are the server's own (see [`Replica::call_leader`]).
 pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 
@@ -133,6 +137,7 @@ impl<O: TreeOwner> Replica<O> {
             transport::serve(listener, Arc::new(service)),
             tokio::spawn(forwarding.clone().run(queue, lost)),
             tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
+            tokio::spawn(failover::replace_dead_leaders(raft.clone(), network.clone(), config.my_id)),
             tokio::spawn(add_learners_when_leading(raft.clone(), role.clone(), config.learners.clone())),
         ];
         form_cluster(&raft, &network, &config).await;
@@ -428,6 +433,7 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
             match (method, server) {
                 (INITIALIZED, _) => Ok(vec![u8::from(forwarding.raft.is_initialized().await.unwrap_or(false))]),
                 (LEADER_STANDING, _) => Ok(vec![u8::from(standing::leads_a_quorum(&forwarding.raft))]),
+                (LEADER_GONE, _) => failover::answer(&forwarding.raft, forwarding.my_id, &body).await,
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
                 }
