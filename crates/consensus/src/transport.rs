@@ -159,7 +159,17 @@ async fn serve_connection<H: Handler>(stream: TcpStream, handler: Arc<H>, servin
 
 // ---- the calling side -----------------------------------------------------------------------------------
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Frame, String>>>>>;
+type Pending = Arc<Mutex<Calls>>;
+
+/// The calls waiting for a reply on one connection.
+#[derive(Default)]
+struct Calls {
+    waiting: HashMap<u64, oneshot::Sender<Result<Frame, String>>>,
+    /// Why the connection ended, once it did. Set under the same lock that admits calls: a call admitted
+    /// after the reader drained the map would wait out its whole deadline (the writer's channel still takes
+    /// frames until the aborted writer is dropped).
+    ended: Option<String>,
+}
 
 /// An open connection: frames go to its writer task; replies are routed by its reader task.
 struct Connection {
@@ -202,11 +212,6 @@ impl Peer {
         self.closures.subscribe()
     }
 
-    /// Whether a connection to the peer is open now.
-    pub async fn is_connected(&self) -> bool {
-        self.connection.lock().await.as_ref().is_some_and(|c| !c.out.is_closed())
-    }
-
     /// Calls `method` with `body`; the answer must arrive within `deadline`.
     pub async fn call(&self, method: u8, body: Vec<u8>, deadline: Duration) -> Result<Vec<u8>, CallError> {
         let unknown = |reason: &str| CallError::Unknown { addr: self.addr, reason: reason.to_string() };
@@ -216,11 +221,17 @@ impl Peer {
             let connection = self.connection().await?;
             let call_id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (tx, rx) = oneshot::channel();
-            lock(&connection.pending).insert(call_id, tx);
+            {
+                let mut calls = lock(&connection.pending);
+                if let Some(reason) = &calls.ended {
+                    return Err(unknown(reason));
+                }
+                calls.waiting.insert(call_id, tx);
+            }
             sent = Some((connection.clone(), call_id));
             let frame = Frame { call_id, kind: KIND_CALL, method, body };
             if connection.out.send(frame.encode()).await.is_err() {
-                lock(&connection.pending).remove(&call_id);
+                lock(&connection.pending).waiting.remove(&call_id);
                 self.forget(&connection).await;
                 return Err(unknown("the connection broke"));
             }
@@ -241,7 +252,7 @@ impl Peer {
         // retransmits for many minutes before it gives up), so the next call opens a new one. The caller
         // stops waiting; so does the connection.
         if let Some((connection, call_id)) = sent {
-            lock(&connection.pending).remove(&call_id);
+            lock(&connection.pending).waiting.remove(&call_id);
             self.forget(&connection).await;
         }
         Err(unknown("the deadline passed"))
@@ -249,7 +260,7 @@ impl Peer {
 
     async fn connection(&self) -> Result<Arc<Connection>, CallError> {
         let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref().filter(|c| !c.out.is_closed()) {
+        if let Some(connection) = slot.as_ref().filter(|c| c.is_open()) {
             return Ok(connection.clone());
         }
         let failed = |reason: String| CallError::Connect { addr: self.addr, reason };
@@ -270,6 +281,12 @@ impl Peer {
         if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, connection)) {
             *slot = None;
         }
+    }
+}
+
+impl Connection {
+    fn is_open(&self) -> bool {
+        !self.out.is_closed() && lock(&self.pending).ended.is_none()
     }
 }
 
@@ -296,7 +313,7 @@ async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::tas
     let reason = loop {
         match read_frame(&mut input).await {
             Ok(Some(frame)) => {
-                if let Some(caller) = lock(&pending).remove(&frame.call_id) {
+                if let Some(caller) = lock(&pending).waiting.remove(&frame.call_id) {
                     let _ = caller.send(Ok(frame));
                 }
             }
@@ -304,9 +321,13 @@ async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::tas
             Err(e) => break format!("the connection failed: {e}"),
         }
     };
-    // Stopping the writer closes the channel, which marks the connection dead for the next call.
     writer.abort();
-    for (_, caller) in lock(&pending).drain() {
+    let waiting = {
+        let mut calls = lock(&pending);
+        calls.ended = Some(reason.clone());
+        std::mem::take(&mut calls.waiting)
+    };
+    for (_, caller) in waiting {
         let _ = caller.send(Err(reason.clone()));
     }
     if !ended.abandoned.load(Ordering::Relaxed) {
@@ -418,7 +439,12 @@ mod tests {
         assert!(matches!(hung_up, Err(CallError::Unknown { .. })), "{hung_up:?}");
         tokio::time::timeout(SOON, closures.changed()).await.expect("the hang-up is seen").expect("the peer lives");
         assert_eq!(*closures.borrow_and_update(), 1, "only the connection the peer ended counts");
-        drop(fake.await.expect("the fake peer"));
+        // The next call must not go out on the ended connection and wait there for its deadline.
+        let first = fake.await.expect("the fake peer");
+        let started = std::time::Instant::now();
+        let after = peer.call(1, vec![3], SOON).await;
+        assert!(after.is_err() && started.elapsed() < SOON / 2, "{after:?} after {:?}", started.elapsed());
+        drop(first);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!closures.has_changed().expect("the peer lives"), "the abandoned connection does not count");
     }

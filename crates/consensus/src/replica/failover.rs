@@ -34,7 +34,7 @@ use openraft::raft::TransferLeaderRequest;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::{LEADER_GONE, ProxyStateMachine, TreeOwner, leader_addr};
 use crate::network::Network;
@@ -66,7 +66,7 @@ enum Presence {
     Gone,
     Alive,
     /// No answer in time, or an unexpected error: a partition looks like this, so it proves nothing.
-    Unknown,
+    Unknown(String),
 }
 
 /// Watches this member's leader and replaces it as soon as its process is seen to be gone. Runs for the
@@ -157,12 +157,14 @@ async fn probe(addr: &str, limit: Duration) -> Presence {
         return Presence::Gone;
     }
     let mut stream = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-        Err(_) => return Presence::Unknown,
+        Err(_) => return Presence::Unknown(format!("no connection within {limit:?}")),
         Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Presence::Gone,
-        Ok(Err(e)) => {
-            debug!(addr, "probing the leader: {e}");
-            return Presence::Unknown;
+        // A handshake reset by a listener that closed while it was under way (seen when the probe races the
+        // leader's exit): a live listener completes it.
+        Ok(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
+            return Presence::Gone;
         }
+        Ok(Err(e)) => return Presence::Unknown(format!("connecting: {e}")),
         Ok(Ok(stream)) => stream,
     };
     let mut byte = [0u8; 1];
@@ -173,7 +175,8 @@ async fn probe(addr: &str, limit: Duration) -> Presence {
         Ok(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
             Presence::Gone
         }
-        Ok(_) => Presence::Unknown,
+        Ok(Ok(_)) => Presence::Unknown("a peer port that speaks first".to_string()),
+        Ok(Err(e)) => Presence::Unknown(format!("reading: {e}")),
     }
 }
 
