@@ -261,7 +261,7 @@ pub(super) async fn answer<O: TreeOwner>(
     my_id: u64,
     body: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let request: GoneRequest = postcard::from_bytes(&body).map_err(|e| format!("a garbled LEADER_GONE: {e}"))?;
+    let request: GoneRequest = postcard::from_bytes(body).map_err(|e| format!("a garbled LEADER_GONE: {e}"))?;
     let reply: GoneReply = match agrees(raft, my_id, request.leader, &request.vote).await {
         Err(why) => Err(why),
         Ok(()) if request.elect => {
