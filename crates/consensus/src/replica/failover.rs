@@ -219,14 +219,11 @@ async fn stand_in<O: TreeOwner>(
         }
     }
     let ids: BTreeSet<u64> = agreed.iter().map(|(id, _)| *id).collect();
-    let quorum =
-        membership.get_joint_config().iter().all(|config| config.intersection(&ids).count() * 2 > config.len());
-    if !quorum {
+    if !is_quorum(membership.get_joint_config(), &ids) {
         info!(leader, agreed = ?ids, "too few voters find the leader gone: waiting for Raft's election timeout");
         return;
     }
-    // Most up-to-date log first, then the lowest id: every survivor that sees the same logs picks the same.
-    let Some(&(candidate, _)) = agreed.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))) else { return };
+    let Some(candidate) = successor(&agreed) else { return };
     info!(leader, candidate, agreed = ?ids, "the leader is gone: electing its successor without waiting out its lease");
     if candidate == my_id {
         elect_me(raft, my_id, vote).await;
@@ -238,6 +235,16 @@ async fn stand_in<O: TreeOwner>(
             info!(candidate, "the candidate did not stand: {why}");
         }
     }
+}
+
+/// Whether `ids` hold a majority of every configuration (two during a joint membership change).
+fn is_quorum(configs: &[BTreeSet<u64>], ids: &BTreeSet<u64>) -> bool {
+    !configs.is_empty() && configs.iter().all(|config| config.intersection(ids).count() * 2 > config.len())
+}
+
+/// The most up-to-date log, then the lowest id: every survivor that sees the same logs names the same.
+fn successor(agreed: &[(u64, Option<LogId>)]) -> Option<u64> {
+    agreed.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(id, _)| *id)
 }
 
 async fn call<O: TreeOwner>(
@@ -301,5 +308,36 @@ async fn elect_me<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, my_id: u64, v
         Ok(Ok(())) => info!("standing for election in place of the gone leader"),
         Ok(Err(e)) => info!("not standing for election: {e}"),
         Err(e) => warn!("not standing for election: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::log_id;
+
+    #[test]
+    fn the_successor_has_the_most_up_to_date_log_then_the_lowest_id() {
+        assert_eq!(successor(&[(3, Some(log_id(2, 10))), (2, Some(log_id(2, 10)))]), Some(2));
+        assert_eq!(successor(&[(1, Some(log_id(2, 9))), (3, Some(log_id(2, 10)))]), Some(3));
+        // A later term wins over a longer log of an earlier one, as in a Raft vote.
+        assert_eq!(successor(&[(1, Some(log_id(1, 50))), (2, Some(log_id(2, 40)))]), Some(2));
+        assert_eq!(successor(&[(2, None), (3, Some(log_id(1, 1)))]), Some(3));
+        assert_eq!(successor(&[]), None);
+    }
+
+    #[test]
+    fn a_quorum_is_a_majority_of_every_configuration() {
+        let set = |ids: &[u64]| ids.iter().copied().collect::<BTreeSet<u64>>();
+        let three = vec![set(&[1, 2, 3])];
+        assert!(is_quorum(&three, &set(&[2, 3])));
+        assert!(!is_quorum(&three, &set(&[3])));
+        let five = vec![set(&[1, 2, 3, 4, 5])];
+        assert!(!is_quorum(&five, &set(&[4, 5])));
+        assert!(is_quorum(&five, &set(&[2, 4, 5])));
+        let joint = vec![set(&[1, 2, 3]), set(&[3, 4, 5])];
+        assert!(!is_quorum(&joint, &set(&[2, 3])), "a majority of the old configuration only");
+        assert!(is_quorum(&joint, &set(&[2, 3, 4])));
+        assert!(!is_quorum(&[], &set(&[1])));
     }
 }
