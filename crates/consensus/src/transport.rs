@@ -14,16 +14,20 @@
 //! A caller gives every call a deadline. A broken connection fails the calls in flight on it at once (their
 //! outcome is unknown, which the caller must report as such) and the next call reconnects. Bodies are opaque
 //! here: the Raft layer encodes its messages.
+//!
+//! A connection the callee ends (end of stream or reset, as when its process dies) is counted in
+//! [`Peer::closures`], so that a member can notice a dead peer at once rather than by missed heartbeats.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// Largest frame either side accepts: a snapshot travels in chunks well below it, and a bad length from a
 /// confused or hostile peer must not make us allocate gigabytes.
@@ -155,12 +159,25 @@ async fn serve_connection<H: Handler>(stream: TcpStream, handler: Arc<H>, servin
 
 // ---- the calling side -----------------------------------------------------------------------------------
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Frame, String>>>>>;
+type Pending = Arc<Mutex<Calls>>;
+
+/// The calls waiting for a reply on one connection.
+#[derive(Default)]
+struct Calls {
+    waiting: HashMap<u64, oneshot::Sender<Result<Frame, String>>>,
+    /// Why the connection ended, once it did. Set under the same lock that admits calls: a call admitted
+    /// after the reader drained the map would wait out its whole deadline (the writer's channel still takes
+    /// frames until the aborted writer is dropped).
+    ended: Option<String>,
+}
 
 /// An open connection: frames go to its writer task; replies are routed by its reader task.
 struct Connection {
     out: mpsc::Sender<Vec<u8>>,
     pending: Pending,
+    /// Set when this side gives up on the connection (a deadline passed): its end that follows is ours,
+    /// not the peer's, and must not count as a closure.
+    abandoned: Arc<AtomicBool>,
 }
 
 /// Calls to one peer. Connects on first use and again after the connection breaks.
@@ -169,6 +186,8 @@ pub struct Peer {
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     next_call: std::sync::atomic::AtomicU64,
     in_flight: Semaphore,
+    /// Connections the peer ended, counted (a watch holds one value: nothing queues however often it fires).
+    closures: Arc<watch::Sender<u64>>,
 }
 
 impl Peer {
@@ -178,11 +197,19 @@ impl Peer {
             connection: tokio::sync::Mutex::new(None),
             next_call: std::sync::atomic::AtomicU64::new(1),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            closures: Arc::new(watch::channel(0).0),
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Changes each time the peer ends a connection of ours (end of stream or an error reading it), at the
+    /// moment it is read. A connection this side dropped after a deadline does not count. Only a connection
+    /// that exists can be seen to end: a watcher must make sure calls keep one open.
+    pub fn closures(&self) -> watch::Receiver<u64> {
+        self.closures.subscribe()
     }
 
     /// Calls `method` with `body`; the answer must arrive within `deadline`.
@@ -194,11 +221,17 @@ impl Peer {
             let connection = self.connection().await?;
             let call_id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (tx, rx) = oneshot::channel();
-            lock(&connection.pending).insert(call_id, tx);
+            {
+                let mut calls = lock(&connection.pending);
+                if let Some(reason) = &calls.ended {
+                    return Err(unknown(reason));
+                }
+                calls.waiting.insert(call_id, tx);
+            }
             sent = Some((connection.clone(), call_id));
             let frame = Frame { call_id, kind: KIND_CALL, method, body };
             if connection.out.send(frame.encode()).await.is_err() {
-                lock(&connection.pending).remove(&call_id);
+                lock(&connection.pending).waiting.remove(&call_id);
                 self.forget(&connection).await;
                 return Err(unknown("the connection broke"));
             }
@@ -219,7 +252,7 @@ impl Peer {
         // retransmits for many minutes before it gives up), so the next call opens a new one. The caller
         // stops waiting; so does the connection.
         if let Some((connection, call_id)) = sent {
-            lock(&connection.pending).remove(&call_id);
+            lock(&connection.pending).waiting.remove(&call_id);
             self.forget(&connection).await;
         }
         Err(unknown("the deadline passed"))
@@ -227,7 +260,7 @@ impl Peer {
 
     async fn connection(&self) -> Result<Arc<Connection>, CallError> {
         let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref().filter(|c| !c.out.is_closed()) {
+        if let Some(connection) = slot.as_ref().filter(|c| c.is_open()) {
             return Ok(connection.clone());
         }
         let failed = |reason: String| CallError::Connect { addr: self.addr, reason };
@@ -236,13 +269,14 @@ impl Peer {
             .map_err(|_| failed("timed out".into()))?
             .map_err(|e| failed(e.to_string()))?;
         let _ = stream.set_nodelay(true);
-        let connection = Arc::new(open(stream));
+        let connection = Arc::new(open(stream, self.closures.clone()));
         *slot = Some(connection.clone());
         Ok(connection)
     }
 
     /// Drops `connection` if it is still the current one, so the next call reconnects.
     async fn forget(&self, connection: &Arc<Connection>) {
+        connection.abandoned.store(true, Ordering::Relaxed);
         let mut slot = self.connection.lock().await;
         if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, connection)) {
             *slot = None;
@@ -250,22 +284,36 @@ impl Peer {
     }
 }
 
-fn open(stream: TcpStream) -> Connection {
+impl Connection {
+    fn is_open(&self) -> bool {
+        !self.out.is_closed() && lock(&self.pending).ended.is_none()
+    }
+}
+
+fn open(stream: TcpStream, closures: Arc<watch::Sender<u64>>) -> Connection {
     let (read, write) = stream.into_split();
     let (out, frames) = mpsc::channel(WRITE_QUEUE);
     let pending: Pending = Arc::default();
+    let abandoned = Arc::new(AtomicBool::new(false));
     let writer = tokio::spawn(write_frames(write, frames));
-    tokio::spawn(route_replies(read, pending.clone(), writer));
-    Connection { out, pending }
+    let ended = Ended { abandoned: abandoned.clone(), closures };
+    tokio::spawn(route_replies(read, pending.clone(), writer, ended));
+    Connection { out, pending, abandoned }
+}
+
+/// Where a connection's end is reported.
+struct Ended {
+    abandoned: Arc<AtomicBool>,
+    closures: Arc<watch::Sender<u64>>,
 }
 
 /// Hands every reply to its caller; when the connection ends, fails every call still waiting on it.
-async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::task::JoinHandle<()>) {
+async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::task::JoinHandle<()>, ended: Ended) {
     let mut input = BufReader::new(read);
     let reason = loop {
         match read_frame(&mut input).await {
             Ok(Some(frame)) => {
-                if let Some(caller) = lock(&pending).remove(&frame.call_id) {
+                if let Some(caller) = lock(&pending).waiting.remove(&frame.call_id) {
                     let _ = caller.send(Ok(frame));
                 }
             }
@@ -273,10 +321,17 @@ async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::tas
             Err(e) => break format!("the connection failed: {e}"),
         }
     };
-    // Stopping the writer closes the channel, which marks the connection dead for the next call.
     writer.abort();
-    for (_, caller) in lock(&pending).drain() {
+    let waiting = {
+        let mut calls = lock(&pending);
+        calls.ended = Some(reason.clone());
+        std::mem::take(&mut calls.waiting)
+    };
+    for (_, caller) in waiting {
         let _ = caller.send(Err(reason.clone()));
+    }
+    if !ended.abandoned.load(Ordering::Relaxed) {
+        ended.closures.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -361,6 +416,37 @@ mod tests {
         assert!(matches!(lost, Err(CallError::Unknown { .. })), "{lost:?}");
         assert_eq!(peer.call(1, vec![5], SOON).await, Ok(vec![6]));
         fake.await.expect("the fake peer saw both calls");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_peer_ends_is_counted_and_one_given_up_here_is_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        // A peer that never answers its first connection's call and hangs up on its second.
+        let fake = tokio::spawn(async move {
+            let (first, _) = listener.accept().await.expect("accept");
+            let (second, _) = listener.accept().await.expect("accept again");
+            let (read, write) = second.into_split();
+            read_frame(&mut BufReader::new(read)).await.expect("read").expect("a call");
+            drop(write);
+            first
+        });
+        let peer = Peer::new(addr);
+        let mut closures = peer.closures();
+        let silent = peer.call(1, vec![1], Duration::from_millis(100)).await;
+        assert!(matches!(silent, Err(CallError::Unknown { .. })), "{silent:?}");
+        let hung_up = peer.call(1, vec![2], SOON).await;
+        assert!(matches!(hung_up, Err(CallError::Unknown { .. })), "{hung_up:?}");
+        tokio::time::timeout(SOON, closures.changed()).await.expect("the hang-up is seen").expect("the peer lives");
+        assert_eq!(*closures.borrow_and_update(), 1, "only the connection the peer ended counts");
+        // The next call must not go out on the ended connection and wait there for its deadline.
+        let first = fake.await.expect("the fake peer");
+        let started = std::time::Instant::now();
+        let after = peer.call(1, vec![3], SOON).await;
+        assert!(after.is_err() && started.elapsed() < SOON / 2, "{after:?} after {:?}", started.elapsed());
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!closures.has_changed().expect("the peer lives"), "the abandoned connection does not count");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! the `lost` callback; it may still appear in the log, which is why its client hears ConnectionLoss, never
 //! "failed".
 
+mod failover;
 mod proxy;
 mod reconfig;
 mod standing;
@@ -43,6 +44,9 @@ const LEADER_STANDING: u8 = FIRST_APP_METHOD + 2;
 const INITIALIZED: u8 = FIRST_APP_METHOD + 3;
 /// A member hands a reconfig to the leader ([`reconfig`]).
 const RECONFIG: u8 = FIRST_APP_METHOD + 4;
+/// A follower that found its leader's process gone asks the other voters to agree on its successor
+/// ([`failover`]).
+const LEADER_GONE: u8 = FIRST_APP_METHOD + 5;
 /// Methods from here up are the server's own (see [`Replica::call_leader`]).
 pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 
@@ -76,8 +80,9 @@ pub enum Role {
     Candidate,
     /// Not a voter (an observer), or not yet part of the cluster.
     Learner,
-    /// Cut off from the quorum: a follower without a leader, or a leader no quorum has acknowledged for an
-    /// election timeout (ZooKeeper's LOOKING).
+    /// Cut off from the quorum: a follower or candidate whose last leader has not vouched for a quorum for
+    /// an election timeout (a fast election after a leader died keeps it a follower), or a leader no quorum
+    /// has acknowledged for as long (ZooKeeper's LOOKING).
     Looking,
 }
 
@@ -140,6 +145,7 @@ impl<O: TreeOwner> Replica<O> {
             tokio::spawn(forwarding.clone().run(queue, lost)),
             tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
             tokio::spawn(reconfig::finish_interrupted_changes(raft.clone(), role.clone())),
+            tokio::spawn(failover::replace_dead_leaders(raft.clone(), network.clone(), config.my_id)),
         ];
         if let Some(joining) = form_cluster(&raft, &network, &config).await {
             tasks.push(joining);
@@ -427,6 +433,7 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
                 (RECONFIG, _) => reconfig::serve_reconfig(&forwarding.raft, &body).await,
                 (reconfig::JOIN, _) => reconfig::serve_join(&forwarding.raft, &body).await,
                 (LEADER_STANDING, _) => Ok(vec![u8::from(standing::leads_a_quorum(&forwarding.raft))]),
+                (LEADER_GONE, _) => failover::answer(&forwarding.raft, forwarding.my_id, &body).await,
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
                 }

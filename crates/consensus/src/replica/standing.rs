@@ -5,7 +5,8 @@
 //! members of such a minority go LOOKING and serve no one. So a leader counts as cut off once no quorum has
 //! acknowledged it for the longest election timeout (openraft's lease), and a follower or observer asks its
 //! leader about that, every quarter of that, and counts as cut off once its leader has not said "I lead a
-//! quorum" for as long.
+//! quorum" for as long. The same holds between leaders: a member whose leader vouched for itself within that
+//! time still counts as a follower while it votes or stands in an election.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,15 @@ pub(crate) async fn watch_role<O: TreeOwner>(
         let next = match (state, leader) {
             (ServerState::Leader, _) if leads_a_quorum(&raft) => Role::Leader,
             (ServerState::Leader, _) => Role::Looking,
+            // An election that began while the last leader's word is still fresh (a dead leader replaced
+            // at once, a leadership transfer) takes milliseconds: serving on through it, as the vouch
+            // allows anyway, spares every client a reconnect. An election after a silence (a partition, a
+            // stalled leader) begins after the vouch lapsed, so nothing changes there.
+            (ServerState::Candidate, _) | (ServerState::Follower, None)
+                if vouched.is_some_and(|(_, at)| at.elapsed() <= lapse) =>
+            {
+                Role::Follower
+            }
             (ServerState::Candidate, _) => Role::Candidate,
             (ServerState::Shutdown, _) => Role::Learner,
             (ServerState::Follower | ServerState::Learner, Some(leader)) if leader != my_id => {

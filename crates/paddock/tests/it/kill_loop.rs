@@ -10,6 +10,8 @@
 //!
 //! `PADDOCK_KILL_CYCLES=N` runs N kills (default 20):
 //! `PADDOCK_KILL_CYCLES=100 cargo test -p paddock --features paddock/failpoints --test it kill_loop -- --nocapture`
+//! `PADDOCK_KILL_LOGS=<dir>` keeps every member's whole log there (`server.N.log`), to see where a slow
+//! failover's time went (with `PADDOCK_LOG=info,paddock_consensus=debug` for more).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +25,12 @@ const WRITERS: usize = 3;
 /// A writer's pause between writes: enough writes to see every failover, few enough to verify them all.
 const PACE: Duration = Duration::from_millis(10);
 /// Hang detector for a failover (kill to the next acknowledged write) and for every writer to carry on:
-/// an election takes 3 to 6 s here (below) plus reconnects, stretched several times on a loaded machine.
+/// survivors that see the leader gone elect its successor in milliseconds, but an election left to Raft's
+/// timers takes 3 to 6 s here (below) plus reconnects, stretched several times on a loaded machine.
 const FAILOVER_LIMIT: Duration = Duration::from_secs(60);
 
-/// zoo.cfg for kill loops: 200 ms ticks (an election after syncLimit = 5 ticks without the leader, 1 to 2 s,
-/// plus openraft's leader lease), and sessions that outlive a failover, so that clients carry on in the same
+/// zoo.cfg for kill loops: 200 ms ticks (when the survivors cannot tell that the leader is gone, an election
+/// after syncLimit = 5 ticks without the leader, 1 to 2 s, plus openraft's leader lease), and sessions that outlive a failover, so that clients carry on in the same
 /// session (a member without a leader serves no client, so a client of the killed leader reconnects only
 /// once the others have elected one).
 pub(crate) const KILL_LOOP_CONFIG: &[(&str, &str)] = &[("tickTime", "200"), ("maxSessionTimeout", "15000")];
@@ -266,6 +269,11 @@ fn acknowledged_writes_survive_twenty_leader_kills() {
         }
     });
 
+    if let Some(dir) = std::env::var_os("PADDOCK_KILL_LOGS") {
+        for m in &ensemble.members {
+            let _ = std::fs::write(std::path::Path::new(&dir).join(format!("server.{}.log", m.id)), m.log());
+        }
+    }
     let digest = ensemble.converged().expect("every member on one state digest");
     assert!(!digest.is_empty());
     let logs: Vec<WriterLog> = (0..WRITERS).map(|w| std::mem::take(&mut *shared.log(w))).collect();

@@ -4,6 +4,7 @@
 mod crash;
 mod durability;
 mod ensemble;
+mod failover;
 mod fourlw;
 mod kill_loop;
 mod linearizability;
