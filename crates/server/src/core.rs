@@ -208,6 +208,8 @@ pub struct Core {
     applied_index: i64,
     /// `sync`s waiting for their read index to be applied: read index → proposal sequence numbers.
     pending_reads: BTreeMap<i64, Vec<u64>>,
+    /// Handshakes waiting for this member to catch up with their client, at most [`MAX_PARKED_CONNECTS`].
+    parked_connects: Vec<ParkedConnect>,
     pub conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
     pub tracker: SessionTracker,
@@ -219,6 +221,20 @@ pub struct Core {
     pub snapshots: Option<Snapshots>,
     /// The state digest every [`DIGEST_LOG_INTERVAL`] zxids, newest last (`hash`, as ZooKeeper's digest log).
     pub digest_log: VecDeque<(i64, u64)>,
+}
+
+/// Handshakes that may wait at once for this member to catch up with their client ([`Core::may_park`]): a
+/// failover brings the dead leader's clients, a few hundred at most in practice; past this they are
+/// refused at once, as ZooKeeper refuses them, and retry elsewhere.
+const MAX_PARKED_CONNECTS: usize = 4096;
+
+/// A handshake from a client that has seen a later zxid than this server has applied.
+struct ParkedConnect {
+    conn: ConnId,
+    peer: SocketAddr,
+    req: ConnectRequest,
+    out: Outbox,
+    received: Instant,
 }
 
 /// ZooKeeper's `zookeeper.digest.log.interval` and `DIGEST_LOG_LIMIT`.
@@ -250,6 +266,7 @@ impl Core {
             touched: HashSet::new(),
             applied_index: 0,
             pending_reads: BTreeMap::new(),
+            parked_connects: Vec::new(),
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             tracker,
@@ -334,6 +351,30 @@ impl Core {
     // ---- connection and session lifecycle -------------------------------------------------------------
 
     /// `ServerCnxn.packetReceived` for a frame on an established connection.
+    /// Whether a handshake received at `received` from a client ahead of this server may wait for it to
+    /// catch up: on a member in a working quorum, for at most a tick, and while fewer than
+    /// [`MAX_PARKED_CONNECTS`] wait.
+    fn may_park(&self, received: Instant) -> bool {
+        self.member
+            && self.role.in_quorum()
+            && received.elapsed() < Duration::from_millis(u64::from(self.config.tick_time_ms))
+            && self.parked_connects.len() < MAX_PARKED_CONNECTS
+    }
+
+    /// Handshakes whose client this server has caught up with go on; those that waited a tick in vain are
+    /// refused as ZooKeeper refuses them.
+    fn release_connects(&mut self) {
+        let last_zxid = self.tree.last_zxid();
+        let tick = Duration::from_millis(u64::from(self.config.tick_time_ms));
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked_connects)
+            .into_iter()
+            .partition(|p| p.req.last_zxid_seen <= last_zxid || p.received.elapsed() >= tick);
+        self.parked_connects = waiting;
+        for parked in ready {
+            self.handshake(parked);
+        }
+    }
+
     fn packet_received(&mut self, conn: ConnId, bytes: usize) {
         self.stats.packet_received(bytes);
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -342,8 +383,19 @@ impl Core {
     }
 
     fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, out: Outbox) {
-        let received = Instant::now();
         self.stats.connections_accepted += 1;
+        self.handshake(ParkedConnect { conn, peer, req, out, received: Instant::now() });
+    }
+
+    fn handshake(&mut self, parked: ParkedConnect) {
+        let ParkedConnect { conn, peer, req, out, received } = parked;
+        if req.last_zxid_seen > self.tree.last_zxid() && self.may_park(received) {
+            // A member of a working quorum a few entries behind (as every survivor is right after a failover,
+            // when the dead leader's clients arrive) will have them in a moment: the handshake waits for
+            // them rather than send the client away to back off and retry.
+            self.parked_connects.push(ParkedConnect { conn, peer, req, out, received });
+            return;
+        }
         if req.last_zxid_seen > self.tree.last_zxid() {
             // ZooKeeper refuses a client that has seen a newer state than ours: it must try another server.
             warn!(
@@ -469,6 +521,7 @@ impl Core {
     }
 
     fn tick(&mut self) {
+        self.release_connects();
         if self.decides_expiry() {
             self.expire_sessions();
         } else if self.role.in_quorum() && !self.touched.is_empty() {
@@ -672,6 +725,7 @@ impl Core {
                 }
                 self.applied_index = self.applied_index.max(applied);
                 self.release_reads();
+                self.release_connects();
                 let _ = done.send(());
             }
             LogEvent::ReadIndex { seq, index } => {

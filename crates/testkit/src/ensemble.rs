@@ -185,6 +185,13 @@ impl Ensemble {
         self.members[i].running = false;
     }
 
+    /// Stops member `i` as an operator does (SIGTERM: it shuts down cleanly).
+    pub fn terminate(&mut self, i: usize) -> anyhow::Result<()> {
+        self.members[i].process.terminate().with_context(|| format!("stopping server.{}", self.members[i].id))?;
+        self.members[i].running = false;
+        Ok(())
+    }
+
     /// Starts member `i` again on its port, config and data.
     pub fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         let member = &mut self.members[i];

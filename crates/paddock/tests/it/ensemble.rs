@@ -220,6 +220,12 @@ async fn a_member_down_while_the_log_was_purged_rejoins_by_snapshot_of_a_million
     // 5,264 multis: more entries than the 5,000 openraft keeps between snapshots, so the leader snapshots
     // and purges the log the member would need.
     create_many(&client, "/million", 1_000_000, 190).await;
+    // openraft's own log line once the snapshot is built and the log before it purged.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !ensemble.members[leader].log().contains("purge log, last_purged") {
+        assert!(Instant::now() < deadline, "the leader never purged its log");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let started = Instant::now();
     ensemble.restart(down).expect("restart the member that was down");

@@ -91,7 +91,9 @@ fn a_read_only_member_serves_reads_refuses_writes_and_rejoins() {
 #[test]
 fn a_member_restarted_while_cut_off_serves_read_only_clients_what_it_has() {
     let (mut ensemble, alone) = cut_off(&[("readonlymode.enabled", "true")]);
-    ensemble.kill9(alone);
+    // An operator's restart (a crash may lose the member's record of what was committed last, which it
+    // then learns from its leader: not here).
+    ensemble.terminate(alone).expect("stop the member alone");
     ensemble.restart(alone).expect("restart the member alone");
     let addr = ensemble.members[alone].addr();
     assert!(eventually(|| four_letter_word(&addr, "isro").ok().as_deref() == Some("ro")), "isro says ro");
