@@ -117,7 +117,7 @@ impl<O: TreeOwner> ProxyStateMachine<O> {
 
 impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
     type SnapshotData = SnapshotBytes;
-    type SnapshotBuilder = ProxySnapshotBuilder<O>;
+    type SnapshotBuilder = ProxySnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
         Ok((self.applied, self.membership.clone()))
@@ -159,8 +159,12 @@ impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // The tree is frozen here, between two applies, with the meta that describes it: openraft builds the
+        // snapshot in a task of its own while this state machine goes on applying, so a tree frozen later
+        // would hold entries past `last_log_id`, and a server restarted from it (or a follower installing it)
+        // would be handed those entries again and refuse them.
         ProxySnapshotBuilder {
-            owner: self.owner.clone(),
+            tree: self.owner.freeze().await,
             meta: SnapshotMeta { last_log_id: self.applied, last_membership: self.membership.clone() },
             current: self.current.clone(),
             dir: self.snapshot_dir.clone(),
@@ -185,20 +189,20 @@ impl<O: TreeOwner> RaftStateMachine<TypeConfig> for ProxyStateMachine<O> {
     }
 }
 
-/// Builds a snapshot of the owner's tree as of the builder's creation (apply waits meanwhile: openraft
-/// does not apply while it builds, and the freeze is O(1)).
-pub struct ProxySnapshotBuilder<O: TreeOwner> {
-    owner: Arc<O>,
+/// Builds a snapshot of the owner's tree as it was when the builder was created (an O(1) frozen copy taken
+/// between two applies, so that it holds exactly the entries up to `meta.last_log_id`).
+pub struct ProxySnapshotBuilder {
+    tree: io::Result<DataTree>,
     meta: SnapshotMeta,
     current: Current,
     dir: PathBuf,
 }
 
-impl<O: TreeOwner> RaftSnapshotBuilder<TypeConfig> for ProxySnapshotBuilder<O> {
+impl RaftSnapshotBuilder<TypeConfig> for ProxySnapshotBuilder {
     type SnapshotData = SnapshotBytes;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let tree = self.owner.freeze().await?;
+        let tree = std::mem::replace(&mut self.tree, Err(io::Error::other("the snapshot was built already")))?;
         let (meta, dir) = (self.meta.clone(), self.dir.clone());
         // Serializing and writing a large tree is blocking work: off the async workers.
         let bytes = tokio::task::spawn_blocking(move || -> io::Result<SnapshotBytes> {

@@ -86,3 +86,46 @@ impl StoreBuilder<TypeConfig, LogStore, ProxyStateMachine<LocalOwner>, Guard> fo
 async fn openraft_storage_suite_on_the_servers_state_machine() {
     Suite::test_all(ProxyStoreBuilder).await.expect("openraft's storage suite passes");
 }
+
+/// A normal entry creating `/n<index>`.
+fn create_entry(index: u64) -> paddock_consensus::Entry {
+    use paddock_tree::{Txn, TxnOp};
+    let op = TxnOp::Create {
+        path: format!("/n{index}"),
+        data: Some(Vec::new()),
+        acl: paddock_proto::Acl::open_unsafe(),
+        mode: paddock_proto::CreateMode::Persistent,
+        ttl: 0,
+    };
+    let txn = Txn { origin: Default::default(), time: 1, session_id: 0, auth: Vec::new(), op };
+    paddock_consensus::Entry {
+        log_id: paddock_consensus::log_id(1, index),
+        payload: paddock_consensus::openraft::EntryPayload::Normal(paddock_consensus::TxnBytes(txn.encode())),
+    }
+}
+
+async fn apply(sm: &mut ProxyStateMachine<LocalOwner>, indexes: std::ops::RangeInclusive<u64>) {
+    use paddock_consensus::openraft::storage::RaftStateMachine;
+    let entries: Vec<Result<_, std::io::Error>> = indexes.map(|i| Ok((create_entry(i), None))).collect();
+    sm.apply(futures_util::stream::iter(entries)).await.expect("apply");
+}
+
+/// openraft builds a snapshot in a task of its own while the state machine goes on applying: the snapshot
+/// must hold the tree as of its own last log id, not entries applied after the builder was made (a server
+/// restarted from such a snapshot was handed those entries again, refused them and stopped serving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_holds_exactly_the_entries_up_to_its_last_log_id() {
+    use paddock_consensus::openraft::RaftSnapshotBuilder;
+    use paddock_consensus::openraft::storage::RaftStateMachine;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = std::sync::Arc::new(LocalOwner::default());
+    let mut sm = ProxyStateMachine::open(owner, dir.path().join("snap")).await.expect("open the state machine");
+    apply(&mut sm, 1..=3).await;
+    let mut builder = sm.get_snapshot_builder().await;
+    apply(&mut sm, 4..=5).await;
+    let snapshot = builder.build_snapshot().await.expect("build the snapshot");
+    assert_eq!(snapshot.meta.last_log_id.map(|id| id.index), Some(3));
+    let tree = paddock_tree::DataTree::read_snapshot(&mut snapshot.snapshot.as_bytes()).expect("decode");
+    assert_eq!(tree.last_zxid(), 3, "the snapshot holds entries past its last log id");
+    assert!(tree.get("/n3").is_some() && tree.get("/n4").is_none());
+}

@@ -239,3 +239,40 @@ async fn a_member_down_while_the_log_was_purged_rejoins_by_snapshot_of_a_million
     let log = ensemble.members[down].log();
     assert!(log.contains("installed a snapshot"), "the member caught up without a snapshot:\n{log}");
 }
+
+/// Snapshots are built while writes go on (openraft builds them beside the apply loop). A member restarted
+/// from its own snapshot must find in it exactly the entries up to the snapshot's index: it once found later
+/// ones (the tree was frozen after the index was taken), was handed them again by the log, refused them and
+/// stopped serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_restarted_from_a_snapshot_taken_under_writes_serves_again() {
+    let mut ensemble = Ensemble::start(3, 0).expect("ensemble starts");
+    let leader = ensemble.leader().expect("a leader");
+    let restarted = ensemble.followers().expect("followers")[0];
+    let client = connect(&ensemble.members[leader].addr()).await;
+    client.create("/busy", b"", &persistent()).await.expect("parent");
+    let mut pending = tokio::task::JoinSet::new();
+    let mut n = 0;
+    // Past the 5,000 entries between snapshots, with writes in flight all along, until the member snapshotted.
+    while n < 5_500 || !ensemble.members[restarted].log().contains("BuildSnapshotDone") {
+        assert!(n < 60_000, "no snapshot after {n} writes");
+        let client = client.clone();
+        pending.spawn(async move { client.create(&format!("/busy/n{n}"), b"v", &persistent()).await.map(|_| ()) });
+        n += 1;
+        if pending.len() == 64 {
+            pending.join_next().await.expect("a task").expect("task").expect("create");
+        }
+    }
+    ensemble.kill9(restarted);
+    while let Some(created) = pending.join_next().await {
+        created.expect("task").expect("create");
+    }
+    ensemble.restart(restarted).expect("restart from its snapshot");
+    ensemble.leader().expect("the restarted member follows again");
+    ensemble.converged().expect("every member on one digest");
+    let log = ensemble.members[restarted].log();
+    assert!(!log.contains("this server stops serving"), "the restarted member stopped serving:\n{log}");
+    let back = connect(&ensemble.members[restarted].addr()).await;
+    let (_, stat) = back.get_data("/busy").await.expect("the parent on the restarted member");
+    assert_eq!(stat.num_children, n);
+}
