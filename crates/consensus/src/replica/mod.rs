@@ -23,7 +23,7 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{Config, ReadPolicy};
 use paddock_storage::WalOptions;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{info, warn};
 
 pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner, settled_config};
@@ -32,7 +32,7 @@ pub use reconfig::ReconfigError;
 use crate::LogStore;
 use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
 use crate::transport::{self, CallError};
-use crate::types::{PeerNode, Raft, TxnBytes};
+use crate::types::{PeerNode, Raft, TxnBytes, TypeConfig};
 
 /// A follower hands its proposals to the leader with this method.
 const FORWARD: u8 = FIRST_APP_METHOD;
@@ -55,6 +55,10 @@ pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 const PROPOSAL_QUEUE: usize = 4096;
 /// Proposals sent in one batch (one forward call, one `client_write_many`).
 const BATCH: usize = 512;
+/// Batches of this server's own proposals in the leader's log and not yet applied, when it leads: the next
+/// batch does not wait for them (a pipeline, as ZooKeeper's leader has), but no more than this many, so that
+/// a stalled quorum pushes back on clients (through [`PROPOSAL_QUEUE`]) instead of growing memory.
+const LOCAL_BATCHES_IN_FLIGHT: usize = 8;
 
 /// What the ensemble looks like to this server.
 #[derive(Clone, Debug)]
@@ -345,16 +349,30 @@ impl<O: TreeOwner> Clone for Forwarding<O> {
 
 impl<O: TreeOwner> Forwarding<O> {
     async fn run(self, mut queue: mpsc::Receiver<Proposal>, lost: LostProposal) {
+        let appending = Arc::new(Semaphore::new(LOCAL_BATCHES_IN_FLIGHT));
         let mut batch = Vec::with_capacity(BATCH);
         while queue.recv_many(&mut batch, BATCH).await > 0 {
             let seqs: Vec<u64> = batch.iter().map(|p| p.seq).collect();
-            let payloads = batch.drain(..).map(|p| p.payload).collect();
-            let outcomes = self.send(payloads).await;
-            for (seq, outcome) in seqs.into_iter().zip(outcomes) {
-                if let Err(why) = outcome {
-                    lost(seq, why);
-                }
+            let payloads: Vec<Vec<u8>> = batch.drain(..).map(|p| p.payload).collect();
+            if self.leader_within(Duration::from_secs(2)).await == Some(self.my_id) {
+                // Leading: the batch goes into the log now, behind the ones still committing (openraft keeps
+                // the order of submission), and its outcomes are collected on the side.
+                let Ok(permit) = appending.clone().acquire_owned().await else { return };
+                let count = payloads.len();
+                let submitted = self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await;
+                let lost = lost.clone();
+                tokio::spawn(async move {
+                    let outcomes = match submitted {
+                        Ok(results) => collect_outcomes(results, count).await,
+                        Err(e) => vec![Err(e.to_string()); count],
+                    };
+                    report_lost(&lost, seqs, outcomes);
+                    drop(permit);
+                });
+                continue;
             }
+            let outcomes = self.send(payloads).await;
+            report_lost(&lost, seqs, outcomes);
         }
     }
 
@@ -385,20 +403,10 @@ impl<O: TreeOwner> Forwarding<O> {
     /// On the leader: appends the batch, in order, and waits until each entry is applied here.
     async fn write(&self, payloads: Vec<Vec<u8>>) -> Vec<Result<u64, String>> {
         let count = payloads.len();
-        let mut results = match self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await {
-            Ok(results) => results,
-            Err(e) => return vec![Err(e.to_string()); count],
-        };
-        let mut outcomes = Vec::with_capacity(count);
-        while let Some(result) = results.next().await {
-            outcomes.push(match result {
-                Ok(Ok(written)) => Ok(written.log_id.index),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            });
+        match self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await {
+            Ok(results) => collect_outcomes(results, count).await,
+            Err(e) => vec![Err(e.to_string()); count],
         }
-        outcomes.resize(count, Err("the leader stopped before answering".to_string()));
-        outcomes
     }
 
     /// The leader, waiting up to `limit` for an election to end. When this node leads, it waits until the
@@ -418,6 +426,34 @@ impl<O: TreeOwner> Forwarding<O> {
             if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
                 return None;
             }
+        }
+    }
+}
+
+/// One outcome per entry of a batch written with `client_write_many`, once each is applied here.
+async fn collect_outcomes(
+    mut results: futures_util::stream::BoxStream<
+        'static,
+        Result<openraft::raft::WriteResult<TypeConfig>, openraft::error::Fatal<TypeConfig>>,
+    >,
+    count: usize,
+) -> Vec<Result<u64, String>> {
+    let mut outcomes = Vec::with_capacity(count);
+    while let Some(result) = results.next().await {
+        outcomes.push(match result {
+            Ok(Ok(written)) => Ok(written.log_id.index),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    outcomes.resize(count, Err("the leader stopped before answering".to_string()));
+    outcomes
+}
+
+fn report_lost(lost: &LostProposal, seqs: Vec<u64>, outcomes: Vec<Result<u64, String>>) {
+    for (seq, outcome) in seqs.into_iter().zip(outcomes) {
+        if let Err(why) = outcome {
+            lost(seq, why);
         }
     }
 }
