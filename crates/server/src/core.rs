@@ -191,10 +191,10 @@ pub struct Core {
     /// This server's id in its proposals (1 for a standalone server, as ZooKeeper's).
     node_id: u64,
     /// Whether this server is a member of an ensemble (its `/zookeeper/config` comes from the log).
-    pub member: bool,
+    member: bool,
     /// Whether this server has applied everything its ensemble had committed when it started (always, for a
     /// standalone server). Before that it serves read-only sessions only, and only in read-only mode.
-    pub recovered: bool,
+    recovered: bool,
     next_seq: u64,
     /// The last time stamp proposed: stamps never go back, even when the wall clock does.
     last_stamp: i64,
@@ -364,6 +364,9 @@ impl Core {
     /// Handshakes whose client this server has caught up with go on; those that waited a tick in vain are
     /// refused as ZooKeeper refuses them.
     fn release_connects(&mut self) {
+        if self.parked_connects.is_empty() {
+            return;
+        }
         let last_zxid = self.tree.last_zxid();
         let tick = Duration::from_millis(u64::from(self.config.tick_time_ms));
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked_connects)
@@ -808,10 +811,23 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.queue.push_front(Queued::Write);
         let session_id = c.session_id;
+        let seq = self.wait_for_log(session_id, Origin::Sync { conn, xid, path, received });
+        self.log.read_barrier(seq);
+    }
+
+    /// Registers a request answered once the log reports on it (a read index, a membership change): the
+    /// sequence number to give the log.
+    fn wait_for_log(&mut self, session_id: i64, origin: Origin) -> u64 {
         self.next_seq += 1;
-        let origin = Origin::Sync { conn, xid, path, received };
         self.waiting.insert(self.next_seq, Waiting { origin, session_id, closes_session: false });
-        self.log.read_barrier(self.next_seq);
+        self.next_seq
+    }
+
+    /// Makes this core a member of an ensemble: it serves nobody but read-only clients until the log reports
+    /// it recovered (`LogEvent::Recovered`).
+    pub fn join_ensemble(&mut self) {
+        self.member = true;
+        self.recovered = false;
     }
 
     /// `/zookeeper/config` as it stands on a member of an ensemble (the log's membership); `None` standalone.
@@ -861,10 +877,8 @@ impl Core {
                 return self.propose(session_id, auth, TxnOp::Error(code), origin);
             }
         };
-        self.next_seq += 1;
-        let origin = Origin::Reconfig { conn, xid, received };
-        self.waiting.insert(self.next_seq, Waiting { origin, session_id, closes_session: false });
-        self.log.reconfigure(self.next_seq, target);
+        let seq = self.wait_for_log(session_id, Origin::Reconfig { conn, xid, received });
+        self.log.reconfigure(seq, target);
     }
 
     /// Answers every `sync` and `reconfig` whose index this server has applied.

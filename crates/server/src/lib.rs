@@ -177,37 +177,47 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     // which ZooKeeper starts after max(2 s, tickTime) in LOOKING: the port opens then, and the core refuses
     // every other session until the member has caught up.
     let (caught_up, gate) = oneshot::channel();
-    let read_only = config.quorum.read_only_enabled;
-    let read_only_after = std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000)));
+    let read_only_after = config
+        .quorum
+        .read_only_enabled
+        .then(|| std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000))));
     let member = Member { node_id: ensemble.my_id, caught_up: gate };
     let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
-    let recovering = replica.clone();
-    tokio::spawn(async move {
-        let recovered = recovering.wait_recovered();
-        tokio::pin!(recovered);
-        let mut caught_up = Some(caught_up);
-        if read_only {
-            tokio::select! {
-                () = &mut recovered => {}
-                () = tokio::time::sleep(read_only_after) => {
-                    if let Some(open) = caught_up.take() {
-                        let _ = open.send(());
-                    }
-                    recovered.await;
-                }
-            }
-        } else {
-            recovered.await;
-        }
-        let _ = recovered_tx.send(LogEvent::Recovered);
-        if let Some(open) = caught_up {
-            let _ = open.send(());
-        }
-    });
+    tokio::spawn(open_when_recovered(replica.clone(), caught_up, read_only_after, recovered_tx));
     info!(my_id = ensemble.my_id, members = ensemble.servers.len(), "joined the ensemble");
     server.member = Some((replica, locks));
     Ok(server)
+}
+
+/// Tells the core once `replica` has caught up with its ensemble, and opens the client port (`gate`) then, or
+/// after `read_only_after` if that comes first (read-only mode: the core then admits read-only sessions only).
+async fn open_when_recovered(
+    replica: Arc<paddock_consensus::replica::Replica<ensemble::CoreOwner>>,
+    gate: oneshot::Sender<()>,
+    read_only_after: Option<std::time::Duration>,
+    recovered: mpsc::UnboundedSender<LogEvent>,
+) {
+    let caught_up = replica.wait_recovered();
+    tokio::pin!(caught_up);
+    let mut gate = Some(gate);
+    if let Some(after) = read_only_after {
+        tokio::select! {
+            () = &mut caught_up => {}
+            () = tokio::time::sleep(after) => {
+                if let Some(open) = gate.take() {
+                    let _ = open.send(());
+                }
+                caught_up.await;
+            }
+        }
+    } else {
+        caught_up.await;
+    }
+    let _ = recovered.send(LogEvent::Recovered);
+    if let Some(open) = gate {
+        let _ = open.send(());
+    }
 }
 
 /// Starts a server on a given tree and log.
@@ -248,8 +258,9 @@ async fn start_inner(
     let is_member = member.is_some();
     let gate = member.map(|m| m.caught_up);
     let mut core = Core::new(config, tree, log, node_id);
-    core.member = is_member;
-    core.recovered = !is_member;
+    if is_member {
+        core.join_ensemble();
+    }
     core.snapshots = snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;

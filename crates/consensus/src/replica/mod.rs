@@ -354,42 +354,32 @@ impl<O: TreeOwner> Forwarding<O> {
         while queue.recv_many(&mut batch, BATCH).await > 0 {
             let seqs: Vec<u64> = batch.iter().map(|p| p.seq).collect();
             let payloads: Vec<Vec<u8>> = batch.drain(..).map(|p| p.payload).collect();
-            if self.leader_within(Duration::from_secs(2)).await == Some(self.my_id) {
-                // Leading: the batch goes into the log now, behind the ones still committing (openraft keeps
-                // the order of submission), and its outcomes are collected on the side.
-                let Ok(permit) = appending.clone().acquire_owned().await else { return };
-                let count = payloads.len();
-                let submitted = self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await;
-                let lost = lost.clone();
-                tokio::spawn(async move {
-                    let outcomes = match submitted {
-                        Ok(results) => collect_outcomes(results, count).await,
-                        Err(e) => vec![Err(e.to_string()); count],
-                    };
-                    report_lost(&lost, seqs, outcomes);
-                    drop(permit);
-                });
-                continue;
-            }
-            let outcomes = self.send(payloads).await;
+            let count = payloads.len();
+            let outcomes = match self.leader_within(Duration::from_secs(2)).await {
+                None => vec![Err("no leader".to_string()); count],
+                Some(leader) if leader == self.my_id => {
+                    // Leading: the batch goes into the log now, behind the ones still committing (openraft
+                    // keeps the order of submission), and its outcomes are collected on the side.
+                    let Ok(permit) = appending.clone().acquire_owned().await else { return };
+                    let submitted = self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await;
+                    let lost = lost.clone();
+                    tokio::spawn(async move {
+                        let outcomes = match submitted {
+                            Ok(results) => collect_outcomes(results, count).await,
+                            Err(e) => vec![Err(e.to_string()); count],
+                        };
+                        report_lost(&lost, seqs, outcomes);
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Some(leader) => match leader_addr(&self.raft, leader) {
+                    Some(addr) => self.forward(&addr, payloads).await.unwrap_or_else(|why| vec![Err(why); count]),
+                    None => vec![Err(format!("leader {leader} has no address")); count],
+                },
+            };
             report_lost(&lost, seqs, outcomes);
         }
-    }
-
-    /// One outcome per payload: the entry's index, or why it may not be in the log.
-    async fn send(&self, payloads: Vec<Vec<u8>>) -> Vec<Result<u64, String>> {
-        let count = payloads.len();
-        let Some(leader) = self.leader_within(Duration::from_secs(2)).await else {
-            return vec![Err("no leader".to_string()); count];
-        };
-        if leader == self.my_id {
-            return self.write(payloads).await;
-        }
-        let outcome = match leader_addr(&self.raft, leader) {
-            Some(addr) => self.forward(&addr, payloads).await,
-            None => Err(format!("leader {leader} has no address")),
-        };
-        outcome.unwrap_or_else(|why| vec![Err(why); count])
     }
 
     async fn forward(&self, addr: &str, payloads: Vec<Vec<u8>>) -> Result<Vec<Result<u64, String>>, String> {

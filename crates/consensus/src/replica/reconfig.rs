@@ -119,7 +119,9 @@ async fn change_here<O: TreeOwner>(
             Ok(Ok(written)) => last = written.log_id.index,
             Ok(Err(e)) => return Err(lost(&e)),
             Err(_) => {
-                let _ = raft.change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([*id])), false).await;
+                if let Err(e) = raft.change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([*id])), false).await {
+                    warn!(server = id, "a learner that did not catch up stays until the next reconfig: {e}");
+                }
                 return Err(ReconfigError::NoQuorum(format!("server {id} did not catch up within {CATCH_UP:?}")));
             }
         }

@@ -165,19 +165,17 @@ async fn client_task(task: usize, role: Role, connect: String, work: Arc<Workloa
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
-}
-
-#[test]
-fn reads_after_sync_are_linearizable_across_leader_kills() {
-    const CYCLES: usize = 5;
-    let roles = [Role::Writer, Role::Writer, Role::SyncReader, Role::SyncReader, Role::PlainReader, Role::PlainReader];
-    let runtime = runtime();
-    let mut ensemble = start_ensemble();
+/// Creates the registers under `prefix` and starts one client task per role on the ensemble, once every task
+/// has made progress.
+fn start_workload(
+    runtime: &tokio::runtime::Runtime,
+    ensemble: &Ensemble,
+    prefix: &str,
+    roles: &[Role],
+) -> (Arc<Workload>, Vec<tokio::task::JoinHandle<()>>) {
     let connect = ensemble.connect_string();
-    let work = Workload::new("/lin", roles.len());
-    runtime.block_on(work.create(&connect, "/lin"));
+    let work = Workload::new(prefix, roles.len());
+    runtime.block_on(work.create(&connect, prefix));
     let tasks: Vec<_> = roles
         .iter()
         .enumerate()
@@ -186,15 +184,18 @@ fn reads_after_sync_are_linearizable_across_leader_kills() {
         })
         .collect();
     work.wait_for_everyone("start", &vec![0; roles.len()]);
+    (work, tasks)
+}
 
-    for cycle in 0..CYCLES {
-        let leader = ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
-        let before = work.progress();
-        ensemble.kill9(leader);
-        work.wait_for_everyone(&format!("cycle {cycle}: after the kill"), &before);
-        ensemble.restart(leader).unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
-        ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}, after the restart: {e}"));
-    }
+/// Stops the clients, waits for every member to converge, and checks the history: linearizable per znode,
+/// plain reads in session order, and something read and written.
+fn finish_and_check(
+    runtime: &tokio::runtime::Runtime,
+    ensemble: &Ensemble,
+    work: &Workload,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    under: &str,
+) {
     work.stop.store(true, Ordering::Relaxed);
     runtime.block_on(async {
         for task in tasks {
@@ -205,8 +206,31 @@ fn reads_after_sync_are_linearizable_across_leader_kills() {
 
     let summary = check(&work.history).unwrap_or_else(|v| panic!("reads after sync are not linearizable:\n{v}"));
     let order = check_session_order(&work.history).unwrap_or_else(|v| panic!("per-session order: {v}"));
-    println!("linearizability under {CYCLES} leader kills: {summary:?}; session order: {order:?}");
+    println!("linearizability under {under}: {summary:?}; session order: {order:?}");
     assert!(summary.reads > 0 && summary.writes > 0, "{summary:?}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+#[test]
+fn reads_after_sync_are_linearizable_across_leader_kills() {
+    const CYCLES: usize = 5;
+    let roles = [Role::Writer, Role::Writer, Role::SyncReader, Role::SyncReader, Role::PlainReader, Role::PlainReader];
+    let runtime = runtime();
+    let mut ensemble = start_ensemble();
+    let (work, tasks) = start_workload(&runtime, &ensemble, "/lin", &roles);
+
+    for cycle in 0..CYCLES {
+        let leader = ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        let before = work.progress();
+        ensemble.kill9(leader);
+        work.wait_for_everyone(&format!("cycle {cycle}: after the kill"), &before);
+        ensemble.restart(leader).unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}, after the restart: {e}"));
+    }
+    finish_and_check(&runtime, &ensemble, &work, tasks, &format!("{CYCLES} leader kills"));
 }
 
 /// The register workload while partitions cut members off (in network namespaces: root only), each cycle
@@ -223,17 +247,7 @@ fn reads_after_sync_are_linearizable_across_partitions() {
     let spec = EnsembleSpec { participants: 3, observers: 0, config: &[] };
     let ensemble = Ensemble::start_in_network(&spec, network).expect("the ensemble starts in its namespaces");
     ensemble.leader().expect("a leader");
-    let connect = ensemble.connect_string();
-    let work = Workload::new("/lin-part", roles.len());
-    runtime.block_on(work.create(&connect, "/lin-part"));
-    let tasks: Vec<_> = roles
-        .iter()
-        .enumerate()
-        .map(|(task, role)| {
-            runtime.spawn(client_task(task, *role, connect.clone(), work.clone(), Duration::from_millis(5)))
-        })
-        .collect();
-    work.wait_for_everyone("start", &vec![0; roles.len()]);
+    let (work, tasks) = start_workload(&runtime, &ensemble, "/lin-part", &roles);
 
     let network = ensemble.network().expect("the ensemble's network");
     for cycle in 0..CYCLES {
@@ -248,18 +262,7 @@ fn reads_after_sync_are_linearizable_across_partitions() {
         network.heal().unwrap_or_else(|e| panic!("cycle {cycle}: healing: {e}"));
         ensemble.leader().unwrap_or_else(|e| panic!("cycle {cycle}, after healing: {e}"));
     }
-    work.stop.store(true, Ordering::Relaxed);
-    runtime.block_on(async {
-        for task in tasks {
-            task.await.expect("a client task panicked");
-        }
-    });
-    ensemble.converged().expect("every member on one state digest");
-
-    let summary = check(&work.history).unwrap_or_else(|v| panic!("reads after sync are not linearizable:\n{v}"));
-    let order = check_session_order(&work.history).unwrap_or_else(|v| panic!("per-session order: {v}"));
-    println!("linearizability under {CYCLES} partitions: {summary:?}; session order: {order:?}");
-    assert!(summary.reads > 0 && summary.writes > 0, "{summary:?}");
+    finish_and_check(&runtime, &ensemble, &work, tasks, &format!("{CYCLES} partitions"));
 }
 
 /// Writes through `write_at` and reads after `sync` through `read_at` until `reads` reads are answered.
