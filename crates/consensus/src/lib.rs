@@ -22,7 +22,7 @@ pub use applied::{
 };
 #[cfg(feature = "failpoints")]
 pub use failpoint::set_failpoint_scope;
-pub use log_store::{LogReader, LogStore, WriterExit};
+pub use log_store::{LogFlush, LogReader, LogStore, WriterExit};
 /// openraft itself, for the server's wiring (config, network traits, errors) until that moves in here.
 pub use openraft;
 pub use state_machine::{Snapshot, SnapshotBuilder, SnapshotBytes, StateMachine, TreeHandle};

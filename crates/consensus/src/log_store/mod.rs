@@ -49,6 +49,19 @@ pub struct LogStore {
 #[derive(Clone)]
 pub struct WriterExit(Arc<Shared>);
 
+/// A handle to make the store's lazily saved state durable at shutdown: the committed id is written at most
+/// every 100 ms while running, and a member that stops before that would restart without re-applying
+/// entries it knew were committed (cut off from its leader, it could not learn them again).
+#[derive(Clone)]
+pub struct LogFlush(Queue);
+
+impl LogFlush {
+    /// Waits until every write queued before it, and the newest committed id, are durable.
+    pub async fn flush(&self) -> io::Result<()> {
+        self.0.call(|reply| Op::Flush { reply }).await
+    }
+}
+
 pub(crate) struct Shared {
     view: Mutex<View>,
     exited: Mutex<bool>,
@@ -100,6 +113,10 @@ pub(crate) enum Op {
     },
     /// Persisted lazily (writer.rs says when); no reply.
     SaveCommitted(Option<LogId>),
+    /// Makes every queued write durable and saves the committed id now.
+    Flush {
+        reply: oneshot::Sender<io::Result<()>>,
+    },
     Read {
         start: u64,
         end: u64,
@@ -161,6 +178,11 @@ impl LogStore {
     /// A handle to wait for the writer thread's exit.
     pub fn writer_exit(&self) -> WriterExit {
         WriterExit(self.shared.clone())
+    }
+
+    /// A handle to flush the store at shutdown (it keeps the writer thread alive while held).
+    pub fn log_flush(&self) -> LogFlush {
+        LogFlush(self.queue.clone())
     }
 
     /// Why the store refuses writes, if an earlier write failed.

@@ -115,6 +115,10 @@ impl Writer {
                 self.meta.committed = committed;
                 self.committed_dirty = true;
             }
+            Op::Flush { reply } => {
+                let result = self.durable_step(|w| if w.committed_dirty { w.write_meta() } else { Ok(()) });
+                let _ = reply.send(result);
+            }
             Op::SaveVote { vote, reply } => {
                 let result = self.durable_step(|w| {
                     w.meta.vote = Some(vote);

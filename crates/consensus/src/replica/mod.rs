@@ -29,10 +29,10 @@ use tracing::{info, warn};
 pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner, settled_config};
 pub use reconfig::ReconfigError;
 
-use crate::LogStore;
 use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
 use crate::transport::{self, CallError};
 use crate::types::{PeerNode, Raft, TxnBytes, TypeConfig};
+use crate::{LogFlush, LogStore};
 
 /// A follower hands its proposals to the leader with this method.
 const FORWARD: u8 = FIRST_APP_METHOD;
@@ -118,6 +118,7 @@ pub struct Replica<O: TreeOwner> {
     proposals: mpsc::Sender<Proposal>,
     role: watch::Receiver<Role>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    log_flush: LogFlush,
 }
 
 impl<O: TreeOwner> Replica<O> {
@@ -135,6 +136,7 @@ impl<O: TreeOwner> Replica<O> {
         #[cfg(feature = "failpoints")]
         crate::failpoint::set_node(config.my_id);
         let store = LogStore::open(&config.dir.join("log"), config.wal)?;
+        let log_flush = store.log_flush();
         let sm = ProxyStateMachine::open(owner, config.dir.join("snap")).await?;
         let network = Network::default();
         let raft = Raft::new(config.my_id, raft_config(&config)?, network.clone(), store, sm)
@@ -154,7 +156,7 @@ impl<O: TreeOwner> Replica<O> {
         if let Some(joining) = form_cluster(&raft, &network, &config).await {
             tasks.push(joining);
         }
-        Ok(Arc::new(Replica { raft, network, my_id: config.my_id, proposals, role, tasks }))
+        Ok(Arc::new(Replica { raft, network, my_id: config.my_id, proposals, role, tasks, log_flush }))
     }
 
     /// Queues an encoded txn for the log. Waits only while [`PROPOSAL_QUEUE`] proposals are in flight.
@@ -252,6 +254,9 @@ impl<O: TreeOwner> Replica<O> {
         }
         if let Err(e) = self.raft.shutdown().await {
             warn!("Raft shutdown: {e}");
+        }
+        if let Err(e) = self.log_flush.flush().await {
+            warn!("flushing the Raft log at shutdown: {e}");
         }
     }
 }

@@ -175,3 +175,21 @@ async fn entries_stream_reads_a_long_log_whole_from_disk_and_cache() {
     drop(reader);
     close(store);
 }
+
+/// The committed id is saved lazily while running; a flush at shutdown makes it durable at once, even while
+/// other handles keep the writer thread running (a process that exits right after its shutdown).
+#[tokio::test]
+async fn a_flush_makes_the_latest_committed_id_durable_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entries = mixed_entries(5);
+    let mut store = open(dir.path());
+    append(&mut store, entries.clone()).await.expect("append");
+    store.save_committed(Some(entries[4].log_id)).await.expect("save committed");
+    store.log_flush().flush().await.expect("flush");
+    // The process "exits" here: the writer thread never gets to run its exit path.
+    std::mem::forget(store);
+
+    let mut reopened = open(dir.path());
+    assert_eq!(reopened.read_committed().await.expect("committed"), Some(entries[4].log_id));
+    close(reopened);
+}
