@@ -191,11 +191,7 @@ async fn create_many(client: &zk::Client, parent: &str, count: usize, per_multi:
         let client = client.clone();
         let parent = parent.to_string();
         pending.spawn(async move {
-            let mut multi = client.new_multi_writer();
-            for n in batch * per_multi..((batch + 1) * per_multi).min(count) {
-                multi.add_create(&format!("{parent}/n{n}"), b"v", &persistent()).expect("a valid create");
-            }
-            multi.commit().await.map(|_| ())
+            create_batch(&client, &parent, batch * per_multi..((batch + 1) * per_multi).min(count)).await
         });
         if pending.len() == 8 {
             pending.join_next().await.expect("a task").expect("task").expect("multi");
@@ -204,6 +200,34 @@ async fn create_many(client: &zk::Client, parent: &str, count: usize, per_multi:
     while let Some(created) = pending.join_next().await {
         created.expect("task").expect("multi");
     }
+}
+
+/// One multi creating `/<parent>/n<i>` for every i in `range`. A multi whose outcome is unknown (the
+/// connection was lost: a loaded machine can cost the leader its quorum for a moment) is sent again unless
+/// its first node exists: a multi is all or nothing.
+async fn create_batch(client: &zk::Client, parent: &str, range: std::ops::Range<usize>) -> Result<(), zk::Error> {
+    let first = format!("{parent}/n{}", range.start);
+    for attempt in 0..10 {
+        let mut multi = client.new_multi_writer();
+        for n in range.clone() {
+            multi.add_create(&format!("{parent}/n{n}"), b"v", &persistent()).expect("a valid create");
+        }
+        match multi.commit().await {
+            Ok(_) => return Ok(()),
+            Err(zk::MultiWriteError::RequestFailed { source: zk::Error::ConnectionLoss }) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if client.check_stat(&first).await.ok().flatten().is_some() {
+                    return Ok(());
+                }
+            }
+            // A resent multi that an earlier, unanswered one already made.
+            Err(zk::MultiWriteError::OperationFailed { index: 0, source: zk::Error::NodeExists }) if attempt > 0 => {
+                return Ok(());
+            }
+            Err(e) => return Err(zk::Error::UnexpectedError(format!("multi: {e}"))),
+        }
+    }
+    Err(zk::Error::ConnectionLoss)
 }
 
 /// The large catch-up: a follower is down while the leader takes 1,000,000 znodes and, with more
