@@ -830,6 +830,12 @@ impl Core {
         self.recovered = false;
     }
 
+    /// Whether this server serves its ensemble's current state: a standalone server always; a member once it
+    /// has caught up and while it is part of a working quorum (not while cut off, even in read-only mode).
+    pub fn serving(&self) -> bool {
+        self.recovered && self.role.in_quorum()
+    }
+
     /// `/zookeeper/config` as it stands on a member of an ensemble (the log's membership); `None` standalone.
     pub fn ensemble_config(&self) -> Option<String> {
         if !self.member {

@@ -5,6 +5,7 @@
 pub mod admin;
 mod auth;
 pub mod check;
+pub mod cluster_id;
 pub mod config;
 mod connection;
 pub mod core;
@@ -34,6 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use crate::cluster_id::ClusterId;
 pub use crate::config::ServerConfig;
 use crate::core::{Core, CoreMsg};
 use crate::log::{LogEvent, MemoryLog, ReplicatedLog};
@@ -48,6 +50,8 @@ pub struct Shared {
     /// ZooTrace's text trace mask: `gtmk`/`stmk` and the admin `get_trace_mask`/`set_trace_mask` read and
     /// set this one value, as they share ZooKeeper's one global. Paddock's logging does not use it.
     pub trace_mask: std::sync::atomic::AtomicI64,
+    /// The data directory's cluster id (`cluster_id`); `None` for a server that keeps its data in memory.
+    pub cluster_id: Option<ClusterId>,
 }
 
 /// ZooTrace's default text trace mask, what `gtmk` reports until `stmk` changes it.
@@ -55,7 +59,13 @@ pub const DEFAULT_TRACE_MASK: i64 = 306;
 
 impl Shared {
     pub(crate) fn new(config: Arc<ServerConfig>, core: mpsc::Sender<CoreMsg>) -> Shared {
-        Shared { config, core, per_ip: Mutex::new(HashMap::new()), trace_mask: DEFAULT_TRACE_MASK.into() }
+        Shared {
+            config,
+            core,
+            per_ip: Mutex::new(HashMap::new()),
+            trace_mask: DEFAULT_TRACE_MASK.into(),
+            cluster_id: None,
+        }
     }
 
     /// Runs `f` on the core's state and returns its result (four-letter words, admin commands).
@@ -118,7 +128,8 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     let retention = retention::Retention::new(&config, wal_log.purger());
     let snapshots =
         Snapshots::new(persist::snap_dir(&config), config.snap_count, config.snapshot_pace, recovered.snapshot_zxid);
-    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, Some(snapshots), None).await?;
+    let on_disk = Durable { snapshots: Some(snapshots), cluster_id: Some(recovered.cluster_id) };
+    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, on_disk, None).await?;
     if let Some(retention) = retention {
         tokio::spawn(retention.run());
     }
@@ -163,6 +174,8 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     let raft_dir = raft_dir(&config);
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
     let locks = vec![persist::DirLock::acquire(&raft_dir)?];
+    // Each member has its own for now: the members of one ensemble do not share a cluster id yet.
+    let cluster_id = cluster_id::load_or_create(&config.data_dir)?;
     // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and
     // waits for the core to apply it; `Lost` and `ReadIndex` events are at most one per proposal, and the
     // replica holds at most `PROPOSAL_QUEUE` (4096) of those; touches come once a tick. Giving the channel a
@@ -182,7 +195,8 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
         .read_only_enabled
         .then(|| std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000))));
     let member = Member { node_id: ensemble.my_id, caught_up: gate };
-    let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, None, Some(member)).await?;
+    let on_disk = Durable { snapshots: None, cluster_id: Some(cluster_id) };
+    let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, on_disk, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
     tokio::spawn(open_when_recovered(replica.clone(), caught_up, read_only_after, recovered_tx));
     info!(my_id = ensemble.my_id, members = ensemble.servers.len(), "joined the ensemble");
@@ -227,7 +241,15 @@ pub async fn start_with(
     log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
 ) -> anyhow::Result<RunningServer> {
-    start_inner(config, tree, log, log_events, None, None).await
+    start_inner(config, tree, log, log_events, Durable::default(), None).await
+}
+
+/// What a server with a data directory adds: its snapshots (standalone only; a member's belong to its Raft
+/// node) and the directory's cluster id.
+#[derive(Default)]
+struct Durable {
+    snapshots: Option<Snapshots>,
+    cluster_id: Option<ClusterId>,
 }
 
 /// What a member of an ensemble adds to a server: its id in its proposals (a standalone server's is 1), and
@@ -242,7 +264,7 @@ async fn start_inner(
     tree: DataTree,
     log: Box<dyn ReplicatedLog>,
     log_events: mpsc::UnboundedReceiver<LogEvent>,
-    snapshots: Option<Snapshots>,
+    durable: Durable,
     member: Option<Member>,
 ) -> anyhow::Result<RunningServer> {
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
@@ -253,7 +275,7 @@ async fn start_inner(
     let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let shared = Arc::new(Shared::new(config.clone(), core_tx));
+    let shared = Arc::new(Shared { cluster_id: durable.cluster_id, ..Shared::new(config.clone(), core_tx) });
     let node_id = member.as_ref().map_or(1, |m| m.node_id);
     let is_member = member.is_some();
     let gate = member.map(|m| m.caught_up);
@@ -261,11 +283,12 @@ async fn start_inner(
     if is_member {
         core.join_ensemble();
     }
-    core.snapshots = snapshots;
+    core.snapshots = durable.snapshots;
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let accept_shared = shared.clone();
+    let cluster_id = shared.cluster_id.map_or_else(|| "none (data in memory)".to_string(), |id| id.to_string());
     let core_tx = shared.core.clone();
     let task = tokio::spawn(async move {
         let serve = async {
@@ -274,7 +297,7 @@ async fn start_inner(
             {
                 return;
             }
-            info!(client_addr = %client_addr, "paddock ready: serving clients");
+            info!(client_addr = %client_addr, cluster_id = %cluster_id, "paddock ready: serving clients");
             accept_loop(listener, accept_shared).await
         };
         tokio::select! {

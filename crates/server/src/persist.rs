@@ -13,6 +13,7 @@ use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
+use crate::cluster_id::ClusterId;
 use crate::config::ServerConfig;
 use crate::log::{CommittedEntry, LogEvent, ReplicatedLog};
 
@@ -37,6 +38,8 @@ pub enum RecoveryError {
     InUse { path: PathBuf },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    ClusterId(#[from] crate::cluster_id::ClusterIdError),
 }
 
 /// An exclusive `flock` on `<dir>/../LOCK` (next to `snap/` or `wal/`): two servers writing one log would
@@ -75,6 +78,8 @@ pub struct Recovered {
     pub locks: Vec<DirLock>,
     pub snapshot_zxid: Option<i64>,
     pub replayed: u64,
+    /// The data directory's cluster id, made now if it had none.
+    pub cluster_id: ClusterId,
 }
 
 /// Loads the newest valid snapshot and replays the log after it. A snapshot that fails its checks is
@@ -89,6 +94,7 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
     if wal_dir.parent() != snap_dir.parent() {
         locks.push(DirLock::acquire(&wal_dir)?);
     }
+    let cluster_id = crate::cluster_id::load_or_create(&config.data_dir)?;
     for leftover in paddock_storage::clean_snapshot_temp_files(&snap_dir)? {
         info!(file = %leftover.display(), "deleted an unfinished snapshot left by a crash");
     }
@@ -120,7 +126,7 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered data tree from disk"
     );
-    Ok(Recovered { tree, wal, locks, snapshot_zxid, replayed })
+    Ok(Recovered { tree, wal, locks, snapshot_zxid, replayed, cluster_id })
 }
 
 /// Picks the snapshot to start from: the newest one that reads back cleanly and that the log continues.
@@ -187,21 +193,25 @@ fn wal_options(config: &ServerConfig) -> WalOptions {
 }
 
 /// Writes a consistent snapshot of a frozen tree. Runs on a blocking thread; the live tree keeps changing.
-/// The header's time is the leader's stamp on the snapshot's last txn, so a restore by time can pick it.
 pub fn write_snapshot(
     snap_dir: &Path,
     tree: &DataTree,
     pace: paddock_storage::Pace,
 ) -> Result<PathBuf, paddock_storage::StorageError> {
-    let header = SnapshotHeader {
+    paddock_storage::write_snapshot_paced(snap_dir, &snapshot_header(tree), pace, |out| tree.write_snapshot(out))
+}
+
+/// The header of a snapshot of `tree` (a file, or a backup streamed by the admin server). Its time is the
+/// leader's stamp on the snapshot's last txn, so a restore by time can pick it.
+pub fn snapshot_header(tree: &DataTree) -> SnapshotHeader {
+    SnapshotHeader {
         format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
         zxid: tree.last_zxid(),
         time_ms: tree.last_time(),
         node_count: tree.node_count() as u64,
         digest: tree.digest(),
         compression: paddock_storage::Compression::Zstd,
-    };
-    paddock_storage::write_snapshot_paced(snap_dir, &header, pace, |out| tree.write_snapshot(out))
+    }
 }
 
 // ---- the WAL writer thread ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The admin HTTP server, spoken to over raw HTTP/1.1: ZooKeeper 3.9's commands and JSON shapes, the
-//! authenticated `snapshot`/`restore`, health probes and Prometheus metrics, with traffic made through a
-//! real client (`zookeeper-client`) and the `monitor` keys checked against Apache ZooKeeper's `mntr`.
+//! authenticated `snapshot`/`restore` and Paddock's `backup`, health probes and Prometheus metrics, with
+//! traffic made through a real client (`zookeeper-client`) and the `monitor` keys checked against Apache
+//! ZooKeeper's `mntr`.
 
 mod common;
 
@@ -9,13 +10,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{COMMANDS, get, http};
+use common::{COMMANDS, PADDOCK_COMMANDS, get, http};
 use paddock_server::{RunningServer, ServerConfig};
 use paddock_testkit::{ZooKeeperProcess, exchange_until_close, four_letter_word, free_port};
 use tokio::net::TcpStream;
 use zookeeper_client as zk;
 
 const SUPER_DIGEST_PASSWORD: &str = "super:letmein";
+/// ZooKeeper's answer, in `error`, while the server does not serve.
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
 // ---- servers and clients -----------------------------------------------------------------------------
 
@@ -67,8 +70,11 @@ fn is_port_race(e: &anyhow::Error) -> bool {
 
 /// A server with a data directory (WAL and snapshots), with the admin server on a free port.
 async fn durable_server(f: impl Fn(&mut ServerConfig)) -> Admin {
+    durable_server_on(tempfile::tempdir().expect("temp dir"), f).await
+}
+
+async fn durable_server_on(data: tempfile::TempDir, f: impl Fn(&mut ServerConfig)) -> Admin {
     for _ in 0..PORT_ATTEMPTS {
-        let data = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut config = config(port);
         config.data_dir = data.path().to_path_buf();
@@ -80,6 +86,13 @@ async fn durable_server(f: impl Fn(&mut ServerConfig)) -> Admin {
         }
     }
     panic!("no free admin port after {PORT_ATTEMPTS} attempts");
+}
+
+/// Stops a durable server and starts it again on the same data directory.
+async fn restart(a: Admin) -> Admin {
+    let data = a.data.expect("a durable server");
+    a.server.shutdown().await;
+    durable_server_on(data, |_| {}).await
 }
 
 async fn connect(server: &RunningServer) -> zk::Client {
@@ -359,11 +372,11 @@ async fn index_unknown_commands_and_wrong_methods() {
         let r = get(a.admin, path).await;
         assert_eq!(r.status, 200);
         let text = r.text();
-        for names in COMMANDS {
+        for names in COMMANDS.iter().chain(PADDOCK_COMMANDS) {
             let link = format!("<a href=\"/commands/{0}\">{0}</a>", names[0]);
             assert!(text.contains(&link), "{link} missing from {text}");
         }
-        assert_eq!(text.matches("<br/>").count(), COMMANDS.len());
+        assert_eq!(text.matches("<br/>").count(), COMMANDS.len() + PADDOCK_COMMANDS.len());
     }
     // ZooKeeper answers unknown commands with 200 and the error in the JSON.
     let r = get(a.admin, "/commands/nope").await;
@@ -685,4 +698,253 @@ async fn restore_is_authenticated_then_refused_with_an_explanation() {
     assert_eq!(body["command"], "restore");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("paddock restore")), "{body}");
     a.server.shutdown().await;
+}
+
+// ---- backup ------------------------------------------------------------------------------------------
+
+/// The snap directory's entries, temp files included.
+fn snap_dir_entries(data_dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(data_dir.join("paddock").join("snap"))
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn cluster_id_file(data_dir: &Path) -> String {
+    let bytes = std::fs::read(data_dir.join("paddock").join("cluster-id")).expect("the cluster-id file");
+    assert_eq!(bytes.len(), 33, "32 hex digits and a newline: {bytes:?}");
+    assert_eq!(bytes.last(), Some(&b'\n'));
+    let id = String::from_utf8(bytes[..32].to_vec()).expect("ASCII");
+    assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
+    id
+}
+
+/// What a backup's headers say, checked against the snapshot its body holds.
+struct Backup {
+    cluster_id: String,
+    zxid: i64,
+    tree: paddock_tree::DataTree,
+}
+
+fn parse_backup(r: &common::HttpResponse, scratch: &Path) -> Backup {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    let header = |name: &str| r.header(name).unwrap_or_else(|| panic!("no {name} header")).to_string();
+    let zxid: i64 = header("paddock-zxid").parse().expect("decimal zxid");
+    assert_eq!(header("last_zxid"), format!("0x{zxid:x}"));
+    let time_ms: i64 = header("paddock-time-ms").parse().expect("time");
+    let node_count: u64 = header("paddock-node-count").parse().expect("node count");
+    let digest_text = header("paddock-digest");
+    assert!(digest_text.len() == 16 && digest_text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    let digest = u64::from_str_radix(&digest_text, 16).expect("hex digest");
+    assert_eq!(header("paddock-snapshot-format"), paddock_tree::SNAPSHOT_FORMAT_VERSION.to_string());
+
+    // The body is a snapshot file: stored, it verifies and loads as the tree the headers describe.
+    let path = scratch.join(format!("backup-{zxid}.bin"));
+    std::fs::write(&path, &r.body).expect("store the backup");
+    let verified = paddock_storage::verify_snapshot(&path).expect("the body is a valid snapshot");
+    assert_eq!(
+        (verified.zxid, verified.time_ms, verified.node_count, verified.digest),
+        (zxid, time_ms, node_count, digest)
+    );
+    assert_eq!(verified.format_version, paddock_tree::SNAPSHOT_FORMAT_VERSION);
+    let tree = paddock_server::persist::load_snapshot(&path).expect("the body loads as a tree");
+    assert_eq!((tree.last_zxid(), tree.digest(), tree.node_count() as u64), (zxid, digest, node_count));
+    assert_eq!(tree.last_time(), time_ms);
+    assert!(time_ms > 1_600_000_000_000, "the last txn's time: {time_ms}");
+    Backup { cluster_id: header("paddock-cluster-id"), zxid, tree }
+}
+
+#[tokio::test]
+async fn backup_streams_the_tree_from_memory_with_snapshots_auth_and_the_cluster_id() {
+    let a = durable_server(|_| {}).await;
+    let data_dir = a.data.as_ref().expect("data dir").path().to_path_buf();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let client = connect(&a.server).await;
+    for i in 0..25 {
+        client.create(&format!("/b{i}"), format!("payload {i}").as_bytes(), &persistent()).await.expect("create");
+    }
+    restrict_root(&client).await;
+    let snap_before = snap_dir_entries(&data_dir);
+
+    // Refused exactly as `snapshot` refuses, by the same check.
+    for auth in
+        [None, Some("digest"), Some("kerberos abc"), Some("digest a:b c"), Some("digest admin:wrong"), Some("ip")]
+    {
+        let headers: Vec<(&str, &str)> = auth.map(|v| ("Authorization", v)).into_iter().collect();
+        let backup = http(a.admin, "GET", "/commands/backup", &headers, b"").await;
+        let snapshot = http(a.admin, "GET", "/commands/snapshot", &headers, b"").await;
+        assert_eq!(backup.status, snapshot.status, "{auth:?}: {}", backup.text());
+        assert!(backup.status == 401 || backup.status == 403, "{auth:?}: {}", backup.status);
+        let (b, s) = (backup.json(), snapshot.json());
+        assert_eq!((b["command"].as_str(), s["command"].as_str()), (Some("backup"), Some("snapshot")));
+        assert_eq!(b["error"], s["error"], "{auth:?}");
+    }
+    let r = http(a.admin, "POST", "/commands/backup", &[("Authorization", "digest admin:secret")], b"").await;
+    assert_eq!(r.status, 405, "{}", r.text());
+
+    let last_zxid = get(a.admin, "/commands/srvr").await.json()["server_stats"]["last_processed_zxid"].as_i64();
+    let r = http(a.admin, "GET", "/commands/backup", &[("Authorization", "digest admin:secret")], b"").await;
+    let first = parse_backup(&r, scratch.path());
+    assert_eq!(Some(first.zxid), last_zxid, "the applied tree at the time of the request");
+    assert_eq!(first.tree.get("/b7").and_then(|n| n.data()), Some(&b"payload 7"[..]), "/b7 in the backup");
+    assert_eq!(first.cluster_id, cluster_id_file(&data_dir));
+    assert_eq!(snap_dir_entries(&data_dir), snap_before, "nothing written to the snapshot directory");
+    let lsnp = get(a.admin, "/commands/last_snapshot").await.json();
+    assert_eq!(lsnp["zxid"], "ffffffffffffffff", "a backup is not a snapshot of the server's: {lsnp}");
+
+    // Another backup right away: no rate limit, just one at a time.
+    client.create("/later", b"", &persistent()).await.expect("create");
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let r = http(a.admin, "GET", "/commands/backup", &[("Authorization", &super_auth)], b"").await;
+    let second = parse_backup(&r, scratch.path());
+    assert!(second.zxid > first.zxid && second.tree.get("/later").is_some());
+    drop(client);
+
+    // The id belongs to the data directory: the same after a restart.
+    let a = restart(a).await;
+    let r = http(a.admin, "GET", "/commands/backup", &[("Authorization", &super_auth)], b"").await;
+    let third = parse_backup(&r, scratch.path());
+    assert_eq!(third.cluster_id, first.cluster_id);
+    assert_eq!(cluster_id_file(&data_dir), first.cluster_id);
+    assert!(third.zxid >= second.zxid && third.tree.get("/later").is_some());
+    assert_eq!(snap_dir_entries(&data_dir), snap_before, "nothing written to the snapshot directory");
+    a.server.shutdown().await;
+}
+
+/// Sends a backup request and reads only the response head; the body is left unread.
+async fn stalled_backup(addr: SocketAddr, auth: &str) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("admin server accepts");
+    let request = format!("GET /commands/backup HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request sent");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a body of unknown length: {head}");
+    stream
+}
+
+/// Incompressible bytes, so that the backup is as large as the data.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_backup_streams_at_a_time_and_a_client_that_leaves_frees_the_slot() {
+    let a = durable_server(|_| {}).await;
+    let client = connect(&a.server).await;
+    // 40 MB: far more than the server's queue (8 MiB) and the socket buffers hold, so a client that reads
+    // nothing keeps its backup in flight.
+    for i in 0..40 {
+        client.create(&format!("/big{i}"), &noise(1_000_000, i), &persistent()).await.expect("create");
+    }
+    let auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let stalled = stalled_backup(a.admin, &auth).await;
+    let r = http(a.admin, "GET", "/commands/backup", &[("Authorization", &auth)], b"").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["command"], "backup");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("another backup")), "{body}");
+
+    drop(stalled);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = http(a.admin, "GET", "/commands/backup", &[("Authorization", &auth)], b"").await;
+        if r.status != 429 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let backup = parse_backup(&r, scratch.path());
+    assert!(r.body.len() > 40_000_000, "{} bytes", r.body.len());
+    let (data, _) = client.get_data("/big39").await.expect("get");
+    assert_eq!(backup.tree.get("/big39").and_then(|n| n.data()), Some(data.as_slice()));
+    drop(client);
+    a.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn backup_is_refused_without_a_data_dir_or_when_snapshots_are_disabled() {
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let auth = [("Authorization", super_auth.as_str())];
+    let a = memory_server(|_| {}).await;
+    let r = http(a.admin, "GET", "/commands/backup", &auth, b"").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("memory")), "{}", r.text());
+    a.server.shutdown().await;
+
+    let a = durable_server(|c| c.admin_snapshot_enabled = false).await;
+    let r = http(a.admin, "GET", "/commands/backup", &auth, b"").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("admin.snapshot.enabled")), "{}", r.text());
+    a.server.shutdown().await;
+}
+
+/// A member of a two-server ensemble with its admin server on `admin_port`.
+async fn start_member(data: &Path, my_id: u64, servers: &str, admin_port: u16) -> anyhow::Result<RunningServer> {
+    std::fs::write(data.join("myid"), format!("{my_id}\n")).expect("myid");
+    let (parsed, _) = ServerConfig::parse(servers).expect("server lines parse");
+    let mut config = config(admin_port);
+    config.data_dir = data.to_path_buf();
+    config.quorum = parsed.quorum;
+    config.tick_time_ms = 200;
+    paddock_server::start_durable(config).await
+}
+
+#[tokio::test]
+async fn a_member_is_not_serving_backups_until_its_ensemble_runs_then_names_its_own_cluster_id() {
+    let dirs = [tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir")];
+    let (peers, admins) = ([free_port(), free_port()], [free_port(), free_port()]);
+    let servers =
+        format!("server.1=127.0.0.1:{}:{}\nserver.2=127.0.0.1:{}:{}\n", peers[0], free_port(), peers[1], free_port());
+    let auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let auth = [("Authorization", auth.as_str())];
+
+    // Alone, the first member has no quorum: it does not serve, and says so as `snapshot` would.
+    let first = start_member(dirs[0].path(), 1, &servers, admins[0]).await.expect("member 1 starts");
+    let admin1 = SocketAddr::from(([127, 0, 0, 1], admins[0]));
+    let r = http(admin1, "GET", "/commands/backup", &auth, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!((body["command"].as_str(), body["error"].as_str()), (Some("backup"), Some(NOT_SERVING)), "{body}");
+
+    let second = start_member(dirs[1].path(), 2, &servers, admins[1]).await.expect("member 2 starts");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = http(admin1, "GET", "/commands/backup", &auth, b"").await;
+        if r.header("content-type") == Some("application/octet-stream") || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"), "{}", r.text());
+    let client = connect(&first).await;
+    client.create("/m", b"member", &persistent()).await.expect("create");
+    let r = http(admin1, "GET", "/commands/backup", &auth, b"").await;
+    let backup = parse_backup(&r, scratch.path());
+    assert_eq!(backup.tree.get("/m").and_then(|n| n.data()), Some(&b"member"[..]));
+    drop(client);
+    // Each member has its own cluster id for now.
+    let ids = [cluster_id_file(dirs[0].path()), cluster_id_file(dirs[1].path())];
+    assert_eq!(backup.cluster_id, ids[0]);
+    assert_ne!(ids[0], ids[1]);
+    assert!(backup.tree.get("/zookeeper/config").is_some(), "a member's tree");
+    assert!(snap_dir_entries(dirs[0].path()).is_empty(), "nothing written to a standalone snapshot directory");
+    second.shutdown().await;
+    first.shutdown().await;
 }

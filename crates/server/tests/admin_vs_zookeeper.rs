@@ -3,7 +3,8 @@
 //! JSON must agree key by key at every depth, type by type (integer and float apart), and value by value
 //! wherever the traffic determines the value. What may differ is listed below with the reason.
 //!
-//! Paddock also has ZooKeeper 3.9's `snapshot` and `restore`, which 3.8 does not: `admin.rs` tests them.
+//! Paddock also has ZooKeeper 3.9's `snapshot` and `restore`, which 3.8 does not, and its own `backup`:
+//! `admin.rs` tests them.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{COMMANDS, HttpResponse, get, http};
+use common::{COMMANDS, HttpResponse, PADDOCK_COMMANDS, get, http};
 use paddock_server::{RunningServer, ServerConfig};
 use paddock_testkit::{ZooKeeperProcess, free_port};
 use serde_json::{Map, Value};
@@ -539,11 +540,14 @@ async fn the_http_layer_answers_as_zookeeper_does() {
     let mut report = Report::default();
     let (z, p) = (pair.zookeeper_admin, pair.paddock_admin);
 
-    // The command list: the same links in the same order, plus 3.9's commands in Paddock's.
+    // The command list: the same links in the same order, plus 3.9's commands and Paddock's own in Paddock's.
     for uri in ["/commands", "/commands/"] {
         let (zr, pr) = (get(z, uri).await, get(p, uri).await);
         compare_http(uri, &zr, &pr, &mut report);
-        let only_3_9 = |line: &&str| ONLY_IN_3_9.iter().any(|c| line.contains(&format!("\"/commands/{c}\"")));
+        let only_3_9 = |line: &&str| {
+            let paddock_only = PADDOCK_COMMANDS.iter().map(|names| names[0]);
+            ONLY_IN_3_9.iter().copied().chain(paddock_only).any(|c| line.contains(&format!("\"/commands/{c}\"")))
+        };
         let paddock_page = pr.text();
         let paddock_lines: Vec<&str> = paddock_page.lines().collect();
         let mut kept = Vec::new();

@@ -11,6 +11,10 @@ pub enum StorageError {
     #[error("{op} {}: {source}", path.display())]
     Io { op: &'static str, path: PathBuf, source: io::Error },
 
+    /// Writing a snapshot into a stream (not a file: [`crate::write_snapshot_to`]) failed.
+    #[error("{op} to the stream: {source}")]
+    Stream { op: &'static str, source: io::Error },
+
     /// A WAL segment holds damaged data that cannot be a torn write (see docs/format.md, 2.4).
     #[error("WAL corruption in {} at offset {offset} (record index {index}): {reason}", path.display())]
     WalCorrupt { path: PathBuf, offset: u64, index: u64, reason: String },

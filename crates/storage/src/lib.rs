@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub use error::StorageError;
 pub use snapshot::{
     Compression, Pace, SnapshotHeader, SnapshotReport, clean_snapshot_temp_files, inspect_snapshot, list_snapshots,
-    open_snapshot, purge_snapshots, verify_snapshot, write_snapshot, write_snapshot_paced,
+    open_snapshot, purge_snapshots, verify_snapshot, write_snapshot, write_snapshot_paced, write_snapshot_to,
+    write_snapshot_to_paced,
 };
 pub use wal::record::MAX_RECORD_PAYLOAD;
 pub use wal::{SegmentInfo, Wal, WalOptions, WalProblem, WalProblemKind, WalReport, check_wal, replay_dir};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use paddock_storage::{
     Compression, SnapshotHeader, StorageError, clean_snapshot_temp_files, inspect_snapshot, list_snapshots,
-    open_snapshot, purge_snapshots, verify_snapshot, write_snapshot,
+    open_snapshot, purge_snapshots, verify_snapshot, write_snapshot, write_snapshot_to,
 };
 
 const MIB: usize = 1 << 20;
@@ -220,6 +220,96 @@ fn a_failing_body_leaves_no_file_behind() {
     assert!(err.contains("serializer gave up"), "{err}");
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     let negative = write_snapshot(dir.path(), &header(-1, Compression::None), |_| Ok(()));
+    assert!(matches!(negative, Err(StorageError::InvalidArgument(_))));
+}
+
+/// Streams a snapshot of `data` into a `Vec`, in the same odd-sized pieces as [`write`].
+fn stream(h: &SnapshotHeader, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let written = write_snapshot_to(&mut out, h, |body| {
+        for piece in data.chunks(7919) {
+            body.write_all(piece)?;
+        }
+        body.flush()
+    })
+    .unwrap();
+    assert_eq!(written, out.len() as u64, "the count is the bytes written");
+    out
+}
+
+#[test]
+fn a_streamed_snapshot_is_byte_for_byte_the_file_and_reads_back() {
+    for compression in [Compression::None, Compression::Zstd] {
+        for len in [0, 1000, MIB, 3 * MIB + 12_345] {
+            let dir = tempfile::tempdir().unwrap();
+            let h = header(0x2_0000_0007, compression);
+            let data = body(len);
+            let path = write(dir.path(), &h, &data);
+            let streamed = stream(&h, &data);
+            assert!(streamed == fs::read(&path).unwrap(), "{compression:?} {len}: streamed bytes differ from the file");
+            // Stored by a backup under a name of its own, and restored under the canonical one.
+            for name in ["backup.bin", "00000000008589934599.snap"] {
+                let copy = dir.path().join("copies").join(name);
+                fs::create_dir_all(copy.parent().unwrap()).unwrap();
+                fs::write(&copy, &streamed).unwrap();
+                assert_eq!(open_snapshot(&copy).unwrap().0, h);
+                assert!(read_body(&copy).unwrap() == data, "{compression:?} {len}: body differs");
+                assert_eq!(verify_snapshot(&copy).unwrap(), h);
+            }
+        }
+    }
+}
+
+/// Takes `room` bytes, then fails every write.
+struct FailingAfter {
+    taken: Vec<u8>,
+    room: usize,
+}
+
+impl io::Write for FailingAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.taken.len() >= self.room {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"));
+        }
+        let n = buf.len().min(self.room - self.taken.len());
+        self.taken.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_stream_or_body_is_an_error_and_never_a_complete_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = header(21, Compression::Zstd);
+    let data = body(3 * MIB);
+    let full = stream(&h, &data).len();
+    for room in [0, 10, 52, 52 + 12, MIB, full - 28, full - 1] {
+        let mut out = FailingAfter { taken: Vec::new(), room };
+        let result = write_snapshot_to(&mut out, &h, |body| body.write_all(&data));
+        match result {
+            Err(StorageError::Stream { source, .. }) => assert_eq!(source.kind(), io::ErrorKind::BrokenPipe),
+            Err(other) => panic!("room {room}: expected a stream error, got {other}"),
+            Ok(n) => panic!("room {room}: {n} bytes reported written"),
+        }
+        let partial = dir.path().join(format!("partial-{room}"));
+        fs::write(&partial, &out.taken).unwrap();
+        assert!(verify_snapshot(&partial).is_err(), "room {room}: the partial stream verified");
+    }
+    let mut out = Vec::new();
+    let failed = write_snapshot_to(&mut out, &h, |body| {
+        body.write_all(&data)?;
+        Err(io::Error::other("serializer gave up"))
+    });
+    let err = failed.unwrap_err().to_string();
+    assert!(err.contains("serializer gave up"), "{err}");
+    let partial = dir.path().join("partial-body");
+    fs::write(&partial, &out).unwrap();
+    assert!(verify_snapshot(&partial).is_err(), "a stream whose body failed verified");
+    let negative = write_snapshot_to(&mut Vec::new(), &header(-1, Compression::None), |_| Ok(()));
     assert!(matches!(negative, Err(StorageError::InvalidArgument(_))));
 }
 

@@ -6,6 +6,8 @@
 //! * `GET <admin.commandURL>/<name>`: ZooKeeper 3.9's commands under the same names and aliases, answering
 //!   the same JSON (see [`registry`] and [`commands`]); `snapshot` and `restore` need `Authorization`;
 //!   HEAD is answered as GET without the body, as a servlet does;
+//! * `GET <admin.commandURL>/backup`: Paddock's own command, authorized as `snapshot` is, streaming a
+//!   snapshot of the applied tree from memory for `paddock backup create` (see [`backup`]);
 //! * `GET /health/live`, `GET /health/ready`: probes, with JSON bodies;
 //! * `GET /metrics`: Prometheus text format.
 //!
@@ -19,6 +21,7 @@
 //! [`snapshot`]).
 
 mod auth;
+mod backup;
 mod commands;
 mod environment;
 mod health;
@@ -29,6 +32,7 @@ mod snapshot;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +56,8 @@ pub struct AdminState {
     /// `admin.commandURL` without a trailing `/` (empty when the commands live at the root).
     command_base: String,
     snapshot_limiter: Mutex<snapshot::RateLimiter>,
+    /// Whether a `backup` is being streamed (one at a time).
+    backup_in_flight: Arc<AtomicBool>,
 }
 
 impl AdminState {
@@ -59,7 +65,12 @@ impl AdminState {
         let config = &shared.config;
         let command_base = command_base(&config.admin_command_url);
         let interval = Duration::from_millis(config.admin_rate_limiter_interval_ms);
-        AdminState { command_base, snapshot_limiter: Mutex::new(snapshot::RateLimiter::new(interval)), shared }
+        AdminState {
+            command_base,
+            snapshot_limiter: Mutex::new(snapshot::RateLimiter::new(interval)),
+            backup_in_flight: Arc::new(AtomicBool::new(false)),
+            shared,
+        }
     }
 }
 
@@ -157,7 +168,7 @@ async fn run_command(
         return CommandResponse::failed(name, format!("Unknown command: {name}"), StatusCode::OK).into_response();
     };
     let allowed = match command.invocation {
-        Invocation::Get => is_get(method),
+        Invocation::Get | Invocation::Backup => is_get(method),
         Invocation::Snapshot => is_get(method) || *method == Method::POST,
         Invocation::Restore => *method == Method::POST,
     };
@@ -174,6 +185,7 @@ async fn run_command(
         Invocation::Get => commands::run(state, command, name, kwargs).await.into_response(),
         Invocation::Snapshot => snapshot::snapshot(state, kwargs).await,
         Invocation::Restore => snapshot::restore(),
+        Invocation::Backup => backup::backup(state).await,
     }
 }
 

@@ -1,6 +1,6 @@
-//! The admin commands ZooKeeper 3.9 registers (`Commands.java`): primary name first, then the aliases, and
-//! how each is invoked. Commands that change state or expose the whole database (`snapshot`, `restore`)
-//! require `Authorization` and ALL permissions on `/`, as in ZooKeeper.
+//! The admin commands ZooKeeper 3.9 registers (`Commands.java`), plus Paddock's own `backup`: primary name
+//! first, then the aliases, and how each is invoked. Commands that change state or expose the whole database
+//! (`snapshot`, `restore`, `backup`) require `Authorization` and ALL permissions on `/`, as in ZooKeeper.
 
 /// How a command is invoked over HTTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +11,8 @@ pub enum Invocation {
     Snapshot,
     /// `restore`: a `PostCommand`, the body being the snapshot.
     Restore,
+    /// `backup` (Paddock's own): answered to GET, the body being a snapshot streamed from memory.
+    Backup,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,8 @@ pub const COMMANDS: &[Command] = &[
     get(&["watches_by_path", "wchp"]),
     get(&["watch_summary", "wchs"]),
     get_without_server(&["zabstate"]),
+    // Paddock's own.
+    Command { names: &["backup"], invocation: Invocation::Backup, server_required: true },
 ];
 
 /// The command registered under `name` (primary name or alias).
@@ -99,6 +103,7 @@ mod tests {
         assert_eq!(find("srvr").map(Command::primary), Some("server_stats"));
         assert_eq!(find("stat").map(Command::primary), Some("stats"));
         assert!(find("snap").is_some_and(Command::needs_auth));
+        assert!(find("backup").is_some_and(Command::needs_auth));
         assert!(find("nope").is_none());
     }
 }

@@ -43,6 +43,9 @@ pub const COMMANDS: &[&[&str]] = &[
     &["zabstate"],
 ];
 
+/// Paddock's own AdminServer commands, listed on `/commands` after ZooKeeper's.
+pub const PADDOCK_COMMANDS: &[&[&str]] = &[&["backup"]];
+
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,

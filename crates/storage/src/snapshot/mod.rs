@@ -10,7 +10,7 @@ mod write;
 pub use files::{clean_snapshot_temp_files, list_snapshots, purge_snapshots};
 pub use pace::Pace;
 pub use read::{SnapshotReport, inspect_snapshot, open_snapshot, verify_snapshot};
-pub use write::{write_snapshot, write_snapshot_paced};
+pub use write::{write_snapshot, write_snapshot_paced, write_snapshot_to, write_snapshot_to_paced};
 
 /// How chunk bodies are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

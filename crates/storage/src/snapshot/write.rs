@@ -1,5 +1,6 @@
 //! Writing a snapshot: temp file, chunks, trailer, fsync, rename, directory fsync (docs/format.md, 3.4).
-//! No partial file is ever left under a snapshot's final name.
+//! No partial file is ever left under a snapshot's final name. The same bytes can be written into any
+//! stream instead ([`write_snapshot_to`], for online backups); one chunk writer serves both.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -59,10 +60,43 @@ fn write_temp(
     let io_err = |op| move |e| StorageError::io(op, tmp, e);
     let mut file = File::create(tmp).map_err(io_err("create"))?;
     file.write_all(&encode_header(header)).map_err(io_err("write snapshot header to"))?;
-    let mut chunks = ChunkWriter::new(file, header.compression, pace).map_err(io_err("start compressing"))?;
+    let sink = FileSink { file, writeback: Writeback::new(HEADER_LEN as u64) };
+    let mut chunks = ChunkWriter::new(sink, header.compression, pace).map_err(io_err("start compressing"))?;
     body(&mut chunks).map_err(io_err("write snapshot body to"))?;
-    let file = chunks.finish().map_err(io_err("write snapshot body to"))?;
-    fsync(&file).map_err(io_err("fsync"))
+    let sink = chunks.finish().map_err(io_err("write snapshot body to"))?;
+    fsync(&sink.file).map_err(io_err("fsync"))
+}
+
+/// Writes the bytes of a snapshot file (header, chunks, trailer: exactly what [`write_snapshot`] would put
+/// in `<zxid>.snap`) into `out`, for a backup streamed elsewhere; nothing touches the disk and nothing is
+/// fsynced. Returns the number of bytes written. On an error `out` holds an incomplete snapshot, which no
+/// reader accepts (it has no valid trailer).
+pub fn write_snapshot_to<W: Write + ?Sized>(
+    out: &mut W,
+    header: &SnapshotHeader,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<u64, StorageError> {
+    write_snapshot_to_paced(out, header, Pace::FULL, body)
+}
+
+/// [`write_snapshot_to`], resting between chunks as [`write_snapshot_paced`] does.
+pub fn write_snapshot_to_paced<W: Write + ?Sized>(
+    out: &mut W,
+    header: &SnapshotHeader,
+    pace: Pace,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<u64, StorageError> {
+    if header.zxid < 0 {
+        return Err(StorageError::InvalidArgument(format!("snapshot zxid {} is negative", header.zxid)));
+    }
+    let stream_err = |op| move |source| StorageError::Stream { op, source };
+    let mut sink = StreamSink { out, written: 0 };
+    sink.write_all(&encode_header(header)).map_err(stream_err("write snapshot header"))?;
+    let mut chunks = ChunkWriter::new(sink, header.compression, pace).map_err(stream_err("start compressing"))?;
+    body(&mut chunks).map_err(stream_err("write snapshot body"))?;
+    let sink = chunks.finish().map_err(stream_err("write snapshot body"))?;
+    sink.out.flush().map_err(stream_err("flush snapshot"))?;
+    Ok(sink.written)
 }
 
 fn fsync(file: &File) -> io::Result<()> {
@@ -83,43 +117,95 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     fsutil::fsync_dir(dir)
 }
 
+/// Where a [`ChunkWriter`] puts the chunks and the trailer.
+trait Sink: Write {
+    /// Called after each chunk, with the bytes it took.
+    fn wrote_chunk(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// A snapshot file being written to disk: its dirty pages are handed to writeback as it grows (see
+/// [`Writeback`]), so that the final fsync has little left to do.
+struct FileSink {
+    file: File,
+    writeback: Writeback,
+}
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Sink for FileSink {
+    fn wrote_chunk(&mut self, len: u64) -> io::Result<()> {
+        self.writeback.wrote(&self.file, len)
+    }
+}
+
+/// Any stream: the bytes it took are counted, nothing else.
+struct StreamSink<'a, W: Write + ?Sized> {
+    out: &'a mut W,
+    written: u64,
+}
+
+impl<W: Write + ?Sized> Write for StreamSink<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write + ?Sized> Sink for StreamSink<'_, W> {
+    fn wrote_chunk(&mut self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Collects the body into pieces of `WRITE_CHUNK` bytes and writes each as one chunk. A failed chunk
 /// write poisons the writer, so a body that ignores an error still cannot produce a complete file.
-struct ChunkWriter {
-    file: File,
+struct ChunkWriter<S: Sink> {
+    sink: S,
     compression: Compression,
     compressor: Option<zstd::bulk::Compressor<'static>>,
     piece: Vec<u8>,
     trailer: Trailer,
-    writeback: Writeback,
     poisoned: bool,
     pacer: Pacer,
 }
 
-impl ChunkWriter {
-    fn new(file: File, compression: Compression, pace: Pace) -> io::Result<ChunkWriter> {
+impl<S: Sink> ChunkWriter<S> {
+    fn new(sink: S, compression: Compression, pace: Pace) -> io::Result<ChunkWriter<S>> {
         let compressor = match compression {
             Compression::None => None,
             Compression::Zstd => Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
         };
         Ok(ChunkWriter {
-            file,
+            sink,
             compression,
             compressor,
             piece: Vec::with_capacity(WRITE_CHUNK),
             trailer: Trailer::default(),
-            writeback: Writeback::new(HEADER_LEN as u64),
             pacer: Pacer::new(pace),
             poisoned: false,
         })
     }
 
-    fn finish(mut self) -> io::Result<File> {
+    /// Writes the last piece and the trailer; returns the sink.
+    fn finish(mut self) -> io::Result<S> {
         self.check_poisoned()?;
         self.write_chunk()?;
         write_failpoint()?;
-        self.file.write_all(&encode_trailer(&self.trailer))?;
-        Ok(self.file)
+        self.sink.write_all(&encode_trailer(&self.trailer))?;
+        Ok(self.sink)
     }
 
     fn check_poisoned(&self) -> io::Result<()> {
@@ -154,9 +240,9 @@ impl ChunkWriter {
         let stored_len = u32::try_from(stored.len()).map_err(|_| too_long())?;
         let raw_len = u32::try_from(self.piece.len()).map_err(|_| too_long())?;
         write_failpoint()?;
-        self.file.write_all(&encode_chunk_header(stored_len, raw_len, stored))?;
-        self.file.write_all(stored)?;
-        self.writeback.wrote(&self.file, (CHUNK_HEADER_LEN + stored.len()) as u64)?;
+        self.sink.write_all(&encode_chunk_header(stored_len, raw_len, stored))?;
+        self.sink.write_all(stored)?;
+        self.sink.wrote_chunk((CHUNK_HEADER_LEN + stored.len()) as u64)?;
         self.trailer.chunk_count += 1;
         self.trailer.body_len += u64::from(raw_len);
         self.trailer.body_crc = crc32c::crc32c_append(self.trailer.body_crc, &self.piece);
@@ -169,7 +255,7 @@ fn write_failpoint() -> io::Result<()> {
     Ok(())
 }
 
-impl Write for ChunkWriter {
+impl<S: Sink> Write for ChunkWriter<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.check_poisoned()?;
         let room = WRITE_CHUNK - self.piece.len();
@@ -182,7 +268,7 @@ impl Write for ChunkWriter {
     }
 
     /// Chunks are cut by size only, so that flushing does not produce small chunks; the file is flushed
-    /// by `finish`.
+    /// by `finish` (a stream by [`write_snapshot_to`]).
     fn flush(&mut self) -> io::Result<()> {
         self.check_poisoned()
     }
