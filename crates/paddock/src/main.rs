@@ -1,6 +1,8 @@
 //! `paddock`: one binary, one subcommand per job. Argument parsing and wiring only; the work lives in the
 //! library crates.
 
+mod backup_cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +44,11 @@ enum Command {
     /// Examine a data directory offline.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Take, list and verify backups (a directory or s3://bucket/prefix).
+    #[command(subcommand)]
+    Backup(backup_cli::BackupCommand),
+    /// Build a new data directory from a backup, for a new cluster its old clients keep working with.
+    Restore(backup_cli::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -108,6 +115,8 @@ fn main() -> ExitCode {
             Command::Bench(args) => Ok(paddock_tools::bench::run(args).await),
             Command::Snapshot(cmd) => run_snapshot(cmd),
             Command::Data(cmd) => run_data(cmd),
+            Command::Backup(cmd) => backup_cli::run_backup(cmd).await,
+            Command::Restore(args) => backup_cli::run_restore(args).await,
         }
     });
     match result {

@@ -5,7 +5,6 @@
 pub mod admin;
 mod auth;
 pub mod check;
-pub mod cluster_id;
 pub mod config;
 mod connection;
 pub mod core;
@@ -35,11 +34,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::cluster_id::ClusterId;
 pub use crate::config::ServerConfig;
 use crate::core::{Core, CoreMsg};
 use crate::log::{LogEvent, MemoryLog, ReplicatedLog};
 use crate::snapshots::Snapshots;
+use paddock_storage::cluster_id::ClusterId;
 
 /// What every connection task shares.
 pub struct Shared {
@@ -175,7 +174,7 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
     let locks = vec![persist::DirLock::acquire(&raft_dir)?];
     // Each member has its own for now: the members of one ensemble do not share a cluster id yet.
-    let cluster_id = cluster_id::load_or_create(&config.data_dir)?;
+    let cluster_id = paddock_storage::cluster_id::load_or_create(&config.data_dir)?;
     // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and
     // waits for the core to apply it; `Lost` and `ReadIndex` events are at most one per proposal, and the
     // replica holds at most `PROPOSAL_QUEUE` (4096) of those; touches come once a tick. Giving the channel a

@@ -13,9 +13,9 @@ use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
-use crate::cluster_id::ClusterId;
 use crate::config::ServerConfig;
 use crate::log::{CommittedEntry, LogEvent, ReplicatedLog};
+use paddock_storage::cluster_id::ClusterId;
 
 pub fn snap_dir(config: &ServerConfig) -> PathBuf {
     paddock_storage::snap_dir(&config.data_dir)
@@ -39,7 +39,7 @@ pub enum RecoveryError {
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
-    ClusterId(#[from] crate::cluster_id::ClusterIdError),
+    ClusterId(#[from] paddock_storage::cluster_id::ClusterIdError),
 }
 
 /// An exclusive `flock` on `<dir>/../LOCK` (next to `snap/` or `wal/`): two servers writing one log would
@@ -94,7 +94,7 @@ pub fn recover(config: &ServerConfig) -> Result<Recovered, RecoveryError> {
     if wal_dir.parent() != snap_dir.parent() {
         locks.push(DirLock::acquire(&wal_dir)?);
     }
-    let cluster_id = crate::cluster_id::load_or_create(&config.data_dir)?;
+    let cluster_id = paddock_storage::cluster_id::load_or_create(&config.data_dir)?;
     for leftover in paddock_storage::clean_snapshot_temp_files(&snap_dir)? {
         info!(file = %leftover.display(), "deleted an unfinished snapshot left by a crash");
     }

@@ -4,6 +4,7 @@
 //! its implementation. WAL payloads and snapshot bodies are opaque bytes here: their meaning belongs to the
 //! tree crate.
 
+pub mod cluster_id;
 mod error;
 mod fsutil;
 mod snapshot;

@@ -12,6 +12,7 @@ mod net;
 mod netns;
 mod paddock;
 mod process;
+mod s3;
 mod spawner;
 mod zookeeper;
 
@@ -19,4 +20,5 @@ pub use ensemble::{ENSEMBLE_WAIT, Ensemble, EnsembleSpec, Member};
 pub use net::{exchange_until_close, four_letter_word, free_port};
 pub use netns::Network;
 pub use paddock::PaddockProcess;
+pub use s3::S3Server;
 pub use zookeeper::ZooKeeperProcess;

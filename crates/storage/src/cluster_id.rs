@@ -62,13 +62,18 @@ pub enum ClusterIdError {
 /// each make their own.
 pub fn load_or_create(data_dir: &Path) -> Result<ClusterId, ClusterIdError> {
     let path = path(data_dir);
-    match read(&path) {
+    match read_file(&path) {
         Err(ClusterIdError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => create(&path),
         other => other,
     }
 }
 
-fn read(path: &Path) -> Result<ClusterId, ClusterIdError> {
+/// Reads the cluster id of `data_dir`; an absent file is an `Io` error of kind `NotFound`.
+pub fn read(data_dir: &Path) -> Result<ClusterId, ClusterIdError> {
+    read_file(&path(data_dir))
+}
+
+fn read_file(path: &Path) -> Result<ClusterId, ClusterIdError> {
     let io_err = |op| move |source| ClusterIdError::Io { op, path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err("open"))?;
     // One byte more than a valid file holds is enough to tell that it is too long.

@@ -1,0 +1,239 @@
+//! `paddock backup …` and `paddock restore`: arguments, progress bars and output. The work is in
+//! `paddock-backup`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use paddock_backup::restore::{DEFAULT_BUMP, RestoreRequest};
+use paddock_backup::target::Target;
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Take a consistent backup of a running server (--server) or of a data directory (--data-dir) into
+    /// a target: a directory, or s3://bucket/prefix.
+    Create {
+        /// A running server's AdminServer, HOST:PORT (admin.serverPort, 8080 by default).
+        #[arg(long, value_name = "HOST:PORT", conflicts_with = "data_dir", required_unless_present = "data_dir")]
+        server: Option<String>,
+        /// Credentials for the server's admin commands: SCHEME:DATA (e.g. digest:admin:secret) or ip.
+        #[arg(long, value_name = "SCHEME:DATA", requires = "server")]
+        auth: Option<String>,
+        /// A standalone server's dataDir (stopped, or running: its last durable write is the backup point).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The server's dataLogDir, when it differs from dataDir.
+        #[arg(long, value_name = "DIR", requires = "data_dir")]
+        data_log_dir: Option<PathBuf>,
+        /// Where the backup goes: a directory or s3://bucket/prefix.
+        #[arg(long, value_name = "TARGET")]
+        to: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every cluster and backup a target holds, and the incomplete ones.
+    List {
+        #[arg(long, value_name = "TARGET")]
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read every object of every backup: size, SHA-256, decompression, and the snapshot's zxid, node
+    /// count and digest against its manifest. Exit code 0 only when everything is sound.
+    Verify {
+        #[arg(long, value_name = "TARGET")]
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// The target holding the backups.
+    #[arg(long, value_name = "TARGET")]
+    from: String,
+    /// The data directory to create (it must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The cluster whose backup to restore, when the target holds several.
+    #[arg(long, value_name = "ID")]
+    cluster: Option<String>,
+    /// Restore the backup taken at exactly this zxid (decimal or 0x hex).
+    #[arg(long, value_name = "N", value_parser = parse_zxid, conflicts_with = "latest")]
+    zxid: Option<i64>,
+    /// Restore the latest backup (the default).
+    #[arg(long)]
+    latest: bool,
+    /// How far above the backup's zxid the restored cluster continues.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BUMP)]
+    bump: i64,
+    /// Keep the backup's sessions and their ephemeral nodes (dropped by default).
+    #[arg(long)]
+    keep_sessions: bool,
+    /// Say what would be restored; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_zxid(text: &str) -> Result<i64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.ok().filter(|z| *z >= 0).ok_or_else(|| format!("{text:?} is not a zxid (a decimal or 0x-hex number)"))
+}
+
+pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BackupCommand::Create { server, auth, data_dir, data_log_dir, to, json } => {
+            let target = Target::open(&to)?;
+            let bar = bytes_bar("uploading", json);
+            let progress = |n: u64| bar.set_position(n);
+            let created = match (server, data_dir) {
+                (Some(server), _) => {
+                    paddock_backup::create::from_server(&server, auth.as_deref(), &target, &progress).await
+                }
+                (None, Some(dir)) => {
+                    paddock_backup::create::from_data_dir(&dir, data_log_dir.as_deref(), &target, &progress).await
+                }
+                (None, None) => anyhow::bail!("name what to back up: --server HOST:PORT or --data-dir DIR"),
+            };
+            bar.finish_and_clear();
+            let created = created?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                let what = if created.already_present { "already backed up" } else { "backed up" };
+                println!(
+                    "{what}: cluster {} at zxid {} ({}), {} znodes, digest {}, {} bytes in {:.1} s -> {}/{}",
+                    created.cluster_id,
+                    created.zxid_hex,
+                    created.time,
+                    created.node_count,
+                    created.digest,
+                    created.snapshot_bytes,
+                    created.seconds,
+                    created.target,
+                    created.manifest_key
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::List { target, json } => {
+            let target = Target::open(&target)?;
+            let catalog = paddock_backup::catalog::read(&target).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&catalog)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if catalog.clusters.is_empty() {
+                println!("{}: no backups", catalog.target);
+            }
+            for cluster in &catalog.clusters {
+                println!("cluster {}", cluster.cluster_id);
+                for m in &cluster.snapshots {
+                    let size: u64 = m.objects.iter().map(|o| o.size).sum();
+                    println!(
+                        "  zxid {} (0x{:x})  {}  {} znodes  {} bytes  digest {}",
+                        m.zxid, m.zxid, m.time, m.node_count, size, m.digest
+                    );
+                }
+                for key in &cluster.incomplete {
+                    println!("  incomplete (no manifest): {key}");
+                }
+                for why in &cluster.unreadable {
+                    println!("  unreadable manifest: {why}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::Verify { target, json } => {
+            let target = Target::open(&target)?;
+            let bar = bytes_bar("verifying", json);
+            let verified = paddock_backup::verify::verify(&target, &|n| bar.set_position(n)).await;
+            bar.finish_and_clear();
+            let verified = verified?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&verified)?);
+            } else {
+                for p in &verified.problems {
+                    let zxid = p.zxid.map(|z| format!(" (zxid {z})")).unwrap_or_default();
+                    println!("DAMAGED {}/{}{zxid}: {}", verified.target, p.key, p.problem);
+                }
+                println!(
+                    "{}: {} backups sound, {} problems, {} bytes read",
+                    verified.target,
+                    verified.sound,
+                    verified.problems.len(),
+                    verified.bytes_read
+                );
+            }
+            Ok(if verified.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let target = Target::open(&args.from)?;
+    let request = RestoreRequest {
+        data_dir: args.data_dir,
+        cluster: args.cluster,
+        zxid: if args.latest { None } else { args.zxid },
+        bump: args.bump,
+        keep_sessions: args.keep_sessions,
+        dry_run: args.dry_run,
+    };
+    let plan = paddock_backup::restore::plan(&target, &request).await?;
+    if !args.json {
+        // Before anything is written: the point that will be restored.
+        eprintln!(
+            "restoring cluster {} at zxid {} (0x{:x}), {} UTC, into {}",
+            plan.cluster_id,
+            plan.zxid,
+            plan.zxid,
+            plan.time,
+            request.data_dir.display()
+        );
+    }
+    let bar = bytes_bar("downloading", args.json);
+    let restored = paddock_backup::restore::restore(&target, &request, &|n| bar.set_position(n)).await;
+    bar.finish_and_clear();
+    let restored = restored?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&restored)?);
+    } else if restored.dry_run {
+        println!("dry run: nothing written");
+    } else {
+        println!(
+            "restored {} znodes at zxid 0x{:x} into {}: new cluster {}, continuing after zxid 0x{:x}; {} sessions and {} ephemerals dropped ({:.1} s)",
+            restored.node_count,
+            restored.zxid,
+            restored.data_dir,
+            restored.cluster_id,
+            restored.last_zxid,
+            restored.sessions_dropped,
+            restored.ephemerals_dropped,
+            restored.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A byte counter on a terminal; hidden with `--json` or when stderr is not a terminal.
+fn bytes_bar(what: &str, json: bool) -> ProgressBar {
+    if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    let style = ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec}, {elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}

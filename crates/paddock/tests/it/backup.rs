@@ -1,0 +1,292 @@
+//! Backups as operators take them: `paddock backup create` from a running server while clients write, or
+//! from a data directory; into a directory or a real S3-compatible server (moto); `list`, `verify` that
+//! names damage, and `paddock restore` into a new data directory that a server serves and that clients of
+//! the old cluster can use.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use paddock_proto::{CreateMode, ErrorCode};
+use paddock_testkit::{PaddockProcess, S3Server, free_port};
+use zookeeper_client as zk;
+
+use crate::raw::Raw;
+
+fn persistent() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+async fn connect(addr: &str) -> zk::Client {
+    zk::Client::connector().with_session_timeout(Duration::from_secs(30)).connect(addr).await.expect("client connects")
+}
+
+/// Runs `paddock <args>` with `env`: (success, stdout, stderr).
+fn paddock(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("run paddock");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// `paddock <args> --json` that must succeed: its JSON output.
+fn paddock_json(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, stdout, stderr) = paddock(&all, env);
+    assert!(ok, "paddock {args:?} failed:\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("paddock {args:?} printed no JSON ({e}):\n{stdout}"))
+}
+
+/// A server with its AdminServer on a free port: (server, admin HOST:PORT).
+fn server_with_admin() -> (PaddockProcess, String) {
+    let admin = free_port();
+    let port = admin.to_string();
+    let server = PaddockProcess::start_with(&[("admin.enableServer", "true"), ("admin.serverPort", &port)])
+        .expect("server starts");
+    (server, format!("127.0.0.1:{admin}"))
+}
+
+/// Every znode outside /zookeeper: path → (data, stat).
+async fn tree_of(client: &zk::Client) -> BTreeMap<String, (Vec<u8>, zk::Stat)> {
+    let mut nodes = BTreeMap::new();
+    let mut pending = vec!["/".to_string()];
+    while let Some(path) = pending.pop() {
+        let (data, stat) = client.get_data(&path).await.expect("get_data");
+        let (children, _) = client.get_children(&path).await.expect("get_children");
+        for child in children {
+            let child = if path == "/" { format!("/{child}") } else { format!("{path}/{child}") };
+            if child != "/zookeeper" {
+                pending.push(child);
+            }
+        }
+        nodes.insert(path, (data, stat));
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_online_backup_under_writes_restores_exactly_its_zxid_for_old_clients() {
+    let (server, admin) = server_with_admin();
+    let client = connect(&server.addr()).await;
+    client.create("/app", b"config", &persistent()).await.expect("create");
+    for i in 0..200 {
+        client.create(&format!("/app/n{i}"), format!("v{i}").as_bytes(), &persistent()).await.expect("create");
+    }
+    let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    client.create("/app/lock", b"held", &ephemeral).await.expect("ephemeral");
+
+    // Eight writers keep creating and changing nodes while the backup streams.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (client, stop) = (client.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client.create(&format!("/app/w{w}-{n}"), b"new", &persistent()).await;
+                let _ =
+                    client.set_data(&format!("/app/n{}", (w * 25 + n) % 200), format!("{n}").as_bytes(), None).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let target = tempfile::tempdir().expect("temp dir");
+    let to = target.path().to_str().expect("utf-8 path").to_string();
+    let created = tokio::task::spawn_blocking({
+        let (admin, to) = (admin.clone(), to.clone());
+        move || paddock_json(&["backup", "create", "--server", &admin, "--auth", "ip", "--to", &to], &[])
+    })
+    .await
+    .expect("backup");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        assert!(writer.await.expect("writer") > 0, "every writer wrote");
+    }
+    let zxid = created["zxid"].as_i64().expect("zxid");
+    let written = client.create("/after-everything", b"", &persistent()).await.expect("create").0.czxid;
+    assert!(written > zxid + 100, "writes went on after the backup point ({zxid} .. {written})");
+
+    let verified = paddock_json(&["backup", "verify", "--target", &to], &[]);
+    assert_eq!(verified["sound"], 1, "{verified}");
+
+    let restored_dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = restored_dir.path().join("data");
+    let data = data_dir.to_str().expect("utf-8 path");
+    let restored = paddock_json(&["restore", "--from", &to, "--data-dir", data], &[]);
+    assert_eq!(restored["zxid"], zxid);
+    assert_eq!(restored["ephemerals_dropped"], 1, "{restored}");
+    assert_ne!(restored["cluster_id"], created["cluster_id"], "a restore is a new cluster");
+
+    let original = tree_of(&client).await;
+    let mut restored_server = PaddockProcess::start_in(&data_dir, &[]).expect("a server on the restored data");
+    let restored_client = connect(&restored_server.addr()).await;
+    let copy = tree_of(&restored_client).await;
+    // Exactly the state at the backup's zxid: what existed then, as it was then, and nothing newer.
+    for (path, (data, stat)) in &original {
+        let Some((copied, copied_stat)) = copy.get(path) else {
+            assert!(
+                stat.czxid > zxid || path == "/app/lock",
+                "{path} (czxid {}) is missing from the restore",
+                stat.czxid
+            );
+            continue;
+        };
+        if stat.mzxid <= zxid {
+            assert_eq!((copied, copied_stat.mzxid, copied_stat.version), (data, stat.mzxid, stat.version), "{path}");
+        } else {
+            assert!(copied_stat.mzxid <= zxid, "{path} changed after the backup point");
+        }
+    }
+    assert!(copy.values().all(|(_, s)| s.mzxid <= zxid), "the restore holds a change made after its zxid");
+    assert!(copy.len() > 202, "the restore holds the writers' nodes made before its zxid ({})", copy.len());
+
+    // A client of the old cluster has seen zxids up to `written`: the restored server takes it.
+    let (mut old_client, handshake) = Raw::connect(&restored_server.addr(), (0, &[0; 16]), 10_000, written);
+    assert!(handshake.is_some(), "a client that saw the old cluster's zxid {written} is refused");
+    assert_eq!(old_client.create(1, "/written-after-restore", CreateMode::Persistent), Some(ErrorCode::Ok));
+    let (_, stat) = restored_client.get_data("/written-after-restore").await.expect("read");
+    assert!(stat.czxid > zxid + (1 << 32), "new zxids continue above the bump: {}", stat.czxid);
+    restored_server.terminate().expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_in_s3_are_listed_verified_and_restored() {
+    let s3 = S3Server::start().expect("moto's S3 server starts");
+    let env = s3.env();
+    let mut server = PaddockProcess::start().expect("server starts");
+    let client = connect(&server.addr()).await;
+    for i in 0..50 {
+        client.create(&format!("/s3-{i}"), &[i as u8; 100], &persistent()).await.expect("create");
+    }
+    let first = paddock_json(&["backup", "create", "--data-dir", data_dir(&server), "--to", &s3.url("prod")], &env);
+    client.create("/s3-later", b"", &persistent()).await.expect("create");
+    drop(client);
+    server.terminate().expect("stop the server");
+    // From the stopped server's data directory: its last write is the backup point.
+    let second = paddock_json(&["backup", "create", "--data-dir", data_dir(&server), "--to", &s3.url("prod")], &env);
+    assert!(second["zxid"].as_i64() > first["zxid"].as_i64());
+
+    let listed = paddock_json(&["backup", "list", "--target", &s3.url("prod")], &env);
+    let snapshots = listed["clusters"][0]["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snapshots.len(), 2, "{listed}");
+    assert_eq!(snapshots[0]["zxid"], first["zxid"]);
+    assert_eq!(paddock_json(&["backup", "verify", "--target", &s3.url("prod")], &env)["sound"], 2);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("restored");
+    let zxid = first["zxid"].as_i64().expect("zxid").to_string();
+    let restored = paddock_json(
+        &["restore", "--from", &s3.url("prod"), "--zxid", &zxid, "--data-dir", data.to_str().expect("utf-8")],
+        &env,
+    );
+    assert_eq!(restored["node_count"], first["node_count"]);
+    let mut restored_server = PaddockProcess::start_in(&data, &[]).expect("a server on the restored data");
+    let client = connect(&restored_server.addr()).await;
+    assert_eq!(client.get_data("/s3-7").await.expect("read").0, vec![7u8; 100]);
+    assert_eq!(client.check_stat("/s3-later").await.expect("exists"), None, "restored to the first backup");
+    restored_server.terminate().expect("stop");
+}
+
+fn data_dir(server: &PaddockProcess) -> &str {
+    server.data_dir.to_str().expect("utf-8 path")
+}
+
+/// A target with one backup of a small tree, from a data directory: (target dir, manifest key prefix).
+async fn one_backup(target: &Path) -> serde_json::Value {
+    let mut server = PaddockProcess::start().expect("server starts");
+    let client = connect(&server.addr()).await;
+    for i in 0..20 {
+        client.create(&format!("/d{i}"), b"data", &persistent()).await.expect("create");
+    }
+    drop(client);
+    server.terminate().expect("stop");
+    paddock_json(&["backup", "create", "--data-dir", data_dir(&server), "--to", target.to_str().expect("utf-8")], &[])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_every_damaged_object_and_restore_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("target");
+    let created = one_backup(&target).await;
+    let snap = target.join(created["snapshot_key"].as_str().expect("key"));
+    let manifest = target.join(created["manifest_key"].as_str().expect("key"));
+    let pristine = std::fs::read(&snap).expect("read the snapshot");
+    let t = target.to_str().expect("utf-8");
+
+    let damages: [(&str, Vec<u8>, &str); 2] = [
+        ("a flipped byte", flip(&pristine, pristine.len() / 2), "SHA-256"),
+        ("a truncated object", pristine[..pristine.len() - 10].to_vec(), "bytes, the manifest says"),
+    ];
+    for (what, bytes, named) in damages {
+        std::fs::write(&snap, &bytes).expect("damage the snapshot");
+        let (ok, stdout, _) = paddock(&["backup", "verify", "--target", t], &[]);
+        assert!(!ok, "verify passed {what}");
+        let key = created["snapshot_key"].as_str().expect("key");
+        assert!(stdout.contains(key) && stdout.contains(named), "verify does not name {what}:\n{stdout}");
+        let into = dir.path().join("restored");
+        let (ok, _, stderr) = paddock(&["restore", "--from", t, "--data-dir", into.to_str().expect("utf-8")], &[]);
+        assert!(!ok && stderr.contains(key), "restore used {what}:\n{stderr}");
+        assert!(!into.exists(), "a failed restore left {} behind", into.display());
+    }
+    std::fs::write(&snap, &pristine).expect("repair");
+    assert!(paddock(&["backup", "verify", "--target", t], &[]).0, "the repaired backup is sound");
+
+    std::fs::remove_file(&manifest).expect("remove the manifest");
+    let (ok, stdout, _) = paddock(&["backup", "verify", "--target", t], &[]);
+    assert!(!ok && stdout.contains("without a manifest"), "verify does not name the incomplete backup:\n{stdout}");
+    let (ok, _, stderr) =
+        paddock(&["restore", "--from", t, "--data-dir", dir.path().join("r2").to_str().expect("utf-8")], &[]);
+    assert!(!ok && stderr.contains("no complete backup"), "restore used a backup without a manifest:\n{stderr}");
+}
+
+fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut copy = bytes.to_vec();
+    copy[at] ^= 0x40;
+    copy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_one_line_naming_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("target");
+    let created = one_backup(&target).await;
+    let t = target.to_str().expect("utf-8");
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir_all(&occupied).expect("mkdir");
+    std::fs::write(occupied.join("something"), b"x").expect("write");
+    let fresh = dir.path().join("fresh");
+    let f = fresh.to_str().expect("utf-8");
+    let wrong_zxid = (created["zxid"].as_i64().expect("zxid") + 1).to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (&["backup", "list", "--target", "ftp://host/x"], "unknown target scheme"),
+        (&["restore", "--from", t, "--data-dir", occupied.to_str().expect("utf-8")], "is not empty"),
+        (&["restore", "--from", t, "--data-dir", f, "--zxid", &wrong_zxid], "no restore point at zxid"),
+        (&["restore", "--from", t, "--data-dir", f, "--zxid", "last tuesday"], "is not a zxid"),
+        (
+            &["restore", "--from", t, "--data-dir", f, "--cluster", "0123456789abcdef0123456789abcdef"],
+            "no complete backup of cluster",
+        ),
+        (&["backup", "create", "--server", "127.0.0.1:1", "--to", t], "cannot reach"),
+    ];
+    for (args, named) in cases {
+        let (ok, stdout, stderr) = paddock(args, &[]);
+        assert!(!ok, "paddock {args:?} succeeded:\n{stdout}");
+        let message: Vec<&str> =
+            stderr.lines().filter(|l| l.starts_with("paddock: ") || l.starts_with("error: ")).collect();
+        assert!(
+            message.len() == 1 && message[0].contains(named),
+            "paddock {args:?}: expected one line naming {named:?}, got:\n{stderr}"
+        );
+    }
+    assert!(!fresh.exists(), "a refused restore wrote {}", fresh.display());
+    assert_eq!(std::fs::read_dir(&occupied).expect("list").count(), 1, "a refused restore touched the occupied dir");
+}
