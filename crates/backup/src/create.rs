@@ -49,6 +49,21 @@ struct Described {
     source: String,
 }
 
+impl Described {
+    fn of(tree: &paddock_tree::DataTree, cluster_id: String, source: String) -> Described {
+        let header = datadir::header_of(tree);
+        Described {
+            cluster_id,
+            zxid: header.zxid,
+            time_ms: header.time_ms,
+            node_count: header.node_count,
+            digest: header.digest,
+            snapshot_format: header.format_version,
+            source,
+        }
+    }
+}
+
 /// Backs up a running server through its AdminServer (`HOST:PORT`). `auth` is `SCHEME:DATA` or a bare
 /// `SCHEME` (`ip`), sent as ZooKeeper 3.9's admin commands expect it (`Authorization: SCHEME DATA`).
 pub async fn from_server(
@@ -122,17 +137,20 @@ pub async fn from_data_dir(
     let tree = tokio::task::spawn_blocking(move || datadir::load_tree(&dir, log.as_deref()))
         .await
         .map_err(|e| BackupError::Source(format!("loading the data directory: {e}")))??;
-    let header = datadir::header_of(&tree);
-    let described = Described {
-        cluster_id,
-        zxid: header.zxid,
-        time_ms: header.time_ms,
-        node_count: header.node_count,
-        digest: header.digest,
-        snapshot_format: header.format_version,
-        source: format!("data-dir {}", data_dir.display()),
-    };
+    let described = Described::of(&tree, cluster_id, format!("data-dir {}", data_dir.display()));
     store(target, described, datadir::snapshot_stream(tree), progress, started).await
+}
+
+/// Backs up a tree the caller froze (a server's scheduled backup): `source` says where it came from.
+pub async fn from_tree(
+    tree: paddock_tree::DataTree,
+    cluster_id: &str,
+    source: String,
+    target: &Target,
+) -> Result<Created, BackupError> {
+    let started = std::time::Instant::now();
+    let described = Described::of(&tree, cluster_id.to_string(), source);
+    store(target, described, datadir::snapshot_stream(tree), &|_| {}, started).await
 }
 
 /// Uploads the snapshot stream, then writes the manifest (create-only: the backup exists from then on).

@@ -5,11 +5,14 @@
 //! The formats are in docs/backup-format.md. This crate does not link the server: restore and verify run
 //! on machines where no server runs.
 
+pub mod archive;
 pub mod catalog;
 pub mod create;
 pub mod datadir;
 pub mod manifest;
+pub mod point;
 pub mod restore;
+pub mod segment;
 pub mod target;
 pub mod verify;
 

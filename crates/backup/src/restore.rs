@@ -1,7 +1,9 @@
 //! `paddock restore`: builds a new data directory from a backup, for a new cluster that the old cluster's
 //! clients can keep using.
 //!
-//! The restored tree is the backup's, byte for byte, then two log-order changes applied as ordinary txns:
+//! The restored tree is the state at the restore point: the snapshot backup at or before it, with the
+//! archived log replayed over it up to that point (`point.rs`). Then two log-order changes are applied as
+//! ordinary txns:
 //! a marker txn (an error txn, which changes nothing but the last zxid) at the backup's zxid plus the bump,
 //! so that every zxid the new cluster hands out is above any the old one did and no client is refused as
 //! "ahead of the server"; then, unless sessions are kept, a closeSession for every session, which deletes
@@ -15,7 +17,9 @@ use paddock_tree::{DataTree, ProposalId, Txn, TxnOp};
 use serde::Serialize;
 
 use crate::catalog::{self, ClusterBackups};
-use crate::manifest::Manifest;
+use crate::manifest::{self, Manifest};
+use crate::point::{self, Plan, Point};
+use crate::segment;
 use crate::target::Target;
 use crate::{BackupError, datadir, verify};
 
@@ -27,8 +31,7 @@ pub const DEFAULT_BUMP: i64 = 1 << 32;
 pub struct RestoreRequest {
     pub data_dir: PathBuf,
     pub cluster: Option<String>,
-    /// `None`: the latest backup.
-    pub zxid: Option<i64>,
+    pub point: Point,
     pub bump: i64,
     pub keep_sessions: bool,
     pub dry_run: bool,
@@ -39,9 +42,12 @@ pub struct Restored {
     pub data_dir: String,
     pub from_target: String,
     pub from_cluster: String,
-    /// The restore point: the backup's last zxid, and the leader's time of it.
+    /// The restore point: its zxid and the leader's time stamp of it; the snapshot it started from and
+    /// how many archived entries were replayed over it.
     pub zxid: i64,
     pub time: String,
+    pub base_zxid: i64,
+    pub replayed: u64,
     pub node_count: u64,
     /// The new cluster's id and the last zxid of the restored directory (restore point + bump + closes).
     pub cluster_id: String,
@@ -52,32 +58,39 @@ pub struct Restored {
     pub seconds: f64,
 }
 
-/// The backup a restore would use, resolved before anything is read or written.
-pub async fn plan(target: &Target, request: &RestoreRequest) -> Result<Manifest, BackupError> {
+/// How the restore point would be reached, resolved before anything is read or written.
+pub async fn plan(target: &Target, request: &RestoreRequest) -> Result<Plan, BackupError> {
     refuse_unless_empty(&request.data_dir)?;
     let catalog = catalog::read(target).await?;
     let cluster = pick_cluster(&catalog.clusters, request.cluster.as_deref(), target)?;
-    pick_backup(cluster, request.zxid)
+    point::resolve(cluster, request.point)
 }
 
+/// Restores; `resolved(zxid, time)` hears the exact restore point once the replay has found it, before
+/// anything is written.
 pub async fn restore(
     target: &Target,
     request: &RestoreRequest,
     progress: &dyn Fn(u64),
+    resolved: &dyn Fn(i64, &str),
 ) -> Result<Restored, BackupError> {
     let started = std::time::Instant::now();
     if request.bump < 1 {
         return Err(BackupError::Refused(format!("--bump {} must be at least 1", request.bump)));
     }
-    refuse_unless_empty(&request.data_dir)?;
-    let manifest = plan(target, request).await?;
+    let plan = plan(target, request).await?;
+    let (tree, replayed) = rebuild(target, &plan, progress).await?;
+    let time = manifest::rfc3339_ms(tree.last_time());
+    resolved(tree.last_zxid(), &time);
     let mut restored = Restored {
         data_dir: request.data_dir.display().to_string(),
         from_target: target.display().to_string(),
-        from_cluster: manifest.cluster_id.clone(),
-        zxid: manifest.zxid,
-        time: manifest.time.clone(),
-        node_count: manifest.node_count,
+        from_cluster: plan.cluster_id.clone(),
+        zxid: tree.last_zxid(),
+        time,
+        base_zxid: plan.base_zxid(),
+        replayed,
+        node_count: tree.node_count() as u64,
         cluster_id: String::new(),
         last_zxid: 0,
         sessions_dropped: 0,
@@ -85,20 +98,55 @@ pub async fn restore(
         dry_run: request.dry_run,
         seconds: 0.0,
     };
-    if request.dry_run {
-        restored.seconds = started.elapsed().as_secs_f64();
-        return Ok(restored);
+    if !request.dry_run {
+        let staging = staging_dir(&request.data_dir)?;
+        let built =
+            build(&staging, tree, request, &mut restored).and_then(|()| move_into_place(&staging, &request.data_dir));
+        if built.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        built?;
     }
-    let tree = fetch_tree(target, &manifest, progress).await?;
-    let staging = staging_dir(&request.data_dir)?;
-    let built =
-        build(&staging, tree, request, &mut restored).and_then(|()| move_into_place(&staging, &request.data_dir));
-    if built.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    built?;
     restored.seconds = started.elapsed().as_secs_f64();
     Ok(restored)
+}
+
+/// The tree at the plan's restore point: its base, then the archived entries replayed over it.
+async fn rebuild(target: &Target, plan: &Plan, progress: &dyn Fn(u64)) -> Result<(DataTree, u64), BackupError> {
+    let mut tree = match &plan.base {
+        Some(manifest) => fetch_tree(target, manifest, progress).await?,
+        None => DataTree::new(),
+    };
+    let mut replayed = 0u64;
+    for segment in &plan.segments {
+        let key = segment.key(&plan.cluster_id);
+        let name = format!("{}/{key}", target.display());
+        let bytes = target.get(&key).await?;
+        let entries = segment::decode(&name, &bytes, segment)?;
+        for (index, payload) in entries {
+            if index <= tree.last_zxid() {
+                continue;
+            }
+            if index > plan.upto {
+                break;
+            }
+            let txn = tree.decode_entry(index, &payload).map_err(|e| BackupError::Damaged(format!("{name}: {e}")))?;
+            if plan.until_ms.is_some_and(|until| txn.time > until) {
+                return Ok((tree, replayed));
+            }
+            tree.apply(index, &txn);
+            replayed += 1;
+        }
+    }
+    if plan.until_ms.is_none() && tree.last_zxid() != plan.upto {
+        return Err(BackupError::Damaged(format!(
+            "the archive of cluster {} ends at zxid {}, short of {}",
+            plan.cluster_id,
+            tree.last_zxid(),
+            plan.upto
+        )));
+    }
+    Ok((tree, replayed))
 }
 
 fn pick_cluster<'c>(
@@ -106,7 +154,8 @@ fn pick_cluster<'c>(
     wanted: Option<&str>,
     target: &Target,
 ) -> Result<&'c ClusterBackups, BackupError> {
-    let with_backups: Vec<&ClusterBackups> = clusters.iter().filter(|c| !c.snapshots.is_empty()).collect();
+    let with_backups: Vec<&ClusterBackups> =
+        clusters.iter().filter(|c| !c.snapshots.is_empty() || !c.segments.is_empty()).collect();
     match (wanted, with_backups.as_slice()) {
         (Some(id), _) => with_backups.into_iter().find(|c| c.cluster_id == id).ok_or_else(|| {
             BackupError::Refused(format!("{} holds no complete backup of cluster {id}", target.display()))
@@ -118,26 +167,6 @@ fn pick_cluster<'c>(
             target.display(),
             many.iter().map(|c| c.cluster_id.as_str()).collect::<Vec<_>>().join(", ")
         ))),
-    }
-}
-
-/// The backup at exactly `zxid`, or the latest. Without archived logs, the restore points are exactly the
-/// snapshots' zxids.
-fn pick_backup(cluster: &ClusterBackups, zxid: Option<i64>) -> Result<Manifest, BackupError> {
-    let latest = cluster.snapshots.last().cloned();
-    match zxid {
-        None => {
-            latest.ok_or_else(|| BackupError::Refused(format!("cluster {} has no complete backup", cluster.cluster_id)))
-        }
-        Some(zxid) => cluster.snapshots.iter().find(|m| m.zxid == zxid).cloned().ok_or_else(|| {
-            let points: Vec<String> =
-                cluster.snapshots.iter().map(|m| format!("{} (0x{:x}, {})", m.zxid, m.zxid, m.time)).collect();
-            BackupError::Refused(format!(
-                "no restore point at zxid {zxid} (0x{zxid:x}) in cluster {}: it can be restored to {}",
-                cluster.cluster_id,
-                points.join(", ")
-            ))
-        }),
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use paddock_backup::manifest;
+use paddock_backup::point::Point;
 use paddock_backup::restore::{DEFAULT_BUMP, RestoreRequest};
 use paddock_backup::target::Target;
 
@@ -61,10 +63,13 @@ pub struct RestoreArgs {
     /// The cluster whose backup to restore, when the target holds several.
     #[arg(long, value_name = "ID")]
     cluster: Option<String>,
-    /// Restore the backup taken at exactly this zxid (decimal or 0x hex).
-    #[arg(long, value_name = "N", value_parser = parse_zxid, conflicts_with = "latest")]
+    /// Restore the state at exactly this zxid (decimal or 0x hex).
+    #[arg(long, value_name = "N", value_parser = parse_zxid, conflicts_with_all = ["latest", "time"])]
     zxid: Option<i64>,
-    /// Restore the latest backup (the default).
+    /// Restore the state at this moment: RFC 3339 with an offset or Z (2026-12-01T14:03:00+01:00).
+    #[arg(long, value_name = "TIME", value_parser = paddock_backup::point::parse_time, conflicts_with = "latest")]
+    time: Option<i64>,
+    /// Restore the latest state the target holds (the default).
     #[arg(long)]
     latest: bool,
     /// How far above the backup's zxid the restored cluster continues.
@@ -143,6 +148,15 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
                         m.zxid, m.zxid, m.time, m.node_count, size, m.digest
                     );
                 }
+                for range in &cluster.log_ranges {
+                    println!(
+                        "  log zxid {}..={}  {} .. {}  (any zxid in this range after a snapshot can be restored)",
+                        range.first, range.last, range.first_time, range.last_time
+                    );
+                }
+                for (first, last) in cluster.gaps() {
+                    println!("  GAP in the archived log: zxids {first}..={last} are missing");
+                }
                 for key in &cluster.incomplete {
                     println!("  incomplete (no manifest): {key}");
                 }
@@ -180,28 +194,43 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
 
 pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let target = Target::open(&args.from)?;
+    let point = match (args.zxid, args.time) {
+        (Some(zxid), _) => Point::Zxid(zxid),
+        (None, Some(ms)) => Point::Time(ms),
+        (None, None) => Point::Latest,
+    };
     let request = RestoreRequest {
         data_dir: args.data_dir,
         cluster: args.cluster,
-        zxid: if args.latest { None } else { args.zxid },
+        point,
         bump: args.bump,
         keep_sessions: args.keep_sessions,
         dry_run: args.dry_run,
     };
     let plan = paddock_backup::restore::plan(&target, &request).await?;
     if !args.json {
-        // Before anything is written: the point that will be restored.
+        let base = match &plan.base {
+            Some(m) => format!("the snapshot at zxid {} ({})", m.zxid, m.time),
+            None => "the start of the log".to_string(),
+        };
+        let until =
+            plan.until_ms.map(|ms| format!(" stamped at or before {}", manifest::rfc3339_ms(ms))).unwrap_or_default();
         eprintln!(
-            "restoring cluster {} at zxid {} (0x{:x}), {} UTC, into {}",
+            "restoring cluster {} from {base}, replaying {} archived segments up to zxid {}{until}, into {}",
             plan.cluster_id,
-            plan.zxid,
-            plan.zxid,
-            plan.time,
+            plan.segments.len(),
+            plan.upto,
             request.data_dir.display()
         );
     }
     let bar = bytes_bar("downloading", args.json);
-    let restored = paddock_backup::restore::restore(&target, &request, &|n| bar.set_position(n)).await;
+    let json = args.json;
+    let resolved = |zxid: i64, time: &str| {
+        if !json {
+            bar.suspend(|| eprintln!("restore point: zxid {zxid} (0x{zxid:x}), {time}"));
+        }
+    };
+    let restored = paddock_backup::restore::restore(&target, &request, &|n| bar.set_position(n), &resolved).await;
     bar.finish_and_clear();
     let restored = restored?;
     if args.json {

@@ -19,7 +19,9 @@ pub use snapshot::{
     write_snapshot_to_paced,
 };
 pub use wal::record::MAX_RECORD_PAYLOAD;
-pub use wal::{SegmentInfo, Wal, WalOptions, WalProblem, WalProblemKind, WalReport, check_wal, replay_dir};
+pub use wal::{
+    SegmentInfo, Wal, WalOptions, WalProblem, WalProblemKind, WalReport, check_wal, read_range_dir, replay_dir,
+};
 
 /// Where snapshots live inside ZooKeeper's `dataDir`: `<dataDir>/paddock/snap`.
 pub fn snap_dir(data_dir: &Path) -> PathBuf {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
 pub use check::{WalProblem, WalProblemKind, WalReport, check_wal};
-pub use readonly::replay_dir;
+pub use readonly::{read_range_dir, replay_dir};
 use scan::Scanned;
 use survey::Survey;
 

@@ -42,13 +42,13 @@ impl Wal {
             if segment.last_index.is_none_or(|last| last < from) {
                 continue;
             }
-            replay_segment(segment, from..end, &mut payload, &mut f)?;
+            replay_segment_range(segment, from..end, &mut payload, &mut f)?;
         }
         Ok(())
     }
 }
 
-fn replay_segment(
+pub(super) fn replay_segment_range(
     segment: &Segment,
     range: Range<u64>,
     payload: &mut Vec<u8>,

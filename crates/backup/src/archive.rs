@@ -1,0 +1,237 @@
+//! Continuous archiving: every durable log entry goes to the target, in order, as archived segments
+//! (`segment.rs`), at least every `interval` while there are unarchived entries; so the recovery point
+//! objective is that interval. Entries are read back from the server's WAL directory (read-only, and only
+//! up to what the server reports durable), never from memory: an archiver that falls behind catches up
+//! from disk, and the server must keep its segments until they are archived (`ArchiveStatus::archived`).
+//!
+//! Objects are written create-only and named by their zxid range: an archiver that restarts, or the next
+//! leader, lists what is there and continues after the last archived zxid, so there is neither a gap nor a
+//! conflicting object.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::BackupError;
+use crate::segment::{self, SegmentBuilder, SegmentName};
+use crate::target::Target;
+
+/// Where an archiver stands, shared with the server (retention, `mntr`, metrics).
+#[derive(Debug, Default)]
+pub struct ArchiveStatus {
+    /// The last zxid archived; 0 before the first (zxids start at 1).
+    archived: AtomicI64,
+    /// The last durable zxid the archiver has heard of.
+    durable: AtomicI64,
+    /// Unix time (ms) of the last successful upload; 0 before the first.
+    last_upload_ms: AtomicI64,
+    /// Unix time (ms) since which archived < durable (0 while caught up).
+    behind_since_ms: AtomicI64,
+    objects: AtomicU64,
+    bytes: AtomicU64,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl ArchiveStatus {
+    pub fn archived(&self) -> i64 {
+        self.archived.load(Ordering::Acquire)
+    }
+
+    /// Zxids durable here but not yet archived.
+    pub fn lag_zxids(&self) -> i64 {
+        (self.durable.load(Ordering::Acquire) - self.archived()).max(0)
+    }
+
+    /// How long the oldest unarchived entry has waited, in seconds (0 while caught up).
+    pub fn lag_seconds(&self) -> f64 {
+        match self.behind_since_ms.load(Ordering::Acquire) {
+            0 => 0.0,
+            since => (now_ms() - since).max(0) as f64 / 1000.0,
+        }
+    }
+
+    pub fn last_upload_ms(&self) -> i64 {
+        self.last_upload_ms.load(Ordering::Acquire)
+    }
+
+    pub fn objects(&self) -> u64 {
+        self.objects.load(Ordering::Acquire)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Acquire)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn heard(&self, durable: i64) {
+        self.durable.store(durable, Ordering::Release);
+        if durable > self.archived() {
+            let _ = self.behind_since_ms.compare_exchange(0, now_ms(), Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    fn uploaded(&self, last: i64, bytes: u64) {
+        self.archived.store(last, Ordering::Release);
+        self.last_upload_ms.store(now_ms(), Ordering::Release);
+        self.objects.fetch_add(1, Ordering::AcqRel);
+        self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let caught_up = last >= self.durable.load(Ordering::Acquire);
+        self.behind_since_ms.store(if caught_up { 0 } else { now_ms() }, Ordering::Release);
+    }
+
+    fn failed(&self, why: String) {
+        self.failures.fetch_add(1, Ordering::AcqRel);
+        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+    }
+}
+
+/// What an archiver archives and where.
+pub struct Archiver {
+    pub target: Target,
+    pub cluster_id: String,
+    /// The server's WAL directory (`<dataLogDir>/paddock/wal`).
+    pub wal_dir: PathBuf,
+    /// The longest an entry waits before it is archived.
+    pub interval: Duration,
+    pub status: Arc<ArchiveStatus>,
+}
+
+impl Archiver {
+    /// Archives until `durable` is closed: every entry up to the zxid it holds. Failures are counted,
+    /// reported in the status and retried at the next interval; they never stop the server.
+    pub async fn run(self, mut durable: watch::Receiver<i64>) {
+        let mut archived = loop {
+            match last_archived(&self.target, &self.cluster_id).await {
+                Ok(last) => break last,
+                Err(e) => {
+                    self.failure(format!("cannot list the archive: {e}"));
+                    if wait(&mut durable, self.interval).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        self.status.archived.store(archived, Ordering::Release);
+        info!(target = self.target.display(), archived, "archiving the log");
+        loop {
+            let upto = *durable.borrow_and_update();
+            self.status.heard(upto);
+            while archived < upto {
+                match self.upload_next(archived, upto).await {
+                    Ok(last) => archived = last,
+                    Err(e) => {
+                        self.failure(e.to_string());
+                        break;
+                    }
+                }
+            }
+            if wait(&mut durable, self.interval).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Uploads the entries after `archived`, up to `upto` and at most `segment::MAX_RAW_BYTES` of them, as
+    /// one object. Returns the last zxid it holds.
+    async fn upload_next(&self, archived: i64, upto: i64) -> Result<i64, BackupError> {
+        let wal_dir = self.wal_dir.clone();
+        let from = archived + 1;
+        let read = tokio::task::spawn_blocking(move || read_entries(&wal_dir, from, upto))
+            .await
+            .map_err(|e| BackupError::Source(format!("reading the log: {e}")))??;
+        let Some((name, bytes)) = read else { return Ok(archived) };
+        if name.first != from {
+            // The log no longer holds what follows the archive (purged past it): say so loudly; the
+            // archive has a gap that `backup list` names, and restores cannot cross it.
+            error!(
+                missing_from = from,
+                missing_to = name.first - 1,
+                "the archive has a gap: the log was purged before it was archived"
+            );
+        }
+        let size = bytes.len() as u64;
+        let key = name.key(&self.cluster_id);
+        if !self.target.put_new(&key, bytes).await? {
+            warn!(key, "an archived segment of this range is there already (another archiver): continuing after it");
+        }
+        self.status.uploaded(name.last, size);
+        Ok(name.last)
+    }
+
+    fn failure(&self, why: String) {
+        warn!(target = self.target.display(), "archiving failed (retrying): {why}");
+        self.status.failed(why);
+    }
+}
+
+/// Waits for the interval to pass (new durable entries are picked up at the next tick, so small writes are
+/// batched into one object per interval). `Err` once the server is gone.
+async fn wait(durable: &mut watch::Receiver<i64>, interval: Duration) -> Result<(), ()> {
+    tokio::time::sleep(interval).await;
+    if durable.has_changed().is_err() { Err(()) } else { Ok(()) }
+}
+
+/// The last zxid archived for `cluster` in `target` (0 when none).
+pub async fn last_archived(target: &Target, cluster: &str) -> Result<i64, BackupError> {
+    let objects = target.list(&format!("{cluster}/wal/")).await?;
+    Ok(objects.iter().filter_map(|(key, _)| SegmentName::parse(key)).map(|(_, n)| n.last).max().unwrap_or(0))
+}
+
+/// The entries `from..=upto` of the WAL in `dir` (from its first entry, if `from` was purged), cut at
+/// `MAX_RAW_BYTES`, as one object and its name. `None` when there is nothing to archive.
+fn read_entries(
+    dir: &std::path::Path,
+    from: i64,
+    upto: i64,
+) -> Result<Option<(SegmentName, bytes::Bytes)>, BackupError> {
+    let storage = |e: paddock_storage::StorageError| BackupError::Source(format!("reading the log to archive: {e}"));
+    let mut builder = SegmentBuilder::default();
+    let mut times = (0i64, 0i64);
+    let mut last_time = i64::MIN;
+    let mut read = |index: u64, payload: &[u8]| {
+        if builder.raw_len() >= segment::MAX_RAW_BYTES {
+            return Err(paddock_storage::StorageError::Corrupt(FULL.into()));
+        }
+        let time = paddock_tree::Txn::decode(payload, index as i64).map(|t| t.time).unwrap_or(last_time);
+        last_time = last_time.max(time);
+        if builder.is_empty() {
+            times.0 = last_time;
+        }
+        times.1 = last_time;
+        builder.push(index as i64, payload);
+        Ok(())
+    };
+    let start = match paddock_storage::read_range_dir(dir, from as u64, upto as u64 + 1, &mut read) {
+        Err(paddock_storage::StorageError::Gap { first, .. }) if first <= upto as u64 => {
+            paddock_storage::read_range_dir(dir, first, upto as u64 + 1, &mut read)
+        }
+        other => other,
+    };
+    match start {
+        Ok(()) => {}
+        Err(paddock_storage::StorageError::Corrupt(why)) if why == FULL => {}
+        Err(e) => return Err(storage(e)),
+    }
+    let Some((first, last, bytes)) = builder.finish()? else { return Ok(None) };
+    Ok(Some((SegmentName { first, last, first_time_ms: times.0, last_time_ms: times.1 }, bytes)))
+}
+
+/// Stops a read once an object is full (not an error).
+const FULL: &str = "archived segment full";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
