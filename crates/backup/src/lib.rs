@@ -11,6 +11,7 @@ pub mod create;
 pub mod datadir;
 pub mod manifest;
 pub mod point;
+pub mod prune;
 pub mod restore;
 pub mod segment;
 pub mod target;

@@ -177,6 +177,12 @@ impl Target {
     /// Every object under `prefix` (a key prefix ending in `/`, or empty for all), with its size, keys
     /// relative to the target's root, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, BackupError> {
+        Ok(self.list_meta(prefix).await?.into_iter().map(|(key, size, _)| (key, size)).collect())
+    }
+
+    /// [`Target::list`] with each object's last-modified time (ms since the Unix epoch, as the store
+    /// reports it: the file's mtime, or S3's `LastModified`): `(key, size, last_modified_ms)`, sorted.
+    pub async fn list_meta(&self, prefix: &str) -> Result<Vec<(String, u64, i64)>, BackupError> {
         let full = self.path(prefix.trim_end_matches('/'));
         let at = if prefix.is_empty() && self.root.is_empty() { None } else { Some(&full) };
         let mut listed = self.store.list(at);
@@ -185,7 +191,8 @@ impl Target {
         while let Some(meta) = listed.next().await {
             let meta = meta.map_err(|e| BackupError::Io(format!("cannot list {}: {e}", self.name(prefix))))?;
             let key = meta.location.as_ref();
-            objects.push((key.strip_prefix(&strip).unwrap_or(key).to_string(), meta.size));
+            let modified = meta.last_modified.timestamp_millis();
+            objects.push((key.strip_prefix(&strip).unwrap_or(key).to_string(), meta.size, modified));
         }
         objects.sort();
         Ok(objects)

@@ -50,6 +50,31 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the backups a retention policy does not keep, with the archived log only they needed, and
+    /// interrupted uploads. Keeps restore points: the newest --keep-last N backups of each cluster and
+    /// those taken within --keep-within, with every log segment they need. Nothing younger than --grace
+    /// is deleted.
+    Prune {
+        #[arg(long, value_name = "TARGET")]
+        target: String,
+        /// Keep the newest N complete backups of each cluster.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+        /// Keep every backup whose snapshot was taken within this of now: 500ms, 1s, 15m, 24h, 7d.
+        #[arg(long, value_name = "DURATION", value_parser = paddock_backup::prune::parse_duration)]
+        keep_within: Option<std::time::Duration>,
+        /// Delete no object younger than this (an upload may just have finished, a restore may be reading).
+        #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = paddock_backup::prune::parse_duration)]
+        grace: std::time::Duration,
+        /// Only this cluster (32 hex digits); every cluster in the target by default.
+        #[arg(long, value_name = "ID")]
+        cluster: Option<String>,
+        /// Print what would be deleted and why; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -188,6 +213,52 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(if verified.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        BackupCommand::Prune { target, keep_last, keep_within, grace, cluster, dry_run, json } => {
+            let target = Target::open(&target)?;
+            let policy = paddock_backup::prune::Policy { keep_last, keep_within, grace, cluster };
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let pruned = paddock_backup::prune::prune(&target, &policy, now_ms, dry_run).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pruned)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for cluster in &pruned.clusters {
+                for point in &cluster.kept {
+                    let why = point.reasons.join(", ");
+                    println!("keep cluster {} zxid {} ({}): {why}", cluster.cluster_id, point.zxid, point.time);
+                }
+                let id = &cluster.cluster_id;
+                if cluster.kept.is_empty() && cluster.backups > 0 {
+                    println!(
+                        "WARNING cluster {id}: the policy keeps none of its {} backups (all older than --keep-within?)",
+                        cluster.backups
+                    );
+                }
+                match cluster.log_kept_after {
+                    Some(zxid) => println!("keep cluster {id} archived log after zxid {zxid}"),
+                    None => println!("keep cluster {id} archived log whole: no backup of it stays"),
+                }
+            }
+            for object in &pruned.held {
+                println!("hold {} ({} bytes): {}", object.key, object.size, object.reason);
+            }
+            for object in &pruned.reported {
+                println!("PROBLEM {}: {}", object.key, object.reason);
+            }
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            for object in &pruned.deleted {
+                println!("{verb} {} ({} bytes): {}", object.key, object.size, object.reason);
+            }
+            let (count, bytes) = (pruned.deleted.len(), pruned.bytes_freed);
+            if dry_run {
+                println!("{}: dry run, would delete {count} objects ({bytes} bytes)", pruned.target);
+            } else {
+                println!("{}: deleted {count} objects, {bytes} bytes freed", pruned.target);
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,3 +1,4 @@
 //! The backup crate's integration tests: one binary (link time on 2 cores), a module per concern.
 
 mod pitr;
+mod prune;

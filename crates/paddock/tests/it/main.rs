@@ -2,6 +2,7 @@
 //! module per concern.
 
 mod backup;
+mod backup_prune;
 mod crash;
 mod durability;
 mod ensemble;
