@@ -70,7 +70,7 @@ pub async fn from_server(
     server: &str,
     auth: Option<&str>,
     target: &Target,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, BackupError> {
     let started = std::time::Instant::now();
     let url = format!("http://{server}/commands/backup");
@@ -129,7 +129,7 @@ pub async fn from_data_dir(
     data_dir: &Path,
     log_dir: Option<&Path>,
     target: &Target,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, BackupError> {
     let started = std::time::Instant::now();
     let cluster_id = datadir::read_cluster_id(data_dir)?;
@@ -158,7 +158,7 @@ async fn store(
     target: &Target,
     d: Described,
     stream: mpsc::Receiver<Result<Bytes, String>>,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
     started: std::time::Instant,
 ) -> Result<Created, BackupError> {
     let snapshot_key = manifest::snapshot_key(&d.cluster_id, d.zxid);

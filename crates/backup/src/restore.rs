@@ -35,6 +35,15 @@ pub struct RestoreRequest {
     pub bump: i64,
     pub keep_sessions: bool,
     pub dry_run: bool,
+    /// Restore as this member of a new ensemble (its Raft directory), rather than a standalone server.
+    pub member: Option<MemberSeed>,
+}
+
+/// A member of the ensemble being restored: its id and every `server.N` line of its zoo.cfg.
+#[derive(Clone, Debug)]
+pub struct MemberSeed {
+    pub my_id: u64,
+    pub members: std::collections::BTreeMap<u64, paddock_consensus::PeerNode>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,8 +80,8 @@ pub async fn plan(target: &Target, request: &RestoreRequest) -> Result<Plan, Bac
 pub async fn restore(
     target: &Target,
     request: &RestoreRequest,
-    progress: &dyn Fn(u64),
-    resolved: &dyn Fn(i64, &str),
+    progress: &(dyn Fn(u64) + Sync),
+    resolved: &(dyn Fn(i64, &str) + Sync),
 ) -> Result<Restored, BackupError> {
     let started = std::time::Instant::now();
     if request.bump < 1 {
@@ -99,11 +108,15 @@ pub async fn restore(
         seconds: 0.0,
     };
     if !request.dry_run {
+        let existed = request.data_dir.exists();
         let staging = staging_dir(&request.data_dir)?;
-        let built =
-            build(&staging, tree, request, &mut restored).and_then(|()| move_into_place(&staging, &request.data_dir));
+        let built = build(&staging, tree, request, &mut restored)
+            .and_then(|()| move_into_place(&staging, &request.data_dir, request.member.as_ref()));
         if built.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
+            if !existed {
+                let _ = std::fs::remove_dir(&request.data_dir);
+            }
         }
         built?;
     }
@@ -112,7 +125,11 @@ pub async fn restore(
 }
 
 /// The tree at the plan's restore point: its base, then the archived entries replayed over it.
-async fn rebuild(target: &Target, plan: &Plan, progress: &dyn Fn(u64)) -> Result<(DataTree, u64), BackupError> {
+async fn rebuild(
+    target: &Target,
+    plan: &Plan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(DataTree, u64), BackupError> {
     let mut tree = match &plan.base {
         Some(manifest) => fetch_tree(target, manifest, progress).await?,
         None => DataTree::new(),
@@ -170,23 +187,32 @@ fn pick_cluster<'c>(
     }
 }
 
-/// A destination that exists must be an empty directory: a restore never mixes with other data (and a
-/// running server's directory is never empty).
+/// A destination that exists may hold nothing but a `myid` file (ZooKeeper's members keep theirs in
+/// dataDir): a restore never mixes with other data, and a running server's directory is never that empty.
 fn refuse_unless_empty(dir: &Path) -> Result<(), BackupError> {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => match entries.next() {
-            None => Ok(()),
-            Some(_) => Err(BackupError::Refused(format!(
-                "{} is not empty: restore into a new or empty directory",
-                dir.display()
-            ))),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(BackupError::Refused(format!("cannot use {}: {e}", dir.display()))),
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(BackupError::Refused(format!("cannot use {}: {e}", dir.display()))),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| BackupError::Refused(format!("cannot list {}: {e}", dir.display())))?;
+        if entry.file_name() != "myid" {
+            return Err(BackupError::Refused(format!(
+                "{} is not empty (it holds {}): restore into a new or empty directory (a myid file may be there)",
+                dir.display(),
+                entry.file_name().to_string_lossy()
+            )));
+        }
     }
+    Ok(())
 }
 
-async fn fetch_tree(target: &Target, manifest: &Manifest, progress: &dyn Fn(u64)) -> Result<DataTree, BackupError> {
+async fn fetch_tree(
+    target: &Target,
+    manifest: &Manifest,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<DataTree, BackupError> {
     let entry = manifest
         .snapshot()
         .ok_or_else(|| BackupError::Damaged(format!("the manifest of zxid {} lists no snapshot", manifest.zxid)))?;
@@ -205,19 +231,18 @@ async fn fetch_tree(target: &Target, manifest: &Manifest, progress: &dyn Fn(u64)
     Ok(tree)
 }
 
+/// `DIR/.restoring-<pid>`: the restore is built in its `paddock` directory, which becomes `DIR/paddock`
+/// in one rename.
 fn staging_dir(data_dir: &Path) -> Result<PathBuf, BackupError> {
-    let name = data_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "data".into());
-    let parent = data_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| BackupError::Refused(format!("cannot create {}: {e}", parent.display())))?;
-    let staging = parent.join(format!(".{name}.restoring-{}", std::process::id()));
+    let staging = data_dir.join(format!(".restoring-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)
         .map_err(|e| BackupError::Refused(format!("cannot create {}: {e}", staging.display())))?;
     Ok(staging)
 }
 
-/// Applies the bump and the session closes, then writes the snapshot and a new cluster id into `staging`.
+/// Applies the bump and the session closes, then writes the snapshot (a member's: its Raft snapshot) and
+/// a new cluster id into `staging`.
 fn build(
     staging: &Path,
     mut tree: DataTree,
@@ -238,27 +263,60 @@ fn build(
         restored.sessions_dropped = sessions.len();
         restored.ephemerals_dropped = before - tree.ephemerals_count();
     }
+    let tree = match &request.member {
+        Some(member) => {
+            let raft_dir = paddock_storage::wal_dir(staging).with_file_name("raft");
+            paddock_consensus::seed_member(&raft_dir, tree, &member.members)
+                .map_err(|e| BackupError::Io(format!("cannot write the member's Raft snapshot: {e}")))?
+        }
+        None => {
+            let header = datadir::header_of(&tree);
+            paddock_storage::write_snapshot(&paddock_storage::snap_dir(staging), &header, |w| tree.write_snapshot(w))
+                .map_err(|e| BackupError::Io(format!("cannot write the restored snapshot: {e}")))?;
+            tree
+        }
+    };
     restored.last_zxid = tree.last_zxid();
     restored.node_count = tree.node_count() as u64;
-    let snap_dir = paddock_storage::snap_dir(staging);
-    let header = datadir::header_of(&tree);
-    paddock_storage::write_snapshot(&snap_dir, &header, |w| tree.write_snapshot(w))
-        .map_err(|e| BackupError::Io(format!("cannot write the restored snapshot: {e}")))?;
     let cluster_id = paddock_storage::cluster_id::load_or_create(staging)
         .map_err(|e| BackupError::Io(format!("cannot write the new cluster id: {e}")))?;
     restored.cluster_id = cluster_id.to_string();
     Ok(())
 }
 
-/// Renames the finished directory over the destination (absent, or an empty directory).
-fn move_into_place(staging: &Path, data_dir: &Path) -> Result<(), BackupError> {
-    refuse_unless_empty(data_dir)?;
-    std::fs::rename(staging, data_dir)
-        .map_err(|e| BackupError::Io(format!("cannot move the restored data into {}: {e}", data_dir.display())))?;
-    if let Some(parent) = data_dir.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(dir) = std::fs::File::open(parent)
-    {
+/// Renames the finished `paddock` directory into the destination, then writes a member's `myid` if the
+/// destination had none.
+fn move_into_place(staging: &Path, data_dir: &Path, member: Option<&MemberSeed>) -> Result<(), BackupError> {
+    // A `paddock` directory that appeared meanwhile makes the rename fail: nothing is mixed.
+    let target = data_dir.join("paddock");
+    std::fs::rename(staging.join("paddock"), &target)
+        .map_err(|e| BackupError::Io(format!("cannot move the restored data into {}: {e}", target.display())))?;
+    let _ = std::fs::remove_dir_all(staging);
+    if let Some(member) = member {
+        let myid = data_dir.join("myid");
+        match std::fs::read_to_string(&myid) {
+            Ok(text) if text.trim() == member.my_id.to_string() => {}
+            Ok(text) => {
+                return Err(BackupError::Refused(format!(
+                    "{} says {}, but this member is server.{}",
+                    myid.display(),
+                    text.trim(),
+                    member.my_id
+                )));
+            }
+            Err(_) => write_durably(&myid, format!("{}\n", member.my_id).as_bytes())?,
+        }
+    }
+    if let Ok(dir) = std::fs::File::open(data_dir) {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| BackupError::Io(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
 }

@@ -107,7 +107,7 @@ impl Target {
         &self,
         key: &str,
         mut source: mpsc::Receiver<Result<Bytes, String>>,
-        progress: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Written, BackupError> {
         let name = self.name(key);
         let upload = self

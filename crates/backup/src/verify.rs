@@ -32,7 +32,7 @@ pub struct Problem {
 
 /// Verifies everything in `target`. Problems are reported, not returned as errors; an error means the
 /// target itself could not be read.
-pub async fn verify(target: &Target, progress: &dyn Fn(u64)) -> Result<Verified, BackupError> {
+pub async fn verify(target: &Target, progress: &(dyn Fn(u64) + Sync)) -> Result<Verified, BackupError> {
     let catalog = catalog::read(target).await?;
     let mut verified = Verified { target: target.display().to_string(), sound: 0, bytes_read: 0, problems: Vec::new() };
     for cluster in &catalog.clusters {
@@ -121,7 +121,7 @@ async fn replay_range(
 async fn check_backup(
     target: &Target,
     manifest: &Manifest,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
     bytes_read: &mut u64,
 ) -> Result<(), (String, String)> {
     let Some(entry) = manifest.snapshot() else {
@@ -156,7 +156,7 @@ pub(crate) async fn fetch_checked(
     key: &str,
     size: u64,
     sha256: &str,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
     bytes_read: &mut u64,
 ) -> Result<tempfile::NamedTempFile, String> {
     let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;

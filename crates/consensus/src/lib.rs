@@ -12,6 +12,7 @@ mod log_store;
 mod meta;
 pub mod network;
 pub mod replica;
+mod seed;
 mod snapshot_dir;
 mod state_machine;
 pub mod transport;
@@ -25,5 +26,6 @@ pub use failpoint::set_failpoint_scope;
 pub use log_store::{LogFlush, LogReader, LogStore, WriterExit};
 /// openraft itself, for the server's wiring (config, network traits, errors) until that moves in here.
 pub use openraft;
+pub use seed::seed_member;
 pub use state_machine::{Snapshot, SnapshotBuilder, SnapshotBytes, StateMachine, TreeHandle};
 pub use types::{ApplyReply, Entry, LogId, Membership, PeerNode, Raft, TxnBytes, TypeConfig, Vote, log_id, term_of};

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use paddock_backup::manifest;
 use paddock_backup::point::Point;
-use paddock_backup::restore::{DEFAULT_BUMP, RestoreRequest};
+use paddock_backup::restore::{DEFAULT_BUMP, MemberSeed, RestoreRequest};
 use paddock_backup::target::Target;
 
 #[derive(Subcommand)]
@@ -82,9 +82,15 @@ pub struct RestoreArgs {
     /// The target holding the backups.
     #[arg(long, value_name = "TARGET")]
     from: String,
-    /// The data directory to create (it must not exist, or be empty).
-    #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
+    /// The data directory to restore into: it must not exist, or hold nothing but a myid file. Defaults to
+    /// the dataDir of --config.
+    #[arg(long, value_name = "DIR", required_unless_present = "config")]
+    data_dir: Option<PathBuf>,
+    /// The zoo.cfg of the server that will run on the restored data. With server.N lines (and a myid in the
+    /// data directory, or the --data-dir given), this server is restored as that member of a new ensemble:
+    /// restore every member from the same backup to the same point, then start them.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The cluster whose backup to restore, when the target holds several.
     #[arg(long, value_name = "ID")]
     cluster: Option<String>,
@@ -270,8 +276,10 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         (None, Some(ms)) => Point::Time(ms),
         (None, None) => Point::Latest,
     };
+    let (data_dir, member) = destination(args.config.as_deref(), args.data_dir)?;
     let request = RestoreRequest {
-        data_dir: args.data_dir,
+        data_dir,
+        member,
         cluster: args.cluster,
         point,
         bump: args.bump,
@@ -322,6 +330,31 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The directory to restore into and, for a member of an ensemble, who it is and who the others are.
+fn destination(
+    config: Option<&std::path::Path>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, Option<MemberSeed>)> {
+    let Some(path) = config else {
+        let dir = data_dir
+            .ok_or_else(|| anyhow::anyhow!("name the directory to restore into: --data-dir DIR or --config zoo.cfg"))?;
+        return Ok((dir, None));
+    };
+    let (mut config, _warnings) = paddock_server::ServerConfig::load(path)?;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    let Some(ensemble) = config.ensemble()? else { return Ok((config.data_dir, None)) };
+    if config.log_dir() != config.data_dir.as_path() {
+        anyhow::bail!(
+            "{}: restoring a member whose dataLogDir differs from its dataDir is not supported yet",
+            path.display()
+        );
+    }
+    let members = ensemble.servers.iter().map(|(id, server)| (*id, server.peer_node())).collect();
+    Ok((config.data_dir, Some(MemberSeed { my_id: ensemble.my_id, members })))
 }
 
 /// A byte counter on a terminal; hidden with `--json` or when stderr is not a terminal.

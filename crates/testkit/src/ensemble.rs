@@ -40,6 +40,11 @@ impl Member {
         &self.process.data_dir
     }
 
+    /// Its zoo.cfg: every `server.N` line of the ensemble.
+    pub fn config_path(&self) -> &Path {
+        self.process.config_path()
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
     }

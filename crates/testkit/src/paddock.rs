@@ -45,6 +45,13 @@ impl PaddockProcess {
         Self::launch(None, extra_cfg)
     }
 
+    /// [`PaddockProcess::start_with`] with environment variables for the server process from its first start
+    /// on (e.g. `AWS_ENDPOINT` for an `s3://` backup target); [`PaddockProcess::set_env`] changes them later.
+    pub fn start_with_env(extra_cfg: &[(&str, &str)], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::launch_env(None, None, IpAddr::V4(Ipv4Addr::LOCALHOST), free_port(), extra_cfg, env)
+    }
+
     /// Starts a server on an existing (or to-be-created) data dir that outlives this value, e.g. to
     /// restart on the data an earlier process left behind.
     pub fn start_in(data_dir: &Path, extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
@@ -75,6 +82,11 @@ impl PaddockProcess {
     }
 
     /// Everything every run of this server logged so far (runs are separated by marker lines).
+    /// The zoo.cfg it runs with (its client port and data dir are given on the command line instead).
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     pub fn log(&self) -> String {
         read_log(&self.log)
     }
@@ -130,6 +142,17 @@ impl PaddockProcess {
         port: u16,
         extra_cfg: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::launch_env(data_dir, namespace, host, port, extra_cfg, Vec::new())
+    }
+
+    fn launch_env(
+        data_dir: Option<&Path>,
+        namespace: Option<&str>,
+        host: IpAddr,
+        port: u16,
+        extra_cfg: &[(&str, &str)],
+        env: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
         let binary = paddock_binary()?;
         let dir = tempfile::Builder::new().prefix("paddock-").tempdir().context("cannot create a temp dir")?;
         let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
@@ -146,20 +169,9 @@ impl PaddockProcess {
         ];
         write_config(&config, &defaults, extra_cfg)?;
         let log = dir.path().join("paddock.log");
-        let child = spawn_ready(&binary, &config, &Place { namespace, host, port }, &data_dir, &log, &[])?;
+        let child = spawn_ready(&binary, &config, &Place { namespace, host, port }, &data_dir, &log, &env)?;
         let namespace = namespace.map(str::to_owned);
-        Ok(PaddockProcess {
-            port,
-            data_dir,
-            host,
-            namespace,
-            binary,
-            config,
-            log,
-            env: Vec::new(),
-            child: Some(child),
-            _dir: dir,
-        })
+        Ok(PaddockProcess { port, data_dir, host, namespace, binary, config, log, env, child: Some(child), _dir: dir })
     }
 }
 

@@ -89,6 +89,7 @@ async fn restored_tree(target: &Target, point: Point, dir: &std::path::Path) -> 
         bump: 1 << 32,
         keep_sessions: true,
         dry_run: false,
+        member: None,
     };
     restore(target, &request, &|_| {}, &|_, _| {}).await.map_err(|e| e.to_string())?;
     let snapshots = paddock_storage::list_snapshots(&paddock_storage::snap_dir(dir)).expect("restored snapshot");

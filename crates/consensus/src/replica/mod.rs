@@ -8,7 +8,7 @@
 //! "failed".
 
 mod failover;
-mod proxy;
+pub(crate) mod proxy;
 mod reconfig;
 mod standing;
 

@@ -290,3 +290,123 @@ async fn bad_input_gets_one_line_naming_it_and_writes_nothing() {
     assert!(!fresh.exists(), "a refused restore wrote {}", fresh.display());
     assert_eq!(std::fs::read_dir(&occupied).expect("list").count(), 1, "a refused restore touched the occupied dir");
 }
+
+/// The README's rebuild of a 3-server ensemble: every member is restored from the same backup (its zoo.cfg
+/// and myid name it), then started; they elect a leader among themselves and serve the backup's tree, with
+/// `/zookeeper/config` listing the new ensemble.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_server_ensemble_is_rebuilt_from_one_backup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("target");
+    let created = one_backup(&target).await;
+    let t = target.to_str().expect("utf-8");
+
+    let mut ensemble = paddock_testkit::Ensemble::start(3, 0).expect("ensemble starts");
+    for i in 0..3 {
+        ensemble.terminate(i).expect("stop the member");
+        let data = ensemble.members[i].data_dir().to_path_buf();
+        for entry in std::fs::read_dir(&data).expect("list").flatten() {
+            if entry.file_name() != "myid" {
+                let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+            }
+        }
+        let config = ensemble.members[i].config_path().to_str().expect("utf-8").to_string();
+        let restored = paddock_json(
+            &["restore", "--from", t, "--config", &config, "--data-dir", data.to_str().expect("utf-8")],
+            &[],
+        );
+        assert_eq!(restored["zxid"], created["zxid"]);
+    }
+    for i in 0..3 {
+        ensemble.restart(i).expect("start the restored member");
+    }
+    tokio::task::block_in_place(|| ensemble.leader()).expect("the restored members elect a leader");
+    tokio::task::block_in_place(|| ensemble.converged()).expect("one digest");
+    for member in &ensemble.members {
+        let client = connect(&member.addr()).await;
+        assert_eq!(client.get_data("/d7").await.expect("read").0, b"data", "on {}", member.addr());
+    }
+    let client = connect(&ensemble.connect_string()).await;
+    let (stat, _) = client.create("/after-rebuild", b"", &persistent()).await.expect("a write");
+    assert!(stat.czxid > created["zxid"].as_i64().expect("zxid") + (1 << 32), "zxids continue above the bump");
+    let (config, _) = client.get_data("/zookeeper/config").await.expect("config");
+    let config = String::from_utf8_lossy(&config);
+    assert_eq!(config.lines().filter(|l| l.starts_with("server.")).count(), 3, "{config}");
+}
+
+/// kazoo, as a user's application runs it: connected to the old server with a connect string that also
+/// names the server to be restored, it keeps working once the old server is gone and the restored one
+/// serves (a new session, since sessions are dropped by default; its lastZxidSeen from the old cluster is
+/// accepted thanks to the bump).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kazoo_client_of_the_old_server_carries_on_with_the_restored_one() {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-test-deps", python.display());
+    let (mut old, admin) = server_with_admin();
+    let new_port = free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ready, go) = (dir.path().join("ready"), dir.path().join("go"));
+    let script = format!(
+        r#"
+import json, os, sys, time
+from kazoo.client import KazooClient
+from kazoo.retry import KazooRetry
+def wait_for(path):
+    deadline = time.time() + 120
+    while not os.path.exists(path):
+        assert time.time() < deadline, "no " + path
+        time.sleep(0.05)
+states = []
+zk = KazooClient(hosts="{old},127.0.0.1:{new_port}", timeout=10.0,
+                 connection_retry=KazooRetry(max_tries=-1, max_delay=0.5), command_retry=KazooRetry(max_tries=-1, max_delay=0.5))
+zk.add_listener(lambda s: states.append(str(s)))
+zk.start(timeout=30)
+zk.create("/kazoo-app", b"before")
+for i in range(20):
+    zk.create("/kazoo-app/item-", b"x", sequence=True)
+open("{ready}", "w").close()
+wait_for("{go}")
+data, stat = zk.retry(zk.get, "/kazoo-app")
+zk.retry(zk.create, "/kazoo-app/item-", b"after", sequence=True)
+children = zk.retry(zk.get_children, "/kazoo-app")
+print(json.dumps({{"data": data.decode(), "children": len(children), "czxid_after": zk.exists("/kazoo-app/" + max(children)).czxid, "states": states}}))
+zk.stop()
+"#,
+        old = old.addr(),
+        ready = ready.display(),
+        go = go.display(),
+    );
+    let child = Command::new(&python)
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready.exists() {
+        assert!(std::time::Instant::now() < deadline, "the kazoo client never got going");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let target = dir.path().join("target");
+    let t = target.to_str().expect("utf-8").to_string();
+    let created = tokio::task::spawn_blocking({
+        let (admin, t) = (admin.clone(), t.clone());
+        move || paddock_json(&["backup", "create", "--server", &admin, "--auth", "ip", "--to", &t], &[])
+    })
+    .await
+    .expect("backup");
+    old.kill9();
+    let data = dir.path().join("restored");
+    paddock_json(&["restore", "--from", &t, "--data-dir", data.to_str().expect("utf-8")], &[]);
+    let mut restored = PaddockProcess::start_on(new_port, &data, &[]).expect("the restored server starts");
+    std::fs::write(&go, b"").expect("go");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("python");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the kazoo client failed:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the client's report");
+    assert_eq!(report["data"], "before");
+    assert_eq!(report["children"], 21, "{report}");
+    assert!(report["czxid_after"].as_i64() > created["zxid"].as_i64(), "{report}");
+    assert!(report["states"].to_string().contains("LOST"), "a new session after the restore: {report}");
+    restored.terminate().expect("stop");
+}
