@@ -154,24 +154,44 @@ impl Target {
         got.bytes().await.map_err(|e| read_error(&name, e))
     }
 
-    /// Streams an object chunk by chunk into `sink`, returning its size and SHA-256.
+    /// Streams an object chunk by chunk into `sink`, in order, returning its size and SHA-256. An object of
+    /// more than one part is fetched as ranges of `PART_BYTES`, `PARTS_IN_FLIGHT` at a time (a restore's
+    /// download is as parallel as a backup's upload); memory stays at that many parts.
     pub async fn download(
         &self,
         key: &str,
         mut sink: impl FnMut(&[u8]) -> Result<(), BackupError>,
     ) -> Result<Written, BackupError> {
         let name = self.name(key);
-        let got = self.store.get(&self.path(key)).await.map_err(|e| read_error(&name, e))?;
-        let mut stream = got.into_stream();
+        let path = self.path(key);
+        let size = self.store.head(&path).await.map_err(|e| read_error(&name, e))?.size;
         let mut hash = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| read_error(&name, e))?;
-            hash.update(&chunk);
-            size += chunk.len() as u64;
-            sink(&chunk)?;
+        let mut read = 0u64;
+        let mut consume = |chunk: &[u8]| {
+            hash.update(chunk);
+            read += chunk.len() as u64;
+            sink(chunk)
+        };
+        if size <= PART_BYTES as u64 {
+            let got = self.store.get(&path).await.map_err(|e| read_error(&name, e))?;
+            let mut stream = got.into_stream();
+            while let Some(chunk) = stream.next().await {
+                consume(&chunk.map_err(|e| read_error(&name, e))?)?;
+            }
+        } else {
+            let ranges = (0..size).step_by(PART_BYTES).map(|start| start..(start + PART_BYTES as u64).min(size));
+            let store = &self.store;
+            let mut parts = futures_util::stream::iter(ranges)
+                .map(|range| {
+                    let path = path.clone();
+                    async move { store.get_range(&path, range).await }
+                })
+                .buffered(PARTS_IN_FLIGHT);
+            while let Some(part) = parts.next().await {
+                consume(&part.map_err(|e| read_error(&name, e))?)?;
+            }
         }
-        Ok(Written { size, sha256: hex(&hash.finalize()) })
+        Ok(Written { size: read, sha256: hex(&hash.finalize()) })
     }
 
     /// Every object under `prefix` (a key prefix ending in `/`, or empty for all), with its size, keys

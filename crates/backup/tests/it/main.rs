@@ -2,3 +2,4 @@
 
 mod pitr;
 mod prune;
+mod target;
