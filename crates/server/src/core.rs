@@ -221,6 +221,8 @@ pub struct Core {
     pub snapshots: Option<Snapshots>,
     /// The state digest every [`DIGEST_LOG_INTERVAL`] zxids, newest last (`hash`, as ZooKeeper's digest log).
     pub digest_log: VecDeque<(i64, u64)>,
+    /// Where the last durable zxid goes after each committed batch (the archiver, standalone only).
+    durable: Option<tokio::sync::watch::Sender<i64>>,
 }
 
 /// Handshakes that may wait at once for this member to catch up with their client ([`Core::may_park`]): a
@@ -276,7 +278,14 @@ impl Core {
             started: Instant::now(),
             snapshots: None,
             digest_log: VecDeque::new(),
+            durable: None,
         }
+    }
+
+    /// Reports the tree's last zxid to `durable` after each batch of committed entries is applied: a
+    /// standalone server's committed entries are fsynced, so the archiver may read them from the log.
+    pub(crate) fn report_durable_to(&mut self, durable: tokio::sync::watch::Sender<i64>) {
+        self.durable = Some(durable);
     }
 
     /// Runs until `msgs` closes (every sender, including the listener, is gone).
@@ -714,6 +723,9 @@ impl Core {
             LogEvent::Committed(entries) => {
                 for entry in entries {
                     self.apply(entry)?;
+                }
+                if let Some(durable) = &self.durable {
+                    durable.send_replace(self.tree.last_zxid());
                 }
             }
             LogEvent::Failed { error } => self.fail_waiting(&error),

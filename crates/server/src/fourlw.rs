@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use paddock_proto::display::{java_date, java_double};
 
 use crate::Shared;
+use crate::archiving::ArchiveView;
 use crate::config::{Ensemble, QuorumSettings, Role as MemberRole};
 use crate::core::{Conn, Core};
 use crate::log::ServerRole;
@@ -38,7 +39,10 @@ pub async fn run(cmd: &str, asker: Option<SocketAddr>, shared: &Arc<Shared>) -> 
         "cons" => shared.inspect(move |core| cons(core, asker)).await,
         "crst" => shared.inspect(crst).await,
         "srst" => shared.inspect(srst).await,
-        "mntr" => shared.inspect(mntr).await,
+        "mntr" => {
+            let archive = shared.archive.clone();
+            shared.inspect(move |core| mntr(core, archive.as_ref())).await
+        }
         "wchs" => shared.inspect(wchs).await,
         "wchc" => shared.inspect(wchc).await,
         "wchp" => shared.inspect(wchp).await,
@@ -152,10 +156,11 @@ fn srst(core: &mut Core) -> String {
     "Server stats reset.\n".to_string()
 }
 
-/// `mntr`: tab-separated `key value` lines; the asking connection counts as alive.
-fn mntr(core: &mut Core) -> String {
+/// `mntr`: tab-separated `key value` lines; the asking connection counts as alive. The archive's lines
+/// (`zk_paddock_archive_*`) come last, when archiving is on.
+fn mntr(core: &mut Core, archive: Option<&ArchiveView>) -> String {
     let mut out = String::new();
-    for (key, value) in monitor::mntr(core, 1) {
+    for (key, value) in monitor::mntr(core, 1).into_iter().chain(archive.map(ArchiveView::mntr).unwrap_or_default()) {
         let _ = writeln!(out, "{key}\t{value}");
     }
     out

@@ -3,6 +3,7 @@
 //! back, in order.
 
 pub mod admin;
+pub mod archiving;
 mod auth;
 pub mod check;
 pub mod config;
@@ -34,6 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use crate::archiving::{ArchiveView, Archiving};
 pub use crate::config::ServerConfig;
 use crate::core::{Core, CoreMsg};
 use crate::log::{LogEvent, MemoryLog, ReplicatedLog};
@@ -51,6 +53,8 @@ pub struct Shared {
     pub trace_mask: std::sync::atomic::AtomicI64,
     /// The data directory's cluster id (`cluster_id`); `None` for a server that keeps its data in memory.
     pub cluster_id: Option<ClusterId>,
+    /// Continuous archiving's state (`paddock.backup.target`), read-only; `None` when archiving is off.
+    pub archive: Option<ArchiveView>,
 }
 
 /// ZooTrace's default text trace mask, what `gtmk` reports until `stmk` changes it.
@@ -64,6 +68,7 @@ impl Shared {
             per_ip: Mutex::new(HashMap::new()),
             trace_mask: DEFAULT_TRACE_MASK.into(),
             cluster_id: None,
+            archive: None,
         }
     }
 
@@ -86,6 +91,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
     /// A member of an ensemble: its Raft node, and the lock on its data directory.
     member: Option<(Arc<paddock_consensus::replica::Replica<ensemble::CoreOwner>>, Vec<persist::DirLock>)>,
+    /// Tasks that run beside the server (retention, archiving), stopped at shutdown.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -95,6 +102,11 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        // Archived objects are written create-only and whole: an upload cut off here is never visible, and
+        // the next start continues after the last archived zxid.
+        for task in self.background.drain(..) {
+            task.abort();
+        }
         if let Some((replica, _locks)) = self.member.take() {
             replica.shutdown().await;
         }
@@ -114,8 +126,16 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     let ensemble = config.ensemble()?;
     refuse_other_mode_data(&config, ensemble.is_some())?;
     if let Some(ensemble) = ensemble {
+        if config.backup.target.is_some() {
+            warn!(
+                "{} is set, but archiving in ensembles is not built yet: this member archives nothing",
+                archiving::TARGET_KEY
+            );
+        }
         return start_member(config, ensemble).await;
     }
+    // A target that cannot be used stops the start before anything is recovered or locked.
+    let target = archiving::open_target(&config)?;
     let recover_config = config.clone();
     let recovered = tokio::task::spawn_blocking(move || persist::recover(&recover_config))
         .await
@@ -124,13 +144,20 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
     let durable = recovered.tree.last_zxid();
     let wal_log = persist::WalLog::start(recovered.wal, recovered.locks, durable, events_tx)
         .context("cannot start the log writer thread")?;
-    let retention = retention::Retention::new(&config, wal_log.purger());
+    let archiving = target.map(|target| Archiving::new(&config, target, recovered.cluster_id, durable));
+    let view = archiving.as_ref().map(|(archiving, _)| archiving.view());
+    let retention = retention::Retention::new(&config, wal_log.purger(), view.clone());
     let snapshots =
         Snapshots::new(persist::snap_dir(&config), config.snap_count, config.snapshot_pace, recovered.snapshot_zxid);
-    let on_disk = Durable { snapshots: Some(snapshots), cluster_id: Some(recovered.cluster_id) };
-    let server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, on_disk, None).await?;
+    let (archiving, durable_tx) = archiving.unzip();
+    let on_disk =
+        Durable { snapshots: Some(snapshots), cluster_id: Some(recovered.cluster_id), archive: durable_tx.zip(view) };
+    let mut server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, on_disk, None).await?;
     if let Some(retention) = retention {
-        tokio::spawn(retention.run());
+        server.background.push(tokio::spawn(retention.run()));
+    }
+    if let Some(archiving) = archiving {
+        server.background.extend(archiving.spawn(server.shared.clone()));
     }
     Ok(server)
 }
@@ -194,7 +221,7 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
         .read_only_enabled
         .then(|| std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000))));
     let member = Member { node_id: ensemble.my_id, caught_up: gate };
-    let on_disk = Durable { snapshots: None, cluster_id: Some(cluster_id) };
+    let on_disk = Durable { snapshots: None, cluster_id: Some(cluster_id), archive: None };
     let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, on_disk, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
     tokio::spawn(open_when_recovered(replica.clone(), caught_up, read_only_after, recovered_tx));
@@ -244,11 +271,13 @@ pub async fn start_with(
 }
 
 /// What a server with a data directory adds: its snapshots (standalone only; a member's belong to its Raft
-/// node) and the directory's cluster id.
+/// node), the directory's cluster id, and continuous archiving (standalone only): where the core reports
+/// each durable zxid, and the archive's state for introspection.
 #[derive(Default)]
 struct Durable {
     snapshots: Option<Snapshots>,
     cluster_id: Option<ClusterId>,
+    archive: Option<(tokio::sync::watch::Sender<i64>, ArchiveView)>,
 }
 
 /// What a member of an ensemble adds to a server: its id in its proposals (a standalone server's is 1), and
@@ -274,7 +303,8 @@ async fn start_inner(
     let _ = metrics::handle();
     let config = Arc::new(config);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let shared = Arc::new(Shared { cluster_id: durable.cluster_id, ..Shared::new(config.clone(), core_tx) });
+    let (durable_tx, archive) = durable.archive.unzip();
+    let shared = Arc::new(Shared { cluster_id: durable.cluster_id, archive, ..Shared::new(config.clone(), core_tx) });
     let node_id = member.as_ref().map_or(1, |m| m.node_id);
     let is_member = member.is_some();
     let gate = member.map(|m| m.caught_up);
@@ -283,6 +313,9 @@ async fn start_inner(
         core.join_ensemble();
     }
     core.snapshots = durable.snapshots;
+    if let Some(durable_tx) = durable_tx {
+        core.report_durable_to(durable_tx);
+    }
     let core_task = tokio::spawn(core.run(core_rx, log_events));
     let admin = admin::start(shared.clone()).await?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
@@ -309,7 +342,7 @@ async fn start_inner(
         }
         let _ = core_task.await;
     });
-    Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task, member: None })
+    Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task, member: None, background: Vec::new() })
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
-use paddock_storage::{SnapshotHeader, Wal, WalOptions};
+use paddock_storage::{SegmentInfo, SnapshotHeader, Wal, WalOptions};
 use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
@@ -222,6 +222,8 @@ enum WalCmd {
     Resume,
     /// Delete sealed segments entirely below this index (retention).
     PurgeBefore(u64),
+    /// Describe the segments (retention, to weigh what is not archived yet).
+    Segments(tokio::sync::oneshot::Sender<Vec<SegmentInfo>>),
 }
 
 /// A [`ReplicatedLog`] of one: the write-ahead log. Proposals go to a dedicated thread, which gives each the
@@ -270,6 +272,14 @@ impl WalPurger {
     pub fn purge_before(&self, index: u64) {
         let _ = self.tx.send(WalCmd::PurgeBefore(index));
     }
+
+    /// The log's segments as the writer thread knows them (bytes of data, not of preallocated space);
+    /// `None` once the writer is gone.
+    pub async fn segments(&self) -> Option<Vec<SegmentInfo>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(WalCmd::Segments(tx)).ok()?;
+        rx.await.ok()
+    }
 }
 
 /// After a failed write or fsync the writer must not append again until the core has failed every proposal
@@ -313,6 +323,9 @@ impl WalWriter {
                 self.state = if self.repair() { WriterState::Healthy } else { WriterState::Broken };
             }
             WalCmd::PurgeBefore(index) => purge_segments(&mut self.wal, index),
+            WalCmd::Segments(reply) => {
+                let _ = reply.send(self.wal.segments());
+            }
             WalCmd::Append(_) if self.state == WriterState::AwaitingResume => {}
             WalCmd::Append(payload) => {
                 if self.state == WriterState::Broken && !self.repair() {

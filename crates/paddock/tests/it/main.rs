@@ -1,6 +1,7 @@
 //! End-to-end tests of the `paddock` binary as users run it: one test binary (link time on 2 cores), a
 //! module per concern.
 
+mod archive;
 mod backup;
 mod backup_prune;
 mod crash;

@@ -72,7 +72,7 @@ fn local(state: &AdminState, primary: &str, kwargs: &HashMap<String, String>) ->
 /// Commands answered from the core's state; `None` when the core does not answer.
 async fn from_core(state: &AdminState, primary: &str) -> Option<Fields> {
     let f: fn(&mut Core) -> Fields = match primary {
-        "monitor" => monitor_fields,
+        "monitor" => return monitor_fields(state).await,
         "connection_stat_reset" => connection_stat_reset,
         "stat_reset" => stat_reset,
         "connections" => connections,
@@ -93,15 +93,25 @@ fn fields<const N: usize>(entries: [(&str, Value); N]) -> Fields {
     entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// `mntr`'s keys without the `zk_` prefix, numbers as JSON numbers.
-fn monitor_fields(core: &mut Core) -> Fields {
-    monitor::mntr(core, 0)
+/// `mntr`'s keys without the `zk_` prefix, numbers as JSON numbers (the archive's too, when it is on).
+async fn monitor_fields(state: &AdminState) -> Option<Fields> {
+    let archive = state.shared.archive.clone();
+    let lines = state
+        .shared
+        .inspect(move |core| {
+            let mut lines = monitor::mntr(core, 0);
+            lines.extend(archive.map(|a| a.mntr()).unwrap_or_default());
+            lines
+        })
+        .await?;
+    let fields = lines
         .into_iter()
         .map(|(key, value)| {
             let key = key.strip_prefix("zk_").map(str::to_string).unwrap_or(key);
             (key, number_or_string(&value))
         })
-        .collect()
+        .collect();
+    Some(fields)
 }
 
 fn connection_stat_reset(core: &mut Core) -> Fields {

@@ -1,6 +1,7 @@
 //! `GET /metrics` in the Prometheus text format: the recorded events (request counts and latencies, fsync
 //! and snapshot durations) rendered by the process-wide recorder, followed by gauges read from the core at
-//! scrape time, so that they always equal what `mntr` reports.
+//! scrape time, so that they always equal what `mntr` reports, and continuous archiving's gauges and
+//! counters (`paddock_backup_*`, from `crate::archiving::ArchiveView`), when it is on.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -41,6 +42,10 @@ pub async fn render(state: &AdminState) -> String {
              # HELP paddock_commit_lag Log entries committed but not yet applied here.\n\
              # TYPE paddock_commit_lag gauge\npaddock_commit_lag 0\n"
         );
+    }
+    // Continuous archiving's state, read from its own view (it does not wait for the core).
+    if let Some(archive) = &state.shared.archive {
+        archive.prometheus(&mut out);
     }
     out
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use paddock_proto::DEFAULT_MAX_BUFFER;
 use paddock_storage::Pace;
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     pub admin_snapshot_enabled: bool,
     pub container_check_interval_ms: u64,
     pub container_max_never_used_ms: i64,
+    /// `paddock.backup.*`: continuous archiving and scheduled backups (standalone servers).
+    pub backup: BackupConfig,
     /// `server.N`, `initLimit`, `syncLimit` and the other quorum keys.
     pub quorum: QuorumSettings,
     /// Every key the file held, for `conf` and the admin `configuration` command.
@@ -105,9 +108,35 @@ impl Default for ServerConfig {
             admin_snapshot_enabled: true,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
+            backup: BackupConfig::default(),
             quorum: QuorumSettings::default(),
             raw: BTreeMap::new(),
             source: None,
+        }
+    }
+}
+
+/// `paddock.backup.*`: where a standalone server archives its log and backs up its tree, and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupConfig {
+    /// `paddock.backup.target`: a directory or `s3://bucket/prefix`; `None`: no archiving, no backups.
+    pub target: Option<String>,
+    /// `paddock.backup.archiveInterval`: the longest a durable log entry waits before it is archived (1s).
+    pub archive_interval: Duration,
+    /// `paddock.backup.snapshotInterval`: how often the whole tree is backed up (24h).
+    pub snapshot_interval: Duration,
+    /// `paddock.backup.maxUnarchivedBytes`: past this many bytes of log segments holding unarchived entries,
+    /// retention purges the log as if archiving were off (1 GiB).
+    pub max_unarchived_bytes: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            target: None,
+            archive_interval: Duration::from_secs(1),
+            snapshot_interval: Duration::from_secs(24 * 3600),
+            max_unarchived_bytes: 1 << 30,
         }
     }
 }
@@ -267,6 +296,10 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "admin.commandURL" => config.admin_command_url = value.to_string(),
         "admin.rateLimiterIntervalInMS" => config.admin_rate_limiter_interval_ms = parse_num(key, value)?,
         "admin.snapshot.enabled" => config.admin_snapshot_enabled = parse_bool(key, value)?,
+        "paddock.backup.target" => config.backup.target = Some(value.to_string()),
+        "paddock.backup.archiveInterval" => config.backup.archive_interval = parse_interval(key, value)?,
+        "paddock.backup.snapshotInterval" => config.backup.snapshot_interval = parse_interval(key, value)?,
+        "paddock.backup.maxUnarchivedBytes" => config.backup.max_unarchived_bytes = parse_bytes(key, value)?,
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
         "znode.container.maxNeverUsedIntervalMs" => config.container_max_never_used_ms = parse_num(key, value)?,
         "clientPort" => {
@@ -293,6 +326,58 @@ where
         value: value.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// A duration with its unit, which Paddock's own duration keys require: `500ms`, `1s`, `15m`, `24h`, `7d`
+/// (a whole number, then `ms`, `s`, `m`, `h` or `d`). A bare number is refused: `5` could mean any unit.
+pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    const EXPECTED: &str = "a whole number with a unit: ms, s, m, h or d (e.g. 500ms, 1s, 15m, 24h, 7d)";
+    let text = value.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let unit_ms: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60 * 1000,
+        "h" => 3600 * 1000,
+        "d" => 24 * 3600 * 1000,
+        _ => return Err(bad_value(key, value, EXPECTED)),
+    };
+    let number: u64 = number.parse().map_err(|_| bad_value(key, value, EXPECTED))?;
+    match number.checked_mul(unit_ms) {
+        Some(ms) if ms <= MAX_DURATION_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(bad_value(key, value, "a duration of at most 3650d")),
+    }
+}
+
+/// Ten years: longer durations are refused, so that no deadline computed from one can overflow.
+const MAX_DURATION_MS: u64 = 3650 * 24 * 3600 * 1000;
+
+/// [`parse_duration`] of an interval: above zero.
+fn parse_interval(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    let interval = parse_duration(key, value)?;
+    if interval.is_zero() {
+        return Err(bad_value(key, value, "an interval above 0"));
+    }
+    Ok(interval)
+}
+
+/// A size in bytes: a whole number, alone (bytes) or with `KiB`, `MiB`, `GiB` or `TiB`.
+pub fn parse_bytes(key: &str, value: &str) -> Result<u64, ConfigError> {
+    const EXPECTED: &str = "a number of bytes, or one with KiB, MiB, GiB or TiB (e.g. 512MiB)";
+    let text = value.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "kib" => 10,
+        "mib" => 20,
+        "gib" => 30,
+        "tib" => 40,
+        _ => return Err(bad_value(key, value, EXPECTED)),
+    };
+    let number: u64 = number.parse().map_err(|_| bad_value(key, value, EXPECTED))?;
+    number.checked_mul(1 << shift).ok_or_else(|| bad_value(key, value, "a smaller size"))
 }
 
 fn bad_value(key: &str, value: &str, expected: &str) -> ConfigError {
@@ -418,6 +503,64 @@ mod tests {
         assert!(err.contains("clientPort=2999") && err.contains("server.2"), "{err}");
         let err = ServerConfig::parse("group.1=1:2:3").expect_err("hierarchical").to_string();
         assert!(err.contains("group.1"), "{err}");
+    }
+
+    #[test]
+    fn durations_need_a_unit() {
+        let d = |v: &str| parse_duration("k", v).map_err(|e| e.to_string());
+        assert_eq!(d("500ms").ok(), Some(Duration::from_millis(500)));
+        assert_eq!(d("1s").ok(), Some(Duration::from_secs(1)));
+        assert_eq!(d("15m").ok(), Some(Duration::from_secs(15 * 60)));
+        assert_eq!(d("24h").ok(), Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(d("7d").ok(), Some(Duration::from_secs(7 * 24 * 3600)));
+        assert_eq!(d(" 2 s ").ok(), Some(Duration::from_secs(2)), "spaces around and before the unit");
+        assert_eq!(d("0s").ok(), Some(Duration::ZERO));
+        assert_eq!(d("3650d").ok(), Some(Duration::from_secs(3650 * 86_400)));
+        assert!(d("3651d").expect_err("too long").contains("at most 3650d"));
+        for bad in ["5", "", "s", "1.5s", "-1s", "1 sec", "1S", "10w", "ms500", "99999999999999999999d", "1e3ms"] {
+            let err = d(bad).expect_err(bad);
+            assert!(err.contains("config key k") && err.contains("unit"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        let b = |v: &str| parse_bytes("k", v).ok();
+        assert_eq!(b("4096"), Some(4096));
+        assert_eq!(b("64KiB"), Some(64 << 10));
+        assert_eq!(b("512 MiB"), Some(512 << 20));
+        assert_eq!(b("1GiB"), Some(1 << 30));
+        assert_eq!(b("2gib"), Some(2 << 30));
+        for bad in ["", "1GB", "1.5GiB", "-1", "GiB", "99999999999TiB"] {
+            assert!(b(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backup_keys_are_read_and_bad_values_name_the_key() {
+        assert_eq!(ServerConfig::default().backup, BackupConfig::default());
+        assert_eq!(BackupConfig::default().archive_interval, Duration::from_secs(1));
+        assert_eq!(BackupConfig::default().snapshot_interval, Duration::from_secs(86_400));
+        assert_eq!(BackupConfig::default().max_unarchived_bytes, 1 << 30);
+        let (config, warnings) = ServerConfig::parse(
+            "paddock.backup.target=s3://b/p\npaddock.backup.archiveInterval=200ms\n\
+             paddock.backup.snapshotInterval=6h\npaddock.backup.maxUnarchivedBytes=64MiB",
+        )
+        .expect("parses");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.backup.target.as_deref(), Some("s3://b/p"));
+        assert_eq!(config.backup.archive_interval, Duration::from_millis(200));
+        assert_eq!(config.backup.snapshot_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(config.backup.max_unarchived_bytes, 64 << 20);
+        for (key, bad) in [
+            ("paddock.backup.archiveInterval", "5"),
+            ("paddock.backup.archiveInterval", "0ms"),
+            ("paddock.backup.snapshotInterval", "1y"),
+            ("paddock.backup.maxUnarchivedBytes", "1GB"),
+        ] {
+            let err = ServerConfig::parse(&format!("{key}={bad}")).expect_err(bad).to_string();
+            assert!(err.contains(key) && err.contains(&format!("{bad:?}")) && !err.contains('\n'), "{err}");
+        }
     }
 
     #[test]

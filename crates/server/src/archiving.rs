@@ -1,0 +1,415 @@
+//! Continuous archiving on a standalone server (issue 11, `paddock.backup.*`): every durable log entry goes
+//! to the backup target through [`paddock_backup::archive::Archiver`], which reads it back from the WAL
+//! directory up to the zxid the core reports durable; and the whole tree is backed up there, from a frozen
+//! (O(1)) copy, at start when the target holds no backup of this cluster yet (so that the archived log always
+//! has a base to replay from), then every `paddock.backup.snapshotInterval`.
+//!
+//! Retention keeps log segments until they are archived, within `paddock.backup.maxUnarchivedBytes`
+//! (`retention.rs`). Failures are logged, counted and retried; they never stop the server. `mntr`, the
+//! AdminServer and `/metrics` read the archive's state through an [`ArchiveView`], never the core's fields.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use paddock_backup::archive::{ArchiveStatus, Archiver};
+use paddock_backup::target::Target;
+use paddock_proto::display::java_double;
+use paddock_storage::cluster_id::ClusterId;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::Shared;
+use crate::config::{ConfigError, ServerConfig};
+
+/// The zoo.cfg key naming the target.
+pub const TARGET_KEY: &str = "paddock.backup.target";
+
+/// First wait before a failed scheduled backup (or a failed look at the target) is retried; doubled after
+/// each failure up to [`RETRY_MAX`] (and never beyond the backup interval).
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// Opens `paddock.backup.target`, if set. A target that cannot be used is a configuration error naming the
+/// key, the value and the problem, on one line.
+pub(crate) fn open_target(config: &ServerConfig) -> Result<Option<Target>, ConfigError> {
+    let Some(spec) = &config.backup.target else { return Ok(None) };
+    Target::open(spec).map(Some).map_err(|e| ConfigError::Invalid {
+        key: TARGET_KEY.to_string(),
+        value: spec.clone(),
+        reason: e.to_string().replace('\n', " "),
+    })
+}
+
+/// The archive's state as `mntr`, the AdminServer, `/metrics` and retention read it. Cheap to clone.
+#[derive(Clone)]
+pub struct ArchiveView {
+    status: Arc<ArchiveStatus>,
+    /// The last zxid the core reported durable (what the archiver is told).
+    durable: watch::Receiver<i64>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug)]
+struct Counters {
+    /// Purges that went past unarchived entries because of `maxUnarchivedBytes`.
+    cap_exceeded: AtomicU64,
+    snapshots: AtomicU64,
+    snapshot_failures: AtomicU64,
+    /// zxid of the newest backup of the tree this server made or found in the target (-1: none yet).
+    last_snapshot_zxid: AtomicI64,
+}
+
+impl ArchiveView {
+    /// The last zxid archived (0 before the first, or while the target cannot be listed).
+    pub fn archived(&self) -> i64 {
+        self.status.archived()
+    }
+
+    /// Durable entries not yet archived, counted against the latest durable zxid.
+    pub fn lag_zxids(&self) -> i64 {
+        (*self.durable.borrow() - self.archived()).max(0)
+    }
+
+    /// How long the oldest unarchived entry has waited, in seconds (0 while caught up).
+    pub fn lag_seconds(&self) -> f64 {
+        self.status.lag_seconds()
+    }
+
+    /// Unix time (ms) of the last archived upload, `None` before the first.
+    pub fn last_upload_ms(&self) -> Option<i64> {
+        Some(self.status.last_upload_ms()).filter(|ms| *ms > 0)
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.status.failures()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.status.last_error()
+    }
+
+    pub fn cap_exceeded(&self) -> u64 {
+        self.counters.cap_exceeded.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn count_cap_exceeded(&self) {
+        self.counters.cap_exceeded.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The `mntr` lines (`zk_paddock_archive_*`).
+    pub fn mntr(&self) -> Vec<(String, String)> {
+        let age = self.last_upload_ms().map_or_else(|| "-1".to_string(), |ms| seconds(now_ms() - ms));
+        [
+            ("zk_paddock_archive_last_zxid", self.archived().to_string()),
+            ("zk_paddock_archive_lag_zxids", self.lag_zxids().to_string()),
+            ("zk_paddock_archive_lag_seconds", java_double(round_ms(self.lag_seconds()))),
+            ("zk_paddock_archive_last_upload_age_seconds", age),
+            ("zk_paddock_archive_failures", self.failures().to_string()),
+            ("zk_paddock_archive_cap_exceeded", self.cap_exceeded().to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
+    }
+
+    /// The Prometheus lines (`paddock_backup_*`), read now.
+    pub fn prometheus(&self, out: &mut String) {
+        let c = &self.counters;
+        let last_upload = self.last_upload_ms().map_or(0.0, |ms| ms as f64 / 1000.0);
+        let metrics: [(&str, &str, &str, String); 11] = [
+            (
+                "paddock_backup_archive_last_zxid",
+                "gauge",
+                "The last zxid archived (0: none yet).",
+                self.archived().to_string(),
+            ),
+            (
+                "paddock_backup_archive_lag_zxids",
+                "gauge",
+                "Durable log entries not yet archived.",
+                self.lag_zxids().to_string(),
+            ),
+            (
+                "paddock_backup_archive_lag_seconds",
+                "gauge",
+                "How long the oldest unarchived log entry has waited (0 while caught up).",
+                round_ms(self.lag_seconds()).to_string(),
+            ),
+            (
+                "paddock_backup_archive_last_upload_timestamp_seconds",
+                "gauge",
+                "Unix time of the last archived log upload (0: none yet).",
+                last_upload.to_string(),
+            ),
+            (
+                "paddock_backup_archive_failures_total",
+                "counter",
+                "Failed archive uploads and listings.",
+                self.failures().to_string(),
+            ),
+            (
+                "paddock_backup_archive_cap_exceeded_total",
+                "counter",
+                "Log purges that went past unarchived entries (paddock.backup.maxUnarchivedBytes).",
+                self.cap_exceeded().to_string(),
+            ),
+            (
+                "paddock_backup_archive_objects_total",
+                "counter",
+                "Archived log objects uploaded.",
+                self.status.objects().to_string(),
+            ),
+            (
+                "paddock_backup_archive_bytes_total",
+                "counter",
+                "Bytes of archived log objects uploaded.",
+                self.status.bytes().to_string(),
+            ),
+            (
+                "paddock_backup_snapshots_total",
+                "counter",
+                "Scheduled backups of the tree completed (or found already there).",
+                c.snapshots.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "paddock_backup_snapshot_failures_total",
+                "counter",
+                "Scheduled backups of the tree that failed.",
+                c.snapshot_failures.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "paddock_backup_last_snapshot_zxid",
+                "gauge",
+                "zxid of the newest backup of the tree (-1: none known).",
+                c.last_snapshot_zxid.load(Ordering::Acquire).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in metrics {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+        }
+    }
+}
+
+/// Everything archiving needs, made before the core starts (it gets the sender of durable zxids) and
+/// started once the server is up ([`Archiving::spawn`]).
+pub(crate) struct Archiving {
+    target: Target,
+    cluster_id: String,
+    wal_dir: PathBuf,
+    interval: Duration,
+    snapshot_interval: Duration,
+    view: ArchiveView,
+    durable: watch::Receiver<i64>,
+}
+
+impl Archiving {
+    /// `durable`: the recovered tree's last zxid (everything up to it is on disk). The core sends each later
+    /// durable zxid through the returned sender.
+    pub(crate) fn new(
+        config: &ServerConfig,
+        target: Target,
+        cluster_id: ClusterId,
+        durable: i64,
+    ) -> (Archiving, watch::Sender<i64>) {
+        let (tx, rx) = watch::channel(durable);
+        let view = ArchiveView {
+            status: Arc::new(ArchiveStatus::default()),
+            durable: rx.clone(),
+            counters: Arc::new(Counters {
+                cap_exceeded: AtomicU64::new(0),
+                snapshots: AtomicU64::new(0),
+                snapshot_failures: AtomicU64::new(0),
+                last_snapshot_zxid: AtomicI64::new(-1),
+            }),
+        };
+        let archiving = Archiving {
+            target,
+            cluster_id: cluster_id.to_string(),
+            wal_dir: paddock_storage::wal_dir(config.log_dir()),
+            interval: config.backup.archive_interval,
+            snapshot_interval: config.backup.snapshot_interval,
+            view,
+            durable: rx,
+        };
+        (archiving, tx)
+    }
+
+    pub(crate) fn view(&self) -> ArchiveView {
+        self.view.clone()
+    }
+
+    /// Starts the archiver and the scheduled backups of the tree. Both run until aborted (at shutdown).
+    pub(crate) fn spawn(self, shared: Arc<Shared>) -> Vec<JoinHandle<()>> {
+        info!(
+            target = self.target.display(),
+            cluster_id = %self.cluster_id,
+            archive_interval_ms = self.interval.as_millis() as u64,
+            snapshot_interval_s = self.snapshot_interval.as_secs(),
+            "continuous archiving on"
+        );
+        let archiver = Archiver {
+            target: self.target.clone(),
+            cluster_id: self.cluster_id.clone(),
+            wal_dir: self.wal_dir,
+            interval: self.interval,
+            status: self.view.status.clone(),
+        };
+        let scheduled = ScheduledBackups {
+            shared,
+            target: self.target,
+            cluster_id: self.cluster_id,
+            every: self.snapshot_interval,
+            view: self.view,
+        };
+        vec![tokio::spawn(archiver.run(self.durable)), tokio::spawn(scheduled.run())]
+    }
+}
+
+/// Backups of the whole tree into the target: one at start if the target holds none of this cluster, then
+/// one every `every` (counted from the newest backup's time stamp, so restarts do not postpone them).
+struct ScheduledBackups {
+    shared: Arc<Shared>,
+    target: Target,
+    cluster_id: String,
+    every: Duration,
+    view: ArchiveView,
+}
+
+impl ScheduledBackups {
+    async fn run(self) {
+        let mut retry = RETRY_FIRST;
+        let mut next = loop {
+            match paddock_backup::catalog::read(&self.target).await {
+                Ok(catalog) => match catalog.cluster(&self.cluster_id).and_then(|c| c.snapshots.last()) {
+                    None => {
+                        info!(
+                            target = self.target.display(),
+                            "the target holds no backup of this cluster: backing up the tree now, as the base the \
+                             archived log replays from"
+                        );
+                        break Instant::now();
+                    }
+                    Some(newest) => {
+                        self.view.counters.last_snapshot_zxid.store(newest.zxid, Ordering::Release);
+                        break Instant::now() + due_in(newest.time_ms, now_ms(), self.every);
+                    }
+                },
+                Err(e) => {
+                    self.failed(&format!("cannot read what the target holds: {e}"), retry);
+                    tokio::time::sleep(retry).await;
+                    retry = next_retry(retry, self.every);
+                }
+            }
+        };
+        loop {
+            tokio::time::sleep_until(next.into()).await;
+            match self.back_up_once().await {
+                Ok(created) => {
+                    self.view.counters.snapshots.fetch_add(1, Ordering::AcqRel);
+                    self.view.counters.last_snapshot_zxid.fetch_max(created.zxid, Ordering::AcqRel);
+                    info!(
+                        target = self.target.display(),
+                        zxid = format_args!("0x{:x}", created.zxid),
+                        bytes = created.snapshot_bytes,
+                        already_present = created.already_present,
+                        seconds = created.seconds,
+                        "backed up the tree"
+                    );
+                    retry = RETRY_FIRST;
+                    next = Instant::now() + self.every;
+                }
+                Err(e) => {
+                    self.failed(&format!("backing up the tree failed: {e}"), retry);
+                    next = Instant::now() + retry;
+                    retry = next_retry(retry, self.every);
+                }
+            }
+        }
+    }
+
+    /// Freezes the tree between two applies and uploads it with its manifest.
+    async fn back_up_once(&self) -> Result<paddock_backup::create::Created, String> {
+        let frozen = self.shared.inspect(|core| core.serving().then(|| core.tree.clone())).await;
+        let Some(Some(tree)) = frozen else { return Err("the server is not serving".to_string()) };
+        let config = &self.shared.config;
+        let source = format!("server {}:{}", config.client_port_address, config.client_port);
+        paddock_backup::create::from_tree(tree, &self.cluster_id, source, &self.target).await.map_err(|e| e.to_string())
+    }
+
+    fn failed(&self, why: &str, retry: Duration) {
+        self.view.counters.snapshot_failures.fetch_add(1, Ordering::AcqRel);
+        warn!(target = self.target.display(), retry_in_ms = retry.as_millis() as u64, "{why}");
+    }
+}
+
+/// How long until the next backup is due when the newest one holds the tree as of `newest_ms`: `every`
+/// after it, or now if that has passed.
+fn due_in(newest_ms: i64, now_ms: i64, every: Duration) -> Duration {
+    let age = Duration::from_millis(u64::try_from(now_ms - newest_ms).unwrap_or(0));
+    every.saturating_sub(age)
+}
+
+fn next_retry(retry: Duration, every: Duration) -> Duration {
+    (retry * 2).min(RETRY_MAX).min(every.max(RETRY_FIRST))
+}
+
+/// Seconds as `mntr` prints them (milliseconds kept).
+fn seconds(ms: i64) -> String {
+    java_double(ms.max(0) as f64 / 1000.0)
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_backup_is_due_an_interval_after_the_newest() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(due_in(1_000, 1_000, day), day);
+        assert_eq!(due_in(0, 3_600_000, day), day - Duration::from_secs(3600));
+        assert_eq!(due_in(0, 2 * 86_400_000, day), Duration::ZERO, "overdue: now");
+        assert_eq!(due_in(5_000, 1_000, day), day, "a newest backup stamped in the future counts as now");
+    }
+
+    #[test]
+    fn retries_back_off_within_the_interval() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(next_retry(RETRY_FIRST, day), Duration::from_secs(2));
+        assert_eq!(next_retry(Duration::from_secs(200), day), RETRY_MAX);
+        assert_eq!(next_retry(Duration::from_secs(4), Duration::from_secs(5)), Duration::from_secs(5));
+        assert_eq!(next_retry(RETRY_FIRST, Duration::from_millis(10)), RETRY_FIRST);
+    }
+
+    #[test]
+    fn mntr_lines_before_anything_is_archived() {
+        let dir = tempfile::tempdir().expect("dir");
+        let target = Target::open(&dir.path().join("target").display().to_string()).expect("target");
+        let cluster = paddock_storage::cluster_id::load_or_create(dir.path()).expect("cluster id");
+        let (archiving, durable) = Archiving::new(&ServerConfig::default(), target, cluster, 5);
+        let view = archiving.view();
+        let lines: std::collections::BTreeMap<String, String> = view.mntr().into_iter().collect();
+        assert_eq!(lines["zk_paddock_archive_last_zxid"], "0");
+        assert_eq!(lines["zk_paddock_archive_lag_zxids"], "5");
+        assert_eq!(lines["zk_paddock_archive_last_upload_age_seconds"], "-1");
+        assert_eq!(lines["zk_paddock_archive_failures"], "0");
+        durable.send_replace(9);
+        assert_eq!(view.lag_zxids(), 9);
+        let mut text = String::new();
+        view.prometheus(&mut text);
+        assert!(text.contains("# TYPE paddock_backup_archive_failures_total counter\n"), "{text}");
+        assert!(text.contains("\npaddock_backup_archive_lag_zxids 9\n"), "{text}");
+        assert!(text.contains("\npaddock_backup_archive_last_upload_timestamp_seconds 0\n"), "{text}");
+    }
+}
