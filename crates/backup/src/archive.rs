@@ -112,9 +112,17 @@ pub struct Archiver {
 impl Archiver {
     /// Archives until `durable` is closed: every entry up to the zxid it holds. Failures are counted,
     /// reported in the status and retried at the next interval; they never stop the server.
+    ///
+    /// `durable` starts at what the data directory held when the server started. An archive that holds
+    /// nothing of this cluster yet starts after it (the server's first backup of its tree covers it), so a
+    /// log purged long before archiving was turned on is not a gap; otherwise archiving continues after
+    /// the highest zxid archived.
     pub async fn run(self, mut durable: watch::Receiver<i64>) {
+        let on_disk = *durable.borrow_and_update();
+        self.status.heard(on_disk);
         let mut archived = loop {
             match last_archived(&self.target, &self.cluster_id).await {
+                Ok(0) => break on_disk,
                 Ok(last) => break last,
                 Err(e) => {
                     self.failure(format!("cannot list the archive: {e}"));

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod catalog;
 pub mod create;
 pub mod datadir;
+pub mod duration;
 pub mod manifest;
 pub mod point;
 pub mod prune;

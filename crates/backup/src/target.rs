@@ -6,12 +6,14 @@
 //! memory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::{ClientConfigKey, RetryConfig};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -25,6 +27,16 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts uploaded at once: memory held by an upload is at most this many parts (32 MiB), and a slow
 /// network still has several requests in flight.
 const PARTS_IN_FLIGHT: usize = 4;
+
+/// An endpoint that does not accept a connection within this is reported, not waited for.
+const CONNECT_TIMEOUT: &str = "5s";
+
+/// Transient failures (throttling, 5xx, dropped connections) are retried with backoff for up to 30 s per
+/// request, then reported: an unreachable store or expired credentials get a clear error within a minute
+/// rather than after object_store's default of three.
+fn retry() -> RetryConfig {
+    RetryConfig { max_retries: 5, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() }
+}
 
 /// A backup target, opened from its URL or path.
 #[derive(Clone)]
@@ -53,6 +65,8 @@ impl Target {
             }
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), CONNECT_TIMEOUT)
+                .with_retry(retry())
                 .build()
                 .map_err(|e| bad(format!("cannot use this bucket: {e}")))?;
             return Ok(Target {

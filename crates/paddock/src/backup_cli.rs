@@ -61,10 +61,10 @@ pub enum BackupCommand {
         #[arg(long, value_name = "N")]
         keep_last: Option<usize>,
         /// Keep every backup whose snapshot was taken within this of now: 500ms, 1s, 15m, 24h, 7d.
-        #[arg(long, value_name = "DURATION", value_parser = paddock_backup::prune::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = paddock_backup::duration::parse_duration)]
         keep_within: Option<std::time::Duration>,
         /// Delete no object younger than this (an upload may just have finished, a restore may be reading).
-        #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = paddock_backup::prune::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = paddock_backup::duration::parse_duration)]
         grace: std::time::Duration,
         /// Only this cluster (32 hex digits); every cluster in the target by default.
         #[arg(long, value_name = "ID")]

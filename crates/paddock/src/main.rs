@@ -99,7 +99,8 @@ fn main() -> ExitCode {
     // Reads FAILPOINTS from the environment when built with the `failpoints` feature; a no-op otherwise.
     let _failpoints = fail::FailScenario::setup();
     // Only the server narrates; tools keep stderr for their own output unless PADDOCK_LOG asks for more.
-    let default_level = if matches!(cli.command, Command::Server(_)) { "info" } else { "error" };
+    // object_store logs every retry of a request at info: the archiver's own warnings say what failed.
+    let default_level = if matches!(cli.command, Command::Server(_)) { "info,object_store=warn" } else { "error" };
     init_logging(cli.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

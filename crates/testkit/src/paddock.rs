@@ -81,12 +81,12 @@ impl PaddockProcess {
         SocketAddr::new(self.host, self.port).to_string()
     }
 
-    /// Everything every run of this server logged so far (runs are separated by marker lines).
     /// The zoo.cfg it runs with (its client port and data dir are given on the command line instead).
     pub fn config_path(&self) -> &Path {
         &self.config
     }
 
+    /// Everything every run of this server logged so far (runs are separated by marker lines).
     pub fn log(&self) -> String {
         read_log(&self.log)
     }

@@ -287,6 +287,21 @@ async fn bad_input_gets_one_line_naming_it_and_writes_nothing() {
             "paddock {args:?}: expected one line naming {named:?}, got:\n{stderr}"
         );
     }
+    // An S3 endpoint that does not answer is named within seconds, not waited out.
+    let unreachable: Vec<(String, String)> = [
+        ("AWS_ENDPOINT", "http://127.0.0.1:1"),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "x"),
+        ("AWS_SECRET_ACCESS_KEY", "y"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = paddock(&["restore", "--from", "s3://bucket/x", "--data-dir", f], &unreachable);
+    assert!(!ok && stderr.lines().count() == 1 && stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "an unreachable endpoint took {:?}", started.elapsed());
     assert!(!fresh.exists(), "a refused restore wrote {}", fresh.display());
     assert_eq!(std::fs::read_dir(&occupied).expect("list").count(), 1, "a refused restore touched the occupied dir");
 }

@@ -331,27 +331,12 @@ where
 /// A duration with its unit, which Paddock's own duration keys require: `500ms`, `1s`, `15m`, `24h`, `7d`
 /// (a whole number, then `ms`, `s`, `m`, `h` or `d`). A bare number is refused: `5` could mean any unit.
 pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
-    const EXPECTED: &str = "a whole number with a unit: ms, s, m, h or d (e.g. 500ms, 1s, 15m, 24h, 7d)";
-    let text = value.trim();
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let unit_ms: u64 = match unit.trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60 * 1000,
-        "h" => 3600 * 1000,
-        "d" => 24 * 3600 * 1000,
-        _ => return Err(bad_value(key, value, EXPECTED)),
-    };
-    let number: u64 = number.parse().map_err(|_| bad_value(key, value, EXPECTED))?;
-    match number.checked_mul(unit_ms) {
-        Some(ms) if ms <= MAX_DURATION_MS => Ok(Duration::from_millis(ms)),
-        _ => Err(bad_value(key, value, "a duration of at most 3650d")),
-    }
+    paddock_backup::duration::parse_duration(value).map_err(|reason| ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason,
+    })
 }
-
-/// Ten years: longer durations are refused, so that no deadline computed from one can overflow.
-const MAX_DURATION_MS: u64 = 3650 * 24 * 3600 * 1000;
 
 /// [`parse_duration`] of an interval: above zero.
 fn parse_interval(key: &str, value: &str) -> Result<Duration, ConfigError> {
