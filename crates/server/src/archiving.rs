@@ -15,12 +15,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use paddock_backup::archive::{ArchiveStatus, Archiver};
+use paddock_backup::prune::Policy;
 use paddock_backup::target::Target;
 use paddock_proto::display::java_double;
 use paddock_storage::cluster_id::ClusterId;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::Shared;
 use crate::config::{ConfigError, ServerConfig};
@@ -61,6 +62,12 @@ struct Counters {
     snapshot_failures: AtomicU64,
     /// zxid of the newest backup of the tree this server made or found in the target (-1: none yet).
     last_snapshot_zxid: AtomicI64,
+    /// Objects deleted by the server's retention policy, and failed prunes.
+    pruned_objects: AtomicU64,
+    prune_failures: AtomicU64,
+    /// The last scheduled verification: problems found (-1: none ran yet) and when it ended (ms).
+    verify_problems: AtomicI64,
+    verify_ended_ms: AtomicI64,
 }
 
 impl ArchiveView {
@@ -110,6 +117,8 @@ impl ArchiveView {
             ("zk_paddock_archive_last_upload_age_seconds", age),
             ("zk_paddock_archive_failures", self.failures().to_string()),
             ("zk_paddock_archive_cap_exceeded", self.cap_exceeded().to_string()),
+            ("zk_paddock_backup_pruned_objects", self.counters.pruned_objects.load(Ordering::Acquire).to_string()),
+            ("zk_paddock_backup_verify_problems", self.counters.verify_problems.load(Ordering::Acquire).to_string()),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_string(), value))
@@ -120,7 +129,8 @@ impl ArchiveView {
     pub fn prometheus(&self, out: &mut String) {
         let c = &self.counters;
         let last_upload = self.last_upload_ms().map_or(0.0, |ms| ms as f64 / 1000.0);
-        let metrics: [(&str, &str, &str, String); 11] = [
+        let verified = c.verify_ended_ms.load(Ordering::Acquire) as f64 / 1000.0;
+        let metrics: [(&str, &str, &str, String); 15] = [
             (
                 "paddock_backup_archive_last_zxid",
                 "gauge",
@@ -187,6 +197,30 @@ impl ArchiveView {
                 "zxid of the newest backup of the tree (-1: none known).",
                 c.last_snapshot_zxid.load(Ordering::Acquire).to_string(),
             ),
+            (
+                "paddock_backup_pruned_objects_total",
+                "counter",
+                "Objects the server's retention policy (paddock.backup.retain*) deleted from the target.",
+                c.pruned_objects.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "paddock_backup_prune_failures_total",
+                "counter",
+                "Applications of the retention policy that failed.",
+                c.prune_failures.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "paddock_backup_verify_problems",
+                "gauge",
+                "Problems the last scheduled verification of the target found (-1: none ran yet).",
+                c.verify_problems.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "paddock_backup_verify_last_timestamp_seconds",
+                "gauge",
+                "Unix time the last scheduled verification ended (0: none yet).",
+                verified.to_string(),
+            ),
         ];
         for (name, kind, help, value) in metrics {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
@@ -202,6 +236,8 @@ pub(crate) struct Archiving {
     wal_dir: PathBuf,
     interval: Duration,
     snapshot_interval: Duration,
+    retention: Option<Policy>,
+    verify_interval: Option<Duration>,
     view: ArchiveView,
     durable: watch::Receiver<i64>,
 }
@@ -224,6 +260,10 @@ impl Archiving {
                 snapshots: AtomicU64::new(0),
                 snapshot_failures: AtomicU64::new(0),
                 last_snapshot_zxid: AtomicI64::new(-1),
+                pruned_objects: AtomicU64::new(0),
+                prune_failures: AtomicU64::new(0),
+                verify_problems: AtomicI64::new(-1),
+                verify_ended_ms: AtomicI64::new(0),
             }),
         };
         let archiving = Archiving {
@@ -232,6 +272,8 @@ impl Archiving {
             wal_dir: paddock_storage::wal_dir(config.log_dir()),
             interval: config.backup.archive_interval,
             snapshot_interval: config.backup.snapshot_interval,
+            retention: retention_policy(config, &cluster_id),
+            verify_interval: config.backup.verify_interval,
             view,
             durable: rx,
         };
@@ -258,14 +300,20 @@ impl Archiving {
             interval: self.interval,
             status: self.view.status.clone(),
         };
+        let mut tasks = vec![tokio::spawn(archiver.run(self.durable))];
+        if let Some(every) = self.verify_interval {
+            tasks.push(tokio::spawn(verify_every(self.target.clone(), every, self.view.clone())));
+        }
         let scheduled = ScheduledBackups {
             shared,
             target: self.target,
             cluster_id: self.cluster_id,
             every: self.snapshot_interval,
+            retention: self.retention,
             view: self.view,
         };
-        vec![tokio::spawn(archiver.run(self.durable)), tokio::spawn(scheduled.run())]
+        tasks.push(tokio::spawn(scheduled.run()));
+        tasks
     }
 }
 
@@ -276,6 +324,8 @@ struct ScheduledBackups {
     target: Target,
     cluster_id: String,
     every: Duration,
+    /// Applied to this cluster's backups after each scheduled backup.
+    retention: Option<Policy>,
     view: ArchiveView,
 }
 
@@ -321,6 +371,7 @@ impl ScheduledBackups {
                     );
                     retry = RETRY_FIRST;
                     next = Instant::now() + self.every;
+                    self.apply_retention().await;
                 }
                 Err(e) => {
                     self.failed(&format!("backing up the tree failed: {e}"), retry);
@@ -340,9 +391,77 @@ impl ScheduledBackups {
         paddock_backup::create::from_tree(tree, &self.cluster_id, source, &self.target).await.map_err(|e| e.to_string())
     }
 
+    /// Prunes this cluster's backups by the configured policy, right after a backup succeeded (so the
+    /// newest restore point is always among those kept). A failure is logged and counted, and retried after
+    /// the next backup.
+    async fn apply_retention(&self) {
+        let Some(policy) = &self.retention else { return };
+        let counters = &self.view.counters;
+        match paddock_backup::prune::prune(&self.target, policy, now_ms(), false).await {
+            Ok(pruned) => {
+                counters.pruned_objects.fetch_add(pruned.deleted.len() as u64, Ordering::AcqRel);
+                if !pruned.deleted.is_empty() {
+                    info!(
+                        target = self.target.display(),
+                        deleted = pruned.deleted.len(),
+                        held = pruned.held.len(),
+                        bytes_freed = pruned.bytes_freed,
+                        "applied the backup retention policy"
+                    );
+                }
+            }
+            Err(e) => {
+                counters.prune_failures.fetch_add(1, Ordering::AcqRel);
+                warn!(target = self.target.display(), "applying the backup retention policy failed: {e}");
+            }
+        }
+    }
+
     fn failed(&self, why: &str, retry: Duration) {
         self.view.counters.snapshot_failures.fetch_add(1, Ordering::AcqRel);
         warn!(target = self.target.display(), retry_in_ms = retry.as_millis() as u64, "{why}");
+    }
+}
+
+/// The server's retention policy, for its own cluster only: `None` unless retainLast or retainWithin is set.
+fn retention_policy(config: &ServerConfig, cluster_id: &ClusterId) -> Option<Policy> {
+    let backup = &config.backup;
+    if backup.retain_last.is_none() && backup.retain_within.is_none() {
+        return None;
+    }
+    Some(Policy {
+        keep_last: backup.retain_last,
+        keep_within: backup.retain_within,
+        grace: backup.retain_grace,
+        cluster: Some(cluster_id.to_string()),
+    })
+}
+
+/// Verifies everything in the target every `every`, as `paddock backup verify` does, and keeps the result
+/// for `mntr` and `/metrics`; every problem is logged at error level, naming the object and zxid.
+async fn verify_every(target: Target, every: Duration, view: ArchiveView) {
+    loop {
+        tokio::time::sleep(every).await;
+        let problems = match paddock_backup::verify::verify(&target, &|_| {}).await {
+            Ok(verified) => {
+                for p in &verified.problems {
+                    error!(target = target.display(), key = %p.key, zxid = ?p.zxid, "backup verification: {}", p.problem);
+                }
+                info!(
+                    target = target.display(),
+                    sound = verified.sound,
+                    problems = verified.problems.len(),
+                    "verified the backups"
+                );
+                verified.problems.len() as i64
+            }
+            Err(e) => {
+                error!(target = target.display(), "backup verification could not read the target: {e}");
+                1
+            }
+        };
+        view.counters.verify_problems.store(problems, Ordering::Release);
+        view.counters.verify_ended_ms.store(now_ms(), Ordering::Release);
     }
 }
 

@@ -492,3 +492,64 @@ fn a_duration_without_a_unit_or_a_bad_target_stops_the_start_naming_the_key() {
         assert!(line.contains(key) && line.contains(value), "{extra}: {line}");
     }
 }
+
+/// The server manages its backups itself: a scheduled backup every second, the retention policy applied
+/// after each (`retainLast=2`, no grace), and a scheduled verification whose result `mntr` reports; what
+/// stays still verifies and restores to the latest archived write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_are_pruned_by_policy_and_verified() {
+    let target = target_dir();
+    let t = target.path().to_str().expect("utf-8").to_string();
+    let server = PaddockProcess::start_with(&[
+        ("paddock.backup.target", &t),
+        ("paddock.backup.archiveInterval", "200ms"),
+        ("paddock.backup.snapshotInterval", "1s"),
+        ("paddock.backup.retainLast", "2"),
+        ("paddock.backup.retainGrace", "0s"),
+        ("paddock.backup.verifyInterval", "1s"),
+    ])
+    .expect("server starts");
+    let client = connect(&server.addr()).await;
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(5) {
+        client.create(&format!("/managed-{n}"), b"x", &persistent()).await.expect("create");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let addr = server.addr();
+    let deadline = Instant::now() + CATCH_UP_AFTER_RESTART;
+    loop {
+        let lines = mntr(&addr);
+        let (pruned, problems, lag) = (
+            mntr_i64(&lines, "zk_paddock_backup_pruned_objects"),
+            mntr_i64(&lines, "zk_paddock_backup_verify_problems"),
+            mntr_i64(&lines, "zk_paddock_archive_lag_zxids"),
+        );
+        if pruned > 0 && problems == 0 && lag == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pruned {pruned}, verify problems {problems}, lag {lag}: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cluster = cluster_id(&server.data_dir);
+    let manifests = std::fs::read_dir(target.path().join(&cluster).join("snapshots"))
+        .expect("snapshots dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert!(manifests <= 3, "retainLast=2 keeps two backups (a third may have landed since): {manifests}");
+    let verified = paddock_cli(&["backup", "verify", "--target", &t, "--json"]);
+    assert_eq!(verified["problems"].as_array().map(Vec::len), Some(0), "{verified}");
+    let restored_dir = tempfile::tempdir().expect("temp dir");
+    let data = restored_dir.path().join("data");
+    let restored = paddock_cli(&["restore", "--from", &t, "--data-dir", data.to_str().expect("utf-8"), "--json"]);
+    let (_, last) = client.get_data(&format!("/managed-{}", n - 1)).await.expect("read");
+    assert!(restored["zxid"].as_i64() >= Some(last.czxid), "the latest restore point holds the last write: {restored}");
+}
+
+fn paddock_cli(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().expect("run paddock");
+    assert!(out.status.success(), "paddock {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}

@@ -128,6 +128,15 @@ pub struct BackupConfig {
     /// `paddock.backup.maxUnarchivedBytes`: past this many bytes of log segments holding unarchived entries,
     /// retention purges the log as if archiving were off (1 GiB).
     pub max_unarchived_bytes: u64,
+    /// `paddock.backup.retainLast` / `retainWithin` / `retainGrace`: after each scheduled backup the server
+    /// prunes the target as `paddock backup prune --keep-last --keep-within --grace` would (off unless one
+    /// of the first two is set; grace 15m).
+    pub retain_last: Option<usize>,
+    pub retain_within: Option<Duration>,
+    pub retain_grace: Duration,
+    /// `paddock.backup.verifyInterval`: how often the server verifies everything in the target as
+    /// `paddock backup verify` does (off by default: it reads every object).
+    pub verify_interval: Option<Duration>,
 }
 
 impl Default for BackupConfig {
@@ -137,6 +146,10 @@ impl Default for BackupConfig {
             archive_interval: Duration::from_secs(1),
             snapshot_interval: Duration::from_secs(24 * 3600),
             max_unarchived_bytes: 1 << 30,
+            retain_last: None,
+            retain_within: None,
+            retain_grace: Duration::from_secs(15 * 60),
+            verify_interval: None,
         }
     }
 }
@@ -300,6 +313,10 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "paddock.backup.archiveInterval" => config.backup.archive_interval = parse_interval(key, value)?,
         "paddock.backup.snapshotInterval" => config.backup.snapshot_interval = parse_interval(key, value)?,
         "paddock.backup.maxUnarchivedBytes" => config.backup.max_unarchived_bytes = parse_bytes(key, value)?,
+        "paddock.backup.retainLast" => config.backup.retain_last = Some(parse_num(key, value)?),
+        "paddock.backup.retainWithin" => config.backup.retain_within = Some(parse_duration(key, value)?),
+        "paddock.backup.retainGrace" => config.backup.retain_grace = parse_duration(key, value)?,
+        "paddock.backup.verifyInterval" => config.backup.verify_interval = Some(parse_interval(key, value)?),
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
         "znode.container.maxNeverUsedIntervalMs" => config.container_max_never_used_ms = parse_num(key, value)?,
         "clientPort" => {
