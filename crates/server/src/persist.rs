@@ -204,14 +204,7 @@ pub fn write_snapshot(
 /// The header of a snapshot of `tree` (a file, or a backup streamed by the admin server). Its time is the
 /// leader's stamp on the snapshot's last txn, so a restore by time can pick it.
 pub fn snapshot_header(tree: &DataTree) -> SnapshotHeader {
-    SnapshotHeader {
-        format_version: paddock_tree::SNAPSHOT_FORMAT_VERSION,
-        zxid: tree.last_zxid(),
-        time_ms: tree.last_time(),
-        node_count: tree.node_count() as u64,
-        digest: tree.digest(),
-        compression: paddock_storage::Compression::Zstd,
-    }
+    paddock_backup::datadir::header_of(tree)
 }
 
 // ---- the WAL writer thread ------------------------------------------------------------------------------
