@@ -124,7 +124,9 @@ pub async fn restore(
     Ok(restored)
 }
 
-/// The tree at the plan's restore point: its base, then the archived entries replayed over it.
+/// The tree at the plan's restore point: its base, then the archived entries replayed over it, each
+/// `Digest` entry among them checked against the replayed tree (a mismatch is damage: the log holds another
+/// history than the one that wrote it).
 async fn rebuild(
     target: &Target,
     plan: &Plan,
@@ -151,7 +153,10 @@ async fn rebuild(
             if plan.until_ms.is_some_and(|until| txn.time > until) {
                 return Ok((tree, replayed));
             }
-            tree.apply(index, &txn);
+            let applied = tree.apply(index, &txn);
+            if let Some(why) = verify::digest_mismatch(&tree, &txn, &applied.result) {
+                return Err(BackupError::Damaged(format!("{name}: zxid {index}: {why}")));
+            }
             replayed += 1;
         }
     }

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use paddock_tree::{DataTree, Txn, TxnOp, TxnResult};
 use serde::Serialize;
 
 use crate::catalog::{ClusterBackups, LogRange};
@@ -62,7 +63,8 @@ pub async fn verify(target: &Target, progress: &(dyn Fn(u64) + Sync)) -> Result<
 
 /// Replays one continuous range of the archived log from its base (the empty tree, or the first snapshot
 /// in or just before it) and compares the digest at every snapshot inside the range with its manifest:
-/// the log and the snapshots must tell the same story. Every segment is decoded (checksums) on the way.
+/// the log and the snapshots must tell the same story; so must every `Digest` entry of the log, checked
+/// against the replayed tree after its zxid. Every segment is decoded (checksums) on the way.
 async fn replay_range(
     target: &Target,
     cluster: &ClusterBackups,
@@ -82,7 +84,7 @@ async fn replay_range(
             datadir::read_snapshot_file(file.path()).map_err(|e| (key.clone(), Some(manifest.zxid), e.to_string()))?
         }
         // The log from zxid 1 replays from the empty tree; a range with no base is only decoded.
-        None => paddock_tree::DataTree::new(),
+        None => DataTree::new(),
     };
     let replaying = base.is_some() || range.first == 1;
     let checkpoints: Vec<&Manifest> =
@@ -97,8 +99,12 @@ async fn replay_range(
             if !replaying || index <= tree.last_zxid() {
                 continue;
             }
-            tree.apply_entry(index, &payload)
+            let (txn, applied) = tree
+                .apply_entry(index, &payload)
                 .map_err(|e| (key.clone(), Some(index), format!("cannot be applied: {e}")))?;
+            if let Some(why) = digest_mismatch(&tree, &txn, &applied.result) {
+                return Err((key, Some(index), why));
+            }
             if let Some(at) = checkpoints.iter().find(|m| m.zxid == index) {
                 let digest = format!("{:016x}", tree.digest());
                 if digest != at.digest {
@@ -115,6 +121,16 @@ async fn replay_range(
         }
     }
     Ok(())
+}
+
+/// What is wrong when `txn`, just applied to `tree`, is a `Digest` entry (`paddock.digestInterval`) that
+/// the replay does not match: the log holds another history than the one that wrote it.
+pub(crate) fn digest_mismatch(tree: &DataTree, txn: &Txn, result: &TxnResult) -> Option<String> {
+    let (TxnOp::Digest { zxid, digest }, TxnResult::DigestChecked { matches: Some(false) }) = (&txn.op, result) else {
+        return None;
+    };
+    let ours = tree.digest_after(*zxid).map_or_else(|| "unknown".to_string(), |d| format!("{d:016x}"));
+    Some(format!("the log records state digest {digest:016x} after zxid {zxid}; replaying it gives {ours}"))
 }
 
 /// Checks one backup: `Err((key, why))` for the first problem found.

@@ -221,6 +221,11 @@ pub struct Core {
     pub snapshots: Option<Snapshots>,
     /// The state digest every [`DIGEST_LOG_INTERVAL`] zxids, newest last (`hash`, as ZooKeeper's digest log).
     pub digest_log: VecDeque<(i64, u64)>,
+    /// The zxid of the last txn applied that is not a `Digest`, and the tree's last zxid when this server last
+    /// proposed one (or started): a `Digest` is due when the first crosses a multiple of
+    /// `paddock.digestInterval` that the second has not (`Digest` entries alone never make one due).
+    last_write: i64,
+    digest_proposed_at: i64,
     /// Where the last durable zxid goes after each committed batch (the archiver, standalone only).
     durable: Option<tokio::sync::watch::Sender<i64>>,
 }
@@ -254,6 +259,9 @@ impl Core {
             tracker.arm(id, session.timeout_ms, now);
         }
         let last_stamp = tree.last_time();
+        let tree_zxid = tree.last_zxid();
+        // The counter exists from the start, so that an alert on it sees 0 rather than nothing.
+        crate::metrics::digest_mismatches(0);
         Core {
             config,
             tree,
@@ -278,6 +286,8 @@ impl Core {
             started: Instant::now(),
             snapshots: None,
             digest_log: VecDeque::new(),
+            last_write: tree_zxid,
+            digest_proposed_at: tree_zxid,
             durable: None,
         }
     }
@@ -724,6 +734,7 @@ impl Core {
                 for entry in entries {
                     self.apply(entry)?;
                 }
+                self.propose_digest_if_due();
                 if let Some(durable) = &self.durable {
                     durable.send_replace(self.tree.last_zxid());
                 }
@@ -738,6 +749,7 @@ impl Core {
                 for entry in entries {
                     self.apply(entry)?;
                 }
+                self.propose_digest_if_due();
                 self.applied_index = self.applied_index.max(applied);
                 self.release_reads();
                 self.release_connects();
@@ -988,7 +1000,7 @@ impl Core {
         let ephemerals = if closing { self.tree.ephemerals(txn.session_id) } else { Vec::new() };
         let Applied { result, triggers } = self.tree.apply(zxid, &txn);
         self.stats.record_writes(&txn.op, &result, &ephemerals);
-        self.record_digest(zxid);
+        self.record_digest(zxid, &txn.op, &result);
         if let Some(snapshots) = &mut self.snapshots {
             snapshots.applied(&self.tree);
         }
@@ -1094,14 +1106,45 @@ impl Core {
         self.watches.remove_conn(conn);
     }
 
-    /// ZooKeeper's digest log: the state digest every [`DIGEST_LOG_INTERVAL`] zxids.
-    fn record_digest(&mut self, zxid: i64) {
+    /// ZooKeeper's digest log: the state digest every [`DIGEST_LOG_INTERVAL`] zxids. And the check of a
+    /// `Digest` entry (`paddock.digestInterval`): a mismatch means this replica reached another state than
+    /// the server that wrote the entry did, from the same log.
+    fn record_digest(&mut self, zxid: i64, op: &TxnOp, result: &TxnResult) {
+        match (op, result) {
+            (TxnOp::Digest { zxid: at, digest }, TxnResult::DigestChecked { matches: Some(false) }) => {
+                let ours = self.tree.digest_after(*at).map_or_else(|| "unknown".to_string(), |d| format!("{d:016x}"));
+                error!(
+                    entry = format_args!("0x{zxid:x}"),
+                    zxid = format_args!("0x{at:x}"),
+                    logged = format_args!("{digest:016x}"),
+                    ours,
+                    "state digest mismatch: this replica's tree after the zxid differs from the one the log recorded (it diverged)"
+                );
+                self.stats.digest_mismatches += 1;
+                crate::metrics::digest_mismatches(1);
+            }
+            (TxnOp::Digest { .. }, _) => {}
+            _ => self.last_write = zxid,
+        }
         if zxid % DIGEST_LOG_INTERVAL == 0 {
             if self.digest_log.len() == DIGEST_LOG_LIMIT {
                 self.digest_log.pop_front();
             }
             self.digest_log.push_back((zxid, self.tree.digest()));
         }
+    }
+
+    /// After a committed batch, the server that proposes (standalone, or the leader) writes its state digest
+    /// into the log once its writes have crossed a multiple of `paddock.digestInterval` since it last did:
+    /// every replica checks it when it applies the entry, and so does every replay of the archived log.
+    fn propose_digest_if_due(&mut self) {
+        let interval = i64::try_from(self.config.digest_interval).unwrap_or(i64::MAX);
+        if interval == 0 || !self.decides_expiry() || self.last_write / interval <= self.digest_proposed_at / interval {
+            return;
+        }
+        let (zxid, digest) = (self.tree.last_zxid(), self.tree.digest());
+        self.digest_proposed_at = zxid;
+        self.propose(0, Vec::new(), TxnOp::Digest { zxid, digest }, Origin::Internal);
     }
 
     /// Arms the new session's expiry and, on the server holding the handshake, answers it and handles the
@@ -1298,4 +1341,50 @@ fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_onl
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::MemoryLog;
+
+    fn entry(index: i64, op: TxnOp) -> CommittedEntry {
+        let txn = Txn { origin: ProposalId { node: 1, seq: 0 }, time: 1, session_id: 0, auth: Vec::new(), op };
+        CommittedEntry { index, payload: txn.encode() }
+    }
+
+    fn create(index: i64) -> CommittedEntry {
+        let acl = paddock_proto::Acl::open_unsafe();
+        let path = format!("/n{index}");
+        entry(index, TxnOp::Create { path, data: None, acl, mode: paddock_proto::CreateMode::Persistent, ttl: 0 })
+    }
+
+    #[test]
+    fn writes_crossing_the_interval_log_a_digest_that_checks_and_a_wrong_one_is_counted() {
+        let config = ServerConfig { digest_interval: 5, ..ServerConfig::default() };
+        let (events, mut committed) = mpsc::unbounded_channel();
+        // The memory log gives the core's own proposals the indexes after the five entries fed below.
+        let log = MemoryLog::new(events, 5);
+        let mut core = Core::new(Arc::new(config), DataTree::new(), Box::new(log), 1);
+        core.on_log_event(LogEvent::Committed((1..=4).map(create).collect())).expect("applies");
+        assert!(committed.try_recv().is_err(), "no digest before the interval is crossed");
+        core.on_log_event(LogEvent::Committed(vec![create(5)])).expect("applies");
+        let after_5 = core.tree.digest();
+        let Ok(LogEvent::Committed(proposed)) = committed.try_recv() else { panic!("a digest entry is proposed") };
+        let [CommittedEntry { index: 6, payload }] = proposed.as_slice() else { panic!("one entry: {proposed:?}") };
+        let txn = Txn::decode(payload, 6).expect("decodes");
+        assert_eq!((txn.op.clone(), txn.session_id), (TxnOp::Digest { zxid: 5, digest: after_5 }, 0));
+        core.on_log_event(LogEvent::Committed(proposed)).expect("applies");
+        assert_eq!((core.tree.last_zxid(), core.tree.digest(), core.stats.digest_mismatches), (6, after_5, 0));
+        assert!(core.waiting.is_empty(), "the proposal is done with");
+        // A digest entry alone does not make another one due.
+        assert!(committed.try_recv().is_err());
+
+        // Another server's digest of zxid 6 that this tree does not have: this replica diverged.
+        core.on_log_event(LogEvent::Committed(vec![entry(7, TxnOp::Digest { zxid: 6, digest: after_5 ^ 1 })]))
+            .expect("applies");
+        assert_eq!((core.tree.last_zxid(), core.stats.digest_mismatches), (7, 1));
+        let mntr = crate::monitor::mntr(&core, 0);
+        assert!(mntr.contains(&("zk_paddock_digest_mismatches".to_string(), "1".to_string())), "{mntr:?}");
+    }
 }

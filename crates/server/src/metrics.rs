@@ -36,3 +36,8 @@ pub fn wal_fsync(took: Duration) {
 pub fn snapshot_written(took: Duration) {
     metrics::histogram!("paddock_snapshot_duration_seconds").record(took.as_secs_f64());
 }
+
+/// `Digest` log entries this replica's tree did not match (it diverged from the server that wrote them).
+pub fn digest_mismatches(n: u64) {
+    metrics::counter!("paddock_digest_mismatches_total").increment(n);
+}

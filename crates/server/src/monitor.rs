@@ -225,6 +225,7 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     out.push(("zk_paddock_state_digest".into(), core.tree.digest().to_string()));
     out.push(("zk_paddock_sessions_expired".into(), core.stats.sessions_expired.to_string()));
     out.push(("zk_paddock_log_failures".into(), core.stats.log_failures.to_string()));
+    out.push(("zk_paddock_digest_mismatches".into(), core.stats.digest_mismatches.to_string()));
     out
 }
 

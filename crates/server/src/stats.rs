@@ -161,6 +161,8 @@ pub struct ServerStats {
     pub auth_failed: u64,
     pub sessions_expired: u64,
     pub log_failures: u64,
+    /// `Digest` log entries this replica's tree did not match (`zk_paddock_digest_mismatches`).
+    pub digest_mismatches: u64,
     pub bytes_received: u64,
     pub connections_accepted: u64,
     /// `zk_connection_drop_count`: connections the client closed before the server did.

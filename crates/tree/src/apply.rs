@@ -45,6 +45,7 @@ impl DataTree {
         let step =
             Step { zxid, time: txn.time, proposer: txn.origin.node, session_id: txn.session_id, auth: &txn.auth };
         let mut triggers = Vec::new();
+        self.record_digest();
         let result = match (self.session_gate(&step, &txn.op), &txn.op) {
             (Err(code), _) => TxnResult::Error(code),
             (Ok(()), TxnOp::Multi(ops)) => self.multi(&step, ops, &mut triggers),
@@ -112,14 +113,21 @@ impl DataTree {
             // Only a top-level multi is a multi; anything nested is malformed.
             TxnOp::Multi(_) => Err(ErrorCode::MarshallingError),
             TxnOp::Reconfig { data } => self.reconfig(txn, data, triggers),
+            TxnOp::Digest { zxid, digest } => {
+                let matches = self.known_digest(*zxid, txn.zxid).map(|known| known == *digest);
+                Ok(TxnResult::DigestChecked { matches })
+            }
         }
     }
 
     /// Before any op of a session's txn: a txn proposed by a server that no longer holds the session fails
     /// with SessionMoved (ZooKeeper's `checkSession` on its leader), and any other one counts as a sign of
-    /// life for expiry. Session lifecycle ops and server-internal txns (session 0) pass.
+    /// life for expiry. Session lifecycle ops, `Digest` entries and server-internal txns (session 0) pass.
     fn session_gate(&mut self, txn: &Step, op: &TxnOp) -> Result<(), ErrorCode> {
-        if matches!(op, TxnOp::CreateSession { .. } | TxnOp::ReopenSession | TxnOp::ExpireSession { .. }) {
+        if matches!(
+            op,
+            TxnOp::CreateSession { .. } | TxnOp::ReopenSession | TxnOp::ExpireSession { .. } | TxnOp::Digest { .. }
+        ) {
             return Ok(());
         }
         let Some(session) = self.sessions.get(&txn.session_id).copied() else { return Ok(()) };
@@ -454,6 +462,101 @@ mod tests {
         let txn = Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op: TxnOp::CloseSession };
         tree.apply(3, &txn);
         tree.apply(3, &txn);
+    }
+
+    fn digest_entry(zxid: i64, digest: u64) -> Vec<u8> {
+        Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op: TxnOp::Digest { zxid, digest } }
+            .encode()
+    }
+
+    fn create_at(tree: &mut DataTree, zxid: i64) {
+        let op = TxnOp::Create {
+            path: format!("/n{zxid}"),
+            data: Some(zxid.to_le_bytes().to_vec()),
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::Persistent,
+            ttl: 0,
+        };
+        let txn = Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op };
+        assert!(matches!(tree.apply(zxid, &txn).result, TxnResult::Created { .. }));
+    }
+
+    fn checked(tree: &mut DataTree, index: i64, zxid: i64, digest: u64) -> TxnResult {
+        tree.apply_entry(index, &digest_entry(zxid, digest)).map(|(_, applied)| applied.result).expect("applies")
+    }
+
+    #[test]
+    fn a_digest_entry_matching_the_tree_after_its_zxid_checks_and_changes_nothing_but_the_last_zxid() {
+        let mut tree = DataTree::new();
+        let mut digests = vec![tree.digest()];
+        for zxid in 1..=10 {
+            create_at(&mut tree, zxid);
+            digests.push(tree.digest());
+        }
+        assert_eq!(digests.iter().collect::<std::collections::HashSet<_>>().len(), 11, "every create changes it");
+        let before = tree.clone();
+        // Entries 11 and 12 are not txns (a Raft blank, a membership entry): 13 names 12, which has 10's state.
+        for (index, zxid) in [(13, 4), (14, 10), (15, 12), (16, 0), (17, 16)] {
+            let expected = digests[zxid.min(10) as usize];
+            assert_eq!(checked(&mut tree, index, zxid, expected), TxnResult::DigestChecked { matches: Some(true) });
+        }
+        assert_eq!((tree.digest(), tree.node_count(), tree.last_zxid()), (before.digest(), before.node_count(), 17));
+        assert_eq!(tree.digest_after(3), Some(digests[3]));
+        assert_eq!(tree.digest_after(17), Some(tree.digest()));
+        assert_eq!(tree.digest_after(18), None);
+        tree.check_consistency().expect("consistent");
+    }
+
+    #[test]
+    fn a_digest_entry_with_another_digest_is_a_mismatch() {
+        let mut tree = DataTree::new();
+        for zxid in 1..=5 {
+            create_at(&mut tree, zxid);
+        }
+        let after_3 = tree.digest_after(3).expect("known");
+        let wrong = after_3 ^ 1;
+        assert_eq!(checked(&mut tree, 6, 3, wrong), TxnResult::DigestChecked { matches: Some(false) });
+        // The digest after 5 is not the digest after 3.
+        assert_eq!(checked(&mut tree, 7, 5, after_3), TxnResult::DigestChecked { matches: Some(false) });
+        // Naming the entry itself or a later zxid is something no server writes: it cannot tell.
+        let current = tree.digest();
+        assert_eq!(checked(&mut tree, 8, 8, current), TxnResult::DigestChecked { matches: None });
+        assert_eq!(checked(&mut tree, 9, 12, current), TxnResult::DigestChecked { matches: None });
+        // Inside a multi it is malformed, like every op a multi may not carry.
+        let multi = TxnOp::Multi(vec![TxnOp::Digest { zxid: 5, digest: tree.digest() }]);
+        let txn = Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op: multi };
+        let TxnResult::Multi(results) = tree.apply(10, &txn).result else { panic!("a multi") };
+        assert_eq!(results, [TxnResult::Error(ErrorCode::MarshallingError)]);
+    }
+
+    #[test]
+    fn a_digest_entry_older_than_the_ring_cannot_be_told_and_a_loaded_snapshot_starts_a_new_ring() {
+        let mut tree = DataTree::new();
+        let oldest = tree.digest();
+        let last = crate::tree::RECENT_DIGESTS as i64 + 5;
+        for zxid in 1..=last {
+            create_at(&mut tree, zxid);
+        }
+        let kept_from = last - crate::tree::RECENT_DIGESTS as i64;
+        assert_eq!(tree.digest_after(kept_from - 1), None);
+        assert!(tree.digest_after(kept_from).is_some());
+        assert_eq!(checked(&mut tree, last + 1, 0, oldest), TxnResult::DigestChecked { matches: None });
+
+        // The ring is not in the snapshot: a loaded tree is the same tree, and knows only its own state.
+        let mut body = Vec::new();
+        tree.write_snapshot(&mut body).expect("write");
+        let mut loaded = DataTree::read_snapshot(&mut body.as_slice()).expect("read");
+        assert_eq!(loaded, tree);
+        loaded.check_consistency().expect("consistent");
+        let mut again = Vec::new();
+        loaded.write_snapshot(&mut again).expect("write");
+        assert_eq!(again, body);
+        let at = loaded.last_zxid();
+        assert_eq!(loaded.digest_after(at - 1), None);
+        let current = loaded.digest();
+        create_at(&mut loaded, at + 1);
+        assert_eq!(checked(&mut loaded, at + 2, at, current), TxnResult::DigestChecked { matches: Some(true) });
+        assert_eq!(checked(&mut loaded, at + 3, at - 1, current), TxnResult::DigestChecked { matches: None });
     }
 
     #[test]

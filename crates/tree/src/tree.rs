@@ -7,6 +7,7 @@
 //! holding nodes inline. The mutation primitives here keep every index and counter in step;
 //! [`DataTree::apply`] (in `apply.rs`) decides *whether* a change happens, these decide *how*.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -58,9 +59,19 @@ pub struct DataTree {
     /// The next session id to hand out, replicated with the tree so every replica allocates the same.
     pub(crate) next_session_id: i64,
     digest: u64,
+    /// The digest after each of the last [`RECENT_DIGESTS`] txns applied, oldest first, as (zxid, digest):
+    /// what a `Digest` entry is checked against. Not in snapshots: it is rebuilt as the tree applies.
+    recent_digests: Arc<VecDeque<(i64, u64)>>,
     data_size: u64,
     ephemeral_count: usize,
 }
+
+/// How many past digests the tree keeps for `Digest` entries. Such an entry names the zxid its proposer had
+/// applied when it proposed it; the entries between that zxid and the `Digest` entry itself are the writes
+/// that were already on their way through the log (a batch being fsynced, a leader's uncommitted pipeline),
+/// hundreds at most under load. 1024 covers that with room to spare for 16 KiB; an entry naming an older
+/// zxid is reported as unknown (`DigestChecked { matches: None }`), never as a mismatch.
+pub const RECENT_DIGESTS: usize = 1024;
 
 /// ZooKeeper's built-in znodes; none of them can be deleted.
 /// Where an ensemble keeps its membership (ZooKeeper's `ZooDefs.CONFIG_NODE`).
@@ -105,6 +116,7 @@ impl DataTree {
             last_time: 0,
             next_session_id: 0,
             digest: 0,
+            recent_digests: Arc::default(),
             data_size: 0,
             ephemeral_count: 0,
         }
@@ -186,6 +198,38 @@ impl DataTree {
     /// their nodes (path, data, ACL, stored stat) and sessions are, up to 64-bit hash collisions.
     pub fn digest(&self) -> u64 {
         self.digest
+    }
+
+    /// The state digest right after `zxid`, if the tree still knows it: the current digest for its last
+    /// zxid, or one of the last [`RECENT_DIGESTS`] txns applied (a zxid between two applied ones, which the
+    /// log gave to an entry that is not a txn, has the digest of the earlier one). `None` for a zxid older
+    /// than that, or above the last zxid.
+    pub fn digest_after(&self, zxid: i64) -> Option<u64> {
+        self.known_digest(zxid, self.last_zxid.saturating_add(1))
+    }
+
+    /// [`DataTree::digest_after`] for a zxid below `before`, the first zxid whose state is not known yet
+    /// (while entry `before` is being applied, the current state is still the state after every zxid
+    /// from the last one up to it).
+    pub(crate) fn known_digest(&self, zxid: i64, before: i64) -> Option<u64> {
+        if zxid >= before {
+            return None;
+        }
+        if zxid >= self.last_zxid {
+            return Some(self.digest);
+        }
+        // The last recorded txn at or before `zxid`: nothing was applied after it until the next one.
+        let after = self.recent_digests.partition_point(|(applied, _)| *applied <= zxid);
+        after.checked_sub(1).and_then(|at| self.recent_digests.get(at)).map(|(_, digest)| *digest)
+    }
+
+    /// Remembers the current state's digest before the txn at a later zxid changes it.
+    pub(crate) fn record_digest(&mut self) {
+        let recent = Arc::make_mut(&mut self.recent_digests);
+        if recent.len() == RECENT_DIGESTS {
+            recent.pop_front();
+        }
+        recent.push_back((self.last_zxid, self.digest));
     }
 
     /// How many distinct ACL lists the nodes share.

@@ -114,6 +114,14 @@ pub enum TxnOp {
     Reconfig {
         data: Vec<u8>,
     },
+    /// Paddock's own: `digest` is the state digest of the tree right after zxid `zxid` (an earlier entry),
+    /// written into the log every `paddock.digestInterval` zxids by the proposing server so that a replica
+    /// (and a backup's replay) can check that it reached the same state. It changes nothing but the last
+    /// zxid, like an error txn; no session, no ACL.
+    Digest {
+        zxid: i64,
+        digest: u64,
+    },
 }
 
 /// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
@@ -134,6 +142,12 @@ pub enum TxnResult {
     SetData(Stat),
     SetAcl(Stat),
     Checked,
+    /// A `Digest` entry compared with the tree's own digest after its zxid: `Some(true)` they match,
+    /// `Some(false)` this tree diverged from the one that wrote the entry, `None` the tree cannot tell
+    /// (the zxid is older than the digests it keeps, or not before the entry).
+    DigestChecked {
+        matches: Option<bool>,
+    },
     /// One result per op. On failure ZooKeeper's shape: `Error(Ok)` for the ops before the failing one, its
     /// code for the failing one, `Error(RuntimeInconsistency)` after it.
     Multi(Vec<TxnResult>),
@@ -254,9 +268,10 @@ fn op_size_hint(op: &TxnOp) -> usize {
     }
 }
 
-/// Tags of Paddock's own session ops, far from every ZooKeeper opcode (which are -11 to 106).
+/// Tags of Paddock's own ops, far from every ZooKeeper opcode (which are -11 to 106).
 const REOPEN_SESSION: i32 = -1001;
 const EXPIRE_SESSION: i32 = -1002;
+const DIGEST: i32 = -1003;
 
 /// Ops are tagged with ZooKeeper's opcodes, so a hex dump reads like ZooKeeper's own log.
 fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
@@ -322,6 +337,11 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_i32(OpCode::Reconfig as i32);
             out.put_nullable_bytes(Some(data));
         }
+        TxnOp::Digest { zxid, digest } => {
+            out.put_i32(DIGEST);
+            out.put_i64(*zxid);
+            out.put_u64(*digest);
+        }
     }
 }
 
@@ -344,6 +364,7 @@ fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, T
     match code {
         REOPEN_SESSION => return Ok(TxnOp::ReopenSession),
         EXPIRE_SESSION => return Ok(TxnOp::ExpireSession { basis: input.get_i64()? }),
+        DIGEST => return Ok(TxnOp::Digest { zxid: input.get_i64()?, digest: input.get_u64()? }),
         _ => {}
     }
     let op = match OpCode::from_i32(code) {
@@ -473,6 +494,19 @@ mod tests {
         expected.extend([0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0]);
         expected.extend([0x05, 0, 0, 0, 0x02, 0, 0, 0, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(txn.encode(), expected);
+    }
+
+    #[test]
+    fn the_documented_digest_example_is_exact() {
+        let op = TxnOp::Digest { zxid: 20, digest: 0x0123_4567_89ab_cdef };
+        let txn = Txn { origin: ProposalId { node: 1, seq: 7 }, ..txn(1000, 0, op) };
+        let mut expected = vec![0x03, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend([0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend([0x15, 0xfc, 0xff, 0xff, 0x14, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend([0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01]);
+        assert_eq!(txn.encode(), expected);
+        assert_eq!(Txn::decode(&expected, 21), Ok(txn));
+        assert_eq!(Txn::decode(&expected[..expected.len() - 1], 21), Err(TxnDecodeError::Truncated));
     }
 
     #[test]

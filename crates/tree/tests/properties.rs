@@ -124,6 +124,7 @@ fn op() -> impl Strategy<Value = TxnOp> {
         1 => (path(), prop::option::of(0i64..200)).prop_map(|(path, observed_mzxid)| TxnOp::DeleteContainer { path, observed_mzxid }),
         1 => (path(), acl(), version()).prop_map(|(path, acl, version)| TxnOp::SetAcl { path, acl, version }),
         1 => prop::collection::vec(multi_member(), 0..4).prop_map(TxnOp::Multi),
+        1 => (0i64..80, any::<u64>()).prop_map(|(zxid, digest)| TxnOp::Digest { zxid, digest }),
     ]
 }
 
@@ -183,6 +184,7 @@ fn arbitrary_txn() -> impl Strategy<Value = Txn> {
         Just(TxnOp::CloseSession),
         Just(TxnOp::ReopenSession),
         (0..40i64).prop_map(|basis| TxnOp::ExpireSession { basis }),
+        (any::<i64>(), any::<u64>()).prop_map(|(zxid, digest)| TxnOp::Digest { zxid, digest }),
     ];
     let op = leaf.prop_recursive(2, 12, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(TxnOp::Multi));
     let auth = prop::collection::vec((".*", ".*").prop_map(|(s, i)| Id::new(s, i)), 0..3);
@@ -290,6 +292,28 @@ proptest! {
         if let Ok(decoded) = Txn::decode(&bytes, 1) && !Txn::is_legacy_format(&bytes) {
             prop_assert_eq!(&decoded.encode()[1..], &bytes[1..]);
         }
+    }
+
+    #[test]
+    fn digest_entries_check_against_the_digest_after_their_zxid(txns in history(60), back in 0i64..70) {
+        let mut tree = DataTree::new();
+        let mut digests = vec![tree.digest()];
+        for (i, txn) in txns.iter().enumerate() {
+            tree.apply(i as i64 + 1, txn);
+            digests.push(tree.digest());
+        }
+        let last = tree.last_zxid();
+        let zxid = (last - back).max(0);
+        let digest = |z: i64| digests[z as usize];
+        let time = tree.last_time();
+        let entry = |zxid, digest| Txn { origin: ProposalId::default(), time, session_id: 0, auth: vec![], op: TxnOp::Digest { zxid, digest } };
+        let before = tree.clone();
+        let right = tree.apply(last + 1, &entry(zxid, digest(zxid)));
+        prop_assert_eq!(right.result, TxnResult::DigestChecked { matches: Some(true) });
+        prop_assert!(right.triggers.is_empty());
+        let wrong = tree.apply(last + 2, &entry(zxid, digest(zxid) ^ 1));
+        prop_assert_eq!(wrong.result, TxnResult::DigestChecked { matches: Some(false) });
+        prop_assert_eq!(&snapshot_bytes(&tree)[12..], &snapshot_bytes(&before)[12..], "nothing but the last zxid changed");
     }
 
     #[test]

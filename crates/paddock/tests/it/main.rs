@@ -5,6 +5,7 @@ mod archive;
 mod backup;
 mod backup_prune;
 mod crash;
+mod digests;
 mod durability;
 mod ensemble;
 mod failover;

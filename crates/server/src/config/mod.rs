@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub purge_interval_ms: Option<u64>,
     /// `paddock.wal.segmentBytes`: size at which a WAL segment is sealed (default 64 MiB).
     pub wal_segment_bytes: u64,
+    /// `paddock.digestInterval`: every this many zxids the proposing server writes its state digest into
+    /// the log (a `Digest` txn), which every replica and every replay of the log checks (1000; 0: never).
+    pub digest_interval: u64,
     pub force_sync: bool,
     pub admin_enable_server: bool,
     pub admin_server_address: IpAddr,
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             purge_interval_hours: 0,
             purge_interval_ms: None,
             wal_segment_bytes: 64 * 1024 * 1024,
+            digest_interval: 1000,
             force_sync: true,
             admin_enable_server: true,
             admin_server_address: IpAddr::from([0, 0, 0, 0]),
@@ -299,6 +303,7 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "autopurge.purgeInterval" => config.purge_interval_hours = parse_num(key, value)?,
         "paddock.autopurge.purgeIntervalMs" => config.purge_interval_ms = Some(parse_num(key, value)?),
         "paddock.wal.segmentBytes" => config.wal_segment_bytes = parse_num::<u64>(key, value)?.max(4096),
+        "paddock.digestInterval" => config.digest_interval = parse_num(key, value)?,
         "forceSync" => config.force_sync = !value.eq_ignore_ascii_case("no"),
         "admin.enableServer" => config.admin_enable_server = parse_bool(key, value)?,
         "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,
@@ -457,6 +462,18 @@ mod tests {
         for bad in ["0", "1.5", "-0.1", "quarter"] {
             let err = ServerConfig::parse(&format!("paddock.snapshot.cpuShare={bad}")).expect_err(bad);
             assert!(err.to_string().contains("paddock.snapshot.cpuShare"), "{err}");
+        }
+    }
+
+    #[test]
+    fn digest_interval_is_a_count_of_zxids_and_zero_turns_it_off() {
+        assert_eq!(ServerConfig::default().digest_interval, 1000);
+        let (config, warnings) = ServerConfig::parse("paddock.digestInterval=20").expect("parses");
+        assert_eq!((config.digest_interval, warnings.len()), (20, 0));
+        assert_eq!(ServerConfig::parse("paddock.digestInterval=0").expect("parses").0.digest_interval, 0);
+        for bad in ["-1", "1s", "lots"] {
+            let err = ServerConfig::parse(&format!("paddock.digestInterval={bad}")).expect_err(bad);
+            assert!(err.to_string().contains("paddock.digestInterval"), "{err}");
         }
     }
 
