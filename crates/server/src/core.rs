@@ -968,6 +968,12 @@ impl Core {
     /// The tree was replaced by a snapshot: watches may have missed events, so every client connection is
     /// closed; clients reconnect and re-send their watches, which fire for what changed (ZooKeeper drops its
     /// clients when a learner resyncs, for the same reason).
+    /// Hands a restored tree to the log (the admin `restore` command): the log puts it in place after the
+    /// writes queued before it and reports it back as an `Install`.
+    pub(crate) fn restore(&mut self, tree: DataTree, reply: tokio::sync::oneshot::Sender<Result<i64, String>>) {
+        self.log.restore(tree, reply);
+    }
+
     fn install(&mut self, tree: DataTree) {
         info!(zxid = format_args!("0x{:x}", tree.last_zxid()), "installed a snapshot");
         self.tree = tree;

@@ -142,8 +142,9 @@ pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer
         .context("recovery task failed")??;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let durable = recovered.tree.last_zxid();
-    let wal_log = persist::WalLog::start(recovered.wal, recovered.locks, durable, events_tx)
-        .context("cannot start the log writer thread")?;
+    let wal_log =
+        persist::WalLog::start(recovered.wal, recovered.locks, durable, persist::snap_dir(&config), events_tx)
+            .context("cannot start the log writer thread")?;
     let archiving = target.map(|target| Archiving::new(&config, target, recovered.cluster_id, durable));
     let view = archiving.as_ref().map(|(archiving, _)| archiving.view());
     let retention = retention::Retention::new(&config, wal_log.purger(), view.clone());

@@ -118,6 +118,16 @@ pub trait ReplicatedLog: Send {
 
     /// Called after the core has handled a `Failed` event: proposals are accepted again.
     fn resume(&mut self) {}
+
+    /// Replaces the state with `tree` (ZooKeeper 3.9's admin `restore`), after every proposal made before:
+    /// answers the zxid the log continues after, and reports the tree to the core as `Install`. Only a
+    /// standalone server's write-ahead log can; an ensemble is restored member by member offline.
+    fn restore(&mut self, tree: DataTree, reply: oneshot::Sender<Result<i64, String>>) {
+        drop(tree);
+        let _ = reply.send(Err(
+            "this server cannot restore in place: restore an ensemble's members with `paddock restore --config`".into(),
+        ));
+    }
 }
 
 /// No disk and no peers: every proposal is committed the moment it is made.

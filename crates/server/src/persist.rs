@@ -217,6 +217,11 @@ enum WalCmd {
     PurgeBefore(u64),
     /// Describe the segments (retention, to weigh what is not archived yet).
     Segments(tokio::sync::oneshot::Sender<Vec<SegmentInfo>>),
+    /// Replace the state with this tree (the admin `restore`), after every append queued before.
+    Restore {
+        tree: Box<DataTree>,
+        reply: tokio::sync::oneshot::Sender<Result<i64, String>>,
+    },
 }
 
 /// A [`ReplicatedLog`] of one: the write-ahead log. Proposals go to a dedicated thread, which gives each the
@@ -228,14 +233,17 @@ pub struct WalLog {
 
 impl WalLog {
     /// `durable` is the index everything on disk already covers (the recovered tree's last zxid).
+    /// `snap_dir`: where a restored tree is written before it replaces the state.
     pub fn start(
         wal: Wal,
         locks: Vec<DirLock>,
         durable: i64,
+        snap_dir: PathBuf,
         events: UnboundedSender<LogEvent>,
     ) -> std::io::Result<WalLog> {
         let (tx, rx) = std_mpsc::channel();
-        let writer = WalWriter { wal, _locks: locks, events, last_durable: durable, state: WriterState::Healthy };
+        let writer =
+            WalWriter { wal, _locks: locks, events, last_durable: durable, snap_dir, state: WriterState::Healthy };
         std::thread::Builder::new().name("paddock-wal".into()).spawn(move || writer.run(rx))?;
         Ok(WalLog { tx })
     }
@@ -253,6 +261,10 @@ impl ReplicatedLog for WalLog {
 
     fn resume(&mut self) {
         let _ = self.tx.send(WalCmd::Resume);
+    }
+
+    fn restore(&mut self, tree: DataTree, reply: tokio::sync::oneshot::Sender<Result<i64, String>>) {
+        let _ = self.tx.send(WalCmd::Restore { tree: Box::new(tree), reply });
     }
 }
 
@@ -291,6 +303,7 @@ struct WalWriter {
     _locks: Vec<DirLock>,
     events: UnboundedSender<LogEvent>,
     last_durable: i64,
+    snap_dir: PathBuf,
     state: WriterState,
 }
 
@@ -318,6 +331,12 @@ impl WalWriter {
             WalCmd::PurgeBefore(index) => purge_segments(&mut self.wal, index),
             WalCmd::Segments(reply) => {
                 let _ = reply.send(self.wal.segments());
+            }
+            WalCmd::Restore { tree, reply } => {
+                if !batch.is_empty() {
+                    self.sync(std::mem::take(batch));
+                }
+                let _ = reply.send(self.restore(*tree));
             }
             WalCmd::Append(_) if self.state == WriterState::AwaitingResume => {}
             WalCmd::Append(payload) => {
@@ -354,6 +373,44 @@ impl WalWriter {
         batch.clear();
         self.state = WriterState::AwaitingResume;
         let _ = self.events.send(LogEvent::Failed { error });
+    }
+
+    /// Puts a restored tree in place of the state: it continues after every zxid this log has given out
+    /// (a marker txn at the next one, so that no client is refused as ahead of the server and zxids never
+    /// go back), is written as a snapshot, which recovery from now on starts from, and then the log is
+    /// emptied and continues after it. A crash before the snapshot is durable leaves the old state; after
+    /// it, recovery discards the older log (it ends before the newest snapshot). Returns that zxid.
+    fn restore(&mut self, mut tree: DataTree) -> Result<i64, String> {
+        if self.state != WriterState::Healthy {
+            return Err("the log is failing: nothing was restored".to_string());
+        }
+        let zxid = self.last_durable.max(tree.last_zxid()) + 1;
+        let marker = paddock_tree::Txn {
+            origin: paddock_tree::ProposalId::default(),
+            time: tree.last_time(),
+            session_id: 0,
+            auth: Vec::new(),
+            op: paddock_tree::TxnOp::Error(paddock_proto::ErrorCode::Ok),
+        };
+        tree.apply(zxid, &marker);
+        write_snapshot(&self.snap_dir, &tree, paddock_storage::Pace::FULL)
+            .map_err(|e| format!("cannot write the restored tree as a snapshot: {e}; nothing was restored"))?;
+        let cleared = self.wal.clear().map_err(|e| e.to_string());
+        self.last_durable = zxid;
+        info!(
+            zxid = format_args!("0x{zxid:x}"),
+            nodes = tree.node_count(),
+            "restored the tree posted to the admin server"
+        );
+        let (done, _) = tokio::sync::oneshot::channel();
+        let _ = self.events.send(LogEvent::Install { tree: Box::new(tree), done });
+        if let Err(e) = cleared {
+            self.fail(
+                format!("the restored tree is in place, but the old log could not be removed: {e}"),
+                &mut Vec::new(),
+            );
+        }
+        Ok(zxid)
     }
 
     /// Cuts the log back to the last durable record: what came after it was failed back to its clients

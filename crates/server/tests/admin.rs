@@ -686,17 +686,42 @@ async fn snapshot_is_rate_limited_and_refused_without_a_data_dir() {
 }
 
 #[tokio::test]
-async fn restore_is_authenticated_then_refused_with_an_explanation() {
+async fn restore_replaces_the_tree_with_a_posted_backup_above_every_zxid_given_out() {
     let a = durable_server(|_| {}).await;
     let r = http(a.admin, "POST", "/commands/restore", &[("Content-Type", "application/octet-stream")], b"x").await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["command"], "restore");
     let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
-    let r = http(a.admin, "POST", "/commands/rest", &[("Authorization", &super_auth)], b"snapshot bytes").await;
-    assert_eq!(r.status, 503, "{}", r.text());
-    let body = r.json();
-    assert_eq!(body["command"], "restore");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("paddock restore")), "{body}");
+    let auth = [("Authorization", super_auth.as_str())];
+    let r = http(a.admin, "POST", "/commands/rest", &auth, b"snapshot bytes").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("not a sound snapshot")), "{}", r.text());
+
+    let client = connect(&a.server).await;
+    client.create("/kept", b"from the backup", &persistent()).await.expect("create");
+    let backup = http(a.admin, "GET", "/commands/backup", &auth, b"").await;
+    assert_eq!(backup.status, 200, "{}", backup.text());
+    client.create("/after-the-backup", b"", &persistent()).await.expect("create");
+    let (_, last) = client.get_data("/after-the-backup").await.expect("read");
+
+    let r = http(a.admin, "POST", "/commands/restore", &auth, &backup.body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let zxid = r.json()["last_zxid"].as_i64().expect("last_zxid");
+    assert!(zxid > last.mzxid, "the restored tree continues above every zxid given out ({zxid} after {})", last.mzxid);
+    assert!(http(a.admin, "POST", "/commands/restore", &auth, b"").await.status == 400, "an empty body is refused");
+
+    let client = connect(&a.server).await;
+    assert_eq!(client.get_data("/kept").await.expect("read").0, b"from the backup");
+    assert_eq!(client.check_stat("/after-the-backup").await.expect("exists"), None, "what came after is gone");
+    let (stat, _) = client.create("/after-the-restore", b"", &persistent()).await.expect("a write");
+    assert!(stat.czxid > zxid);
+    drop(client);
+
+    // The restore is durable: a restart recovers the restored tree and the writes made since.
+    let a = restart(a).await;
+    let client = connect(&a.server).await;
+    assert!(client.check_stat("/after-the-restore").await.expect("exists").is_some());
+    assert_eq!(client.check_stat("/after-the-backup").await.expect("exists"), None);
     a.server.shutdown().await;
 }
 

@@ -17,8 +17,8 @@
 //! `crates/server/tests/admin_vs_zookeeper.rs` compares every answer with Apache ZooKeeper 3.8's.
 //! Differences, on purpose: a command called with a method it does not answer gets 405 like in 3.8, but
 //! with the usual JSON body rather than Jetty's HTML page (3.9 fails with a bare 500 on POST); `snapshot`
-//! also accepts POST; the snapshot body is Paddock's snapshot format; `restore` is refused (see
-//! [`snapshot`]).
+//! also accepts POST; the snapshot body is Paddock's snapshot format, and so is the body `restore` takes
+//! (see [`restore`]).
 
 mod auth;
 mod backup;
@@ -28,6 +28,7 @@ mod health;
 mod prometheus;
 mod registry;
 mod response;
+mod restore;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -141,6 +142,7 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
     let path = uri.path();
     let base = state.command_base.as_str();
@@ -151,7 +153,7 @@ async fn dispatch(
     let Some(name) = rest.strip_prefix('/') else { return not_found() };
     let kwargs = Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-    run_command(&state, &method, name, &kwargs, authorization, peer.ip()).await
+    run_command(&state, &method, name, &kwargs, authorization, peer.ip(), body).await
 }
 
 /// `Commands.runGetCommand` / `runPostCommand`.
@@ -162,6 +164,7 @@ async fn run_command(
     kwargs: &HashMap<String, String>,
     authorization: Option<&str>,
     peer: IpAddr,
+    body: axum::body::Body,
 ) -> Response {
     let Some(command) = registry::find(name) else {
         // ZooKeeper keeps answering unknown commands with 200, the error in the body.
@@ -184,7 +187,7 @@ async fn run_command(
     match command.invocation {
         Invocation::Get => commands::run(state, command, name, kwargs).await.into_response(),
         Invocation::Snapshot => snapshot::snapshot(state, kwargs).await,
-        Invocation::Restore => snapshot::restore(),
+        Invocation::Restore => restore::restore(state, body).await,
         Invocation::Backup => backup::backup(state).await,
     }
 }
@@ -252,19 +255,19 @@ mod tests {
     async fn commands_say_not_serving_while_the_core_does_not_answer() {
         let state = stopped_server();
         let peer = IpAddr::from([127, 0, 0, 1]);
-        let response = run_command(&state, &Method::GET, "srvr", &Map::new(), None, peer).await;
+        let response = run_command(&state, &Method::GET, "srvr", &Map::new(), None, peer, axum::body::Body::empty()).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body = body_json(response).await;
         assert_eq!(body["command"], "srvr");
         assert_eq!(body["error"], response::NOT_SERVING);
         // Commands that need no server still answer.
-        let response = run_command(&state, &Method::GET, "envi", &Map::new(), None, peer).await;
+        let response = run_command(&state, &Method::GET, "envi", &Map::new(), None, peer, axum::body::Body::empty()).await;
         let body = body_json(response).await;
         assert_eq!(body["command"], "environment");
         assert!(body["error"].is_null());
         assert!(body["os.name"].is_string());
         // The auth check needs the root node's ACL, so it says "not serving" too.
-        let response = run_command(&state, &Method::GET, "snapshot", &Map::new(), None, peer).await;
+        let response = run_command(&state, &Method::GET, "snapshot", &Map::new(), None, peer, axum::body::Body::empty()).await;
         assert_eq!(body_json(response).await["error"], response::NOT_SERVING);
     }
 
@@ -272,15 +275,15 @@ mod tests {
     async fn trace_mask_round_trips() {
         let state = stopped_server();
         let peer = IpAddr::from([127, 0, 0, 1]);
-        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer).await).await;
+        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await).await;
         assert_eq!(body["tracemask"], crate::DEFAULT_TRACE_MASK);
         let kwargs = Map::from([("traceMask".to_string(), "7".to_string())]);
-        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer).await).await;
+        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await).await;
         assert_eq!(body["tracemask"], 7);
-        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer).await).await;
+        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await).await;
         assert_eq!(body["tracemask"], 7);
         let kwargs = Map::from([("traceMask".to_string(), "x".to_string())]);
-        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer).await).await;
+        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await).await;
         assert_eq!(body["error"], "setTraceMask requires long traceMask argument, got x");
     }
 }

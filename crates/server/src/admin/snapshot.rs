@@ -1,4 +1,4 @@
-//! The `snapshot` and `restore` admin commands (ZooKeeper 3.9, ZOOKEEPER-4570/4571).
+//! The `snapshot` admin command (ZooKeeper 3.9, ZOOKEEPER-4570); `restore` is in `restore.rs`.
 //!
 //! `snapshot` takes a real snapshot through [`crate::snapshots::Snapshots::start`] and answers with the
 //! `last_zxid` (`0x<hex>`) and `snapshot_size` headers; with `streaming=true` (the default) the body is the
@@ -7,10 +7,6 @@
 //!
 //! The rate limit is ZooKeeper's (one snapshot per `admin.rateLimiterIntervalInMS`, default 5 minutes),
 //! applied in milliseconds as documented: ZooKeeper 3.9 builds it in microseconds by mistake (300 ms).
-//!
-//! `restore` is authenticated like ZooKeeper's, then refused with 503 — ZooKeeper's answer when restore is
-//! switched off: swapping the tree under a running write-ahead log is not something Paddock does in place.
-//! Restores go through `paddock restore` on a data directory instead.
 
 use std::collections::HashMap;
 use std::io;
@@ -165,13 +161,6 @@ async fn take(state: &AdminState) -> Result<(i64, PathBuf), Failure> {
         Ok(Err(e)) => Err(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("snapshot failed: {e}"))),
         Err(_) => Err(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "snapshot task ended without an answer")),
     }
-}
-
-/// `RestoreCommand.runPost`, after authorization.
-pub fn restore() -> Response {
-    let error = "restore is not available on a running Paddock server: restore a snapshot into a data \
-                 directory with `paddock restore`, then start the server on it";
-    CommandResponse::failed("restore", error, StatusCode::SERVICE_UNAVAILABLE).into_response()
 }
 
 /// A file read as a stream of chunks, for a response body that is never held in memory whole.
