@@ -255,19 +255,22 @@ mod tests {
     async fn commands_say_not_serving_while_the_core_does_not_answer() {
         let state = stopped_server();
         let peer = IpAddr::from([127, 0, 0, 1]);
-        let response = run_command(&state, &Method::GET, "srvr", &Map::new(), None, peer, axum::body::Body::empty()).await;
+        let response =
+            run_command(&state, &Method::GET, "srvr", &Map::new(), None, peer, axum::body::Body::empty()).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body = body_json(response).await;
         assert_eq!(body["command"], "srvr");
         assert_eq!(body["error"], response::NOT_SERVING);
         // Commands that need no server still answer.
-        let response = run_command(&state, &Method::GET, "envi", &Map::new(), None, peer, axum::body::Body::empty()).await;
+        let response =
+            run_command(&state, &Method::GET, "envi", &Map::new(), None, peer, axum::body::Body::empty()).await;
         let body = body_json(response).await;
         assert_eq!(body["command"], "environment");
         assert!(body["error"].is_null());
         assert!(body["os.name"].is_string());
         // The auth check needs the root node's ACL, so it says "not serving" too.
-        let response = run_command(&state, &Method::GET, "snapshot", &Map::new(), None, peer, axum::body::Body::empty()).await;
+        let response =
+            run_command(&state, &Method::GET, "snapshot", &Map::new(), None, peer, axum::body::Body::empty()).await;
         assert_eq!(body_json(response).await["error"], response::NOT_SERVING);
     }
 
@@ -275,15 +278,25 @@ mod tests {
     async fn trace_mask_round_trips() {
         let state = stopped_server();
         let peer = IpAddr::from([127, 0, 0, 1]);
-        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await).await;
+        let body = body_json(
+            run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await,
+        )
+        .await;
         assert_eq!(body["tracemask"], crate::DEFAULT_TRACE_MASK);
         let kwargs = Map::from([("traceMask".to_string(), "7".to_string())]);
-        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await).await;
+        let body =
+            body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await)
+                .await;
         assert_eq!(body["tracemask"], 7);
-        let body = body_json(run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await).await;
+        let body = body_json(
+            run_command(&state, &Method::GET, "gtmk", &Map::new(), None, peer, axum::body::Body::empty()).await,
+        )
+        .await;
         assert_eq!(body["tracemask"], 7);
         let kwargs = Map::from([("traceMask".to_string(), "x".to_string())]);
-        let body = body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await).await;
+        let body =
+            body_json(run_command(&state, &Method::GET, "stmk", &kwargs, None, peer, axum::body::Body::empty()).await)
+                .await;
         assert_eq!(body["error"], "setTraceMask requires long traceMask argument, got x");
     }
 }
