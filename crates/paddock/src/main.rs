@@ -123,7 +123,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("paddock: {e:#}");
+            // One line, whatever a dependency's message holds (an object store's XML error body, say).
+            let message = format!("{e:#}");
+            eprintln!("paddock: {}", message.split_whitespace().collect::<Vec<_>>().join(" "));
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,7 @@
-//! A real S3-compatible object store for backup tests: moto's server (`moto_server`, installed into the
-//! test venv by scripts/install-test-deps) on 127.0.0.1, with one bucket. Stopped by pid on drop.
+//! Real S3-compatible object stores for backup tests, on 127.0.0.1 with one bucket, stopped by pid on drop
+//! (both installed by scripts/install-test-deps): moto's server (`moto_server`, in the test venv), the most
+//! complete, which accepts any credentials; and s3rver (npm), which refuses any access key but its own, for
+//! the tests of wrong credentials.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -15,13 +17,18 @@ use crate::process::ServerChild;
 
 const START_LIMIT: Duration = Duration::from_secs(60);
 
-/// moto's S3 server with bucket `bucket`. Point a client at it with [`S3Server::env`].
+/// An S3 server with bucket `bucket`. Point a client at it with [`S3Server::env`].
 pub struct S3Server {
     pub port: u16,
     pub bucket: String,
+    /// The key pair it accepts (moto: any).
+    key: (&'static str, &'static str),
     child: ServerChild,
     _dir: TempDir,
 }
+
+/// s3rver's only credentials.
+const S3RVER_KEY: (&str, &str) = ("S3RVER", "S3RVER");
 
 impl S3Server {
     pub fn start() -> anyhow::Result<S3Server> {
@@ -40,7 +47,30 @@ impl S3Server {
         if status != 200 {
             bail!("moto_server answered {status} to creating bucket {bucket}");
         }
-        Ok(S3Server { port, bucket, child, _dir: dir })
+        Ok(S3Server { port, bucket, key: ("test", "test"), child, _dir: dir })
+    }
+
+    /// s3rver, which refuses requests made with another access key than its own (`S3RVER`).
+    pub fn start_checking_credentials() -> anyhow::Result<S3Server> {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/s3rver/node_modules/.bin/s3rver");
+        if !binary.exists() {
+            bail!("s3rver is not installed ({} is missing): run scripts/install-test-deps", binary.display());
+        }
+        let dir = tempfile::tempdir().context("temp dir for s3rver")?;
+        let port = free_port();
+        let bucket = "paddock-backups".to_string();
+        let mut command = Command::new(&binary);
+        command.arg("-d").arg(dir.path()).args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--configure-bucket",
+            &bucket,
+        ]);
+        let mut child = ServerChild::spawn(command, &dir.path().join("s3rver.log"))?;
+        child.wait_until("s3rver", START_LIMIT, || http(port, "GET", "/").is_ok())?;
+        Ok(S3Server { port, bucket, key: S3RVER_KEY, child, _dir: dir })
     }
 
     /// `s3://<bucket>/<prefix>`.
@@ -54,8 +84,8 @@ impl S3Server {
             ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", self.port)),
             ("AWS_ALLOW_HTTP", "true".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_ACCESS_KEY_ID", "test".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_ACCESS_KEY_ID", self.key.0.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", self.key.1.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

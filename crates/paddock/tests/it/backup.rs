@@ -503,3 +503,43 @@ async fn a_backup_under_32_writers_has_the_live_digest_of_its_zxid() {
     assert_eq!(restored["zxid"], zxid);
     assert_eq!(restored["base_zxid"], zxid, "the newest base at or before the point is the online backup itself");
 }
+
+/// Against an S3 server that checks credentials (s3rver refuses an unknown access key; it does not check
+/// the signature's secret): wrong credentials are one line naming the refusal, and nothing is written; the
+/// right ones work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_refused_in_one_line_and_nothing_is_written() {
+    let s3 = S3Server::start_checking_credentials().expect("s3rver starts");
+    let good = s3.env();
+    let bad: Vec<(String, String)> = good
+        .iter()
+        .map(
+            |(k, v)| {
+                if k == "AWS_ACCESS_KEY_ID" { (k.clone(), "NOT-A-KEY".to_string()) } else { (k.clone(), v.clone()) }
+            },
+        )
+        .collect();
+    let mut server = PaddockProcess::start().expect("server starts");
+    let client = connect(&server.addr()).await;
+    client.create("/signed", b"x", &persistent()).await.expect("create");
+    drop(client);
+    server.terminate().expect("stop");
+    let url = s3.url("signed");
+    let create = ["backup", "create", "--data-dir", data_dir(&server), "--to", url.as_str()];
+    let (ok, _, stderr) = paddock(&create, &bad);
+    assert!(!ok && stderr.lines().count() == 1 && stderr.contains("403"), "{stderr}");
+    let listed = paddock_json(&["backup", "list", "--target", &url], &good);
+    assert_eq!(listed["clusters"].as_array().map(Vec::len), Some(0), "a refused backup wrote something: {listed}");
+    let (ok, _, stderr) = paddock(&["backup", "list", "--target", &url], &bad);
+    assert!(!ok && stderr.lines().count() == 1 && stderr.contains("403"), "{stderr}");
+
+    let mut args = create.to_vec();
+    args.push("--json");
+    let (ok, _, stderr) = paddock(&args, &good);
+    assert!(ok, "{stderr}");
+    assert_eq!(paddock_json(&["backup", "verify", "--target", &url], &good)["sound"], 1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let into = dir.path().join("restored");
+    let (ok, _, stderr) = paddock(&["restore", "--from", &url, "--data-dir", into.to_str().expect("utf-8")], &bad);
+    assert!(!ok && stderr.contains("403") && !into.exists(), "{stderr}");
+}
