@@ -266,7 +266,9 @@ async fn bad_input_gets_one_line_naming_it_and_writes_nothing() {
     let fresh = dir.path().join("fresh");
     let f = fresh.to_str().expect("utf-8");
     let wrong_zxid = (created["zxid"].as_i64().expect("zxid") + 1).to_string();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["restore", "--from", t, "--data-dir", f, "--time", "2026-12-01T14:03:00"], "with an offset"),
+        (&["restore", "--from", t, "--data-dir", f, "--time", "1999-12-31T23:59:59Z"], "is before the first backup"),
         (&["backup", "list", "--target", "ftp://host/x"], "unknown target scheme"),
         (&["restore", "--from", t, "--data-dir", occupied.to_str().expect("utf-8")], "is not empty"),
         (&["restore", "--from", t, "--data-dir", f, "--zxid", &wrong_zxid], "no restore point at zxid"),
