@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use bytes::Bytes;
-use paddock_storage::{Compression, SnapshotHeader};
+use paddock_storage::{Compression, SnapshotHeader, StorageError};
 use paddock_tree::DataTree;
 use tokio::sync::mpsc;
 
@@ -44,7 +44,7 @@ pub fn load_tree(data_dir: &Path, log_dir: Option<&Path>) -> Result<DataTree, Ba
             data_dir.display()
         )));
     }
-    let storage = |e: paddock_storage::StorageError| BackupError::Source(e.to_string());
+    let storage = |e: StorageError| BackupError::Source(e.to_string());
     let mut tree = DataTree::new();
     let snapshots =
         if snap_dir.exists() { paddock_storage::list_snapshots(&snap_dir).map_err(storage)? } else { Vec::new() };
@@ -58,30 +58,41 @@ pub fn load_tree(data_dir: &Path, log_dir: Option<&Path>) -> Result<DataTree, Ba
         }
     }
     if wal_dir.exists() {
-        let from = tree.last_zxid() + 1;
-        paddock_storage::replay_dir(&wal_dir, from as u64, |index, payload| {
-            tree.apply_entry(index as i64, payload)
-                .map(drop)
-                .map_err(|e| paddock_storage::StorageError::Corrupt(e.to_string()))
-        })
-        .map_err(storage)?;
+        replay_log(&wal_dir, &mut tree, |_| {}).map_err(storage)?;
     }
     Ok(tree)
 }
 
+/// Replays the log in `wal_dir` over `tree`, from the record after its last zxid, calling `each` after
+/// every record applied. Read-only: a torn tail is not read, and a record that does not apply (or a log
+/// that starts after the tree) is an error.
+pub fn replay_log(wal_dir: &Path, tree: &mut DataTree, mut each: impl FnMut(&DataTree)) -> Result<(), StorageError> {
+    let from = tree.last_zxid() + 1;
+    paddock_storage::replay_dir(wal_dir, from as u64, |index, payload| {
+        tree.apply_entry(index as i64, payload).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        each(tree);
+        Ok(())
+    })
+}
+
 /// Reads a snapshot file and checks its body against its header.
 pub fn read_snapshot_file(path: &Path) -> Result<DataTree, BackupError> {
-    let damaged = |why: String| BackupError::Damaged(format!("{}: {why}", path.display()));
-    let (header, mut reader) = paddock_storage::open_snapshot(path).map_err(|e| damaged(e.to_string()))?;
-    let tree = DataTree::read_snapshot(&mut reader).map_err(|e| damaged(e.to_string()))?;
+    load_snapshot(path).map_err(|why| BackupError::Damaged(format!("{}: {why}", path.display())))
+}
+
+/// [`read_snapshot_file`] for those that name the file themselves (recovery, `paddock data check`): the
+/// error says what is wrong.
+pub fn load_snapshot(path: &Path) -> Result<DataTree, String> {
+    let (header, mut reader) = paddock_storage::open_snapshot(path).map_err(|e| e.to_string())?;
+    let tree = DataTree::read_snapshot(&mut reader).map_err(|e| e.to_string())?;
     if tree.last_zxid() != header.zxid || tree.digest() != header.digest {
-        return Err(damaged(format!(
+        return Err(format!(
             "the body (zxid {}, digest {:016x}) does not match the header (zxid {}, digest {:016x})",
             tree.last_zxid(),
             tree.digest(),
             header.zxid,
             header.digest
-        )));
+        ));
     }
     Ok(tree)
 }

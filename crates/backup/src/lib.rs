@@ -1,12 +1,14 @@
 //! Backups of Paddock's data: where they go ([`target`]), what describes them ([`manifest`]), taking them
 //! from a running server or a data directory ([`create`]), what a target holds ([`catalog`]), checking
-//! them ([`verify`]) and building a data directory from one ([`restore`]).
+//! them ([`verify`]) and building a data directory from one ([`restore`]); and the offline audit of a data
+//! directory or a snapshot file ([`check`]: `paddock data check`, `paddock snapshot inspect`).
 //!
-//! The formats are in docs/backup-format.md. This crate does not link the server: restore and verify run
-//! on machines where no server runs.
+//! The formats are in docs/backup-format.md. This crate does not link the server: restore, verify and the
+//! checks run on machines where no server runs.
 
 pub mod archive;
 pub mod catalog;
+pub mod check;
 pub mod create;
 pub mod datadir;
 pub mod duration;

@@ -169,7 +169,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
 fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SnapshotCommand::Inspect { file, json } => {
-            let info = paddock_server::check::inspect_snapshot(&file).map_err(anyhow::Error::msg)?;
+            let info = paddock_backup::check::inspect_snapshot(&file).map_err(anyhow::Error::msg)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
@@ -180,7 +180,7 @@ fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SnapshotCommand::Verify { file } => match paddock_server::check::inspect_snapshot(&file) {
+        SnapshotCommand::Verify { file } => match paddock_backup::check::inspect_snapshot(&file) {
             Ok(info) => {
                 println!(
                     "{}: ok (zxid {}, {} znodes, digest {})",
@@ -204,12 +204,11 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<ExitCode> {
     if !data_dir.is_dir() {
         anyhow::bail!("data directory {} does not exist", data_dir.display());
     }
-    let config = ServerConfig { data_dir, data_log_dir, ..ServerConfig::default() };
-    let report = paddock_server::check::check_data_dir(&config)?;
+    let report = paddock_backup::check::check_data_dir(&data_dir, data_log_dir.as_deref())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", paddock_server::check::render(&report));
+        print!("{}", paddock_backup::check::render(&report));
     }
     Ok(if report.is_sound() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -5,7 +5,6 @@
 pub mod admin;
 pub mod archiving;
 mod auth;
-pub mod check;
 pub mod config;
 mod connection;
 pub mod core;
@@ -90,7 +89,7 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     /// A member of an ensemble: its Raft node, and the lock on its data directory.
-    member: Option<(Arc<paddock_consensus::replica::Replica<ensemble::CoreOwner>>, Vec<persist::DirLock>)>,
+    member: Option<(Arc<paddock_consensus::replica::Replica<ensemble::CoreOwner>>, Vec<paddock_storage::DirLock>)>,
     /// Tasks that run beside the server (retention, archiving), stopped at shutdown.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -200,7 +199,7 @@ fn raft_dir(config: &ServerConfig) -> std::path::PathBuf {
 async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyhow::Result<RunningServer> {
     let raft_dir = raft_dir(&config);
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
-    let locks = vec![persist::DirLock::acquire(&raft_dir)?];
+    let locks = vec![paddock_storage::DirLock::acquire(&raft_dir)?];
     // Each member has its own for now: the members of one ensemble do not share a cluster id yet.
     let cluster_id = paddock_storage::cluster_id::load_or_create(&config.data_dir)?;
     // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
-use paddock_storage::{SegmentInfo, SnapshotHeader, Wal, WalOptions};
+use paddock_storage::{DirLock, LockError, SegmentInfo, SnapshotHeader, Wal, WalOptions};
 use paddock_tree::DataTree;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
@@ -34,40 +34,11 @@ pub enum RecoveryError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Unrecoverable(String),
-    #[error("{path} is locked by another Paddock process using the same data directory")]
-    InUse { path: PathBuf },
-    #[error("cannot lock {path}: {source}")]
-    Lock { path: PathBuf, source: std::io::Error },
+    /// The data (or log) directory is in use, or its lock file cannot be made.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{0}")]
     ClusterId(#[from] paddock_storage::cluster_id::ClusterIdError),
-}
-
-/// An exclusive `flock` on `<dir>/../LOCK` (next to `snap/` or `wal/`): two servers writing one log would
-/// corrupt it, so the second refuses to start. Released when dropped or when the process dies.
-pub struct DirLock {
-    _file: std::fs::File,
-}
-
-impl DirLock {
-    /// Waits up to 3 s for a previous owner in this process (a server shutting down) to let go.
-    pub(crate) fn acquire(dir: &Path) -> Result<DirLock, RecoveryError> {
-        use std::os::fd::AsRawFd;
-        let path = dir.parent().unwrap_or(dir).join("LOCK");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| RecoveryError::Lock { path: path.clone(), source })?;
-        for _ in 0..60 {
-            // SAFETY: flock on a descriptor this function owns; no memory is shared with the kernel.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(DirLock { _file: file });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Err(RecoveryError::InUse { path })
-    }
 }
 
 /// The state rebuilt from disk.
@@ -147,7 +118,7 @@ fn load_base(snap_dir: &Path, wal: &Wal) -> Result<(DataTree, Option<i64>), Reco
             ));
             continue;
         }
-        match load_snapshot(path) {
+        match paddock_backup::datadir::load_snapshot(path) {
             Ok(tree) => {
                 if !problems.is_empty() {
                     warn!(snapshot = %path.display(), skipped = ?problems, "fell back to an older snapshot");
@@ -171,21 +142,6 @@ fn load_base(snap_dir: &Path, wal: &Wal) -> Result<(DataTree, Option<i64>), Reco
         log_first.unwrap_or(0),
         if problems.is_empty() { "no snapshot files".to_string() } else { problems.join("; ") }
     )))
-}
-
-pub fn load_snapshot(path: &Path) -> Result<DataTree, String> {
-    let (header, mut reader) = paddock_storage::open_snapshot(path).map_err(|e| e.to_string())?;
-    let tree = DataTree::read_snapshot(&mut reader).map_err(|e| e.to_string())?;
-    if tree.last_zxid() != header.zxid || tree.digest() != header.digest {
-        return Err(format!(
-            "snapshot body (zxid 0x{:x}, digest {:x}) does not match its header (zxid 0x{:x}, digest {:x})",
-            tree.last_zxid(),
-            tree.digest(),
-            header.zxid,
-            header.digest
-        ));
-    }
-    Ok(tree)
 }
 
 fn wal_options(config: &ServerConfig) -> WalOptions {

@@ -772,7 +772,7 @@ fn parse_backup(r: &common::HttpResponse, scratch: &Path) -> Backup {
         (zxid, time_ms, node_count, digest)
     );
     assert_eq!(verified.format_version, paddock_tree::SNAPSHOT_FORMAT_VERSION);
-    let tree = paddock_server::persist::load_snapshot(&path).expect("the body loads as a tree");
+    let tree = paddock_backup::datadir::load_snapshot(&path).expect("the body loads as a tree");
     assert_eq!((tree.last_zxid(), tree.digest(), tree.node_count() as u64), (zxid, digest, node_count));
     assert_eq!(tree.last_time(), time_ms);
     assert!(time_ms > 1_600_000_000_000, "the last txn's time: {time_ms}");

@@ -1,4 +1,5 @@
-//! Paddock's on-disk storage: a segmented write-ahead log and checksummed snapshot files.
+//! Paddock's on-disk storage: a segmented write-ahead log, checksummed snapshot files, and the lock that
+//! keeps a second process off a data directory.
 //!
 //! The byte formats, recovery rules and failure handling are specified in `docs/format.md`; this crate is
 //! its implementation. WAL payloads and snapshot bodies are opaque bytes here: their meaning belongs to the
@@ -7,12 +8,14 @@
 pub mod cluster_id;
 mod error;
 mod fsutil;
+mod lock;
 mod snapshot;
 mod wal;
 
 use std::path::{Path, PathBuf};
 
 pub use error::StorageError;
+pub use lock::{DirLock, LockError};
 pub use snapshot::{
     Compression, Pace, SnapshotHeader, SnapshotReport, clean_snapshot_temp_files, inspect_snapshot, list_snapshots,
     open_snapshot, purge_snapshots, verify_snapshot, write_snapshot, write_snapshot_paced, write_snapshot_to,

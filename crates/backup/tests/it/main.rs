@@ -1,5 +1,6 @@
 //! The backup crate's integration tests: one binary (link time on 2 cores), a module per concern.
 
+mod check;
 mod digest;
 mod pitr;
 mod prune;

@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use paddock_storage::{StorageError, WalProblemKind, check_wal, replay_dir};
+use paddock_storage::{StorageError, WalProblemKind, check_wal};
 use paddock_tree::DataTree;
 use serde::Serialize;
 
-use crate::config::ServerConfig;
-use crate::persist::{self, load_snapshot};
+use crate::datadir::{load_snapshot, replay_log};
 
 #[derive(Debug, Serialize)]
 pub struct DataCheck {
@@ -47,8 +46,10 @@ impl DataCheck {
     }
 }
 
-pub fn check_data_dir(config: &ServerConfig) -> Result<DataCheck, StorageError> {
-    let (snap_dir, wal_dir) = (persist::snap_dir(config), persist::wal_dir(config));
+/// Audits the data directory `data_dir`, whose log is in `log_dir` (`dataLogDir`) when it differs.
+pub fn check_data_dir(data_dir: &Path, log_dir: Option<&Path>) -> Result<DataCheck, StorageError> {
+    let snap_dir = paddock_storage::snap_dir(data_dir);
+    let wal_dir = paddock_storage::wal_dir(log_dir.unwrap_or(data_dir));
     let mut report = DataCheck {
         snapshots: Vec::new(),
         wal_segments: 0,
@@ -140,21 +141,20 @@ fn replay(wal_dir: &Path, base: Option<(i64, DataTree)>, report: &mut DataCheck)
     let valid: BTreeMap<i64, u64> = report.snapshots.iter().filter_map(|s| s.digest.map(|d| (s.zxid, d))).collect();
     report.replayed_from = Some(base_zxid);
     if wal_dir.exists() {
-        replay_log(wal_dir, &mut tree, &valid, report);
+        replay_checking_digests(wal_dir, &mut tree, &valid, report);
     }
     report.recoverable = Some((base_zxid, tree.last_zxid()));
 }
 
-fn replay_log(wal_dir: &Path, tree: &mut DataTree, valid: &BTreeMap<i64, u64>, report: &mut DataCheck) {
+/// Replays the log over `tree`, comparing the state digest after each record with the snapshot of that
+/// zxid in `valid`, if any.
+fn replay_checking_digests(wal_dir: &Path, tree: &mut DataTree, valid: &BTreeMap<i64, u64>, report: &mut DataCheck) {
     let mut replayed = 0u64;
     let mut compared = 0usize;
     let mut mismatches = Vec::new();
-    let result = replay_dir(wal_dir, tree.last_zxid() as u64 + 1, |index, payload| {
-        let zxid = index as i64;
-        tree.decode_entry(zxid, payload)
-            .map(|txn| tree.apply(zxid, &txn))
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let result = replay_log(wal_dir, tree, |tree| {
         replayed += 1;
+        let zxid = tree.last_zxid();
         if let Some(expected) = valid.get(&zxid) {
             compared += 1;
             if *expected != tree.digest() {
@@ -165,7 +165,6 @@ fn replay_log(wal_dir: &Path, tree: &mut DataTree, valid: &BTreeMap<i64, u64>, r
                 ));
             }
         }
-        Ok(())
     });
     report.replayed = replayed;
     report.digests_compared = compared;
