@@ -8,6 +8,7 @@
 //! leader, lists what is there and continues after the last archived zxid, so there is neither a gap nor a
 //! conflicting object.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +21,10 @@ use crate::BackupError;
 use crate::segment::{self, SegmentBuilder, SegmentName};
 use crate::target::Target;
 
+/// Durable zxids whose arrival time is kept for the lag in seconds: with one per commit batch, enough for
+/// several seconds of a busy server between two uploads; past it, the newest pair absorbs new entries.
+const PENDING_TIMES: usize = 4096;
+
 /// Where an archiver stands, shared with the server (retention, `mntr`, metrics).
 #[derive(Debug, Default)]
 pub struct ArchiveStatus {
@@ -29,8 +34,9 @@ pub struct ArchiveStatus {
     durable: AtomicI64,
     /// Unix time (ms) of the last successful upload; 0 before the first.
     last_upload_ms: AtomicI64,
-    /// Unix time (ms) since which archived < durable (0 while caught up).
-    behind_since_ms: AtomicI64,
+    /// When each durable zxid not yet archived was first heard of, oldest first: `(zxid, ms)` means the
+    /// entries up to `zxid` after the previous pair's were durable by `ms`. Bounded by `PENDING_TIMES`.
+    pending: Mutex<VecDeque<(i64, i64)>>,
     objects: AtomicU64,
     bytes: AtomicU64,
     failures: AtomicU64,
@@ -49,9 +55,9 @@ impl ArchiveStatus {
 
     /// How long the oldest unarchived entry has waited, in seconds (0 while caught up).
     pub fn lag_seconds(&self) -> f64 {
-        match self.behind_since_ms.load(Ordering::Acquire) {
-            0 => 0.0,
-            since => (now_ms() - since).max(0) as f64 / 1000.0,
+        match self.pending.lock().unwrap_or_else(PoisonError::into_inner).front() {
+            None => 0.0,
+            Some((_, since)) => (now_ms() - since).max(0) as f64 / 1000.0,
         }
     }
 
@@ -77,19 +83,34 @@ impl ArchiveStatus {
 
     fn heard(&self, durable: i64) {
         self.durable.store(durable, Ordering::Release);
-        if durable > self.archived() {
-            let _ = self.behind_since_ms.compare_exchange(0, now_ms(), Ordering::AcqRel, Ordering::Acquire);
+        if durable <= self.archived() {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = pending.len() >= PENDING_TIMES;
+        match pending.back_mut() {
+            Some((zxid, _)) if durable <= *zxid => {}
+            // Full: the newest pair absorbs the new entries, with its older time (the lag reads high, never low).
+            Some((zxid, _)) if full => *zxid = durable,
+            _ => pending.push_back((durable, now_ms())),
         }
     }
 
     fn uploaded(&self, last: i64, bytes: u64) {
-        self.archived.store(last, Ordering::Release);
         self.last_upload_ms.store(now_ms(), Ordering::Release);
         self.objects.fetch_add(1, Ordering::AcqRel);
         self.bytes.fetch_add(bytes, Ordering::AcqRel);
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        let caught_up = last >= self.durable.load(Ordering::Acquire);
-        self.behind_since_ms.store(if caught_up { 0 } else { now_ms() }, Ordering::Release);
+        self.caught_up_to(last);
+    }
+
+    /// Everything up to `last` is archived: its arrival times are forgotten.
+    fn caught_up_to(&self, last: i64) {
+        self.archived.store(last, Ordering::Release);
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while pending.front().is_some_and(|(zxid, _)| *zxid <= last) {
+            pending.pop_front();
+        }
     }
 
     fn failed(&self, why: String) {
@@ -126,13 +147,13 @@ impl Archiver {
                 Ok(last) => break last,
                 Err(e) => {
                     self.failure(format!("cannot list the archive: {e}"));
-                    if wait(&mut durable, self.interval).await.is_err() {
+                    if wait(&mut durable, self.interval, &self.status).await.is_err() {
                         return;
                     }
                 }
             }
         };
-        self.status.archived.store(archived, Ordering::Release);
+        self.status.caught_up_to(archived);
         info!(target = self.target.display(), archived, "archiving the log");
         loop {
             let upto = *durable.borrow_and_update();
@@ -146,7 +167,7 @@ impl Archiver {
                     }
                 }
             }
-            if wait(&mut durable, self.interval).await.is_err() {
+            if wait(&mut durable, self.interval, &self.status).await.is_err() {
                 return;
             }
         }
@@ -185,11 +206,20 @@ impl Archiver {
     }
 }
 
-/// Waits for the interval to pass (new durable entries are picked up at the next tick, so small writes are
-/// batched into one object per interval). `Err` once the server is gone.
-async fn wait(durable: &mut watch::Receiver<i64>, interval: Duration) -> Result<(), ()> {
-    tokio::time::sleep(interval).await;
-    if durable.has_changed().is_err() { Err(()) } else { Ok(()) }
+/// Waits for the interval to pass, noting when each new durable zxid arrives (for the lag in seconds); the
+/// new entries are uploaded at the next tick, so small writes are batched into one object per interval.
+/// `Err` once the server is gone.
+async fn wait(durable: &mut watch::Receiver<i64>, interval: Duration, status: &ArchiveStatus) -> Result<(), ()> {
+    let deadline = tokio::time::Instant::now() + interval;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return Ok(()),
+            changed = durable.changed() => {
+                changed.map_err(drop)?;
+                status.heard(*durable.borrow_and_update());
+            }
+        }
+    }
 }
 
 /// The last zxid archived for `cluster` in `target` (0 when none).
@@ -242,4 +272,24 @@ const FULL: &str = "archived segment full";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_in_seconds_is_the_age_of_the_oldest_unarchived_entry() {
+        let status = ArchiveStatus::default();
+        status.heard(10);
+        std::thread::sleep(Duration::from_millis(60));
+        status.heard(20);
+        assert!(status.lag_seconds() >= 0.05, "entries 1..=10 have waited since the first: {}", status.lag_seconds());
+        status.uploaded(10, 1);
+        let lag = status.lag_seconds();
+        assert!(lag < 0.05, "the oldest unarchived entry now arrived with zxid 20: {lag}");
+        assert_eq!(status.lag_zxids(), 10);
+        status.uploaded(20, 1);
+        assert_eq!((status.lag_seconds(), status.lag_zxids()), (0.0, 0));
+    }
 }

@@ -163,54 +163,42 @@ async fn store(
 ) -> Result<Created, BackupError> {
     let snapshot_key = manifest::snapshot_key(&d.cluster_id, d.zxid);
     let manifest_key = manifest::manifest_key(&d.cluster_id, d.zxid);
-    if target.exists(&manifest_key).await? {
+    let (manifest, fresh) = if target.exists(&manifest_key).await? {
         // A complete backup of this very state: its snapshot must not be rewritten under its manifest.
-        let manifest = Manifest::parse(&manifest_key, &target.get(&manifest_key).await?)?;
-        return Ok(Created {
-            target: target.display().to_string(),
-            cluster_id: d.cluster_id,
+        (Manifest::parse(&manifest_key, &target.get(&manifest_key).await?)?, false)
+    } else {
+        let written = target.upload(&snapshot_key, stream, progress).await?;
+        let manifest = Manifest {
+            format_version: manifest::MANIFEST_FORMAT_VERSION,
+            cluster_id: d.cluster_id.clone(),
             zxid: d.zxid,
-            zxid_hex: format!("0x{:x}", d.zxid),
-            time: manifest.time,
-            node_count: manifest.node_count,
-            digest: manifest.digest,
-            snapshot_bytes: manifest.objects.iter().map(|o| o.size).sum(),
-            snapshot_key,
-            manifest_key,
-            already_present: true,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    let written = target.upload(&snapshot_key, stream, progress).await?;
-    let manifest = Manifest {
-        format_version: manifest::MANIFEST_FORMAT_VERSION,
-        cluster_id: d.cluster_id.clone(),
-        zxid: d.zxid,
-        time_ms: d.time_ms,
-        time: manifest::rfc3339_ms(d.time_ms),
-        node_count: d.node_count,
-        digest: format!("{:016x}", d.digest),
-        snapshot_format: d.snapshot_format,
-        source: d.source,
-        created: manifest::now_rfc3339(),
-        encryption: "none".to_string(),
-        objects: vec![ObjectEntry {
-            key: manifest::relative(&d.cluster_id, &snapshot_key),
-            size: written.size,
-            sha256: written.sha256,
-        }],
+            time_ms: d.time_ms,
+            time: manifest::rfc3339_ms(d.time_ms),
+            node_count: d.node_count,
+            digest: format!("{:016x}", d.digest),
+            snapshot_format: d.snapshot_format,
+            source: d.source,
+            created: manifest::now_rfc3339(),
+            encryption: "none".to_string(),
+            objects: vec![ObjectEntry {
+                key: manifest::relative(&d.cluster_id, &snapshot_key),
+                size: written.size,
+                sha256: written.sha256,
+            }],
+        };
+        let fresh = target.put_new(&manifest_key, Bytes::from(manifest.to_json())).await?;
+        (manifest, fresh)
     };
-    let fresh = target.put_new(&manifest_key, Bytes::from(manifest.to_json())).await?;
     Ok(Created {
         target: target.display().to_string(),
         cluster_id: d.cluster_id,
         zxid: d.zxid,
         zxid_hex: format!("0x{:x}", d.zxid),
         time: manifest.time,
-        node_count: d.node_count,
+        node_count: manifest.node_count,
         digest: manifest.digest,
+        snapshot_bytes: manifest.objects.iter().map(|o| o.size).sum(),
         snapshot_key,
-        snapshot_bytes: written.size,
         manifest_key,
         already_present: !fresh,
         seconds: started.elapsed().as_secs_f64(),
