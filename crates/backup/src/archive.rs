@@ -104,6 +104,14 @@ impl ArchiveStatus {
         self.caught_up_to(last);
     }
 
+    /// When the oldest unarchived entry must start its upload to be archived within `interval`.
+    fn upload_due(&self, interval: Duration) -> Option<tokio::time::Instant> {
+        let arrived_ms = self.pending.lock().unwrap_or_else(PoisonError::into_inner).front()?.1;
+        let due_ms = arrived_ms + (interval * UPLOAD_DUE.0 / UPLOAD_DUE.1).as_millis() as i64;
+        let from_now = Duration::from_millis(u64::try_from(due_ms - now_ms()).unwrap_or(0));
+        Some(tokio::time::Instant::now() + from_now)
+    }
+
     /// Everything up to `last` is archived: its arrival times are forgotten.
     fn caught_up_to(&self, last: i64) {
         self.archived.store(last, Ordering::Release);
@@ -147,7 +155,7 @@ impl Archiver {
                 Ok(last) => break last,
                 Err(e) => {
                     self.failure(format!("cannot list the archive: {e}"));
-                    if wait(&mut durable, self.interval, &self.status).await.is_err() {
+                    if wait(&mut durable, self.interval, &self.status, true).await.is_err() {
                         return;
                     }
                 }
@@ -158,16 +166,21 @@ impl Archiver {
         loop {
             let upto = *durable.borrow_and_update();
             self.status.heard(upto);
-            while archived < upto {
+            let mut failed = false;
+            while archived < upto && !failed {
                 match self.upload_next(archived, upto).await {
-                    Ok(last) => archived = last,
+                    Ok(last) if last > archived => archived = last,
+                    Ok(_) => {
+                        self.failure(format!("the log holds nothing after zxid {archived}, short of {upto}"));
+                        failed = true;
+                    }
                     Err(e) => {
                         self.failure(e.to_string());
-                        break;
+                        failed = true;
                     }
                 }
             }
-            if wait(&mut durable, self.interval, &self.status).await.is_err() {
+            if wait(&mut durable, self.interval, &self.status, failed).await.is_err() {
                 return;
             }
         }
@@ -206,12 +219,22 @@ impl Archiver {
     }
 }
 
-/// Waits for the interval to pass, noting when each new durable zxid arrives (for the lag in seconds); the
-/// new entries are uploaded at the next tick, so small writes are batched into one object per interval.
-/// `Err` once the server is gone.
-async fn wait(durable: &mut watch::Receiver<i64>, interval: Duration, status: &ArchiveStatus) -> Result<(), ()> {
-    let deadline = tokio::time::Instant::now() + interval;
+/// Waits until the next upload is due, noting when each new durable zxid arrives (for the lag in seconds
+/// and the deadline). An upload is due `UPLOAD_DUE` of the interval after the oldest unarchived entry
+/// arrived, so that it is archived within the interval (the recovery point objective), the upload itself
+/// included; with nothing to archive, or after a failure, the archiver looks again after an interval. Writes that arrive together go up as one object. `Err` once the
+/// server is gone.
+async fn wait(
+    durable: &mut watch::Receiver<i64>,
+    interval: Duration,
+    status: &ArchiveStatus,
+    after_failure: bool,
+) -> Result<(), ()> {
+    let idle_until = tokio::time::Instant::now() + interval;
     loop {
+        // After a failure the next attempt waits a whole interval, however overdue the upload is.
+        let due = if after_failure { None } else { status.upload_due(interval) };
+        let deadline = due.map_or(idle_until, |due| due.min(idle_until));
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => return Ok(()),
             changed = durable.changed() => {
@@ -221,6 +244,9 @@ async fn wait(durable: &mut watch::Receiver<i64>, interval: Duration, status: &A
         }
     }
 }
+
+/// The share of the interval an entry waits before its upload starts: the rest is left for the upload.
+const UPLOAD_DUE: (u32, u32) = (4, 5);
 
 /// The last zxid archived for `cluster` in `target` (0 when none).
 pub async fn last_archived(target: &Target, cluster: &str) -> Result<i64, BackupError> {
