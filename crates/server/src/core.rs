@@ -1368,6 +1368,8 @@ mod tests {
     #[test]
     fn writes_crossing_the_interval_log_a_digest_that_checks_and_a_wrong_one_is_counted() {
         let config = ServerConfig { digest_interval: 5, ..ServerConfig::default() };
+        // Unbounded because MemoryLog takes the core's event sender, which is (issue 12); this test drains it
+        // after every step, so it never holds more than the one proposal a step makes.
         let (events, mut committed) = mpsc::unbounded_channel();
         // The memory log gives the core's own proposals the indexes after the five entries fed below.
         let log = MemoryLog::new(events, 5);

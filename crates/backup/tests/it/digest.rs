@@ -3,7 +3,6 @@
 //! entry records another digest than the replay gives is damage, named with its segment and zxid.
 
 use paddock_backup::point::Point;
-use paddock_backup::restore::{RestoreRequest, restore};
 use paddock_backup::segment::{SegmentBuilder, SegmentName};
 use paddock_backup::target::Target;
 use paddock_proto::{Acl, CreateMode};
@@ -83,19 +82,7 @@ fn segment_of(zxid: i64, trees: &[DataTree]) -> String {
 
 /// Restores `point` into `dir`: the restored tree's digest, or the error.
 async fn restore_to(target: &Target, point: Point, dir: &std::path::Path) -> Result<u64, String> {
-    let request = RestoreRequest {
-        data_dir: dir.to_path_buf(),
-        cluster: None,
-        point,
-        bump: 1 << 32,
-        keep_sessions: true,
-        dry_run: false,
-        member: None,
-    };
-    restore(target, &request, &|_| {}, &|_, _| {}).await.map_err(|e| e.to_string())?;
-    let snapshots = paddock_storage::list_snapshots(&paddock_storage::snap_dir(dir)).expect("restored snapshot");
-    let (_, path) = snapshots.last().expect("one snapshot");
-    paddock_backup::datadir::read_snapshot_file(path).map(|t| t.digest()).map_err(|e| e.to_string())
+    crate::common::restored_tree(target, None, point, dir).await.map(|tree| tree.digest())
 }
 
 #[tokio::test]

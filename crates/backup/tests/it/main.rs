@@ -1,6 +1,7 @@
 //! The backup crate's integration tests: one binary (link time on 2 cores), a module per concern.
 
 mod check;
+mod common;
 mod digest;
 mod pitr;
 mod prune;

@@ -3,7 +3,6 @@
 //! between, and restores to many random zxids and times must reproduce exactly the tree of that zxid.
 
 use paddock_backup::point::Point;
-use paddock_backup::restore::{RestoreRequest, restore};
 use paddock_backup::segment::{SegmentBuilder, SegmentName};
 use paddock_backup::target::Target;
 use paddock_proto::{Acl, CreateMode};
@@ -82,19 +81,7 @@ fn assert_same_tree(a: &DataTree, b: &DataTree, context: &str) {
 }
 
 async fn restored_tree(target: &Target, point: Point, dir: &std::path::Path) -> Result<DataTree, String> {
-    let request = RestoreRequest {
-        data_dir: dir.to_path_buf(),
-        cluster: None,
-        point,
-        bump: 1 << 32,
-        keep_sessions: true,
-        dry_run: false,
-        member: None,
-    };
-    restore(target, &request, &|_| {}, &|_, _| {}).await.map_err(|e| e.to_string())?;
-    let snapshots = paddock_storage::list_snapshots(&paddock_storage::snap_dir(dir)).expect("restored snapshot");
-    let (_, path) = snapshots.last().expect("one snapshot");
-    paddock_backup::datadir::read_snapshot_file(path).map_err(|e| e.to_string())
+    crate::common::restored_tree(target, None, point, dir).await
 }
 
 #[tokio::test]

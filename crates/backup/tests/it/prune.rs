@@ -12,7 +12,6 @@ use paddock_backup::catalog::{self, ClusterBackups};
 use paddock_backup::manifest;
 use paddock_backup::point::{self, Point};
 use paddock_backup::prune::{Policy, Pruned, prune};
-use paddock_backup::restore::{RestoreRequest, restore};
 use paddock_backup::segment::{SegmentBuilder, SegmentName};
 use paddock_backup::target::Target;
 use paddock_proto::{Acl, CreateMode};
@@ -161,22 +160,10 @@ fn segment_keys_upto(archive: &BTreeMap<String, (u64, i64)>, upto: i64) -> Vec<S
 /// Restores zxid `zxid` into a fresh directory under `dir` and checks it is exactly the workload's tree.
 async fn assert_restores(archive: &Archive, zxid: i64, dir: &Path) {
     let out = dir.join(format!("restored-{zxid}"));
-    let request = RestoreRequest {
-        data_dir: out.clone(),
-        cluster: Some(CLUSTER.to_string()),
-        point: Point::Zxid(zxid),
-        bump: 1 << 32,
-        keep_sessions: true,
-        dry_run: false,
-        member: None,
-    };
-    let restored = restore(&archive.target, &request, &|_| {}, &|_, _| {})
+    let tree = crate::common::restored_tree(&archive.target, Some(CLUSTER), Point::Zxid(zxid), &out)
         .await
         .unwrap_or_else(|e| panic!("restoring zxid {zxid}: {e}"));
-    assert_eq!(restored.zxid, zxid);
-    let snapshots = paddock_storage::list_snapshots(&paddock_storage::snap_dir(&out)).expect("restored snapshot");
-    let (_, path) = snapshots.last().expect("one snapshot");
-    let tree = paddock_backup::datadir::read_snapshot_file(path).expect("read the restored snapshot");
+    assert_eq!(tree.last_zxid(), zxid + (1 << 32), "restored to zxid {zxid}");
     let expected = archive.tree(zxid);
     assert_eq!((tree.digest(), tree.node_count()), (expected.digest(), expected.node_count()), "zxid {zxid}");
     std::fs::remove_dir_all(&out).expect("clean up");
