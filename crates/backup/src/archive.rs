@@ -8,6 +8,7 @@
 //! leader, lists what is there and continues after the last archived zxid, so there is neither a gap nor a
 //! conflicting object.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -112,6 +113,11 @@ impl ArchiveStatus {
         Some(tokio::time::Instant::now() + from_now)
     }
 
+    /// Another archiver (an ensemble's leader) has archived up to `last`, as a listing of the target says.
+    pub fn learned(&self, last: i64) {
+        self.caught_up_to(last);
+    }
+
     /// Everything up to `last` is archived: its arrival times are forgotten.
     fn caught_up_to(&self, last: i64) {
         self.archived.store(last, Ordering::Release);
@@ -127,32 +133,41 @@ impl ArchiveStatus {
     }
 }
 
+/// The txn a log record holds, if any: a standalone server's WAL record is a txn; a member's Raft log
+/// record is an envelope holding one or none (`paddock_consensus::applied_txn`). `Err` names the damage.
+pub type TxnOf = fn(u64, &[u8]) -> Result<Option<Cow<'_, [u8]>>, String>;
+
+/// [`TxnOf`] for a standalone server's WAL: every record is a txn.
+pub fn whole_record(_index: u64, payload: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String> {
+    Ok(Some(Cow::Borrowed(payload)))
+}
+
 /// What an archiver archives and where.
 pub struct Archiver {
     pub target: Target,
     pub cluster_id: String,
-    /// The server's WAL directory (`<dataLogDir>/paddock/wal`).
+    /// The log directory: a standalone server's WAL (`<dataLogDir>/paddock/wal`) or a member's Raft log
+    /// (`<dataLogDir>/paddock/raft/log`).
     pub wal_dir: PathBuf,
+    pub txn_of: TxnOf,
     /// The longest an entry waits before it is archived.
     pub interval: Duration,
     pub status: Arc<ArchiveStatus>,
 }
 
 impl Archiver {
-    /// Archives until `durable` is closed: every entry up to the zxid it holds. Failures are counted,
+    /// Archives until `durable` is closed: every entry up to the index it holds. Failures are counted,
     /// reported in the status and retried at the next interval; they never stop the server.
     ///
-    /// `durable` starts at what the data directory held when the server started. An archive that holds
-    /// nothing of this cluster yet starts after it (the server's first backup of its tree covers it), so a
-    /// log purged long before archiving was turned on is not a gap; otherwise archiving continues after
-    /// the highest zxid archived.
-    pub async fn run(self, mut durable: watch::Receiver<i64>) {
-        let on_disk = *durable.borrow_and_update();
-        self.status.heard(on_disk);
+    /// Archiving continues after the highest index archived. An archive that holds nothing of this cluster
+    /// yet starts after its newest backup of the tree, or, with none, after `tree_zxid` (the tree's zxid
+    /// now: the server backs it up next, and that backup covers it), so a log purged long before
+    /// archiving was turned on is not a gap.
+    pub async fn run(self, tree_zxid: i64, mut durable: watch::Receiver<i64>) {
+        self.status.heard(*durable.borrow_and_update());
         let mut archived = loop {
-            match last_archived(&self.target, &self.cluster_id).await {
-                Ok(0) => break on_disk,
-                Ok(last) => break last,
+            match self.start_point(tree_zxid).await {
+                Ok(start) => break start,
                 Err(e) => {
                     self.failure(format!("cannot list the archive: {e}"));
                     if wait(&mut durable, self.interval, &self.status, true).await.is_err() {
@@ -161,17 +176,17 @@ impl Archiver {
                 }
             }
         };
-        self.status.caught_up_to(archived);
-        info!(target = self.target.display(), archived, "archiving the log");
+        self.status.caught_up_to(archived.index);
+        info!(target = self.target.display(), archived = archived.index, "archiving the log");
         loop {
             let upto = *durable.borrow_and_update();
             self.status.heard(upto);
             let mut failed = false;
-            while archived < upto && !failed {
+            while archived.index < upto && !failed {
                 match self.upload_next(archived, upto).await {
-                    Ok(last) if last > archived => archived = last,
-                    Ok(_) => {
-                        self.failure(format!("the log holds nothing after zxid {archived}, short of {upto}"));
+                    Ok(Some(next)) => archived = next,
+                    Ok(None) => {
+                        self.failure(format!("the log holds nothing after zxid {}, short of {upto}", archived.index));
                         failed = true;
                     }
                     Err(e) => {
@@ -186,15 +201,25 @@ impl Archiver {
         }
     }
 
+    /// The last index archived, or where an empty archive starts (see [`Archiver::run`]).
+    async fn start_point(&self, tree_zxid: i64) -> Result<Archived, BackupError> {
+        if let Some(newest) = newest_segment(&self.target, &self.cluster_id).await? {
+            return Ok(Archived { index: newest.last, time_ms: newest.last_time_ms });
+        }
+        let catalog = crate::catalog::read(&self.target).await?;
+        let base = catalog.cluster(&self.cluster_id).and_then(|c| c.snapshots.last()).filter(|m| m.zxid <= tree_zxid);
+        Ok(base.map_or(Archived { index: tree_zxid, time_ms: 0 }, |m| Archived { index: m.zxid, time_ms: m.time_ms }))
+    }
+
     /// Uploads the entries after `archived`, up to `upto` and at most `segment::MAX_RAW_BYTES` of them, as
-    /// one object. Returns the last zxid it holds.
-    async fn upload_next(&self, archived: i64, upto: i64) -> Result<i64, BackupError> {
-        let wal_dir = self.wal_dir.clone();
-        let from = archived + 1;
-        let read = tokio::task::spawn_blocking(move || read_entries(&wal_dir, from, upto))
+    /// one object. Returns where the archive stands then; `None` when the log holds nothing to upload.
+    async fn upload_next(&self, archived: Archived, upto: i64) -> Result<Option<Archived>, BackupError> {
+        let (wal_dir, txn_of) = (self.wal_dir.clone(), self.txn_of);
+        let from = archived.index + 1;
+        let read = tokio::task::spawn_blocking(move || read_entries(&wal_dir, from, upto, archived.time_ms, txn_of))
             .await
             .map_err(|e| BackupError::Source(format!("reading the log: {e}")))??;
-        let Some((name, bytes)) = read else { return Ok(archived) };
+        let Some((name, bytes)) = read else { return Ok(None) };
         if name.first != from {
             // The log no longer holds what follows the archive (purged past it): say so loudly; the
             // archive has a gap that `backup list` names, and restores cannot cross it.
@@ -210,7 +235,7 @@ impl Archiver {
             warn!(key, "an archived segment of this range is there already (another archiver): continuing after it");
         }
         self.status.uploaded(name.last, size);
-        Ok(name.last)
+        Ok(Some(Archived { index: name.last, time_ms: name.last_time_ms }))
     }
 
     fn failure(&self, why: String) {
@@ -250,32 +275,55 @@ const UPLOAD_DUE: (u32, u32) = (4, 5);
 
 /// The last zxid archived for `cluster` in `target` (0 when none).
 pub async fn last_archived(target: &Target, cluster: &str) -> Result<i64, BackupError> {
-    let objects = target.list(&format!("{cluster}/wal/")).await?;
-    Ok(objects.iter().filter_map(|(key, _)| SegmentName::parse(key)).map(|(_, n)| n.last).max().unwrap_or(0))
+    Ok(newest_segment(target, cluster).await?.map_or(0, |n| n.last))
 }
 
-/// The entries `from..=upto` of the WAL in `dir` (from its first entry, if `from` was purged), cut at
-/// `MAX_RAW_BYTES`, as one object and its name. `None` when there is nothing to archive.
+/// The archived segment of `cluster` that reaches furthest.
+async fn newest_segment(target: &Target, cluster: &str) -> Result<Option<SegmentName>, BackupError> {
+    let objects = target.list(&format!("{cluster}/wal/")).await?;
+    Ok(objects.iter().filter_map(|(key, _)| SegmentName::parse(key)).map(|(_, n)| n).max_by_key(|n| n.last))
+}
+
+/// Where the archive stands: its last index and the time stamp of its last txn (carried over to an
+/// object that holds no txn of its own).
+#[derive(Clone, Copy, Debug)]
+struct Archived {
+    index: i64,
+    time_ms: i64,
+}
+
+/// The txns of indexes `from..=upto` of the log in `dir` (from its first entry, if `from` was purged), cut
+/// at `MAX_RAW_BYTES`, as one object and its name. `None` when there is nothing to archive.
 fn read_entries(
     dir: &std::path::Path,
     from: i64,
     upto: i64,
+    time_before: i64,
+    txn_of: TxnOf,
 ) -> Result<Option<(SegmentName, bytes::Bytes)>, BackupError> {
     let storage = |e: paddock_storage::StorageError| BackupError::Source(format!("reading the log to archive: {e}"));
     let mut builder = SegmentBuilder::default();
-    let mut times = (0i64, 0i64);
-    let mut last_time = i64::MIN;
+    // The time stamps of the first and last txn; those of the txn before for an object without one.
+    let mut times = (time_before, time_before);
+    let mut last_time = time_before;
+    let mut txns = 0usize;
     let mut read = |index: u64, payload: &[u8]| {
         if builder.raw_len() >= segment::MAX_RAW_BYTES {
             return Err(paddock_storage::StorageError::Corrupt(FULL.into()));
         }
-        let time = paddock_tree::Txn::decode(payload, index as i64).map(|t| t.time).unwrap_or(last_time);
+        let txn = txn_of(index, payload).map_err(paddock_storage::StorageError::Corrupt)?;
+        let Some(txn) = txn else {
+            builder.cover(index as i64);
+            return Ok(());
+        };
+        let time = paddock_tree::Txn::decode(&txn, index as i64).map(|t| t.time).unwrap_or(last_time);
         last_time = last_time.max(time);
-        if builder.is_empty() {
+        if txns == 0 {
             times.0 = last_time;
         }
+        txns += 1;
         times.1 = last_time;
-        builder.push(index as i64, payload);
+        builder.push(index as i64, &txn);
         Ok(())
     };
     let start = match paddock_storage::read_range_dir(dir, from as u64, upto as u64 + 1, &mut read) {

@@ -88,7 +88,9 @@ pub async fn restore(
         return Err(BackupError::Refused(format!("--bump {} must be at least 1", request.bump)));
     }
     let plan = plan(target, request).await?;
-    let (tree, replayed) = rebuild(target, &plan, progress).await?;
+    let (mut tree, replayed) = rebuild(target, &plan, progress).await?;
+    // The restored tree belongs to a new cluster, whose first leader names it (an ensemble's id is in its tree).
+    tree.clear_cluster_id();
     let time = manifest::rfc3339_ms(tree.last_time());
     resolved(tree.last_zxid(), &time);
     let mut restored = Restored {
@@ -137,6 +139,8 @@ async fn rebuild(
         None => DataTree::new(),
     };
     let mut replayed = 0u64;
+    // The last index the replay has gone through: an ensemble's log holds no txn at some indexes.
+    let mut covered = tree.last_zxid();
     for segment in &plan.segments {
         let key = segment.key(&plan.cluster_id);
         let name = format!("{}/{key}", target.display());
@@ -159,13 +163,12 @@ async fn rebuild(
             }
             replayed += 1;
         }
+        covered = covered.max(segment.last.min(plan.upto));
     }
-    if plan.until_ms.is_none() && tree.last_zxid() != plan.upto {
+    if plan.until_ms.is_none() && covered != plan.upto {
         return Err(BackupError::Damaged(format!(
-            "the archive of cluster {} ends at zxid {}, short of {}",
-            plan.cluster_id,
-            tree.last_zxid(),
-            plan.upto
+            "the archive of cluster {} ends at zxid {covered}, short of {}",
+            plan.cluster_id, plan.upto
         )));
     }
     Ok((tree, replayed))

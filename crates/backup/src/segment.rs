@@ -1,5 +1,8 @@
-//! Archived log objects (docs/backup-format.md, section 7): a run of consecutive log entries, the WAL's own
-//! records, in one zstd-compressed object named by its zxid and time range.
+//! Archived log objects (docs/backup-format.md, section 7): the txns of a run of consecutive log indexes, in
+//! WAL-style records, in one zstd-compressed object named by the indexes it covers and their time range.
+//! A standalone server's log has a txn at every index; an ensemble's has none at some (a new leader's
+//! blank entry, a joint membership change), so from format 2 on an object may skip indexes inside its
+//! range, and may even hold no record at all.
 
 use bytes::Bytes;
 
@@ -7,7 +10,9 @@ use crate::BackupError;
 
 const MAGIC: &[u8; 4] = b"PDKA";
 const END_MAGIC: &[u8; 4] = b"PDKE";
-pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+pub const SEGMENT_FORMAT_VERSION: u32 = 2;
+/// Format 1: a record at every index of the range.
+const GAPLESS_FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 4 + 4 + 8 + 8;
 const RECORD_HEADER_LEN: usize = 4 + 4 + 8;
 /// zstd level 3: archived segments are small and uploaded once; the default level compresses txns well.
@@ -19,7 +24,8 @@ const MAX_DECODED_BYTES: u64 = 4 * MAX_RAW_BYTES as u64;
 /// uploads several bounded objects, and a reader never holds more than one of them.
 pub const MAX_RAW_BYTES: usize = 16 * 1024 * 1024;
 
-/// What an archived segment's name says: its first and last zxid and the leader's time stamps of both.
+/// What an archived segment's name says: the first and last log index (zxid) it covers and the leader's
+/// time stamps of its first and last txn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentName {
     pub first: i64,
@@ -51,7 +57,7 @@ impl SegmentName {
     }
 }
 
-/// Builds one object from entries given in order.
+/// Builds one object from log indexes given in order, each with its txn or none.
 #[derive(Default)]
 pub struct SegmentBuilder {
     raw: Vec<u8>,
@@ -61,7 +67,8 @@ pub struct SegmentBuilder {
 }
 
 impl SegmentBuilder {
-    pub fn push(&mut self, index: i64, payload: &[u8]) {
+    /// Index `index` is covered by the object, whether or not it holds a txn.
+    pub fn cover(&mut self, index: i64) {
         if self.first.is_none() {
             self.first = Some(index);
             self.raw.extend_from_slice(MAGIC);
@@ -69,24 +76,30 @@ impl SegmentBuilder {
             self.raw.extend_from_slice(&index.to_le_bytes());
             self.raw.extend_from_slice(&[0; 8]); // the last index, set by `finish`
         }
+        self.last = index;
+    }
+
+    /// Index `index` holds the txn `payload`.
+    pub fn push(&mut self, index: i64, payload: &[u8]) {
+        self.cover(index);
         let len = payload.len() as u32;
         self.raw.extend_from_slice(&len.to_le_bytes());
         self.raw.extend_from_slice(&record_crc(len, index, payload).to_le_bytes());
         self.raw.extend_from_slice(&index.to_le_bytes());
         self.raw.extend_from_slice(payload);
-        self.last = index;
         self.count += 1;
     }
 
+    /// No index covered yet.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.first.is_none()
     }
 
     pub fn raw_len(&self) -> usize {
         self.raw.len()
     }
 
-    /// The compressed object, or `None` when no entry was pushed.
+    /// The compressed object and the indexes it covers, or `None` when it covers none.
     pub fn finish(mut self) -> Result<Option<(i64, i64, Bytes)>, BackupError> {
         let Some(first) = self.first else { return Ok(None) };
         self.raw[16..24].copy_from_slice(&self.last.to_le_bytes());
@@ -98,8 +111,8 @@ impl SegmentBuilder {
     }
 }
 
-/// Every entry of an archived object, checked: header, each record's CRC and index (consecutive from the
-/// name's first to its last), and the end marker's count. `name` is for messages.
+/// Every txn of an archived object, checked: header, each record's CRC and index (rising inside the name's
+/// range; in format 1, at every index of it), and the end marker's count. `name` is for messages.
 pub fn decode(name: &str, bytes: &[u8], expected: &SegmentName) -> Result<Vec<(i64, Vec<u8>)>, BackupError> {
     let damaged = |why: String| BackupError::Damaged(format!("{name}: {why}"));
     let mut raw = Vec::new();
@@ -110,7 +123,7 @@ pub fn decode(name: &str, bytes: &[u8], expected: &SegmentName) -> Result<Vec<(i
         return Err(damaged("not an archived log segment (bad magic)".into()));
     }
     let version = u32::from_le_bytes(raw[4..8].try_into().unwrap_or_default());
-    if version != SEGMENT_FORMAT_VERSION {
+    if version != SEGMENT_FORMAT_VERSION && version != GAPLESS_FORMAT_VERSION {
         return Err(damaged(format!("segment format version {version} is not one this Paddock reads")));
     }
     let first = i64::from_le_bytes(raw[8..16].try_into().unwrap_or_default());
@@ -134,9 +147,12 @@ pub fn decode(name: &str, bytes: &[u8], expected: &SegmentName) -> Result<Vec<(i
         let start = pos + RECORD_HEADER_LEN;
         let end = start.checked_add(len as usize).filter(|end| *end <= body_end);
         let Some(end) = end else { return Err(damaged(format!("the record of zxid {index} is cut short"))) };
-        let wanted = first + entries.len() as i64;
-        if index != wanted {
-            return Err(damaged(format!("zxid {index} where {wanted} belongs")));
+        let after = entries.last().map_or(first - 1, |(i, _)| *i);
+        if version == GAPLESS_FORMAT_VERSION && index != after + 1 {
+            return Err(damaged(format!("zxid {index} where {} belongs", after + 1)));
+        }
+        if index <= after || index > last {
+            return Err(damaged(format!("zxid {index} out of order or outside {first}..={last}")));
         }
         if record_crc(len, index, &raw[start..end]) != crc {
             return Err(damaged(format!("the record of zxid {index} fails its checksum")));
@@ -148,7 +164,7 @@ pub fn decode(name: &str, bytes: &[u8], expected: &SegmentName) -> Result<Vec<(i
     if &raw[body_end..body_end + 4] != END_MAGIC || count != entries.len() as u64 {
         return Err(damaged("the end marker is missing or counts other records".into()));
     }
-    if entries.last().map(|(i, _)| *i) != Some(last) {
+    if version == GAPLESS_FORMAT_VERSION && entries.last().map(|(i, _)| *i) != Some(last) {
         return Err(damaged(format!("ends before its last zxid {last}")));
     }
     Ok(entries)
@@ -182,6 +198,50 @@ mod tests {
         let bytes = built(&[(7, b"a"), (8, b""), (9, b"ccc")]);
         let entries = decode("x", &bytes, &name).expect("decodes");
         assert_eq!(entries, vec![(7, b"a".to_vec()), (8, Vec::new()), (9, b"ccc".to_vec())]);
+    }
+
+    #[test]
+    fn an_ensembles_object_covers_indexes_without_txns() {
+        let mut builder = SegmentBuilder::default();
+        builder.cover(4); // a blank entry
+        builder.push(5, b"five");
+        builder.cover(6);
+        builder.push(7, b"seven");
+        builder.cover(8);
+        let (first, last, bytes) = builder.finish().expect("compress").expect("covers 4..=8");
+        assert_eq!((first, last), (4, 8));
+        let name = SegmentName { first, last, first_time_ms: 0, last_time_ms: 0 };
+        assert_eq!(decode("x", &bytes, &name).expect("decodes"), vec![(5, b"five".to_vec()), (7, b"seven".to_vec())]);
+
+        let mut blanks = SegmentBuilder::default();
+        blanks.cover(9);
+        assert!(!blanks.is_empty());
+        let (first, last, bytes) = blanks.finish().expect("compress").expect("covers 9");
+        let name = SegmentName { first, last, first_time_ms: 0, last_time_ms: 0 };
+        assert_eq!(decode("x", &bytes, &name).expect("decodes"), Vec::new(), "an object of blank entries");
+        assert!(SegmentBuilder::default().finish().expect("nothing").is_none());
+    }
+
+    #[test]
+    fn a_format_1_object_must_hold_every_index() {
+        let gapless = |entries: &[(i64, &[u8])], last: i64| {
+            let mut builder = SegmentBuilder::default();
+            for (index, payload) in entries {
+                builder.push(*index, payload);
+            }
+            builder.cover(last);
+            let (_, _, bytes) = builder.finish().expect("compress").expect("not empty");
+            let mut raw = zstd::stream::decode_all(&bytes[..]).expect("raw");
+            raw[4..8].copy_from_slice(&GAPLESS_FORMAT_VERSION.to_le_bytes());
+            zstd::bulk::compress(&raw, 3).expect("compress")
+        };
+        let name = SegmentName { first: 1, last: 2, first_time_ms: 0, last_time_ms: 0 };
+        assert_eq!(decode("x", &gapless(&[(1, b"a"), (2, b"b")], 2), &name).expect("whole").len(), 2);
+        let err = decode("x", &gapless(&[(1, b"a")], 2), &name).expect_err("a missing last index");
+        assert!(err.to_string().contains("ends before its last zxid 2"), "{err}");
+        let name = SegmentName { first: 1, last: 3, first_time_ms: 0, last_time_ms: 0 };
+        let err = decode("x", &gapless(&[(1, b"a"), (3, b"c")], 3), &name).expect_err("a hole");
+        assert!(err.to_string().contains("zxid 3 where 2 belongs"), "{err}");
     }
 
     #[test]

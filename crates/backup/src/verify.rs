@@ -1,6 +1,7 @@
 //! `paddock backup verify`: re-reads every object of every backup in a target, checks its size and
 //! SHA-256 against the manifest, decompresses and loads the snapshot, and compares its zxid, node count
-//! and state digest with the manifest. Every problem names the object (and zxid) at fault.
+//! and state digest with the manifest; replays the archived log and names every hole in it. Every problem
+//! names the object (and zxid) at fault.
 
 use std::io::Write;
 
@@ -56,6 +57,15 @@ pub async fn verify(target: &Target, progress: &(dyn Fn(u64) + Sync)) -> Result<
             if let Err((key, zxid, why)) = replay_range(target, cluster, range, &mut verified).await {
                 verified.problems.push(problem(&key, zxid, why));
             }
+        }
+        for (first, last) in cluster.gaps() {
+            // Named by the object that follows the hole: the restore points before it stop short of it.
+            let after = cluster.segments.iter().find(|s| s.first == last + 1).map(|s| s.key(id)).unwrap_or_default();
+            let why = format!(
+                "zxids {first}..={last} are missing from the archived log (a segment lost, or the log purged before \
+                 it was archived): no restore point lies between them"
+            );
+            verified.problems.push(problem(&after, Some(first), why));
         }
     }
     Ok(verified)

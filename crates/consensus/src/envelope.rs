@@ -67,6 +67,17 @@ pub(crate) fn decode(index: u64, bytes: &[u8]) -> io::Result<Entry> {
     Ok(Entry { log_id: log_id(term, index), payload })
 }
 
+/// The txn a member applies for the WAL record of entry `index` (what continuous archiving ships, so that a
+/// replay of the archive applies exactly what the members applied): a normal entry's txn, the `Reconfig`
+/// txn of a settled membership, or nothing for a blank entry and a joint membership.
+pub fn applied_txn(index: u64, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    Ok(match decode(index, bytes)?.payload {
+        EntryPayload::Blank => None,
+        EntryPayload::Normal(txn) => Some(txn.0),
+        EntryPayload::Membership(m) => crate::replica::settled_config(&m, index),
+    })
+}
+
 /// The term of an encoded entry, without decoding its body.
 pub(crate) fn term(index: u64, bytes: &[u8]) -> io::Result<u64> {
     match bytes.get(1..HEADER_LEN) {
@@ -239,6 +250,32 @@ mod tests {
         let mut buf = Vec::new();
         encode(&Entry { log_id: log_id(0x0102, 1), payload: EntryPayload::Blank }, &mut buf);
         assert_eq!(buf, [0, 0x02, 0x01, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_applied_txn_of_each_kind() {
+        let encoded = |payload| {
+            let mut buf = Vec::new();
+            encode(&Entry { log_id: log_id(2, 10), payload }, &mut buf);
+            buf
+        };
+        assert_eq!(applied_txn(10, &encoded(EntryPayload::Blank)).expect("blank"), None);
+        let normal = encoded(EntryPayload::Normal(TxnBytes(b"txn".to_vec())));
+        assert_eq!(applied_txn(10, &normal).expect("normal"), Some(b"txn".to_vec()));
+        let line = |host: &str| PeerNode {
+            addr: format!("{host}:2888"),
+            election_port: 3888,
+            participant: true,
+            client: "0.0.0.0:2181".into(),
+        };
+        let nodes = BTreeMap::from([(1, line("a")), (2, line("b"))]);
+        let settled = Membership::new(vec![BTreeSet::from([1, 2])], nodes.clone()).expect("valid");
+        let txn = applied_txn(10, &encoded(EntryPayload::Membership(settled.clone()))).expect("membership");
+        assert_eq!(txn, crate::replica::settled_config(&settled, 10), "the reconfig txn members apply");
+        assert!(txn.is_some());
+        let joint = Membership::new(vec![BTreeSet::from([1]), BTreeSet::from([1, 2])], nodes).expect("valid");
+        assert_eq!(applied_txn(10, &encoded(EntryPayload::Membership(joint))).expect("joint"), None);
+        assert!(applied_txn(10, &[9; 9]).is_err(), "damage is an error");
     }
 
     #[test]

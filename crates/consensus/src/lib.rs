@@ -21,6 +21,7 @@ mod types;
 pub use applied::{
     APPLIED_QUEUE, AppliedEntry, AppliedEvent, AppliedReceiver, AppliedSender, TxnApplied, applied_channel,
 };
+pub use envelope::applied_txn;
 #[cfg(feature = "failpoints")]
 pub use failpoint::set_failpoint_scope;
 pub use log_store::{LogFlush, LogReader, LogStore, WriterExit};

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::state_machine::SnapshotBytes;
-use crate::transport::{self, CallError, Peer};
+use crate::transport::{self, CallError, Peer, PeerSecurity, PlainTcp};
 use crate::types::{PeerNode, SnapshotMeta, TypeConfig, Vote};
 
 const APPEND: u8 = 1;
@@ -61,12 +61,25 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 // ---- the calling side -----------------------------------------------------------------------------------
 
 /// Creates one [`PeerClient`] per member, sharing one connection per member.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Network {
     peers: Arc<Mutex<std::collections::HashMap<String, Arc<Peer>>>>,
+    security: Arc<dyn PeerSecurity>,
+}
+
+impl Default for Network {
+    /// Plain TCP.
+    fn default() -> Self {
+        Network::new(Arc::new(PlainTcp))
+    }
 }
 
 impl Network {
+    /// Connections to members secured by `security`.
+    pub fn new(security: Arc<dyn PeerSecurity>) -> Network {
+        Network { peers: Arc::default(), security }
+    }
+
     /// The shared connection to `addr`, for the server's own calls too.
     pub fn peer(&self, addr: &str) -> Result<Arc<Peer>, String> {
         let mut peers = self.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -77,7 +90,7 @@ impl Network {
             .map_err(|e| format!("cannot resolve peer address {addr}: {e}"))?
             .next()
             .ok_or_else(|| format!("peer address {addr} resolves to nothing"))?;
-        let peer = Arc::new(Peer::new(resolved));
+        let peer = Arc::new(Peer::secured(resolved, addr.to_string(), self.security.clone()));
         peers.insert(addr.to_string(), peer.clone());
         Ok(peer)
     }

@@ -17,17 +17,24 @@
 //!
 //! A connection the callee ends (end of stream or reset, as when its process dies) is counted in
 //! [`Peer::closures`], so that a member can notice a dead peer at once rather than by missed heartbeats.
+//!
+//! What carries the frames is a [`PeerSecurity`]'s business: plain TCP ([`PlainTcp`], the default), or the
+//! server's mutual TLS (`sslQuorum`), which also decides which member an inbound connection is, from the
+//! current membership it is handed ([`Members`]). This crate knows no certificate.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tracing::debug;
 
 /// Largest frame either side accepts: a snapshot travels in chunks well below it, and a bad length from a
 /// confused or hostile peer must not make us allocate gigabytes.
@@ -41,6 +48,60 @@ const WRITE_QUEUE: usize = 256;
 const MAX_SERVING: usize = 1024;
 /// A connect attempt gives up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection's security handshake (TLS, and the peer's identity) must finish within this, either way:
+/// a peer that trickles its hello holds a socket and a task only this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Inbound connections in their handshake at once. A connection past this is closed at once rather than
+/// queued: members reconnect within a heartbeat, and a flood of strangers must not hold unbounded tasks.
+const MAX_HANDSHAKES: usize = 64;
+
+// ---- what carries the frames ----------------------------------------------------------------------------
+
+/// A connection's bytes, whatever carries them (TCP, or TLS over TCP).
+pub trait PeerIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> PeerIo for T {}
+
+/// A connection once its [`PeerSecurity`] handshake is done.
+pub type PeerStream = Box<dyn PeerIo>;
+
+/// The members an inbound connection may come from: id and configured peer address (`host:port`, as in the
+/// member's `server.N` line). Kept current by the replica as the membership changes.
+pub type Members = Arc<Vec<(u64, String)>>;
+
+/// A handshake in progress.
+pub type Handshake<'a, T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'a>>;
+
+/// How peer connections are secured, and who may open one.
+pub trait PeerSecurity: fmt::Debug + Send + Sync + 'static {
+    /// Secures a connection accepted from `from`. Admits it only if it proves to be one of `members`, and
+    /// returns which (`None`: this security proves no identity, as plain TCP). An error refuses it.
+    fn accept(&self, stream: TcpStream, from: SocketAddr, members: Members)
+    -> Handshake<'_, (PeerStream, Option<u64>)>;
+
+    /// Secures a connection this server opened to the member configured at `target` (`host:port`).
+    fn connect<'a>(&'a self, stream: TcpStream, target: &'a str) -> Handshake<'a, PeerStream>;
+
+    /// The address this server's connections leave from, so that the members it calls see it come from its
+    /// configured address (a host with several addresses would otherwise pick one by route). `None`: the
+    /// system chooses.
+    fn source(&self) -> Option<IpAddr> {
+        None
+    }
+}
+
+/// Plain TCP: every connection is admitted, none proves who it is.
+#[derive(Debug, Default)]
+pub struct PlainTcp;
+
+impl PeerSecurity for PlainTcp {
+    fn accept(&self, stream: TcpStream, _: SocketAddr, _: Members) -> Handshake<'_, (PeerStream, Option<u64>)> {
+        Box::pin(async move { Ok((Box::new(stream) as PeerStream, None)) })
+    }
+
+    fn connect<'a>(&'a self, stream: TcpStream, _: &'a str) -> Handshake<'a, PeerStream> {
+        Box::pin(async move { Ok(Box::new(stream) as PeerStream) })
+    }
+}
 
 const KIND_CALL: u8 = 0;
 const KIND_REPLY: u8 = 1;
@@ -83,7 +144,7 @@ impl Frame {
 }
 
 /// Reads one frame; `Ok(None)` at a clean end of stream between frames.
-async fn read_frame(input: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Option<Frame>> {
+async fn read_frame<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> std::io::Result<Option<Frame>> {
     let mut len = [0u8; 4];
     match input.read_exact(&mut len).await {
         Ok(_) => {}
@@ -104,7 +165,7 @@ async fn read_frame(input: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Opt
     Ok(Some(Frame { call_id: u64::from_be_bytes(call_id), kind: header[8], method: header[9], body }))
 }
 
-async fn write_frames(mut output: OwnedWriteHalf, mut frames: mpsc::Receiver<Vec<u8>>) {
+async fn write_frames<W: AsyncWrite + Unpin>(mut output: W, mut frames: mpsc::Receiver<Vec<u8>>) {
     while let Some(frame) = frames.recv().await {
         if output.write_all(&frame).await.is_err() {
             return;
@@ -119,20 +180,46 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, method: u8, body: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
 }
 
-/// Accepts peer connections on `listener` and serves their calls with `handler`, until dropped (abort the
-/// returned task).
+/// Accepts plain TCP peer connections on `listener` and serves their calls with `handler`, until dropped
+/// (abort the returned task).
 pub fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>) -> tokio::task::JoinHandle<()> {
+    serve_secured(listener, handler, Arc::new(PlainTcp), watch::channel(Members::default()).1)
+}
+
+/// [`serve`] with connections secured by `security`, which admits only the current `members`.
+pub fn serve_secured<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    security: Arc<dyn PeerSecurity>,
+    members: watch::Receiver<Members>,
+) -> tokio::task::JoinHandle<()> {
     let serving = Arc::new(Semaphore::new(MAX_SERVING));
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Ok((stream, from)) = listener.accept().await {
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                debug!(%from, "peer connection closed: {MAX_HANDSHAKES} handshakes are under way");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(serve_connection(stream, handler.clone(), serving.clone()));
+            let (security, current) = (security.clone(), members.borrow().clone());
+            let (handler, serving) = (handler.clone(), serving.clone());
+            tokio::spawn(async move {
+                let secured = tokio::time::timeout(HANDSHAKE_TIMEOUT, security.accept(stream, from, current)).await;
+                drop(permit);
+                match secured {
+                    Ok(Ok((stream, _member))) => serve_connection(stream, handler, serving).await,
+                    // The security logs why it refused (once per stranger); the transport only notes it.
+                    Ok(Err(e)) => debug!(%from, "peer connection refused: {e}"),
+                    Err(_) => debug!(%from, "peer connection closed: no handshake within {HANDSHAKE_TIMEOUT:?}"),
+                }
+            });
         }
     })
 }
 
-async fn serve_connection<H: Handler>(stream: TcpStream, handler: Arc<H>, serving: Arc<Semaphore>) {
-    let (read, write) = stream.into_split();
+async fn serve_connection<H: Handler>(stream: PeerStream, handler: Arc<H>, serving: Arc<Semaphore>) {
+    let (read, write) = tokio::io::split(stream);
     let (out, frames) = mpsc::channel(WRITE_QUEUE);
     let writer = tokio::spawn(write_frames(write, frames));
     let mut input = BufReader::new(read);
@@ -183,6 +270,9 @@ struct Connection {
 /// Calls to one peer. Connects on first use and again after the connection breaks.
 pub struct Peer {
     addr: SocketAddr,
+    /// The peer as configured (`host:port`): whom its certificate must name.
+    target: String,
+    security: Arc<dyn PeerSecurity>,
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     next_call: std::sync::atomic::AtomicU64,
     in_flight: Semaphore,
@@ -191,9 +281,17 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer reached over plain TCP.
     pub fn new(addr: SocketAddr) -> Peer {
+        Peer::secured(addr, addr.to_string(), Arc::new(PlainTcp))
+    }
+
+    /// A peer at `addr`, configured as `target` (`host:port`), reached through `security`.
+    pub fn secured(addr: SocketAddr, target: String, security: Arc<dyn PeerSecurity>) -> Peer {
         Peer {
             addr,
+            target,
+            security,
             connection: tokio::sync::Mutex::new(None),
             next_call: std::sync::atomic::AtomicU64::new(1),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
@@ -264,11 +362,15 @@ impl Peer {
             return Ok(connection.clone());
         }
         let failed = |reason: String| CallError::Connect { addr: self.addr, reason };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, dial(self.addr, self.security.source()))
             .await
             .map_err(|_| failed("timed out".into()))?
             .map_err(|e| failed(e.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.security.connect(stream, &self.target))
+            .await
+            .map_err(|_| failed(format!("no handshake within {HANDSHAKE_TIMEOUT:?}")))?
+            .map_err(|e| failed(e.to_string()))?;
         let connection = Arc::new(open(stream, self.closures.clone()));
         *slot = Some(connection.clone());
         Ok(connection)
@@ -290,8 +392,17 @@ impl Connection {
     }
 }
 
-fn open(stream: TcpStream, closures: Arc<watch::Sender<u64>>) -> Connection {
-    let (read, write) = stream.into_split();
+/// Connects to `addr`, from `source` when it is given and of the same family.
+async fn dial(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let source = source.filter(|ip| !ip.is_unspecified() && ip.is_ipv4() == addr.is_ipv4());
+    let Some(source) = source else { return TcpStream::connect(addr).await };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+fn open(stream: PeerStream, closures: Arc<watch::Sender<u64>>) -> Connection {
+    let (read, write) = tokio::io::split(stream);
     let (out, frames) = mpsc::channel(WRITE_QUEUE);
     let pending: Pending = Arc::default();
     let abandoned = Arc::new(AtomicBool::new(false));
@@ -308,7 +419,12 @@ struct Ended {
 }
 
 /// Hands every reply to its caller; when the connection ends, fails every call still waiting on it.
-async fn route_replies(read: OwnedReadHalf, pending: Pending, writer: tokio::task::JoinHandle<()>, ended: Ended) {
+async fn route_replies(
+    read: ReadHalf<PeerStream>,
+    pending: Pending,
+    writer: tokio::task::JoinHandle<()>,
+    ended: Ended,
+) {
     let mut input = BufReader::new(read);
     let reason = loop {
         match read_frame(&mut input).await {
@@ -460,6 +576,43 @@ mod tests {
             assert!(matches!(read, Ok(0) | Err(_)), "the server closes the connection: {read:?}");
         }
         assert_eq!(Peer::new(addr).call(1, vec![4, 2], SOON).await, Ok(vec![2, 4]));
+    }
+
+    /// Admits a connection only while the members handed to it include "admitted".
+    #[derive(Debug)]
+    struct OnlyListed;
+
+    impl PeerSecurity for OnlyListed {
+        fn accept(
+            &self,
+            stream: TcpStream,
+            _: SocketAddr,
+            members: Members,
+        ) -> Handshake<'_, (PeerStream, Option<u64>)> {
+            Box::pin(async move {
+                match members.iter().find(|(_, addr)| addr == "admitted") {
+                    Some((id, _)) => Ok((Box::new(stream) as PeerStream, Some(*id))),
+                    None => Err(io::Error::new(io::ErrorKind::PermissionDenied, "not a member")),
+                }
+            })
+        }
+
+        fn connect<'a>(&'a self, stream: TcpStream, _: &'a str) -> Handshake<'a, PeerStream> {
+            Box::pin(async move { Ok(Box::new(stream) as PeerStream) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_gets_no_answer_and_the_current_members_decide() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (members, view) = watch::channel(Members::default());
+        let _server = serve_secured(listener, Arc::new(Echo), Arc::new(OnlyListed), view);
+        let peer = Peer::new(addr);
+        let refused = peer.call(1, vec![1, 2], SOON).await;
+        assert!(matches!(refused, Err(CallError::Unknown { .. })), "{refused:?}");
+        members.send_replace(Arc::new(vec![(3, "admitted".to_string())]));
+        assert_eq!(peer.call(1, vec![1, 2], SOON).await, Ok(vec![2, 1]), "admitted once a member");
     }
 
     #[tokio::test]

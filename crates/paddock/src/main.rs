@@ -151,7 +151,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
             }
             config
         }
-        None => ServerConfig::default(),
+        None => {
+            let (config, warnings) = ServerConfig::from_env_flags()?;
+            for w in warnings {
+                warn!("{w}");
+            }
+            config
+        }
     };
     if let Some(port) = args.port {
         config.client_port = port;

@@ -31,7 +31,8 @@ pub fn decode_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>,
         return Err(FrameError::TooLong { len, max: max_len });
     }
     if buf.len() < 4 + len {
-        buf.reserve(4 + len - buf.len());
+        // Nothing is reserved for the announced length: a client that announces 1 MiB and sends three bytes
+        // must not make the server hold 1 MiB for it. The buffer grows as the bytes arrive.
         return Ok(None);
     }
     buf.advance(4);
@@ -73,6 +74,14 @@ mod tests {
         assert_eq!(decode_frame(&mut buf, 10), Err(FrameError::TooLong { len: 11, max: 10 }));
         let mut buf = BytesMut::from(&[0xff, 0, 0, 0][..]);
         assert!(matches!(decode_frame(&mut buf, 10), Err(FrameError::NegativeLength(_))));
+    }
+
+    #[test]
+    fn a_lying_length_prefix_reserves_nothing_for_bytes_not_sent() {
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(&[0, 0x0f, 0, 0, 1, 2, 3]);
+        assert_eq!(decode_frame(&mut buf, DEFAULT_MAX_BUFFER), Ok(None));
+        assert!(buf.capacity() < 1024, "capacity {} for 7 bytes received", buf.capacity());
     }
 
     #[test]

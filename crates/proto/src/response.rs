@@ -41,7 +41,9 @@ pub enum Response {
     GetEphemerals(Vec<String>),
     AllChildrenNumber(i32),
     WhoAmI(Vec<ClientInfo>),
-    Sasl(Vec<u8>),
+    /// A SASL server's token. `None` is Java's null token (the exchange needs no answer), which clients
+    /// tell from an empty one: Java's GSSAPI client answers a zero-length token and fails on a null one.
+    Sasl(Option<Vec<u8>>),
 }
 
 /// One result inside a multi or multiRead reply (`OpResult`).
@@ -91,7 +93,8 @@ impl Response {
             Response::Multi(results) => write_multi_results(w, results),
             Response::ErrorBody(code) | Response::AllChildrenNumber(code) => w.write_i32(*code),
             Response::WhoAmI(infos) => w.write_vec(infos, |w, i| i.write_to(w)),
-            Response::Sasl(token) => w.write_buffer(token),
+            // ZooKeeper's SetSASLResponse with no token (a SASL packet it cannot evaluate) holds null.
+            Response::Sasl(token) => w.write_nullable_buffer(token.as_deref()),
         }
     }
 
@@ -115,7 +118,7 @@ impl Response {
             O::GetEphemerals => Response::GetEphemerals(r.read_strings()?),
             O::GetAllChildrenNumber => Response::AllChildrenNumber(r.read_i32()?),
             O::WhoAmI => Response::WhoAmI(r.read_vec(ClientInfo::read_from)?),
-            O::Sasl => Response::Sasl(r.read_buffer()?),
+            O::Sasl => Response::Sasl(r.read_nullable_buffer()?),
             _ => Response::Empty,
         })
     }

@@ -181,7 +181,7 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
             OpCode::WhoAmI,
             Response::WhoAmI(v.into_iter().map(|(auth_scheme, user)| ClientInfo { auth_scheme, user }).collect())
         )),
-        bytes().prop_map(|t| (OpCode::Sasl, Response::Sasl(t))),
+        proptest::option::of(bytes()).prop_map(|t| (OpCode::Sasl, Response::Sasl(t))),
     ]
 }
 

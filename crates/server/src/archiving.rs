@@ -1,23 +1,33 @@
-//! Continuous archiving on a standalone server (issue 11, `paddock.backup.*`): every durable log entry goes
-//! to the backup target through [`paddock_backup::archive::Archiver`], which reads it back from the WAL
-//! directory up to the zxid the core reports durable; and the whole tree is backed up there, from a frozen
-//! (O(1)) copy, at start when the target holds no backup of this cluster yet (so that the archived log always
-//! has a base to replay from), then every `paddock.backup.snapshotInterval`.
+//! Continuous archiving (issue 11, `paddock.backup.*`): every durable log entry goes to the backup target
+//! through [`paddock_backup::archive::Archiver`], which reads it back from the log directory up to the index
+//! the core reports durable; and the whole tree is backed up there, from a frozen (O(1)) copy, at start when
+//! the target holds no backup of this cluster yet (so that the archived log always has a base to replay
+//! from), then every `paddock.backup.snapshotInterval`.
+//!
+//! A standalone server archives its WAL under its data directory's cluster id. In an ensemble the leader
+//! archives its Raft log (the txns the members apply, `paddock_consensus::applied_txn`) under the
+//! ensemble's cluster id, which its first leader wrote into the log; when leadership moves, the new leader
+//! lists the archive and continues after it. Committed entries are the same in every member's log, so
+//! there is neither a gap nor a conflicting object.
 //!
 //! Retention keeps log segments until they are archived, within `paddock.backup.maxUnarchivedBytes`
-//! (`retention.rs`). Failures are logged, counted and retried; they never stop the server. `mntr`, the
+//! (`retention.rs` standalone; a member's Raft log store through an [`ArchiveGate`], which followers
+//! move from what they list in the target). Failures are logged, counted and retried; they never stop the server. `mntr`, the
 //! AdminServer and `/metrics` read the archive's state through an [`ArchiveView`], never the core's fields.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use paddock_backup::archive::{ArchiveStatus, Archiver};
+use paddock_backup::archive::{self, ArchiveStatus, Archiver, TxnOf};
 use paddock_backup::prune::Policy;
 use paddock_backup::target::Target;
+use paddock_consensus::replica::Role;
 use paddock_proto::display::java_double;
+use paddock_storage::archive_gate::ArchiveGate;
 use paddock_storage::cluster_id::ClusterId;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -51,6 +61,8 @@ pub struct ArchiveView {
     status: Arc<ArchiveStatus>,
     /// The last zxid the core reported durable (what the archiver is told).
     durable: watch::Receiver<i64>,
+    /// A member's: what holds its Raft log's purges back.
+    gate: Option<Arc<ArchiveGate>>,
     counters: Arc<Counters>,
 }
 
@@ -100,7 +112,8 @@ impl ArchiveView {
     }
 
     pub fn cap_exceeded(&self) -> u64 {
-        self.counters.cap_exceeded.load(Ordering::Acquire)
+        let member = self.gate.as_ref().map_or(0, |gate| gate.cap_exceeded());
+        self.counters.cap_exceeded.load(Ordering::Acquire) + member
     }
 
     pub(crate) fn count_cap_exceeded(&self) {
@@ -229,13 +242,16 @@ impl ArchiveView {
 }
 
 /// Everything archiving needs, made before the core starts (it gets the sender of durable zxids) and
-/// started once the server is up ([`Archiving::spawn`]).
+/// started once the server is up ([`Archiving::spawn`] standalone, [`Archiving::spawn_member`] in an
+/// ensemble).
 pub(crate) struct Archiving {
     target: Target,
-    cluster_id: String,
-    wal_dir: PathBuf,
+    /// The log the archiver reads, and how its records hold txns.
+    log_dir: PathBuf,
+    txn_of: TxnOf,
     interval: Duration,
     snapshot_interval: Duration,
+    /// The retention policy, for no cluster yet (the cluster is known when archiving starts).
     retention: Option<Policy>,
     verify_interval: Option<Duration>,
     view: ArchiveView,
@@ -243,18 +259,39 @@ pub(crate) struct Archiving {
 }
 
 impl Archiving {
-    /// `durable`: the recovered tree's last zxid (everything up to it is on disk). The core sends each later
-    /// durable zxid through the returned sender.
-    pub(crate) fn new(
+    /// A standalone server's: `durable` is the recovered tree's last zxid (everything up to it is on disk).
+    /// The core sends each later durable zxid through the returned sender.
+    pub(crate) fn new(config: &ServerConfig, target: Target, durable: i64) -> (Archiving, watch::Sender<i64>) {
+        let log_dir = paddock_storage::wal_dir(config.log_dir());
+        Archiving::with_log(config, target, durable, log_dir, archive::whole_record, None)
+    }
+
+    /// A member's: it archives its Raft log in `raft_dir` while it leads. The core sends each applied log
+    /// index through the returned sender; the gate holds the log's purges back until entries are archived.
+    pub(crate) fn new_member(
         config: &ServerConfig,
         target: Target,
-        cluster_id: ClusterId,
+        raft_dir: &std::path::Path,
+    ) -> (Archiving, watch::Sender<i64>, Arc<ArchiveGate>) {
+        let gate = Arc::new(ArchiveGate::new(config.backup.max_unarchived_bytes));
+        let log_dir = raft_dir.join("log");
+        let (archiving, durable) = Archiving::with_log(config, target, 0, log_dir, member_txn_of, Some(gate.clone()));
+        (archiving, durable, gate)
+    }
+
+    fn with_log(
+        config: &ServerConfig,
+        target: Target,
         durable: i64,
+        log_dir: PathBuf,
+        txn_of: TxnOf,
+        gate: Option<Arc<ArchiveGate>>,
     ) -> (Archiving, watch::Sender<i64>) {
         let (tx, rx) = watch::channel(durable);
         let view = ArchiveView {
             status: Arc::new(ArchiveStatus::default()),
             durable: rx.clone(),
+            gate,
             counters: Arc::new(Counters {
                 cap_exceeded: AtomicU64::new(0),
                 snapshots: AtomicU64::new(0),
@@ -268,11 +305,11 @@ impl Archiving {
         };
         let archiving = Archiving {
             target,
-            cluster_id: cluster_id.to_string(),
-            wal_dir: paddock_storage::wal_dir(config.log_dir()),
+            log_dir,
+            txn_of,
             interval: config.backup.archive_interval,
             snapshot_interval: config.backup.snapshot_interval,
-            retention: retention_policy(config, &cluster_id),
+            retention: retention_policy(config),
             verify_interval: config.backup.verify_interval,
             view,
             durable: rx,
@@ -284,36 +321,120 @@ impl Archiving {
         self.view.clone()
     }
 
-    /// Starts the archiver and the scheduled backups of the tree. Both run until aborted (at shutdown).
-    pub(crate) fn spawn(self, shared: Arc<Shared>) -> Vec<JoinHandle<()>> {
+    /// Starts a standalone server's archiver and scheduled backups for `cluster_id`; `tree_zxid` is where
+    /// the recovered tree stands. They run until aborted (at shutdown).
+    pub(crate) fn spawn(self, shared: Arc<Shared>, cluster_id: ClusterId, tree_zxid: i64) -> Vec<JoinHandle<()>> {
+        self.start_for(&shared, &cluster_id, tree_zxid)
+    }
+
+    /// Starts a member's archiving: while `role` says it leads and the ensemble has named its cluster, the
+    /// archiver, the scheduled backups and verification run for that cluster (the next leader lists the
+    /// archive and continues after it); while it does not, it follows the archive's position from the
+    /// target, for its own log's purges and `mntr`.
+    pub(crate) fn spawn_member(
+        self,
+        shared: Arc<Shared>,
+        mut role: watch::Receiver<Role>,
+        mut ensemble_id: watch::Receiver<Option<ClusterId>>,
+    ) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let cluster_id = *ensemble_id.borrow_and_update();
+                let leading = *role.borrow_and_update() == Role::Leader;
+                if let (true, Some(id)) = (leading, cluster_id) {
+                    let tree_zxid = shared.inspect(|core| core.tree.last_zxid()).await.unwrap_or(0);
+                    info!(cluster_id = %id, "leading the ensemble: archiving its log");
+                    let tasks = self.start_for(&shared, &id, tree_zxid);
+                    let gate = tokio::spawn(follow_own_archive(self.view.clone(), self.interval));
+                    while *role.borrow_and_update() == Role::Leader {
+                        if role.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                    info!("no longer leading: archiving stops here (the next leader continues it)");
+                    tasks.iter().chain([&gate]).for_each(JoinHandle::abort);
+                    continue;
+                }
+                if let Some(id) = cluster_id {
+                    self.learn_archived(&id).await;
+                }
+                let follow = tokio::time::sleep(follow_interval(self.interval));
+                tokio::select! {
+                    changed = role.changed() => if changed.is_err() { return },
+                    changed = ensemble_id.changed() => if changed.is_err() { return },
+                    () = follow => {}
+                }
+            }
+        })
+    }
+
+    /// A member that does not lead learns how far the leader has archived (a failure is left for the next
+    /// look: purges stay held back meanwhile).
+    async fn learn_archived(&self, cluster_id: &ClusterId) {
+        match archive::last_archived(&self.target, &cluster_id.to_string()).await {
+            Ok(archived) => {
+                self.view.status.learned(archived);
+                if let Some(gate) = &self.view.gate {
+                    gate.set_archived(archived);
+                }
+            }
+            Err(e) => warn!(target = self.target.display(), "cannot list the archive: {e}"),
+        }
+    }
+
+    /// The archiver, the scheduled backups and their verification, for `cluster_id`.
+    fn start_for(&self, shared: &Arc<Shared>, cluster_id: &ClusterId, tree_zxid: i64) -> Vec<JoinHandle<()>> {
         info!(
             target = self.target.display(),
-            cluster_id = %self.cluster_id,
+            %cluster_id,
             archive_interval_ms = self.interval.as_millis() as u64,
             snapshot_interval_s = self.snapshot_interval.as_secs(),
             "continuous archiving on"
         );
         let archiver = Archiver {
             target: self.target.clone(),
-            cluster_id: self.cluster_id.clone(),
-            wal_dir: self.wal_dir,
+            cluster_id: cluster_id.to_string(),
+            wal_dir: self.log_dir.clone(),
+            txn_of: self.txn_of,
             interval: self.interval,
             status: self.view.status.clone(),
         };
-        let mut tasks = vec![tokio::spawn(archiver.run(self.durable))];
+        let mut tasks = vec![tokio::spawn(archiver.run(tree_zxid, self.durable.clone()))];
         if let Some(every) = self.verify_interval {
             tasks.push(tokio::spawn(verify_every(self.target.clone(), every, self.view.clone())));
         }
+        let retention = self.retention.clone().map(|policy| Policy { cluster: Some(cluster_id.to_string()), ..policy });
         let scheduled = ScheduledBackups {
-            shared,
-            target: self.target,
-            cluster_id: self.cluster_id,
+            shared: shared.clone(),
+            target: self.target.clone(),
+            cluster_id: cluster_id.to_string(),
             every: self.snapshot_interval,
-            retention: self.retention,
-            view: self.view,
+            retention,
+            view: self.view.clone(),
         };
         tasks.push(tokio::spawn(scheduled.run()));
         tasks
+    }
+}
+
+/// The txn a member's Raft log record holds (`paddock_consensus::applied_txn`).
+fn member_txn_of(index: u64, record: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String> {
+    paddock_consensus::applied_txn(index, record).map(|txn| txn.map(Cow::Owned)).map_err(|e| e.to_string())
+}
+
+/// How often a member that does not lead lists the archive: often enough that its log's purges follow,
+/// rarely enough that listing a large archive costs little.
+fn follow_interval(archive_interval: Duration) -> Duration {
+    (archive_interval * 10).max(Duration::from_secs(5))
+}
+
+/// While this member leads, its log's purges follow its own archiver.
+async fn follow_own_archive(view: ArchiveView, every: Duration) {
+    loop {
+        if let Some(gate) = &view.gate {
+            gate.set_archived(view.archived());
+        }
+        tokio::time::sleep(every.min(Duration::from_secs(1))).await;
     }
 }
 
@@ -423,8 +544,9 @@ impl ScheduledBackups {
     }
 }
 
-/// The server's retention policy, for its own cluster only: `None` unless retainLast or retainWithin is set.
-fn retention_policy(config: &ServerConfig, cluster_id: &ClusterId) -> Option<Policy> {
+/// The server's retention policy (for its own cluster, named when archiving starts): `None` unless
+/// retainLast or retainWithin is set.
+fn retention_policy(config: &ServerConfig) -> Option<Policy> {
     let backup = &config.backup;
     if backup.retain_last.is_none() && backup.retain_within.is_none() {
         return None;
@@ -433,7 +555,7 @@ fn retention_policy(config: &ServerConfig, cluster_id: &ClusterId) -> Option<Pol
         keep_last: backup.retain_last,
         keep_within: backup.retain_within,
         grace: backup.retain_grace,
-        cluster: Some(cluster_id.to_string()),
+        cluster: None,
     })
 }
 
@@ -515,8 +637,7 @@ mod tests {
     fn mntr_lines_before_anything_is_archived() {
         let dir = tempfile::tempdir().expect("dir");
         let target = Target::open(&dir.path().join("target").display().to_string()).expect("target");
-        let cluster = paddock_storage::cluster_id::load_or_create(dir.path()).expect("cluster id");
-        let (archiving, durable) = Archiving::new(&ServerConfig::default(), target, cluster, 5);
+        let (archiving, durable) = Archiving::new(&ServerConfig::default(), target, 5);
         let view = archiving.view();
         let lines: std::collections::BTreeMap<String, String> = view.mntr().into_iter().collect();
         assert_eq!(lines["zk_paddock_archive_last_zxid"], "0");

@@ -7,36 +7,56 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use paddock_proto::Id;
 use paddock_proto::{
     DecodeError, ErrorCode, JuteReader, OpCode, Record, Request, RequestHeader, decode_connect_request, decode_frame,
     four_letter_word,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::Shared;
 use crate::core::{CoreMsg, Outbound};
 use crate::fourlw;
+use crate::outbox::Outbox;
 use crate::stats;
+use crate::throttle::SessionKind;
 use crate::watch::ConnId;
 
-/// Serves one accepted socket until either side closes it.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
+/// Serves one accepted connection, plain TCP or TLS, until either side closes it. `transport_ids`: who
+/// the transport proved the client is (a TLS client certificate's `x509` id), added to its auth ids.
+pub async fn serve<S>(stream: S, peer: SocketAddr, transport_ids: Vec<Id>, conn: ConnId, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    let (out, out_rx) = Outbox::new(shared.config.limits.max_outbox_bytes, shared.in_flight.clone());
     let server_closed = Arc::new(AtomicBool::new(false));
-    let writer_task = tokio::spawn(write_loop(writer, out_rx, server_closed.clone()));
-    let outcome = read_loop(reader, peer, conn, &shared, out_tx).await;
-    if let Err(reason) = &outcome {
-        info!(peer = %peer, "closing connection: {reason}");
+    let writer_task = tokio::spawn(write_loop(writer, out_rx, server_closed.clone(), out.clone()));
+    let outcome = tokio::select! {
+        outcome = read_loop(reader, peer, transport_ids, conn, &shared, out.clone()) => outcome,
+        () = out.until_overflow() => Ok(ReadEnd::Overflowed),
+    };
+    match &outcome {
+        Err(reason) => info!(peer = %peer, "closing connection: {reason}"),
+        Ok(ReadEnd::Overflowed) => {
+            // Not flushed: the client is not reading, so the flush would never end.
+            writer_task.abort();
+            warn!(
+                peer = %peer,
+                limit = out.limit(),
+                "client is not reading its replies: its outbox passed paddock.maxOutboxBytes; closing the connection"
+            );
+        }
+        Ok(_) => {}
     }
     let dropped = matches!(outcome, Ok(ReadEnd::ClientClosed)) && !server_closed.load(Ordering::Acquire);
     let _ = shared.core.send(CoreMsg::Closed { conn, dropped }).await;
+    // This task's own handle keeps the outbox open: the writer flushes what is queued and stops here.
+    let _ = out.send(Outbound::Close);
     let _ = writer_task.await;
+    out.forget_outstanding();
 }
 
 /// How a connection's read side ended without an error.
@@ -45,14 +65,27 @@ enum ReadEnd {
     ClientClosed,
     /// A four-letter word was answered; the server closes such connections itself.
     FourLetterWord,
+    /// The client let more than `paddock.maxOutboxBytes` pile up unread.
+    Overflowed,
 }
 
 /// Sets `server_closed` once the server has decided to close the connection, so that the client's end of
 /// stream that follows is not counted as the client dropping the connection.
-async fn write_loop(
-    writer: OwnedWriteHalf,
+async fn write_loop<S: AsyncWrite>(
+    writer: WriteHalf<S>,
+    out: mpsc::UnboundedReceiver<Outbound>,
+    server_closed: Arc<AtomicBool>,
+    outbox: Outbox,
+) {
+    drain(writer, out, server_closed, &outbox).await;
+    outbox.writer_stopped();
+}
+
+async fn drain<S: AsyncWrite>(
+    writer: WriteHalf<S>,
     mut out: mpsc::UnboundedReceiver<Outbound>,
     server_closed: Arc<AtomicBool>,
+    outbox: &Outbox,
 ) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(item) = out.recv().await {
@@ -65,6 +98,7 @@ async fn write_loop(
                     if writer.write_all(&frame).await.is_err() {
                         return;
                     }
+                    outbox.written(frame.len());
                 }
                 Outbound::Close => {
                     server_closed.store(true, Ordering::Release);
@@ -80,13 +114,15 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(
-    mut reader: OwnedReadHalf,
+async fn read_loop<S: AsyncRead>(
+    mut reader: ReadHalf<S>,
     peer: SocketAddr,
+    transport_ids: Vec<Id>,
     conn: ConnId,
     shared: &Arc<Shared>,
-    out: mpsc::UnboundedSender<Outbound>,
+    out: Outbox,
 ) -> Result<ReadEnd, String> {
+    let mut transport_ids = Some(transport_ids);
     let max_frame = shared.config.jute_max_buffer;
     // Strings and buffers inside a frame may use ZooKeeper's extra slack on top of jute.maxbuffer.
     let max_field = max_frame.saturating_mul(2).max(1024);
@@ -115,41 +151,56 @@ async fn read_loop(
         };
         if !handshaken {
             let req = decode_connect_request(&frame).map_err(|e| format!("bad handshake: {e}"))?;
+            let kind = if req.session_id == 0 { SessionKind::New } else { SessionKind::Renew };
+            if !shared.connection_throttle.admit(kind) {
+                // ZooKeeper's ClientCnxnLimitException: closed without an answer; the client retries.
+                return Err("connection throttled (connection_throttle_tokens)".to_string());
+            }
             handshaken = true;
-            let msg = CoreMsg::Connect { conn, peer, req, out: out.clone(), bytes: frame.len() + 4 };
+            let transport_ids = transport_ids.take().unwrap_or_default();
+            let msg = CoreMsg::Connect { conn, peer, transport_ids, req, out: out.clone(), bytes: frame.len() + 4 };
             shared.core.send(msg).await.map_err(|_| "server shutting down".to_string())?;
             continue;
         }
-        let msg = decode_request(conn, &frame, max_field)?;
+        let (msg, xid) = decode_request(conn, &frame, max_field)?;
+        if out.writer_has_stopped() {
+            // The server closed this connection: nothing it sends is answered any more. Reading on until
+            // the client closes lets it read the last answers before its end goes.
+            continue;
+        }
+        out.request_sent(xid);
         shared.core.send(msg).await.map_err(|_| "server shutting down".to_string())?;
+        out.throttle().await;
     }
 }
 
 /// Decodes a request frame. A body that does not parse earns an error reply (the connection stays, as in
 /// ZooKeeper); a frame too short for even a header ends the connection.
-fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<CoreMsg, String> {
+/// Returns the message for the core and the request's xid.
+fn decode_request(conn: ConnId, frame: &[u8], max_field: usize) -> Result<(CoreMsg, i32), String> {
     let mut reader = JuteReader::new(frame, max_field);
     let header = RequestHeader::read_from(&mut reader).map_err(|e| format!("bad request header: {e}"))?;
     let body = frame.get(8..).unwrap_or_default();
     let received = Instant::now();
     let bytes = frame.len() + 4;
-    match Request::decode(header.op, body, max_field) {
-        Ok(req) => Ok(CoreMsg::Request { conn, xid: header.xid, req, received, bytes }),
+    let msg = match Request::decode(header.op, body, max_field) {
+        Ok(req) => CoreMsg::Request { conn, xid: header.xid, req, received, bytes },
         Err(DecodeError::UnknownOpCode(op)) => {
             info!(op, "unknown opcode; answering Unimplemented and closing the connection as ZooKeeper does");
-            Ok(CoreMsg::UnknownOpCode { conn, xid: header.xid, bytes })
+            CoreMsg::UnknownOpCode { conn, xid: header.xid, bytes }
         }
         Err(e) => {
             debug!(op = header.op, "undecodable request: {e}");
             let op = OpCode::from_i32(header.op).unwrap_or(OpCode::Error);
-            Ok(CoreMsg::BadRequest { conn, xid: header.xid, op, code: ErrorCode::MarshallingError, bytes })
+            CoreMsg::BadRequest { conn, xid: header.xid, op, code: ErrorCode::MarshallingError, bytes }
         }
-    }
+    };
+    Ok((msg, header.xid))
 }
 
 /// `stmk` carries the new mask: a big-endian i64 after the word. ZooKeeper reads it with the word (one
 /// read) and answers nothing when it is not all there; a short wait covers a client that sends it apart.
-async fn read_trace_mask(reader: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<i64> {
+async fn read_trace_mask<S: AsyncRead>(reader: &mut ReadHalf<S>, buf: &mut BytesMut) -> Option<i64> {
     const WORD_AND_MASK: usize = 12;
     while buf.len() < WORD_AND_MASK {
         match tokio::time::timeout(Duration::from_secs(1), reader.read_buf(buf)).await {
@@ -166,7 +217,7 @@ async fn four_letter(
     trace_mask: Option<i64>,
     peer: SocketAddr,
     shared: &Arc<Shared>,
-    out: &mpsc::UnboundedSender<Outbound>,
+    out: &Outbox,
 ) -> Result<(), String> {
     // ZooKeeper counts the word as a packet of 4 bytes before running it (so `srvr` counts itself), even
     // when the whitelist refuses it, and its output as packets, one per buffered chunk.

@@ -36,6 +36,10 @@ use crate::snapshots::Snapshots;
 use crate::stats::{self, ConnStats, ServerStats};
 use crate::watch::{ConnId, WatchManager};
 
+mod cluster_id;
+mod request_throttle;
+mod sasl_exchange;
+
 /// What goes out on a connection.
 #[derive(Debug)]
 pub enum Outbound {
@@ -44,7 +48,7 @@ pub enum Outbound {
     Close,
 }
 
-pub type Outbox = mpsc::UnboundedSender<Outbound>;
+pub use crate::outbox::Outbox;
 
 /// Messages from connections (and the server's own timers) to the core.
 pub enum CoreMsg {
@@ -53,6 +57,8 @@ pub enum CoreMsg {
     Connect {
         conn: ConnId,
         peer: SocketAddr,
+        /// Who the transport proved the client is: its TLS certificate's `x509` id (`crate::tls`), if any.
+        transport_ids: Vec<Id>,
         req: ConnectRequest,
         out: Outbox,
         bytes: usize,
@@ -117,6 +123,8 @@ pub struct Conn {
     pub stats: ConnStats,
     /// `Some` while the session is being created: requests that arrived meanwhile, to handle once it is.
     establishing: Option<Vec<CoreMsg>>,
+    /// The connection's SASL exchange, from its first `sasl` packet on.
+    sasl: Option<crate::sasl::SaslServer>,
 }
 
 /// Per-connection ordering: a write in flight, or a local request waiting behind one.
@@ -226,8 +234,12 @@ pub struct Core {
     /// `paddock.digestInterval` that the second has not (`Digest` entries alone never make one due).
     last_write: i64,
     digest_proposed_at: i64,
-    /// Where the last durable zxid goes after each committed batch (the archiver, standalone only).
+    /// Where the last durable zxid goes after each committed batch (standalone), or the last applied log
+    /// index after each applied batch (a member): the archiver.
     durable: Option<tokio::sync::watch::Sender<i64>>,
+    naming: cluster_id::ClusterNaming,
+    /// `request_throttle_*`: client requests held back while too many are in process.
+    throttler: request_throttle::RequestThrottler,
 }
 
 /// Handshakes that may wait at once for this member to catch up with their client ([`Core::may_park`]): a
@@ -239,6 +251,7 @@ const MAX_PARKED_CONNECTS: usize = 4096;
 struct ParkedConnect {
     conn: ConnId,
     peer: SocketAddr,
+    transport_ids: Vec<Id>,
     req: ConnectRequest,
     out: Outbox,
     received: Instant,
@@ -263,7 +276,6 @@ impl Core {
         // The counter exists from the start, so that an alert on it sees 0 rather than nothing.
         crate::metrics::digest_mismatches(0);
         Core {
-            config,
             tree,
             log,
             node_id,
@@ -289,6 +301,9 @@ impl Core {
             last_write: tree_zxid,
             digest_proposed_at: tree_zxid,
             durable: None,
+            naming: Default::default(),
+            throttler: request_throttle::RequestThrottler::new(&config.limits.request_throttle),
+            config,
         }
     }
 
@@ -306,6 +321,7 @@ impl Core {
         let reap_every = Duration::from_millis(self.config.container_check_interval_ms.max(10));
         let mut reaper = tokio::time::interval(reap_every);
         reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stall = tokio::time::interval(self.throttler.stall_time());
         loop {
             tokio::select! {
                 biased;
@@ -313,6 +329,8 @@ impl Core {
                     // Committed entries are the state; one that cannot be applied leaves nothing to serve.
                     error!("cannot apply the log: {e}; this server stops serving");
                     break;
+                } else {
+                    self.release_throttled();
                 },
                 msg = msgs.recv() => match msg {
                     Some(CoreMsg::Shutdown) | None => break,
@@ -320,6 +338,7 @@ impl Core {
                 },
                 _ = ticker.tick() => self.tick(),
                 _ = reaper.tick() => if self.decides_expiry() { self.reap_containers() },
+                _ = stall.tick(), if self.throttler.holding() => self.release_throttled(),
             }
         }
         for (_, c) in self.conns.drain() {
@@ -341,10 +360,18 @@ impl Core {
             }
             return;
         }
+        if msg.request_conn().is_none() {
+            self.dispatch(msg);
+        } else if let Some(msg) = self.throttler.hold(msg, self.waiting.len()) {
+            self.dispatch(msg);
+        }
+    }
+
+    fn dispatch(&mut self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Connect { conn, peer, req, out, bytes } => {
+            CoreMsg::Connect { conn, peer, transport_ids, req, out, bytes } => {
                 self.stats.packet_received(bytes);
-                self.connect(conn, peer, req, out)
+                self.connect(conn, peer, transport_ids, req, out)
             }
             CoreMsg::Request { conn, xid, req, received, bytes } => {
                 self.packet_received(conn, bytes);
@@ -404,18 +431,18 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, out: Outbox) {
+    fn connect(&mut self, conn: ConnId, peer: SocketAddr, transport_ids: Vec<Id>, req: ConnectRequest, out: Outbox) {
         self.stats.connections_accepted += 1;
-        self.handshake(ParkedConnect { conn, peer, req, out, received: Instant::now() });
+        self.handshake(ParkedConnect { conn, peer, transport_ids, req, out, received: Instant::now() });
     }
 
     fn handshake(&mut self, parked: ParkedConnect) {
-        let ParkedConnect { conn, peer, req, out, received } = parked;
+        let ParkedConnect { conn, peer, transport_ids, req, out, received } = parked;
         if req.last_zxid_seen > self.tree.last_zxid() && self.may_park(received) {
             // A member of a working quorum a few entries behind (as every survivor is right after a failover,
             // when the dead leader's clients arrive) will have them in a moment: the handshake waits for
             // them rather than send the client away to back off and retry.
-            self.parked_connects.push(ParkedConnect { conn, peer, req, out, received });
+            self.parked_connects.push(ParkedConnect { conn, peer, transport_ids, req, out, received });
             return;
         }
         if req.last_zxid_seen > self.tree.last_zxid() {
@@ -447,11 +474,12 @@ impl Core {
             peer,
             session_id: req.session_id,
             timeout_ms: 0,
-            auth: auth::initial_ids(peer.ip()),
+            auth: auth::initial_ids(peer.ip()).into_iter().chain(transport_ids).collect(),
             queue: VecDeque::new(),
             // The handshake is the connection's first packet.
             stats: ConnStats { received: 1, ..ConnStats::new() },
             establishing: None,
+            sasl: None,
         };
         if req.session_id == 0 && self.role == ServerRole::ReadOnly {
             self.read_only_session(conn, c, &req);
@@ -581,6 +609,9 @@ impl Core {
     // ---- requests -------------------------------------------------------------------------------------
 
     fn request(&mut self, conn: ConnId, xid: i32, req: Request, received: Instant) {
+        if self.refuses_unauthenticated(conn, xid, req.opcode(), received) {
+            return;
+        }
         let options = self.prepare_options();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -605,10 +636,7 @@ impl Core {
                 self.local(conn, xid, received, LocalWork::Reconfig(r))
             }
             Request::Auth(packet) => self.authenticate(conn, xid, received, &packet),
-            Request::Sasl(_) => {
-                warn!(peer = %c.peer, "SASL authentication requested but Paddock does not support SASL yet");
-                self.local(conn, xid, received, LocalWork::Answer(OpCode::Sasl, Err(ErrorCode::AuthFailed)));
-            }
+            Request::Sasl(r) => self.sasl(conn, xid, received, &r.token),
             req => match prepare::prepare(&req, &options) {
                 Prepared::NotAWrite => self.local(conn, xid, received, LocalWork::Serve(req)),
                 Prepared::Rejected(code) => self.local(conn, xid, received, LocalWork::Answer(req.opcode(), Err(code))),
@@ -632,6 +660,7 @@ impl Core {
             Request::Ping => LocalWork::Answer(OpCode::Ping, Ok(Response::Empty)),
             Request::Sync(_) => LocalWork::Answer(OpCode::Sync, Err(ErrorCode::NotReadOnly)),
             Request::Auth(packet) => return self.authenticate(conn, xid, received, &packet),
+            Request::Sasl(r) => return self.sasl(conn, xid, received, &r.token),
             Request::CloseSession => {
                 // A read-only session is local: closing it is closing the connection.
                 self.reply(conn, xid, OpCode::CloseSession, received, self.tree.last_zxid(), Ok(Response::Empty));
@@ -683,24 +712,34 @@ impl Core {
             LocalWork::Reconfig(req) => self.reconfig(conn, xid, &req, received),
             LocalWork::Refuse(op, code) => {
                 // ZooKeeper answers these before (or without) reaching its database: no zxid.
-                let zxid = if op == OpCode::Auth { 0 } else { -1 };
+                let zxid =
+                    if matches!(op, OpCode::Auth | OpCode::Sasl) || code == ErrorCode::SessionClosedRequireSaslAuth {
+                        0
+                    } else {
+                        -1
+                    };
                 self.reply(conn, xid, op, received, zxid, Err(code));
                 if let Some(c) = self.conns.get(&conn) {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
             LocalWork::Answer(op, result) => {
-                let zxid = if op == OpCode::Auth { 0 } else { self.tree.last_zxid() };
+                let zxid = if matches!(op, OpCode::Auth | OpCode::Sasl) { 0 } else { self.tree.last_zxid() };
                 self.reply(conn, xid, op, received, zxid, result);
             }
         }
     }
 
     fn serve_local(&mut self, conn: ConnId, xid: i32, req: &Request, received: Instant) {
+        let over_watch_limit = self.over_watch_limit(conn, req);
         let Some(c) = self.conns.get(&conn) else { return };
         let caller = Caller { conn, session_id: c.session_id, auth: &c.auth };
         let mut catchup: Vec<Catchup> = Vec::new();
-        let result = local::serve(&self.tree, &mut self.watches, &caller, req, &mut catchup);
+        let result = if over_watch_limit {
+            Err(ErrorCode::QuotaExceeded)
+        } else {
+            local::serve(&self.tree, &mut self.watches, &caller, req, &mut catchup)
+        };
         let zxid = self.tree.last_zxid();
         for event in catchup {
             self.notify_one(conn, &event.path, event.event, zxid, None);
@@ -708,6 +747,41 @@ impl Core {
         let xid = if matches!(req, Request::SetWatches(_) | Request::SetWatches2(_)) { xid::SET_WATCHES } else { xid };
         self.stats.record_reads(req, &result);
         self.reply(conn, xid, req.opcode(), received, zxid, result);
+    }
+
+    /// `paddock.maxWatchesPerSession`: whether `req` would take its connection's watches past the limit. The
+    /// whole request is then refused with QuotaExceeded, ZooKeeper's error for a limit that waiting does not
+    /// lift (ThrottledOp would tell the client to retry).
+    fn over_watch_limit(&self, conn: ConnId, req: &Request) -> bool {
+        let limit = self.config.limits.max_watches_per_session;
+        let requested = local::watches_requested(req);
+        limit > 0 && requested > 0 && self.watches.conn_watch_count(conn) + requested > limit
+    }
+
+    /// `RequestThrottler`'s loop: requests held back go on, in order, while the server is under
+    /// `request_throttle_max_requests`; a stale one is dropped and its connection closed.
+    fn release_throttled(&mut self) {
+        let (connection_check, latency_check) = self.throttler.checks();
+        loop {
+            let conns = &self.conns;
+            let stale = |msg: &CoreMsg, waited: Duration| {
+                let Some(conn) = msg.request_conn() else { return false };
+                match conns.get(&conn) {
+                    None => connection_check,
+                    Some(c) => latency_check && waited.as_millis() > u128::from(c.timeout_ms.unsigned_abs()),
+                }
+            };
+            match self.throttler.next(self.waiting.len(), stale) {
+                request_throttle::Next::Wait => return,
+                request_throttle::Next::Dispatch(msg) => self.dispatch(msg),
+                request_throttle::Next::Drop(msg) => {
+                    if let Some(conn) = msg.request_conn() {
+                        info!(conn, "dropping a stale request (request_throttle_drop_stale); closing its connection");
+                        self.drop_conn(conn);
+                    }
+                }
+            }
+        }
     }
 
     // ---- the write path -------------------------------------------------------------------------------
@@ -751,6 +825,10 @@ impl Core {
                 }
                 self.propose_digest_if_due();
                 self.applied_index = self.applied_index.max(applied);
+                self.follow_cluster_id();
+                if let Some(durable) = &self.durable {
+                    durable.send_replace(self.applied_index);
+                }
                 self.release_reads();
                 self.release_connects();
                 let _ = done.send(());
@@ -770,6 +848,7 @@ impl Core {
             }
             LogEvent::Install { tree, done } => {
                 self.install(*tree);
+                self.follow_cluster_id();
                 let _ = done.send(());
             }
             LogEvent::Recovered => self.recovered = true,
@@ -797,6 +876,7 @@ impl Core {
         info!(role = role.name(), "role changed");
         if role == ServerRole::Leader && self.role != ServerRole::Leader {
             self.rearm_sessions();
+            self.cluster_naming_role_changed();
         }
         if role.in_quorum() != self.role.in_quorum() {
             // ZooKeeper restarts its server at such a change: clients of a member cut off from the quorum must
@@ -873,6 +953,7 @@ impl Core {
         prepare::Options {
             extended_types: self.config.extended_types_enabled,
             reconfig_enabled: self.config.quorum.reconfig_enabled,
+            enforce_quota: self.config.enforce_quota,
         }
     }
 
@@ -1004,7 +1085,7 @@ impl Core {
         // Closing a session deletes its ephemerals, each a write ZooKeeper counts per namespace.
         let closing = matches!(txn.op, TxnOp::CloseSession | TxnOp::ExpireSession { .. });
         let ephemerals = if closing { self.tree.ephemerals(txn.session_id) } else { Vec::new() };
-        let Applied { result, triggers } = self.tree.apply(zxid, &txn);
+        let Applied { result, triggers, quota_exceeded } = self.tree.apply(zxid, &txn);
         self.stats.record_writes(&txn.op, &result, &ephemerals);
         self.record_digest(zxid, &txn.op, &result);
         if let Some(snapshots) = &mut self.snapshots {
@@ -1014,6 +1095,9 @@ impl Core {
             self.notify(&trigger.path, trigger.event, trigger.zxid, &trigger.acl);
         }
         let waiting = if txn.origin.node == self.node_id { self.waiting.remove(&txn.origin.seq) } else { None };
+        if waiting.is_some() {
+            crate::quota::report(&mut self.stats.quota, &quota_exceeded);
+        }
         let origin = waiting.map(|w| w.origin);
         if let TxnResult::SessionCreated(session_id) = result {
             self.session_created(session_id, &txn.op, zxid, origin);
@@ -1232,6 +1316,9 @@ impl Core {
             }
         }
         crate::metrics::request_served(op, err, latency);
+        if let Some(c) = self.conns.get(&conn) {
+            c.out.replied(xid);
+        }
         self.send(conn, frame);
     }
 
@@ -1261,7 +1348,10 @@ impl Core {
         node_acl: Option<&[paddock_proto::Acl]>,
     ) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
+        // CVE-2024-23944's vulnerable variant (events delivered unchecked), for its regression test.
+        let unchecked = cve_2024_23944_unchecked();
         if let Some(node_acl) = node_acl
+            && !unchecked
             && !acl::check(node_acl, perms::READ, &c.auth)
         {
             return;
@@ -1347,6 +1437,13 @@ fn connect_response(session_id: i64, timeout_ms: i32, passwd: [u8; 16], read_onl
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// True only under the `cve::2024_23944` failpoint: the vulnerable variant that delivers watch events without
+/// checking the watcher's READ permission, which the CVE regression suite must catch.
+fn cve_2024_23944_unchecked() -> bool {
+    fail::fail_point!("cve::2024_23944", |_| true);
+    false
 }
 
 #[cfg(test)]

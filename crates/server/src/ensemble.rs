@@ -14,11 +14,13 @@ use std::time::Duration;
 use paddock_consensus::replica::{
     CommittedTxn, FIRST_SERVER_METHOD, ReconfigError, Replica, ReplicaConfig, Role, TreeOwner,
 };
+use paddock_consensus::transport::{PeerSecurity, PlainTcp};
 use paddock_proto::ErrorCode;
+use paddock_storage::archive_gate::ArchiveGate;
 use paddock_tree::DataTree;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::config::{Ensemble, QuorumServer, ServerConfig};
 use crate::log::{CommittedEntry, LogEvent, ReplicatedLog, ServerRole};
@@ -149,13 +151,15 @@ fn decode_sessions(body: &[u8]) -> Result<Vec<i64>, String> {
 pub struct Joining {
     replica: Arc<OnceLock<Arc<Replica<CoreOwner>>>>,
     events: mpsc::UnboundedSender<LogEvent>,
+    /// With continuous archiving on: what holds the Raft log's purges back until entries are archived.
+    archive_gate: Option<Arc<ArchiveGate>>,
 }
 
 impl Joining {
     /// The core's log, and what joins the ensemble behind it.
-    pub fn new(events: mpsc::UnboundedSender<LogEvent>) -> (RaftLog, Joining) {
+    pub fn new(events: mpsc::UnboundedSender<LogEvent>, archive_gate: Option<Arc<ArchiveGate>>) -> (RaftLog, Joining) {
         let replica = Arc::new(OnceLock::new());
-        (RaftLog { replica: replica.clone(), events: events.clone() }, Joining { replica, events })
+        (RaftLog { replica: replica.clone(), events: events.clone() }, Joining { replica, events, archive_gate })
     }
 
     /// Starts this server's Raft node on its peer port; the core must already be running (a kept snapshot
@@ -165,6 +169,8 @@ impl Joining {
             .servers
             .get(&ensemble.my_id)
             .ok_or_else(|| anyhow::anyhow!("server.{} is not in the configuration", ensemble.my_id))?;
+        // Unusable quorum TLS settings stop the start before the peer port is bound.
+        let security = peer_security(config, &own.host)?;
         let listener = TcpListener::bind((own.host.as_str(), own.peer_port))
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on the peer port {}:{}: {e}", own.host, own.peer_port))?;
@@ -180,6 +186,8 @@ impl Joining {
             },
             heartbeat_ms: timeouts.heartbeat_ms,
             election_ms: timeouts.election_ms.max(timeouts.heartbeat_ms * 3),
+            archive_gate: self.archive_gate.clone(),
+            security,
         };
         let owner = Arc::new(CoreOwner { events: self.events.clone() });
         let touches = self.events.clone();
@@ -202,6 +210,19 @@ impl Joining {
         let _ = self.replica.set(replica.clone());
         tokio::spawn(report_role(replica.role(), self.events));
         Ok(replica)
+    }
+}
+
+/// How this member's peer connections are secured: `sslQuorum`'s mutual TLS, whose store reloads run from
+/// here on, or plain TCP.
+fn peer_security(config: &ServerConfig, own_host: &str) -> anyhow::Result<Arc<dyn PeerSecurity>> {
+    match crate::tls::quorum::QuorumTls::from_config(config, own_host).map_err(anyhow::Error::msg)? {
+        Some(tls) => {
+            info!("peer connections use mutual TLS (sslQuorum)");
+            tokio::spawn(tls.clone().reload_on_change());
+            Ok(tls)
+        }
+        None => Ok(Arc::new(PlainTcp)),
     }
 }
 

@@ -14,13 +14,18 @@ mod local;
 pub mod log;
 pub mod metrics;
 pub mod monitor;
+mod outbox;
 pub mod persist;
 mod prepare;
+mod quota;
 mod reconfig;
 mod retention;
+pub mod sasl;
 mod session;
 pub mod snapshots;
 pub mod stats;
+mod throttle;
+pub mod tls;
 mod watch;
 
 use std::collections::HashMap;
@@ -50,10 +55,19 @@ pub struct Shared {
     /// ZooTrace's text trace mask: `gtmk`/`stmk` and the admin `get_trace_mask`/`set_trace_mask` read and
     /// set this one value, as they share ZooKeeper's one global. Paddock's logging does not use it.
     pub trace_mask: std::sync::atomic::AtomicI64,
-    /// The data directory's cluster id (`cluster_id`); `None` for a server that keeps its data in memory.
+    /// The data directory's cluster id as it was at start; `None` for a server that keeps its data in memory.
+    /// The id backups go under is the core's (`Core::cluster_id`: a member's is its ensemble's).
     pub cluster_id: Option<ClusterId>,
     /// Continuous archiving's state (`paddock.backup.target`), read-only; `None` when archiving is off.
     pub archive: Option<ArchiveView>,
+    /// Open connections, all clients together, for `maxCnxns`; changed under `per_ip`'s lock.
+    open_cnxns: std::sync::atomic::AtomicU32,
+    /// Requests read from clients and not yet answered, for `globalOutstandingLimit`.
+    pub in_flight: Arc<outbox::InFlight>,
+    /// `connection_throttle_*`: ZooKeeper's token bucket for new sessions.
+    pub(crate) connection_throttle: throttle::BlueThrottle,
+    /// TLS on the client port (`secureClientPort`, `client.portUnification`); `None` when off.
+    pub tls: Option<Arc<tls::TlsServer>>,
 }
 
 /// ZooTrace's default text trace mask, what `gtmk` reports until `stmk` changes it.
@@ -62,12 +76,16 @@ pub const DEFAULT_TRACE_MASK: i64 = 306;
 impl Shared {
     pub(crate) fn new(config: Arc<ServerConfig>, core: mpsc::Sender<CoreMsg>) -> Shared {
         Shared {
-            config,
             core,
             per_ip: Mutex::new(HashMap::new()),
             trace_mask: DEFAULT_TRACE_MASK.into(),
             cluster_id: None,
             archive: None,
+            open_cnxns: 0.into(),
+            in_flight: outbox::InFlight::new(throttle::global_outstanding_limit(&config)),
+            connection_throttle: throttle::BlueThrottle::new(&config.limits.connection_throttle),
+            tls: None,
+            config,
         }
     }
 
@@ -114,6 +132,9 @@ impl RunningServer {
 
 /// Starts a standalone server with its state in memory.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    // Unbounded because its only sender is the core itself (`MemoryLog::propose`, called by the core): a
+    // bound would have the core wait on its own queue. Bounded instead by the core, which drains it before
+    // anything else (`biased` select): it holds at most the proposals of one step of the core.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let log: Box<dyn ReplicatedLog> = Box::new(MemoryLog::new(events_tx, 0));
     start_with(config, DataTree::new(), log, events_rx).await
@@ -124,40 +145,42 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 pub async fn start_durable(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let ensemble = config.ensemble()?;
     refuse_other_mode_data(&config, ensemble.is_some())?;
-    if let Some(ensemble) = ensemble {
-        if config.backup.target.is_some() {
-            warn!(
-                "{} is set, but archiving in ensembles is not built yet: this member archives nothing",
-                archiving::TARGET_KEY
-            );
-        }
-        return start_member(config, ensemble).await;
-    }
     // A target that cannot be used stops the start before anything is recovered or locked.
     let target = archiving::open_target(&config)?;
+    if let Some(ensemble) = ensemble {
+        return start_member(config, ensemble, target).await;
+    }
     let recover_config = config.clone();
     let recovered = tokio::task::spawn_blocking(move || persist::recover(&recover_config))
         .await
         .context("recovery task failed")??;
+    // Unbounded, bounded by proposals: the WAL thread sends at most one `Committed` and one `FsyncTime` per
+    // fsync of proposals the core made, and proposals in flight are bounded by `globalOutstandingLimit`
+    // (readers stop while it is passed) plus one per connection and the core's own (expiries, containers,
+    // digests). A bound here would block the WAL thread, not the clients; the limit acts before either.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let durable = recovered.tree.last_zxid();
     let wal_log =
         persist::WalLog::start(recovered.wal, recovered.locks, durable, persist::snap_dir(&config), events_tx)
             .context("cannot start the log writer thread")?;
-    let archiving = target.map(|target| Archiving::new(&config, target, recovered.cluster_id, durable));
+    let archiving = target.map(|target| Archiving::new(&config, target, durable));
     let view = archiving.as_ref().map(|(archiving, _)| archiving.view());
     let retention = retention::Retention::new(&config, wal_log.purger(), view.clone());
     let snapshots =
         Snapshots::new(persist::snap_dir(&config), config.snap_count, config.snapshot_pace, recovered.snapshot_zxid);
     let (archiving, durable_tx) = archiving.unzip();
-    let on_disk =
-        Durable { snapshots: Some(snapshots), cluster_id: Some(recovered.cluster_id), archive: durable_tx.zip(view) };
+    let on_disk = Durable {
+        snapshots: Some(snapshots),
+        cluster_id: Some(recovered.cluster_id),
+        archive: durable_tx.zip(view),
+        ensemble_id: None,
+    };
     let mut server = start_inner(config, recovered.tree, Box::new(wal_log), events_rx, on_disk, None).await?;
     if let Some(retention) = retention {
         server.background.push(tokio::spawn(retention.run()));
     }
     if let Some(archiving) = archiving {
-        server.background.extend(archiving.spawn(server.shared.clone()));
+        server.background.extend(archiving.spawn(server.shared.clone(), recovered.cluster_id, durable));
     }
     Ok(server)
 }
@@ -196,19 +219,27 @@ fn raft_dir(config: &ServerConfig) -> std::path::PathBuf {
 
 /// Starts a member of an ensemble: the core on an empty tree, then its Raft node, which brings the tree to
 /// the ensemble's state (a kept snapshot, the log, or a snapshot from the leader) through the core.
-async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyhow::Result<RunningServer> {
+async fn start_member(
+    config: ServerConfig,
+    ensemble: config::Ensemble,
+    target: Option<paddock_backup::target::Target>,
+) -> anyhow::Result<RunningServer> {
     let raft_dir = raft_dir(&config);
     std::fs::create_dir_all(&raft_dir).with_context(|| format!("cannot create {}", raft_dir.display()))?;
     let locks = vec![paddock_storage::DirLock::acquire(&raft_dir)?];
-    // Each member has its own for now: the members of one ensemble do not share a cluster id yet.
+    // Each member starts with its own, and adopts its ensemble's once its tree holds one.
     let cluster_id = paddock_storage::cluster_id::load_or_create(&config.data_dir)?;
-    // Bounded in practice by the replica, not by the channel: the state machine sends one `Apply` batch and
-    // waits for the core to apply it; `Lost` and `ReadIndex` events are at most one per proposal, and the
-    // replica holds at most `PROPOSAL_QUEUE` (4096) of those; touches come once a tick. Giving the channel a
-    // bound of its own, like the standalone log's, is issue 12's.
+    let archiving = target.map(|target| Archiving::new_member(&config, target, &raft_dir));
+    let (ensemble_id_tx, ensemble_id) = tokio::sync::watch::channel(None);
+    // Unbounded, and must stay so: the core itself sends on it (`RaftLog::propose` reports a refused
+    // proposal as `Lost`), so a bound would have it wait on its own queue. Bounded in practice by the replica:
+    // the state machine sends one `Apply` batch and waits for the core to apply it; `Lost` and `ReadIndex`
+    // events are at most one per proposal, and the replica holds at most `PROPOSAL_QUEUE` (4096) of those,
+    // refusing more; touches come once a tick; proposals are bounded by `globalOutstandingLimit`.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let recovered_tx = events_tx.clone();
-    let (log, joining) = ensemble::Joining::new(events_tx);
+    let gate = archiving.as_ref().map(|(_, _, gate)| gate.clone());
+    let (log, joining) = ensemble::Joining::new(events_tx, gate);
     let member_config = config.clone();
     // Clients are accepted only once this member has applied everything the ensemble had committed when it
     // came back: before that it would serve a past state. With read-only mode, a member that comes back cut
@@ -221,9 +252,19 @@ async fn start_member(config: ServerConfig, ensemble: config::Ensemble) -> anyho
         .read_only_enabled
         .then(|| std::time::Duration::from_millis(u64::from(config.tick_time_ms.max(2000))));
     let member = Member { node_id: ensemble.my_id, caught_up: gate };
-    let on_disk = Durable { snapshots: None, cluster_id: Some(cluster_id), archive: None };
+    let view = archiving.as_ref().map(|(archiving, _, _)| archiving.view());
+    let (archiving, durable_tx) = archiving.map(|(archiving, durable, _)| (archiving, durable)).unzip();
+    let on_disk = Durable {
+        snapshots: None,
+        cluster_id: Some(cluster_id),
+        archive: durable_tx.zip(view),
+        ensemble_id: Some(ensemble_id_tx),
+    };
     let mut server = start_inner(config, DataTree::new(), Box::new(log), events_rx, on_disk, Some(member)).await?;
     let replica = joining.start(&member_config, &ensemble).await?;
+    if let Some(archiving) = archiving {
+        server.background.push(archiving.spawn_member(server.shared.clone(), replica.role(), ensemble_id));
+    }
     tokio::spawn(open_when_recovered(replica.clone(), caught_up, read_only_after, recovered_tx));
     info!(my_id = ensemble.my_id, members = ensemble.servers.len(), "joined the ensemble");
     server.member = Some((replica, locks));
@@ -271,13 +312,15 @@ pub async fn start_with(
 }
 
 /// What a server with a data directory adds: its snapshots (standalone only; a member's belong to its Raft
-/// node), the directory's cluster id, and continuous archiving (standalone only): where the core reports
-/// each durable zxid, and the archive's state for introspection.
+/// node), the directory's cluster id, continuous archiving (where the core reports each durable zxid or
+/// applied index, and the archive's state for introspection), and, for a member, where the core reports
+/// its ensemble's cluster id.
 #[derive(Default)]
 struct Durable {
     snapshots: Option<Snapshots>,
     cluster_id: Option<ClusterId>,
     archive: Option<(tokio::sync::watch::Sender<i64>, ArchiveView)>,
+    ensemble_id: Option<tokio::sync::watch::Sender<Option<ClusterId>>>,
 }
 
 /// What a member of an ensemble adds to a server: its id in its proposals (a standalone server's is 1), and
@@ -295,16 +338,31 @@ async fn start_inner(
     durable: Durable,
     member: Option<Member>,
 ) -> anyhow::Result<RunningServer> {
+    log_config_unmasked(&config);
+    // Unusable TLS settings stop the start before any port is bound.
+    let tls =
+        tls::TlsSettings::from_config(&config)?.map(tls::TlsServer::new).transpose().map_err(anyhow::Error::msg)?;
     let addr = SocketAddr::new(config.client_port_address, config.client_port);
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on client port {addr}"))?;
     let client_addr = listener.local_addr()?;
+    let secure_listener = match tls.as_ref().and_then(|tls| tls.settings().secure_port) {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on secureClientPort {addr}"))?)
+        }
+        None => None,
+    };
     // `conf` and the admin server report the port actually bound (clientPort=0 picks one).
     config.client_port = client_addr.port();
     let _ = metrics::handle();
     let config = Arc::new(config);
+    // Connections, the admin server and timers to the core. A full channel makes connection readers wait
+    // (backpressure, never a drop); it holds at most the requests in flight, which `globalOutstandingLimit`
+    // bounds (1000 by default, plus one per connection), so 16 Ki never binds in normal running and only
+    // caps a burst of handshakes and closes (one message each) from thousands of connections at once.
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let (durable_tx, archive) = durable.archive.unzip();
-    let shared = Arc::new(Shared { cluster_id: durable.cluster_id, archive, ..Shared::new(config.clone(), core_tx) });
+    let shared =
+        Arc::new(Shared { cluster_id: durable.cluster_id, archive, tls, ..Shared::new(config.clone(), core_tx) });
     let node_id = member.as_ref().map_or(1, |m| m.node_id);
     let is_member = member.is_some();
     let gate = member.map(|m| m.caught_up);
@@ -313,6 +371,7 @@ async fn start_inner(
         core.join_ensemble();
     }
     core.snapshots = durable.snapshots;
+    core.set_cluster_id(durable.cluster_id, durable.ensemble_id);
     if let Some(durable_tx) = durable_tx {
         core.report_durable_to(durable_tx);
     }
@@ -329,8 +388,21 @@ async fn start_inner(
             {
                 return;
             }
-            info!(client_addr = %client_addr, cluster_id = %cluster_id, "paddock ready: serving clients");
-            accept_loop(listener, accept_shared).await
+            let secure_addr = secure_listener.as_ref().and_then(|l| l.local_addr().ok());
+            info!(client_addr = %client_addr, secure_client_addr = ?secure_addr, cluster_id = %cluster_id, "paddock ready: serving clients");
+            // Dropped with the rest of `serve` at shutdown.
+            let reload = async {
+                if let Some(tls) = accept_shared.tls.clone() {
+                    tls.reload_on_change().await;
+                }
+            };
+            let secure = async {
+                match secure_listener {
+                    Some(listener) => accept_loop(listener, accept_shared.clone(), true).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::join!(accept_loop(listener, accept_shared.clone(), false), secure, reload);
         };
         tokio::select! {
             _ = serve => {}
@@ -345,8 +417,19 @@ async fn start_inner(
     Ok(RunningServer { client_addr, shared, shutdown: Some(shutdown_tx), task, member: None, background: Vec::new() })
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let next_conn = AtomicU64::new(1);
+/// CVE-2026-24308's vulnerable variant, for its regression test: ZooKeeper logged client configuration,
+/// secrets included, at INFO. Paddock logs no configuration value that could be a secret.
+fn log_config_unmasked(config: &ServerConfig) {
+    fail::fail_point!("cve::2026_24308", |_| info!(config = ?config.raw, "configuration"));
+    let _ = config;
+}
+
+/// Connection ids, unique across the plain and the secure port.
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts clients on `listener`: the secure port's (`secure`) speak TLS, the plain port's speak the plain
+/// protocol, or either with `client.portUnification`.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, secure: bool) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -357,36 +440,51 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        if !admit(&shared, peer.ip()) {
-            warn!(peer = %peer, max = shared.config.max_client_cnxns, "too many connections from this address; refusing");
+        if let Err(why) = admit(&shared, peer.ip()) {
+            warn!(peer = %peer, "refusing the connection: {why}");
             drop(stream);
             continue;
         }
-        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(handle(stream, peer, conn, shared.clone()));
+        let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(handle(stream, peer, conn, shared.clone(), secure));
     }
 }
 
-async fn handle(stream: TcpStream, peer: SocketAddr, conn: u64, shared: Arc<Shared>) {
-    connection::serve(stream, peer, conn, shared.clone()).await;
+async fn handle(stream: TcpStream, peer: SocketAddr, conn: u64, shared: Arc<Shared>, secure: bool) {
+    let _ = stream.set_nodelay(true);
+    match shared.tls.clone() {
+        Some(tls) if secure || (tls.settings().port_unification && tls::starts_tls(&stream).await) => {
+            match tls.accept(stream, peer).await {
+                Ok((stream, ids)) => connection::serve(stream, peer, ids, conn, shared.clone()).await,
+                Err(why) => info!(peer = %peer, "refusing a TLS client: {why}"),
+            }
+        }
+        _ => connection::serve(stream, peer, Vec::new(), conn, shared.clone()).await,
+    }
     release(&shared, peer.ip());
 }
 
-/// `maxClientCnxns` per client IP (0 = unlimited).
-fn admit(shared: &Shared, ip: IpAddr) -> bool {
-    let Ok(mut counts) = shared.per_ip.lock() else { return true };
+/// `maxCnxns` over all clients, then `maxClientCnxns` per client IP (0 = unlimited), in ZooKeeper's order.
+fn admit(shared: &Shared, ip: IpAddr) -> Result<(), String> {
+    let Ok(mut counts) = shared.per_ip.lock() else { return Ok(()) };
+    let (max_cnxns, open) = (shared.config.limits.max_cnxns, shared.open_cnxns.load(Ordering::Relaxed));
+    if max_cnxns > 0 && open >= max_cnxns {
+        return Err(format!("too many connections ({open}); maxCnxns is {max_cnxns}"));
+    }
     let count = counts.entry(ip).or_insert(0);
     if shared.config.max_client_cnxns > 0 && *count >= shared.config.max_client_cnxns {
-        return false;
+        return Err(format!("too many connections from this address; maxClientCnxns is {}", *count));
     }
     *count += 1;
-    true
+    shared.open_cnxns.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 fn release(shared: &Shared, ip: IpAddr) {
     if let Ok(mut counts) = shared.per_ip.lock()
         && let Some(count) = counts.get_mut(&ip)
     {
+        shared.open_cnxns.fetch_sub(1, Ordering::Relaxed);
         *count = count.saturating_sub(1);
         if *count == 0 {
             counts.remove(&ip);

@@ -81,6 +81,22 @@ pub fn serve(
     }
 }
 
+/// How many watch registrations `req` may add (`paddock.maxWatchesPerSession`): one for a read that asks
+/// for a watch or an `addWatch`, every path of a `setWatches`, none otherwise.
+pub fn watches_requested(req: &Request) -> usize {
+    match req {
+        Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => {
+            usize::from(r.watch)
+        }
+        Request::AddWatch(_) => 1,
+        Request::SetWatches(w) | Request::SetWatches2(w) => {
+            let lists = [&w.data_watches, &w.exist_watches, &w.child_watches, &w.persistent_watches];
+            lists.iter().map(|l| l.len()).sum::<usize>() + w.persistent_recursive_watches.len()
+        }
+        _ => 0,
+    }
+}
+
 /// Looks a node up and checks READ, in ZooKeeper's order: NoNode first, then NoAuth.
 fn readable<'t>(tree: &'t DataTree, caller: &Caller<'_>, path: &str) -> Result<&'t Node, ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
@@ -134,6 +150,11 @@ fn get_children(
 /// getACL needs READ or ADMIN (CVE-2019-0201); without ADMIN, digest ids are masked to `user:x`.
 fn get_acl(tree: &DataTree, caller: &Caller<'_>, path: &str) -> Result<Response, ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
+    // CVE-2019-0201's vulnerable variant (no check, nothing masked), for its regression test.
+    fail::fail_point!("cve::2019_0201", |_| Ok(Response::GetAcl {
+        acl: node.acl().as_ref().clone(),
+        stat: node.stat()
+    }));
     if !acl::check(node.acl(), perms::READ | perms::ADMIN, caller.auth) {
         return Err(ErrorCode::NoAuth);
     }

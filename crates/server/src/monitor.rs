@@ -204,6 +204,7 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
             push_summary(&mut out, &name, s.avg(), s.min as f64, s.max as f64, s.count, s.sum as f64);
         }
     }
+    out.extend(crate::quota::mntr(&core.tree, &core.stats.quota));
     for name in ZERO_PERCENTILE_SUMMARIES {
         push_summary(&mut out, name, 0.0, 0.0, 0.0, 0, 0.0);
         for label in ["p50", "p95", "p99", "p999"] {
@@ -226,6 +227,9 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     out.push(("zk_paddock_sessions_expired".into(), core.stats.sessions_expired.to_string()));
     out.push(("zk_paddock_log_failures".into(), core.stats.log_failures.to_string()));
     out.push(("zk_paddock_digest_mismatches".into(), core.stats.digest_mismatches.to_string()));
+    if let Some(id) = core.cluster_id() {
+        out.push(("zk_paddock_cluster_id".into(), id.to_string()));
+    }
     out
 }
 

@@ -197,6 +197,10 @@ impl WalLog {
         snap_dir: PathBuf,
         events: UnboundedSender<LogEvent>,
     ) -> std::io::Result<WalLog> {
+        // Unbounded: the core sends on it (`propose`) and must never block on the disk, while the WAL thread
+        // sends back on the core's event channel; a bound on both sides could deadlock them. What bounds it:
+        // appends are proposals in flight, which `globalOutstandingLimit` limits (readers stop past it), and
+        // the other commands (resume, purge, segments, restore) come one at a time from their callers.
         let (tx, rx) = std_mpsc::channel();
         let writer =
             WalWriter { wal, _locks: locks, events, last_durable: durable, snap_dir, state: WriterState::Healthy };

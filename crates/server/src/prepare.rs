@@ -41,18 +41,23 @@ pub struct Options {
     /// `reconfigEnabled`. A member with it handles `reconfig` before preparing requests; a standalone server
     /// with it answers Unimplemented, as ZooKeeper's.
     pub reconfig_enabled: bool,
+    /// `enforceQuota`: creates and setData are logged as [`TxnOp::EnforceQuota`] (see `crate::quota`).
+    pub enforce_quota: bool,
 }
 
 pub fn prepare(req: &Request, options: &Options) -> Prepared {
     let extended_types = options.extended_types;
     match req {
-        Request::Multi(ops) => prepare_multi(ops, extended_types),
+        Request::Multi(ops) => match prepare_multi(ops, extended_types) {
+            Prepared::Write(op, kind) => Prepared::Write(crate::quota::wrap(op, options.enforce_quota), kind),
+            other => other,
+        },
         Request::Check(_) => Prepared::Rejected(ErrorCode::Unimplemented),
         Request::Reconfig(_) if options.reconfig_enabled => refused(ErrorCode::Unimplemented),
         Request::Reconfig(_) => refused(ErrorCode::ReconfigDisabled),
         Request::CloseSession => Prepared::Write(TxnOp::CloseSession, ReplyKind::CloseSession),
         other => match single_write(other, extended_types) {
-            Some(Ok((op, kind))) => Prepared::Write(op, kind),
+            Some(Ok((op, kind))) => Prepared::Write(crate::quota::wrap(op, options.enforce_quota), kind),
             Some(Err(code)) => refused(code),
             None => Prepared::NotAWrite,
         },
@@ -194,7 +199,7 @@ mod tests {
     use super::*;
 
     fn options(extended_types: bool) -> Options {
-        Options { extended_types, reconfig_enabled: false }
+        Options { extended_types, reconfig_enabled: false, enforce_quota: false }
     }
     use paddock_proto::{CheckVersionRequest, DeleteRequest};
 

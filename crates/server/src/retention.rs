@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use paddock_storage::SegmentInfo;
+use paddock_storage::archive_gate::{Bound, purge_bound};
 use tracing::{error, info, warn};
 
 use crate::archiving::ArchiveView;
@@ -91,30 +91,6 @@ impl Retention {
     }
 }
 
-/// Where the log may be purged with archiving on.
-#[derive(Debug, PartialEq, Eq)]
-enum Bound {
-    /// Below this index: the lower of what the snapshots need and what is archived.
-    Archived(u64),
-    /// The segments holding unarchived entries weigh more than the cap: purge for the snapshots alone.
-    OverCap { unarchived_bytes: u64 },
-}
-
-/// The purge bound given the snapshots' (`for_snapshots`: purge below it), the last archived zxid, the log's
-/// segments and `maxUnarchivedBytes`.
-fn purge_bound(for_snapshots: u64, archived: i64, segments: &[SegmentInfo], cap: u64) -> Bound {
-    let unarchived_bytes = unarchived_bytes(segments, archived);
-    if unarchived_bytes > cap {
-        return Bound::OverCap { unarchived_bytes };
-    }
-    Bound::Archived(for_snapshots.min(archived.max(0) as u64 + 1))
-}
-
-/// Bytes of the segments that hold at least one entry above `archived`.
-fn unarchived_bytes(segments: &[SegmentInfo], archived: i64) -> u64 {
-    segments.iter().filter(|s| s.last_index.is_some_and(|last| last as i64 > archived)).map(|s| s.bytes).sum()
-}
-
 /// Deletes old snapshots; returns the zxid of the oldest one kept (logs at or below it are not needed).
 fn purge_once(dir: &std::path::Path, retain: usize) -> Result<Option<i64>, paddock_storage::StorageError> {
     let removed = paddock_storage::purge_snapshots(dir, retain)?;
@@ -127,32 +103,4 @@ fn purge_once(dir: &std::path::Path, retain: usize) -> Result<Option<i64>, paddo
         return Ok(None);
     }
     Ok(kept.first().map(|(zxid, _)| *zxid))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segment(first: u64, last: Option<u64>, bytes: u64) -> SegmentInfo {
-        SegmentInfo { path: PathBuf::from(format!("{first:020}.wal")), first_index: first, last_index: last, bytes }
-    }
-
-    #[test]
-    fn the_log_is_kept_until_archived_within_the_cap() {
-        let log = [segment(1, Some(100), 1000), segment(101, Some(200), 1000), segment(201, Some(250), 500)];
-        // The archive is behind the snapshots: it decides.
-        assert_eq!(purge_bound(201, 150, &log, 10_000), Bound::Archived(151));
-        // The snapshots are behind the archive: they decide.
-        assert_eq!(purge_bound(101, 250, &log, 10_000), Bound::Archived(101));
-        // Nothing archived (or the target cannot be listed): nothing purged.
-        assert_eq!(purge_bound(201, 0, &log, 10_000), Bound::Archived(1));
-        // Segments 2 and 3 hold unarchived entries: 1500 bytes.
-        assert_eq!(unarchived_bytes(&log, 150), 1500);
-        assert_eq!(purge_bound(201, 150, &log, 1500), Bound::Archived(151), "at the cap is within it");
-        assert_eq!(purge_bound(201, 150, &log, 1499), Bound::OverCap { unarchived_bytes: 1500 });
-        // A segment without records (a fresh active one) holds nothing unarchived.
-        let fresh = [segment(1, Some(100), 1000), segment(101, None, 64)];
-        assert_eq!(unarchived_bytes(&fresh, 100), 0);
-        assert_eq!(unarchived_bytes(&fresh, 99), 1000);
-    }
 }

@@ -163,6 +163,8 @@ pub struct ServerStats {
     pub log_failures: u64,
     /// `Digest` log entries this replica's tree did not match (`zk_paddock_digest_mismatches`).
     pub digest_mismatches: u64,
+    /// Quota limits this server's writes passed (`quota_exceeded_error_per_namespace`).
+    pub quota: crate::quota::QuotaStats,
     pub bytes_received: u64,
     pub connections_accepted: u64,
     /// `zk_connection_drop_count`: connections the client closed before the server did.
@@ -256,7 +258,7 @@ impl ServerStats {
     /// The writes ZooKeeper's data tree counts per namespace once a txn is applied: every node created,
     /// deleted or set (inside a multi too), and the `ephemerals` a closed session took with it.
     pub fn record_writes(&mut self, op: &TxnOp, result: &TxnResult, ephemerals: &[String]) {
-        match (op, result) {
+        match (op.unwrapped(), result) {
             (TxnOp::Create { data, .. }, TxnResult::Created { path, .. }) => self.record_write(path, data_len(data)),
             (TxnOp::Delete { path, .. } | TxnOp::DeleteContainer { path, .. }, TxnResult::Deleted) => {
                 self.record_write(path, 0)
@@ -309,6 +311,7 @@ impl ServerStats {
         for bytes in self.namespaces.values_mut() {
             *bytes = NamespaceBytes::default();
         }
+        self.quota.reset();
     }
 }
 

@@ -20,11 +20,26 @@ const RECURSIVE: u8 = 4;
 #[derive(Default)]
 struct Table {
     by_path: HashMap<String, HashMap<ConnId, u8>>,
+    /// Registrations (paths) per connection, for `paddock.maxWatchesPerSession`.
+    per_conn: HashMap<ConnId, usize>,
 }
 
 impl Table {
     fn add(&mut self, path: &str, conn: ConnId, mode: u8) {
-        *self.by_path.entry(path.to_string()).or_default().entry(conn).or_default() |= mode;
+        let m = self.by_path.entry(path.to_string()).or_default().entry(conn).or_default();
+        if *m == 0 {
+            *self.per_conn.entry(conn).or_default() += 1;
+        }
+        *m |= mode;
+    }
+
+    fn uncount(&mut self, conn: ConnId) {
+        if let Some(n) = self.per_conn.get_mut(&conn) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_conn.remove(&conn);
+            }
+        }
     }
 
     fn has(&self, path: &str, conn: ConnId, modes: u8) -> bool {
@@ -41,11 +56,15 @@ impl Table {
         };
         let had = *m & modes != 0;
         *m &= !modes;
-        if *m == 0 {
+        let gone = *m == 0;
+        if gone {
             watchers.remove(&conn);
         }
         if watchers.is_empty() {
             self.by_path.remove(path);
+        }
+        if gone {
+            self.uncount(conn);
         }
         had
     }
@@ -63,15 +82,22 @@ impl Table {
     /// watchers on every ancestor; returns the connections fired.
     fn fire(&mut self, path: &str, with_ancestors: bool) -> HashSet<ConnId> {
         let mut out = HashSet::new();
+        let mut gone = Vec::new();
         if let Some(watchers) = self.by_path.get_mut(path) {
             out.extend(watchers.keys().copied());
-            watchers.retain(|_, m| {
+            watchers.retain(|conn, m| {
                 *m &= !STANDARD;
+                if *m == 0 {
+                    gone.push(*conn);
+                }
                 *m != 0
             });
             if watchers.is_empty() {
                 self.by_path.remove(path);
             }
+        }
+        for conn in gone {
+            self.uncount(conn);
         }
         if with_ancestors {
             for ancestor in ancestors(path) {
@@ -84,6 +110,7 @@ impl Table {
     }
 
     fn remove_conn(&mut self, conn: ConnId) {
+        self.per_conn.remove(&conn);
         self.by_path.retain(|_, watchers| {
             watchers.remove(&conn);
             !watchers.is_empty()
@@ -220,6 +247,12 @@ impl WatchManager {
         self.child.remove_conn(conn);
     }
 
+    /// The registrations `conn` holds in both tables, each (path, table) once: a getData, exists or
+    /// getChildren watch is one, a persistent watch two (it sits in both tables), a recursive one one.
+    pub fn conn_watch_count(&self, conn: ConnId) -> usize {
+        self.data.per_conn.get(&conn).copied().unwrap_or(0) + self.child.per_conn.get(&conn).copied().unwrap_or(0)
+    }
+
     /// `zk_watch_count`: (path, connection) registrations in both of ZooKeeper's tables. ZooKeeper 3.8
     /// also registers a persistent-recursive watch in its child table (which Paddock's triggering does not
     /// need), where it adds an entry unless the connection already watches that path's children.
@@ -285,6 +318,26 @@ mod tests {
         assert!(w.check_or_remove("/a", 1, WatcherType::Data, false));
         assert!(w.check_or_remove("/a", 1, WatcherType::Any, true));
         assert!(!w.check_or_remove("/a", 1, WatcherType::Data, false));
+    }
+
+    #[test]
+    fn registrations_are_counted_per_connection_as_they_come_and_go() {
+        let mut w = WatchManager::default();
+        w.add_data_watch("/a", 1);
+        w.add_data_watch("/a", 1);
+        w.add_child_watch("/a", 1);
+        w.add_persistent("/b", 1);
+        w.add_data_watch("/a", 2);
+        assert_eq!(w.conn_watch_count(1), 4, "/a twice (data, child), /b twice (persistent)");
+        w.trigger("/a", EventType::NodeDataChanged);
+        assert_eq!(w.conn_watch_count(1), 3, "the one-shot data watch fired");
+        assert_eq!(w.conn_watch_count(2), 0);
+        w.trigger("/b", EventType::NodeDataChanged);
+        assert_eq!(w.conn_watch_count(1), 3, "persistent watches stay");
+        assert!(w.check_or_remove("/b", 1, WatcherType::Persistent, true));
+        assert_eq!(w.conn_watch_count(1), 1);
+        w.remove_conn(1);
+        assert_eq!(w.conn_watch_count(1), 0);
     }
 
     #[test]

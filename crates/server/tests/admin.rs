@@ -931,7 +931,7 @@ async fn start_member(data: &Path, my_id: u64, servers: &str, admin_port: u16) -
 }
 
 #[tokio::test]
-async fn a_member_is_not_serving_backups_until_its_ensemble_runs_then_names_its_own_cluster_id() {
+async fn a_member_is_not_serving_backups_until_its_ensemble_runs_then_names_the_ensembles_cluster_id() {
     let dirs = [tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir")];
     let (peers, admins) = ([free_port(), free_port()], [free_port(), free_port()]);
     let servers =
@@ -964,10 +964,17 @@ async fn a_member_is_not_serving_backups_until_its_ensemble_runs_then_names_its_
     let backup = parse_backup(&r, scratch.path());
     assert_eq!(backup.tree.get("/m").and_then(|n| n.data()), Some(&b"member"[..]));
     drop(client);
-    // Each member has its own cluster id for now.
-    let ids = [cluster_id_file(dirs[0].path()), cluster_id_file(dirs[1].path())];
+    // The members share the id their first leader wrote into the log, and each has adopted it in its file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ids = loop {
+        let ids = [cluster_id_file(dirs[0].path()), cluster_id_file(dirs[1].path())];
+        if ids[0] == ids[1] || std::time::Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ids[0], ids[1], "one cluster id for the ensemble");
     assert_eq!(backup.cluster_id, ids[0]);
-    assert_ne!(ids[0], ids[1]);
     assert!(backup.tree.get("/zookeeper/config").is_some(), "a member's tree");
     assert!(snap_dir_entries(dirs[0].path()).is_empty(), "nothing written to a standalone snapshot directory");
     second.shutdown().await;

@@ -1,8 +1,8 @@
 //! The cluster id: 128 random bits that name the data a data directory holds, so that backups of different
 //! clusters never mix (`<target>/<cluster-id>/...`, design.md "Backup layout"). It is made the first time a
 //! server uses its data directory and read back at every start, in `<dataDir>/paddock/cluster-id`: 32
-//! lowercase hex digits and a newline (docs/format.md, 1.1). Members of one ensemble each have their own for
-//! now; sharing one through the log is still to come.
+//! lowercase hex digits and a newline (docs/format.md, 1.1). A member of an ensemble starts with its own and
+//! then adopts the ensemble's, which its first leader writes into the log ([`adopt`]).
 
 use std::fmt;
 use std::fs::{self, File};
@@ -25,6 +25,14 @@ impl ClusterId {
     /// A new random id.
     fn generate() -> ClusterId {
         ClusterId(rand::random())
+    }
+
+    pub fn from_u128(id: u128) -> ClusterId {
+        ClusterId(id)
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.0
     }
 
     /// The file's bytes: exactly 32 lowercase hex digits and a newline.
@@ -82,7 +90,19 @@ fn read_file(path: &Path) -> Result<ClusterId, ClusterIdError> {
     ClusterId::parse(&bytes).map_err(|reason| ClusterIdError::Malformed { path: path.to_path_buf(), reason })
 }
 
+/// Replaces the cluster id of `data_dir` with `id` durably (as [`load_or_create`] makes one): a member
+/// adopting its ensemble's id.
+pub fn adopt(data_dir: &Path, id: ClusterId) -> Result<(), ClusterIdError> {
+    write_durably(&path(data_dir), id)
+}
+
 fn create(path: &Path) -> Result<ClusterId, ClusterIdError> {
+    let id = ClusterId::generate();
+    write_durably(path, id)?;
+    Ok(id)
+}
+
+fn write_durably(path: &Path, id: ClusterId) -> Result<(), ClusterIdError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_file_name(format!("{FILE_NAME}.tmp"));
     let io_err = |op, at: &Path| {
@@ -94,14 +114,13 @@ fn create(path: &Path) -> Result<ClusterId, ClusterIdError> {
     if new_dir && let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fsync_dir(parent).map_err(io_err("fsync", parent))?;
     }
-    let id = ClusterId::generate();
     let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
     file.write_all(format!("{id}\n").as_bytes()).map_err(io_err("write", &tmp))?;
     file.sync_all().map_err(io_err("fsync", &tmp))?;
     drop(file);
     fs::rename(&tmp, path).map_err(io_err("rename to", path))?;
     fsync_dir(dir).map_err(io_err("fsync", dir))?;
-    Ok(id)
+    Ok(())
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -126,6 +145,16 @@ mod tests {
         assert_eq!(names, ["cluster-id"], "no temp file left");
         let other = tempfile::tempdir().expect("temp dir");
         assert_ne!(load_or_create(other.path()).expect("made"), id, "128 random bits");
+    }
+
+    #[test]
+    fn an_adopted_id_replaces_the_own_one() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let own = load_or_create(data.path()).expect("made");
+        let ensemble = ClusterId::from_u128(own.as_u128() ^ 1);
+        adopt(data.path(), ensemble).expect("adopted");
+        assert_eq!(read(data.path()).expect("read"), ensemble);
+        assert_eq!(load_or_create(data.path()).expect("kept"), ensemble);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! its implementation. WAL payloads and snapshot bodies are opaque bytes here: their meaning belongs to the
 //! tree crate.
 
+pub mod archive_gate;
 pub mod cluster_id;
 mod error;
 mod fsutil;

@@ -124,6 +124,38 @@ impl Ensemble {
         Ok(Ensemble { members, config, network: None })
     }
 
+    /// The loopback address server.`id` gets from [`Ensemble::start_on_loopback`]: 127.0.0.(id+1). Linux
+    /// routes all of 127/8 to the loopback device, so every member has an address of its own without a
+    /// namespace, and a test can connect from an address that is no member's.
+    pub fn loopback_host(id: u64) -> String {
+        format!("127.0.0.{}", id + 1)
+    }
+
+    /// Starts the ensemble with each member's `server.N` line on its own loopback address
+    /// ([`Ensemble::loopback_host`]), and with `own(id)`'s zoo.cfg lines for that member only (its key store,
+    /// say) on top of `spec.config`. Client ports stay on 127.0.0.1.
+    pub fn start_on_loopback(
+        spec: &EnsembleSpec<'_>,
+        own: &dyn Fn(u64) -> Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        let count = spec.participants + spec.observers;
+        let mut config: Vec<(String, String)> =
+            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5")].map(|(k, v)| (k.into(), v.into())).into();
+        for id in 1..=count {
+            let role = if id > spec.participants { ":observer" } else { "" };
+            let line = format!("{}:{}:{}{role}", Ensemble::loopback_host(id), free_port(), free_port());
+            config.push((format!("server.{id}"), line));
+        }
+        config.extend(spec.config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut members = Vec::new();
+        for id in 1..=count {
+            let mut mine = config.clone();
+            mine.extend(own(id));
+            members.push(start_member(id, id > spec.participants, &mine)?);
+        }
+        Ok(Ensemble { members, config, network: None })
+    }
+
     /// Starts the ensemble with member i in `network`'s namespace i, at its address there: `server.N` lines
     /// and client ports on the members' own addresses (client port 2181, peer ports 2888 and 3888 in every
     /// namespace). The network's cuts then partition the ensemble; clients and four-letter words from the

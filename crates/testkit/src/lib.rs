@@ -7,6 +7,7 @@
 //! test down with it.
 
 mod ensemble;
+mod kdc;
 pub mod linearizability;
 mod net;
 mod netns;
@@ -17,8 +18,9 @@ mod spawner;
 mod zookeeper;
 
 pub use ensemble::{ENSEMBLE_WAIT, Ensemble, EnsembleSpec, Member};
+pub use kdc::{Kdc, REALM as KDC_REALM};
 pub use net::{exchange_until_close, four_letter_word, free_port};
 pub use netns::Network;
 pub use paddock::PaddockProcess;
 pub use s3::S3Server;
-pub use zookeeper::ZooKeeperProcess;
+pub use zookeeper::{ZooKeeperProcess, zkcli_class_path};

@@ -67,7 +67,13 @@ impl ZooKeeperProcess {
     /// Starts a server without the AdminServer; `extra_cfg` entries are zoo.cfg keys that override or
     /// extend the defaults.
     pub fn start_with(extra_cfg: &[(&str, &str)]) -> anyhow::Result<Self> {
-        Self::start_checked(extra_cfg, false)
+        Self::start_checked(extra_cfg, &[], false)
+    }
+
+    /// [`ZooKeeperProcess::start_with`] with JVM flags before the main class, as `SERVER_JVMFLAGS` puts
+    /// them (e.g. `-Djava.security.auth.login.config=<jaas file>`).
+    pub fn start_with_jvm_flags(extra_cfg: &[(&str, &str)], jvm_flags: &[&str]) -> anyhow::Result<Self> {
+        Self::start_checked(extra_cfg, jvm_flags, false)
     }
 
     /// Starts a server with its Jetty AdminServer on a free 127.0.0.1 port (`admin_port`, `/commands`),
@@ -80,17 +86,17 @@ impl ZooKeeperProcess {
                  libjackson2-databind-java, libservlet-api-java): run scripts/install-test-deps"
             );
         }
-        Self::start_checked(extra_cfg, true)
+        Self::start_checked(extra_cfg, &[], true)
     }
 
-    fn start_checked(extra_cfg: &[(&str, &str)], admin: bool) -> anyhow::Result<Self> {
+    fn start_checked(extra_cfg: &[(&str, &str)], jvm_flags: &[&str], admin: bool) -> anyhow::Result<Self> {
         let java = java_binary()?;
         if !Path::new(ZOOKEEPER_JAR).exists() {
             bail!("Apache ZooKeeper is not installed ({ZOOKEEPER_JAR} is missing): run scripts/install-test-deps");
         }
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
-            match Self::launch(&java, extra_cfg, admin) {
+            match Self::launch(&java, extra_cfg, jvm_flags, admin) {
                 Ok(server) => return Ok(server),
                 Err(e) if format!("{e:#}").contains("Address already in use") => last_error = Some(e),
                 Err(e) => return Err(e),
@@ -119,7 +125,7 @@ impl ZooKeeperProcess {
         crate::process::read_log(&self.dir.path().join("zookeeper.log"))
     }
 
-    fn launch(java: &Path, extra_cfg: &[(&str, &str)], admin: bool) -> anyhow::Result<Self> {
+    fn launch(java: &Path, extra_cfg: &[(&str, &str)], jvm_flags: &[&str], admin: bool) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("zookeeper-").tempdir().context("cannot create a temp dir")?;
         let port = free_port();
         let configured = extra_cfg.iter().find(|(key, _)| *key == "admin.serverPort").and_then(|(_, v)| v.parse().ok());
@@ -149,6 +155,7 @@ impl ZooKeeperProcess {
             .arg("-XX:+UseSerialGC")
             .arg("-Djava.net.preferIPv4Stack=true")
             .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
+            .args(jvm_flags)
             .arg("-cp")
             .arg(class_path(admin))
             .arg(MAIN_CLASS)
@@ -196,9 +203,20 @@ fn java_binary() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// Netty's resolver and codec, which Debian's `zookeeper.jar` manifest leaves out although its Netty
+/// transport (TLS on the client port: `NettyServerCnxnFactory`, `ClientCnxnSocketNetty`) cannot load
+/// without them.
+const NETTY_JARS: &str = "/usr/share/java/netty-resolver.jar:/usr/share/java/netty-codec.jar";
+
+/// The classpath of Debian's `zkCli.sh`, completed with the Netty jars it lacks: give it as `-cp` in
+/// `CLIENT_JVMFLAGS` (the last `-cp` wins) for zkCli over TLS.
+pub fn zkcli_class_path() -> String {
+    format!("/etc/zookeeper/conf:{ZOOKEEPER_JAR}:{NETTY_JARS}")
+}
+
 fn class_path(admin: bool) -> String {
-    // zookeeper.jar's manifest Class-Path lists its other Debian dependencies.
-    let mut jars = vec![ZOOKEEPER_JAR];
+    // zookeeper.jar's manifest Class-Path lists its other Debian dependencies, all but one.
+    let mut jars = vec![ZOOKEEPER_JAR, NETTY_JARS];
     if Path::new(SLF4J_SIMPLE_JAR).exists() {
         jars.push(SLF4J_SIMPLE_JAR);
     }

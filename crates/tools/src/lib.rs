@@ -4,5 +4,6 @@
 
 pub mod bench;
 mod connect;
+pub use connect::TlsArgs;
 pub mod shell;
 mod subtree;

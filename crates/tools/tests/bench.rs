@@ -22,6 +22,7 @@ fn bench_args(workload: Workload, prefix: &str) -> BenchArgs {
         keep: false,
         batch: 1,
         kill_pid: None,
+        tls: Default::default(),
     }
 }
 

@@ -4,11 +4,14 @@
 //! several ways gets the error ZooKeeper would give, and only then changed, as `DataTree.processTxn` does.
 //! A failed op changes nothing; its txn still advances `last_zxid`, as ZooKeeper logs an error txn.
 
+use std::cell::RefCell;
+
 use paddock_proto::{Acl, CreateMode, ErrorCode, perms};
 
 use crate::acl;
 use crate::ephemeral::{self, EphemeralType};
 use crate::path;
+use crate::quota::QuotaExceeded;
 use crate::tree::{CONFIG_PATH, DataTree, SPECIAL_PATHS, Session};
 use crate::txn::{Applied, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};
 
@@ -22,6 +25,10 @@ struct Step<'a> {
     proposer: u64,
     session_id: i64,
     auth: &'a [paddock_proto::Id],
+    /// Set by [`TxnOp::EnforceQuota`]: creates and setData check the hard quota limits.
+    enforce_quota: bool,
+    /// The limits passed so far, for [`Applied::quota_exceeded`]; a cell because ops read the step shared.
+    quota_exceeded: RefCell<Vec<QuotaExceeded>>,
 }
 
 /// Why a log entry cannot be applied: the log (or whoever sent it) is damaged, never the tree.
@@ -42,18 +49,26 @@ impl DataTree {
     pub fn apply(&mut self, zxid: i64, txn: &Txn) -> Applied {
         assert!(zxid > self.last_zxid, "zxid {zxid} applied after {}", self.last_zxid);
         assert!(txn.time >= self.last_time, "txn at zxid {zxid} stamped {} after {}", txn.time, self.last_time);
-        let step =
-            Step { zxid, time: txn.time, proposer: txn.origin.node, session_id: txn.session_id, auth: &txn.auth };
+        let op = txn.op.unwrapped();
+        let step = Step {
+            zxid,
+            time: txn.time,
+            proposer: txn.origin.node,
+            session_id: txn.session_id,
+            auth: &txn.auth,
+            enforce_quota: matches!(txn.op, TxnOp::EnforceQuota(_)),
+            quota_exceeded: RefCell::default(),
+        };
         let mut triggers = Vec::new();
         self.record_digest();
-        let result = match (self.session_gate(&step, &txn.op), &txn.op) {
+        let result = match (self.session_gate(&step, op), op) {
             (Err(code), _) => TxnResult::Error(code),
             (Ok(()), TxnOp::Multi(ops)) => self.multi(&step, ops, &mut triggers),
             (Ok(()), op) => self.apply_op(&step, op, &mut triggers).unwrap_or_else(TxnResult::Error),
         };
         self.last_zxid = zxid;
         self.last_time = txn.time;
-        Applied { result, triggers }
+        Applied { result, triggers, quota_exceeded: step.quota_exceeded.into_inner() }
     }
 
     /// Decodes log entry `index` and applies it; see [`DataTree::decode_entry`] for what is refused.
@@ -110,12 +125,17 @@ impl DataTree {
             TxnOp::SetData { path, data, version } => self.set_data_op(txn, path, data.as_deref(), *version, triggers),
             TxnOp::SetAcl { path, acl, version } => self.set_acl(txn, path, acl, *version),
             TxnOp::Check { path, version } => self.check(txn, path, *version),
-            // Only a top-level multi is a multi; anything nested is malformed.
-            TxnOp::Multi(_) => Err(ErrorCode::MarshallingError),
+            // Only a top-level multi is a multi, and only a top-level wrapper enforces quotas; anything
+            // nested is malformed.
+            TxnOp::Multi(_) | TxnOp::EnforceQuota(_) => Err(ErrorCode::MarshallingError),
             TxnOp::Reconfig { data } => self.reconfig(txn, data, triggers),
             TxnOp::Digest { zxid, digest } => {
                 let matches = self.known_digest(*zxid, txn.zxid).map(|known| known == *digest);
                 Ok(TxnResult::DigestChecked { matches })
+            }
+            TxnOp::SetClusterId { id } => {
+                self.cluster_id.get_or_insert(*id);
+                Ok(TxnResult::Checked)
             }
         }
     }
@@ -126,7 +146,11 @@ impl DataTree {
     fn session_gate(&mut self, txn: &Step, op: &TxnOp) -> Result<(), ErrorCode> {
         if matches!(
             op,
-            TxnOp::CreateSession { .. } | TxnOp::ReopenSession | TxnOp::ExpireSession { .. } | TxnOp::Digest { .. }
+            TxnOp::CreateSession { .. }
+                | TxnOp::ReopenSession
+                | TxnOp::ExpireSession { .. }
+                | TxnOp::Digest { .. }
+                | TxnOp::SetClusterId { .. }
         ) {
             return Ok(());
         }
@@ -158,6 +182,14 @@ impl DataTree {
         *self = scratch;
         triggers.append(&mut fired);
         TxnResult::Multi(results)
+    }
+
+    /// `checkQuota`, where `PrepRequestProcessor` calls it, when the txn asks for it.
+    fn enforce_quota(&self, txn: &Step, path: &str, count: i64, bytes: i64) -> Result<(), ErrorCode> {
+        if !txn.enforce_quota {
+            return Ok(());
+        }
+        self.check_quota(path, count, bytes, &mut txn.quota_exceeded.borrow_mut())
     }
 
     /// `pRequest2TxnCreate` then `createNode`.
@@ -198,6 +230,7 @@ impl DataTree {
         if matches!(EphemeralType::of(parent.stat.ephemeral_owner), EphemeralType::Normal(_)) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
+        self.enforce_quota(txn, &path, 1, data.map_or(0, <[u8]>::len) as i64)?;
         let owner = match mode {
             CreateMode::Container => ephemeral::CONTAINER_OWNER,
             _ if mode.is_ephemeral() => txn.session_id,
@@ -263,6 +296,9 @@ impl DataTree {
         if !acl::check(&node.acl, perms::WRITE, txn.auth) {
             return Err(ErrorCode::NoAuth);
         }
+        // Before the version, as ZooKeeper: a setData that is both too big and stale is QuotaExceeded.
+        let grows_by = data.map_or(0, <[u8]>::len) as i64 - node.data.len() as i64;
+        self.enforce_quota(txn, path, 0, grows_by)?;
         let version = check_version(node.stat.version, version)?;
         let stat = self.set_data(path, data, version, (txn.zxid, txn.time), triggers).ok_or(ErrorCode::NoNode)?;
         Ok(TxnResult::SetData(stat))

@@ -28,6 +28,7 @@ mod wire;
 
 pub use apply::EntryError;
 pub use node::{Node, StatPersisted};
+pub use quota::{QuotaExceeded, QuotaMetrics};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use tree::{CONFIG_PATH, DataTree, Session};
 pub use txn::{Applied, ProposalId, TXN_FORMAT_VERSION, Txn, TxnDecodeError, TxnOp, TxnResult, WatchTrigger};

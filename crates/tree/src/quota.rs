@@ -6,12 +6,20 @@
 //! every create, delete and setData below `/app` adjusts the counts of the deepest quota above it. Only the
 //! stats node's data changes (its version and mzxid do not), exactly as in ZooKeeper; `listquota` reads it.
 //!
-//! Limits are not enforced (ZooKeeper's `zookeeper.enforceQuota` defaults to off). Unlike ZooKeeper, loading
+//! Limits are enforced only for a txn wrapped in [`TxnOp::EnforceQuota`](crate::TxnOp::EnforceQuota), which a
+//! server proposes when its `enforceQuota` is on (ZooKeeper's default is off): then a create or setData that
+//! would take the deepest quota above it past a hard limit (`countHardLimit`, `byteHardLimit`) fails with
+//! QuotaExceeded, and one past a soft limit (`count`, `bytes`) is only reported, as `checkQuota` does in
+//! ZooKeeper's `PrepRequestProcessor`. ZooKeeper checks on its leader before the write is ordered, against
+//! the state applied so far; Paddock checks when the txn is applied, against the state every earlier txn
+//! left, so the limit is exact under concurrent writers and the same on every replica. Unlike ZooKeeper, loading
 //! a snapshot does not recount the stats: the snapshot already holds them, and recounting would change the
 //! state (ZooKeeper's nested quotas drift) and with it the digest the snapshot was written with.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use paddock_proto::ErrorCode;
 
 use crate::node::Data;
 use crate::path;
@@ -40,7 +48,122 @@ fn stats_path(quoted: &str) -> String {
     format!("{QUOTA_ROOT}{quoted}/{STAT_NODE}")
 }
 
+fn limits_path(quoted: &str) -> String {
+    format!("{QUOTA_ROOT}{quoted}/{LIMIT_NODE}")
+}
+
+/// A limit that a create or setData passed, as ZooKeeper's `checkQuota` logs it: `Quota exceeded: /app
+/// [current count=4, softCountLimit=3]`. Only a `hard` one refused the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// The path the quota is on.
+    pub quoted: String,
+    pub hard: bool,
+    /// `count` or `bytes`.
+    pub kind: &'static str,
+    /// The usage the write would have led to.
+    pub current: i64,
+    pub limit: i64,
+}
+
+impl QuotaExceeded {
+    /// `PathUtils.getTopNamespace`: the namespace ZooKeeper's `quota_exceeded_error_per_namespace` counts under.
+    pub fn namespace(&self) -> Option<&str> {
+        self.quoted.split('/').nth(1)
+    }
+}
+
+impl std::fmt::Display for QuotaExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (grade, kind) =
+            (if self.hard { "hard" } else { "soft" }, if self.kind == "count" { "Count" } else { "Byte" });
+        write!(
+            f,
+            "Quota exceeded: {} [current {}={}, {grade}{kind}Limit={}]",
+            self.quoted, self.kind, self.current, self.limit
+        )
+    }
+}
+
+/// The quota gauges ZooKeeper's `QuotaMetricsUtils` exports, per top namespace: each sums the limit (the hard
+/// one where set, else the soft one) or the usage of every quota under that namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuotaMetrics {
+    pub count_limit: BTreeMap<String, i64>,
+    pub bytes_limit: BTreeMap<String, i64>,
+    pub count_usage: BTreeMap<String, i64>,
+    pub bytes_usage: BTreeMap<String, i64>,
+}
+
 impl DataTree {
+    /// `ZooKeeperServer.checkQuota` for a write under `path` that changes the node count by `count` and the
+    /// data bytes by `bytes`: the deepest quota at or above `path` must stay within its hard limits. Every
+    /// limit passed is pushed to `exceeded`; a hard one is QuotaExceeded. Missing or unparseable limit or
+    /// stats nodes enforce nothing (ZooKeeper logs an error and lets the write through).
+    pub(crate) fn check_quota(
+        &self,
+        path: &str,
+        count: i64,
+        bytes: i64,
+        exceeded: &mut Vec<QuotaExceeded>,
+    ) -> Result<(), ErrorCode> {
+        let Some(quoted) = self.deepest_quota(path) else { return Ok(()) };
+        let Some(limits) = self.stats_track(&limits_path(&quoted)) else { return Ok(()) };
+        let checks = [("count", count, "countHardLimit"), ("bytes", bytes, "byteHardLimit")];
+        let limited =
+            |(soft, diff, hard): &(&str, i64, &str)| *diff != 0 && (limits.get(soft) > -1 || limits.get(hard) > -1);
+        if !checks.iter().any(limited) {
+            return Ok(());
+        }
+        let Some(usage) = self.stats_track(&stats_path(&quoted)) else { return Ok(()) };
+        for (kind, diff, hard_key) in checks.iter().filter(|c| limited(c)) {
+            let hard = limits.get(hard_key) > -1;
+            let limit = if hard { limits.get(hard_key) } else { limits.get(kind) };
+            let current = usage.get(kind).wrapping_add(*diff);
+            if current > limit {
+                exceeded.push(QuotaExceeded { quoted: quoted.to_string(), hard, kind, current, limit });
+                if hard {
+                    return Err(ErrorCode::QuotaExceeded);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `QuotaMetricsUtils`: every childless `zookeeper_limits` and `zookeeper_stats` node under
+    /// `/zookeeper/quota`, summed per namespace (the first component of the path below `/zookeeper/quota`).
+    pub fn quota_metrics(&self) -> QuotaMetrics {
+        let mut metrics = QuotaMetrics::default();
+        let (from, to) = (format!("{QUOTA_ROOT}/"), format!("{QUOTA_ROOT}0"));
+        let range = (std::ops::Bound::Included(from.as_str()), std::ops::Bound::Excluded(to.as_str()));
+        for (path, node) in self.nodes.range::<_, str>(range) {
+            let name = path::name(path);
+            if !node.children.is_empty() || (name != LIMIT_NODE && name != STAT_NODE) {
+                continue;
+            }
+            let Some(namespace) = path[QUOTA_ROOT.len()..].split('/').nth(1) else { continue };
+            let Some(track) = node.data().and_then(StatsTrack::parse) else { continue };
+            let pairs = if name == LIMIT_NODE {
+                let limit =
+                    |hard: &str, soft: &str| if track.get(hard) > -1 { track.get(hard) } else { track.get(soft) };
+                [
+                    (&mut metrics.count_limit, limit("countHardLimit", "count")),
+                    (&mut metrics.bytes_limit, limit("byteHardLimit", "bytes")),
+                ]
+            } else {
+                [(&mut metrics.count_usage, track.get("count")), (&mut metrics.bytes_usage, track.get("bytes"))]
+            };
+            for (map, value) in pairs {
+                *map.entry(namespace.to_string()).or_default() += value;
+            }
+        }
+        metrics
+    }
+
+    fn stats_track(&self, path: &str) -> Option<StatsTrack> {
+        self.get(path).and_then(|node| StatsTrack::parse(node.data()?))
+    }
+
     /// After `path` was created with `data_len` bytes.
     pub(crate) fn quota_after_create(&mut self, path: &str, data_len: usize) {
         if let Some(quoted) = quoted_path(path, STAT_NODE) {
@@ -69,7 +192,7 @@ impl DataTree {
             return;
         };
         let stats = stats_path(&quoted);
-        let Some(mut track) = self.get(&stats).and_then(|node| StatsTrack::parse(node.data()?)) else {
+        let Some(mut track) = self.stats_track(&stats) else {
             return;
         };
         track.add("count", count);

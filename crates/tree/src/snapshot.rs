@@ -25,7 +25,7 @@ use crate::wire::{Input, Put, Stream, WireError};
 
 /// Version number that starts every snapshot body written; the oldest version still read is
 /// [`OLDEST_SNAPSHOT_FORMAT_VERSION`].
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 5;
 
 /// Format 1 is format 2 without null data; format 2 is format 3 without time stamp and session counter;
 /// format 3 is format 4 without session owners and last zxids.
@@ -72,6 +72,13 @@ impl DataTree {
         buf.put_i64(self.last_zxid);
         buf.put_i64(self.last_time);
         buf.put_i64(self.next_session_id);
+        match self.cluster_id {
+            None => buf.put_u8(0),
+            Some(id) => {
+                buf.put_u8(1);
+                buf.put_raw(&id.to_be_bytes());
+            }
+        }
         let acl_index = self.write_acl_table(&mut buf);
         buf.put_u32(self.sessions.len() as u32);
         for (id, session) in &self.sessions {
@@ -128,6 +135,13 @@ impl DataTree {
             if !(0..=MAX_SESSION_COUNTER).contains(&tree.next_session_id) {
                 return Err(corrupt(format!("session counter {} is out of range", tree.next_session_id)));
             }
+        }
+        if version >= 5 {
+            tree.cluster_id = match input.get_u8()? {
+                0 => None,
+                1 => Some(u128::from_be_bytes(input.array()?)),
+                other => return Err(corrupt(format!("cluster id flag {other}, not 0 or 1"))),
+            };
         }
         let acl_table = read_acl_table(&mut input)?;
         read_sessions(&mut input, &mut tree, version >= 4)?;
@@ -230,6 +244,35 @@ fn read_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Txn, TxnOp};
+
+    #[test]
+    fn an_ensembles_cluster_id_is_kept_and_the_first_one_sticks() {
+        let mut tree = DataTree::new();
+        let named = |id| Txn {
+            origin: Default::default(),
+            time: 5,
+            session_id: 0,
+            auth: vec![],
+            op: TxnOp::SetClusterId { id },
+        };
+        let id = 0x0123_4567_89ab_cdef_0011_2233_4455_6677u128;
+        tree.apply(1, &named(id));
+        tree.apply(2, &named(id + 1));
+        assert_eq!(tree.cluster_id(), Some(id), "a second leader's proposal changes nothing");
+        let mut bytes = Vec::new();
+        assert!(tree.write_snapshot(&mut bytes).is_ok());
+        assert_eq!(bytes[28], 1, "the flag after the session counter");
+        assert_eq!(bytes[29..45], id.to_be_bytes());
+        let read = DataTree::read_snapshot(&mut bytes.as_slice()).expect("reads back");
+        assert_eq!(read.cluster_id(), Some(id));
+        assert_eq!(read, tree);
+        bytes[28] = 2;
+        let err = DataTree::read_snapshot(&mut bytes.as_slice()).expect_err("a bad flag");
+        assert!(err.to_string().contains("cluster id flag 2"), "{err}");
+        tree.clear_cluster_id();
+        assert_eq!(tree.cluster_id(), None);
+    }
 
     #[test]
     fn a_fresh_tree_is_laid_out_as_documented() {
@@ -241,6 +284,7 @@ mod tests {
         assert_eq!(input.get_i64().ok(), Some(0), "last zxid");
         assert_eq!(input.get_i64().ok(), Some(0), "last time");
         assert_eq!(input.get_i64().ok(), Some(0), "session counter");
+        assert_eq!(input.get_u8().ok(), Some(0), "no cluster id");
         assert_eq!(input.get_u32().ok(), Some(2));
         // Sorted: [1 world:anyone] (READ_ACL_UNSAFE) before [31 world:anyone].
         assert_eq!(input.get_acl_list().ok(), Some(Acl::read_unsafe()));
@@ -296,18 +340,29 @@ mod tests {
         bytes
     }
 
-    /// The same body as format 1 or 2 wrote it: without the time stamp and the session counter.
+    /// The same body as format 1 or 2 wrote it, from a body of format 3 or later: without the time stamp,
+    /// the session counter and the cluster id (none).
     fn legacy_body(version: u32, bytes: &[u8]) -> Vec<u8> {
+        let bytes = if bytes[..4] == 5u32.to_le_bytes() { format_4(bytes) } else { bytes.to_vec() };
         let mut out = version.to_le_bytes().to_vec();
         out.extend(&bytes[4..12]);
         out.extend(&bytes[28..]);
         out
     }
 
+    /// The same body as format 4 wrote it: without the cluster id (none).
+    fn format_4(bytes: &[u8]) -> Vec<u8> {
+        assert_eq!(bytes[28], 0, "a tree without a cluster id");
+        let mut out = 4u32.to_le_bytes().to_vec();
+        out.extend(&bytes[4..28]);
+        out.extend(&bytes[29..]);
+        out
+    }
+
     /// A body of the sessions test as format 3 wrote it: its one session (password all 1s) without the owner
     /// and last zxid that follow the password.
     fn without_owners(bytes: &[u8]) -> Vec<u8> {
-        let mut out = bytes.to_vec();
+        let mut out = format_4(bytes);
         let at = out.windows(16).position(|w| w == [1u8; 16]).map(|p| p + 16).unwrap_or(out.len());
         out.drain(at..(at + 16).min(out.len()));
         out[..4].copy_from_slice(&3u32.to_le_bytes());
@@ -331,6 +386,8 @@ mod tests {
         old.last_zxid = 1;
         old.last_time = 1_000;
         old.next_session_id = id + 1;
+        let read = DataTree::read_snapshot(&mut &format_4(&body(&old))[..]).ok();
+        assert_eq!(read.as_ref(), Some(&old), "format 4 reads as a tree without a cluster id");
         let read = DataTree::read_snapshot(&mut &without_owners(&body(&old))[..]).ok();
         assert_eq!(read.as_ref().and_then(|t| t.session(id)).map(|s| (s.owner, s.last_zxid)), Some((0, 0)));
         // A session active after the snapshot's own zxid is damage.
@@ -360,8 +417,8 @@ mod tests {
         let read = DataTree::read_snapshot(&mut &legacy_body(1, &bytes)[..]).ok();
         assert_eq!(read.as_ref().map(DataTree::digest), Some(tree.digest()));
         let mut bytes = bytes;
-        bytes[..4].copy_from_slice(&5u32.to_le_bytes());
-        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(5))));
+        bytes[..4].copy_from_slice(&6u32.to_le_bytes());
+        assert!(matches!(DataTree::read_snapshot(&mut bytes.as_slice()), Err(SnapshotError::UnsupportedVersion(6))));
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct DataTree {
     pub(crate) last_time: i64,
     /// The next session id to hand out, replicated with the tree so every replica allocates the same.
     pub(crate) next_session_id: i64,
+    /// An ensemble's cluster id, once its first leader's `SetClusterId` is applied; `None` on a standalone
+    /// server (whose id is its data directory's file) and in a restored tree (the restore names a new cluster).
+    pub(crate) cluster_id: Option<u128>,
     digest: u64,
     /// The digest after each of the last [`RECENT_DIGESTS`] txns applied, oldest first, as (zxid, digest):
     /// what a `Digest` entry is checked against. Not in snapshots: it is rebuilt as the tree applies.
@@ -115,6 +118,7 @@ impl DataTree {
             last_zxid: 0,
             last_time: 0,
             next_session_id: 0,
+            cluster_id: None,
             digest: 0,
             recent_digests: Arc::default(),
             data_size: 0,
@@ -132,6 +136,16 @@ impl DataTree {
     /// The leader's time stamp (ms since the epoch) on the last txn applied; 0 before any.
     pub fn last_time(&self) -> i64 {
         self.last_time
+    }
+
+    /// The ensemble's cluster id, once its `SetClusterId` entry is applied.
+    pub fn cluster_id(&self) -> Option<u128> {
+        self.cluster_id
+    }
+
+    /// Forgets the cluster id: a restored tree belongs to a new cluster, whose first leader names it.
+    pub fn clear_cluster_id(&mut self) {
+        self.cluster_id = None;
     }
 
     /// The node at `path`. As in ZooKeeper, `""` is another name for the root.
@@ -545,11 +559,12 @@ fn trigger(path: &str, event: EventType, zxid: i64, acl: Arc<Vec<Acl>>) -> Watch
 }
 
 impl PartialEq for DataTree {
-    /// Same nodes, sessions, last zxid, last time and session counter.
+    /// Same nodes, sessions, last zxid, last time, session counter and cluster id.
     fn eq(&self, other: &Self) -> bool {
         self.last_zxid == other.last_zxid
             && self.last_time == other.last_time
             && self.next_session_id == other.next_session_id
+            && self.cluster_id == other.cluster_id
             && self.digest == other.digest
             && self.sessions == other.sessions
             && self.nodes == other.nodes

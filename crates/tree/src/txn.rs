@@ -122,6 +122,27 @@ pub enum TxnOp {
         zxid: i64,
         digest: u64,
     },
+    /// Paddock's own: the ensemble's cluster id (128 bits), proposed by its first leader so that every member
+    /// names its backups and archive alike. The first one applied sticks; a later one (a second leader that
+    /// proposed before it applied the first) changes nothing. No session, no ACL.
+    SetClusterId {
+        id: u128,
+    },
+    /// Paddock's own: `op` (a `Create`, `SetData` or `Multi`) applied with ZooKeeper's `enforceQuota`, so a
+    /// create or setData that would pass a hard quota limit fails with QuotaExceeded. The proposing server
+    /// wraps its writes when its own `enforceQuota` is on; carrying the flag in the txn keeps every replica's
+    /// outcome the same whatever their own configuration says.
+    EnforceQuota(Box<TxnOp>),
+}
+
+impl TxnOp {
+    /// The op itself, without an [`TxnOp::EnforceQuota`] wrapper.
+    pub fn unwrapped(&self) -> &TxnOp {
+        match self {
+            TxnOp::EnforceQuota(op) => op,
+            op => op,
+        }
+    }
 }
 
 /// The outcome of a txn. Errors are outcomes too: a failed write still consumed its zxid.
@@ -159,6 +180,9 @@ pub struct Applied {
     pub result: TxnResult,
     /// Watch events, in the order ZooKeeper fires them.
     pub triggers: Vec<WatchTrigger>,
+    /// The quota limits this txn passed (only under [`TxnOp::EnforceQuota`]): what ZooKeeper's leader logs,
+    /// and counts when a hard limit refused the write.
+    pub quota_exceeded: Vec<crate::QuotaExceeded>,
 }
 
 /// A watch event to deliver. `acl` is the ACL of the node the event is about, so the server can deliver it
@@ -264,6 +288,7 @@ fn op_size_hint(op: &TxnOp) -> usize {
             path.len() + data.as_ref().map_or(0, Vec::len) + 64
         }
         TxnOp::Multi(ops) => ops.iter().map(op_size_hint).sum(),
+        TxnOp::EnforceQuota(op) => 4 + op_size_hint(op),
         _ => 64,
     }
 }
@@ -272,6 +297,8 @@ fn op_size_hint(op: &TxnOp) -> usize {
 const REOPEN_SESSION: i32 = -1001;
 const EXPIRE_SESSION: i32 = -1002;
 const DIGEST: i32 = -1003;
+const SET_CLUSTER_ID: i32 = -1004;
+const ENFORCE_QUOTA: i32 = -1005;
 
 /// Ops are tagged with ZooKeeper's opcodes, so a hex dump reads like ZooKeeper's own log.
 fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
@@ -342,6 +369,14 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_i64(*zxid);
             out.put_u64(*digest);
         }
+        TxnOp::SetClusterId { id } => {
+            out.put_i32(SET_CLUSTER_ID);
+            out.put_raw(&id.to_be_bytes());
+        }
+        TxnOp::EnforceQuota(op) => {
+            out.put_i32(ENFORCE_QUOTA);
+            encode_op(out, op);
+        }
     }
 }
 
@@ -365,6 +400,9 @@ fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, T
         REOPEN_SESSION => return Ok(TxnOp::ReopenSession),
         EXPIRE_SESSION => return Ok(TxnOp::ExpireSession { basis: input.get_i64()? }),
         DIGEST => return Ok(TxnOp::Digest { zxid: input.get_i64()?, digest: input.get_u64()? }),
+        SET_CLUSTER_ID => return Ok(TxnOp::SetClusterId { id: u128::from_be_bytes(input.array()?) }),
+        ENFORCE_QUOTA if depth >= MAX_NESTING => return Err(TxnDecodeError::TooDeep),
+        ENFORCE_QUOTA => return Ok(TxnOp::EnforceQuota(Box::new(decode_op(input, format, depth + 1)?))),
         _ => {}
     }
     let op = match OpCode::from_i32(code) {
@@ -507,6 +545,38 @@ mod tests {
         assert_eq!(txn.encode(), expected);
         assert_eq!(Txn::decode(&expected, 21), Ok(txn));
         assert_eq!(Txn::decode(&expected[..expected.len() - 1], 21), Err(TxnDecodeError::Truncated));
+    }
+
+    #[test]
+    fn the_documented_cluster_id_example_is_exact() {
+        let op = TxnOp::SetClusterId { id: 0x0011_2233_4455_6677_8899_aabb_ccdd_eeff };
+        let txn = Txn { origin: ProposalId { node: 2, seq: 1 }, ..txn(1000, 0, op) };
+        let mut expected = vec![0x03, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend([0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend([0x14, 0xfc, 0xff, 0xff]);
+        expected
+            .extend([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+        assert_eq!(txn.encode(), expected);
+        assert_eq!(Txn::decode(&expected, 3), Ok(txn));
+        assert_eq!(Txn::decode(&expected[..expected.len() - 1], 3), Err(TxnDecodeError::Truncated));
+    }
+
+    #[test]
+    fn the_documented_enforce_quota_example_is_exact() {
+        let op = TxnOp::EnforceQuota(Box::new(set_data(None)));
+        let txn = Txn { origin: ProposalId { node: 1, seq: 7 }, ..txn(1000, 0x0100_0000_0000_0001, op) };
+        let mut expected = vec![0x03, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend([0xe8, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0]);
+        expected.extend([0x13, 0xfc, 0xff, 0xff]);
+        expected.extend([0x05, 0, 0, 0, 0x02, 0, 0, 0, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(txn.encode(), expected);
+        assert_eq!(Txn::decode(&expected, 3), Ok(txn.clone()));
+        assert_eq!(txn.op.unwrapped(), &set_data(None));
+        let mut deep = set_data(None);
+        for _ in 0..=MAX_NESTING {
+            deep = TxnOp::EnforceQuota(Box::new(deep));
+        }
+        assert_eq!(Txn::decode(&Txn { op: deep, ..txn }.encode(), 3), Err(TxnDecodeError::TooDeep));
     }
 
     #[test]

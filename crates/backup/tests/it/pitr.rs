@@ -141,8 +141,15 @@ async fn a_gap_in_the_archive_is_named_and_never_crossed() {
         .expect("after the snapshot at 500");
     assert_same_tree(&after, &trees[ENTRIES as usize - 1], "from the snapshot after the gap");
 
+    // The missing segment is named: by the zxids lost, and the object that follows them.
     let verified = paddock_backup::verify::verify(&target, &|_| {}).await.expect("verify");
-    assert!(verified.problems.is_empty(), "a gap alone is not damage: {:?}", verified.problems);
+    let after = listed.iter().find(|(k, _)| SegmentName::parse(k).is_some_and(|(_, n)| n.first == lost.last + 1));
+    let (after_key, _) = after.expect("a segment follows the lost one");
+    assert_eq!(verified.problems.len(), 1, "{:?}", verified.problems);
+    let gap = &verified.problems[0];
+    assert_eq!((&gap.key, gap.zxid), (after_key, Some(lost.first)), "{gap:?}");
+    let missing = format!("zxids {}..={} are missing from the archived log", lost.first, lost.last);
+    assert!(gap.problem.contains(&missing), "{gap:?}");
     // A flipped byte in an archived segment is named with its key.
     let (key, _) = listed.iter().find(|(k, _)| *k != lost_key).expect("another segment");
     let path = root.join(key);

@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use paddock_storage::archive_gate::ArchiveGate;
 use paddock_storage::{Wal, WalOptions};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
@@ -158,6 +159,11 @@ impl LogStore {
     /// Opens (creating it if needed) the log in `dir`: the WAL's recovery rules apply (docs/format.md, 2.4),
     /// then the meta file is read and the last entry decoded for its term. Starts the writer thread.
     pub fn open(dir: &Path, options: WalOptions) -> io::Result<LogStore> {
+        LogStore::open_gated(dir, options, None)
+    }
+
+    /// [`LogStore::open`], with purges held back by continuous archiving's `archive_gate`.
+    pub fn open_gated(dir: &Path, options: WalOptions, archive_gate: Option<Arc<ArchiveGate>>) -> io::Result<LogStore> {
         let mut wal = Wal::open(dir, options).map_err(io::Error::other)?;
         let meta = meta::read(dir)?;
         discard_purged(&mut wal, meta.purged)?;
@@ -170,7 +176,7 @@ impl LogStore {
         // Bounded by `QUEUE_SLOTS`: every sender takes a slot of the semaphore beside it before it sends, and
         // the writer gives it back once the command is done (std's channel has no bound of its own).
         let (tx, rx) = mpsc::channel();
-        writer::spawn(wal, dir.to_path_buf(), meta, shared.clone(), rx)?;
+        writer::spawn(wal, dir.to_path_buf(), meta, shared.clone(), rx, archive_gate)?;
         let queue = Queue { tx, slots: Arc::new(Semaphore::new(QUEUE_SLOTS)) };
         Ok(LogStore { shared, queue, buf: Vec::new() })
     }

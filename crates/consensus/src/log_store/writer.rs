@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use openraft::storage::IOFlushed;
 use paddock_storage::Wal;
+use paddock_storage::archive_gate::ArchiveGate;
 use tracing::{error, warn};
 
 use super::{Command, Op, Shared};
@@ -31,9 +32,17 @@ const GROUP_LIMIT: usize = 1024;
 /// and with every vote and purge, and at exit.
 const COMMITTED_SAVE_INTERVAL: Duration = Duration::from_millis(100);
 
-pub(super) fn spawn(wal: Wal, dir: PathBuf, meta: Meta, shared: Arc<Shared>, rx: Receiver<Command>) -> io::Result<()> {
+pub(super) fn spawn(
+    wal: Wal,
+    dir: PathBuf,
+    meta: Meta,
+    shared: Arc<Shared>,
+    rx: Receiver<Command>,
+    archive_gate: Option<Arc<ArchiveGate>>,
+) -> io::Result<()> {
     let writer = Writer {
         wal,
+        archive_gate,
         dir,
         meta,
         committed_dirty: false,
@@ -48,6 +57,8 @@ pub(super) fn spawn(wal: Wal, dir: PathBuf, meta: Meta, shared: Arc<Shared>, rx:
 
 struct Writer {
     wal: Wal,
+    /// With continuous archiving on: segments holding entries not yet archived outlive purges (up to the cap).
+    archive_gate: Option<Arc<ArchiveGate>>,
     dir: PathBuf,
     /// What the meta file holds, except a newer `committed` while `committed_dirty`.
     meta: Meta,
@@ -182,7 +193,8 @@ impl Writer {
     }
 
     /// Persists the purged id first, so that a crash part way never forgets what was purged, then deletes
-    /// whole sealed segments. A purge that covers the whole log (after a snapshot install) empties it: the
+    /// whole sealed segments, except those the archive still needs (openraft no longer reads them: they are
+    /// left for the archiver). A purge that covers the whole log (after a snapshot install) empties it: the
     /// next entry follows the snapshot, not the log's last record.
     fn purge(&mut self, upto: LogId) -> io::Result<()> {
         if self.meta.purged.is_some_and(|p| p.index >= upto.index) {
@@ -195,7 +207,12 @@ impl Writer {
         if whole_log {
             self.wal.clear().map_err(io::Error::other)
         } else {
-            self.wal.purge_before(upto.index + 1).map(drop).map_err(io::Error::other)
+            let wanted = upto.index + 1;
+            let below = match &self.archive_gate {
+                Some(gate) => gate.purge_below(wanted, &self.wal.segments()),
+                None => wanted,
+            };
+            self.wal.purge_before(below).map(drop).map_err(io::Error::other)
         }
     }
 

@@ -8,6 +8,7 @@
 //! "failed".
 
 mod failover;
+mod members;
 pub(crate) mod proxy;
 mod reconfig;
 mod standing;
@@ -22,6 +23,7 @@ use futures_util::StreamExt;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{Config, ReadPolicy};
 use paddock_storage::WalOptions;
+use paddock_storage::archive_gate::ArchiveGate;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{info, warn};
@@ -30,7 +32,7 @@ pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner, settled_config};
 pub use reconfig::ReconfigError;
 
 use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
-use crate::transport::{self, CallError};
+use crate::transport::{self, CallError, PeerSecurity};
 use crate::types::{PeerNode, Raft, TxnBytes, TypeConfig};
 use crate::{LogFlush, LogStore};
 
@@ -74,6 +76,11 @@ pub struct ReplicaConfig {
     pub heartbeat_ms: u64,
     /// Without a word from the leader for this long (and up to twice as long), a member stands for election.
     pub election_ms: u64,
+    /// With continuous archiving on: what holds the log's purges back until entries are archived.
+    pub archive_gate: Option<Arc<ArchiveGate>>,
+    /// How peer connections are secured ([`transport::PlainTcp`] or the server's `sslQuorum` TLS), and so
+    /// who may open one: it is handed the current members ([`members::follow`]).
+    pub security: Arc<dyn PeerSecurity>,
 }
 
 /// The part this server plays, as openraft's state says it.
@@ -135,10 +142,10 @@ impl<O: TreeOwner> Replica<O> {
         std::fs::create_dir_all(&config.dir)?;
         #[cfg(feature = "failpoints")]
         crate::failpoint::set_node(config.my_id);
-        let store = LogStore::open(&config.dir.join("log"), config.wal)?;
+        let store = LogStore::open_gated(&config.dir.join("log"), config.wal, config.archive_gate.clone())?;
         let log_flush = store.log_flush();
         let sm = ProxyStateMachine::open(owner, config.dir.join("snap")).await?;
-        let network = Network::default();
+        let network = Network::new(config.security.clone());
         let raft = Raft::new(config.my_id, raft_config(&config)?, network.clone(), store, sm)
             .await
             .map_err(io::Error::other)?;
@@ -146,8 +153,10 @@ impl<O: TreeOwner> Replica<O> {
         let (role_tx, role) = watch::channel(Role::Learner);
         let forwarding = Forwarding { raft: raft.clone(), network: network.clone(), my_id: config.my_id };
         let service = RaftService::new(raft.clone(), Some(app_calls(forwarding.clone(), app)));
+        let (members, following) = members::follow(raft.clone(), &config.members);
         let mut tasks = vec![
-            transport::serve(listener, Arc::new(service)),
+            transport::serve_secured(listener, Arc::new(service), config.security.clone(), members),
+            following,
             tokio::spawn(forwarding.clone().run(queue, lost)),
             tokio::spawn(standing::watch_role(raft.clone(), network.clone(), role_tx, config.my_id)),
             tokio::spawn(reconfig::finish_interrupted_changes(raft.clone(), role.clone())),

@@ -95,6 +95,11 @@ impl Raw {
         self.call(xid, &Request::Exists(PathWatchRequest { path: path.into(), watch: false }))
     }
 
+    /// Sends raw bytes (a pipelined request, a bad frame); false if the connection is gone.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
     /// Whether the server closes this connection within `within` (anything it sends meanwhile is ignored).
     pub fn closed_within(&mut self, within: Duration) -> bool {
         let deadline = Instant::now() + within;

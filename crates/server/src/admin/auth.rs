@@ -38,6 +38,8 @@ pub async fn authorize(
     let Some(acl) = acl else {
         return Err(CommandResponse::failed(command, "Error occurred during auth", StatusCode::INTERNAL_SERVER_ERROR));
     };
+    // CVE-2025-58457's vulnerable variant (any authenticated caller may run the command), for its test.
+    fail::fail_point!("cve::2025_58457", |_| Ok(()));
     let granted = permission_bits(REQUIRED_PERMS).all(|bit| paddock_tree::acl::check(&acl, bit, &ids));
     if granted { Ok(()) } else { Err(CommandResponse::failed(command, "Not authorized", StatusCode::FORBIDDEN)) }
 }

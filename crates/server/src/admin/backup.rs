@@ -62,19 +62,24 @@ pub async fn backup(state: &AdminState) -> Response {
         let error = "the backup command is disabled (admin.snapshot.enabled=false)";
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
     }
-    let Some(cluster_id) = state.shared.cluster_id else {
+    if state.shared.cluster_id.is_none() {
         let error = "this server keeps its data in memory only (no data directory): it has no cluster id and \
                      makes no backups";
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
-    };
+    }
     let Some(slot) = Slot::take(&state.backup_in_flight) else {
         metrics::counter!("paddock_admin_backup_refused_total").increment(1);
         let error = "another backup is being streamed from this server; try again once it has finished";
         return CommandResponse::failed(COMMAND, error, StatusCode::TOO_MANY_REQUESTS).into_response();
     };
     // Frozen between two applies: a consistent state at one zxid, while the live tree moves on.
-    let frozen = state.shared.inspect(|core| core.serving().then(|| core.tree.clone())).await;
-    let Some(Some(tree)) = frozen else { return CommandResponse::not_serving(COMMAND).into_response() };
+    let frozen = state.shared.inspect(|core| core.serving().then(|| (core.tree.clone(), core.cluster_id()))).await;
+    let Some(Some((tree, cluster_id))) = frozen else { return CommandResponse::not_serving(COMMAND).into_response() };
+    let Some(cluster_id) = cluster_id else {
+        let error = "this ensemble has not named its cluster yet (its leader does so with its first entries); \
+                     try again in a moment";
+        return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
+    };
 
     let meta = persist::snapshot_header(&tree);
     let mut response = CommandResponse::new(COMMAND);

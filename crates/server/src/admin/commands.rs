@@ -315,11 +315,12 @@ fn dirs(config: &ServerConfig) -> Fields {
     fields([("datadir_size", data.into()), ("logdir_size", log.into())])
 }
 
-/// The configuration file as it was read at start-up, or the keys given in code when there was no file.
+/// The configuration file as it was read at start-up, or the keys given in code when there was no file;
+/// secrets (key store passwords, the super digest) masked (CVE-2026-24308).
 fn initial_configuration(config: &ServerConfig) -> Fields {
     let from_file = config.source.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
     let text = from_file.unwrap_or_else(|| config.raw.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
-    fields([("initial_configuration", text.into())])
+    fields([("initial_configuration", crate::config::mask_properties(&text).into())])
 }
 
 /// `set_trace_mask?traceMask=<long>`, with ZooKeeper's error texts.

@@ -25,6 +25,7 @@ mod backup;
 mod commands;
 mod environment;
 mod health;
+mod https;
 mod prometheus;
 mod registry;
 mod response;
@@ -83,9 +84,15 @@ pub async fn start(shared: Arc<Shared>) -> anyhow::Result<Option<JoinHandle<()>>
     let state = Arc::new(AdminState::new(shared));
     let mut servers = JoinSet::new();
     if config.admin_enable_server {
+        // Unusable HTTPS settings stop the start, naming the key or file.
+        let https = https::AdminTls::from_config(&config).map_err(anyhow::Error::msg)?;
         let listener = bind(config.admin_server_address, config.admin_server_port, "admin server").await?;
-        info!(addr = %local_addr(&listener), command_url = %config.admin_command_url, "started AdminServer");
-        servers.spawn(serve(listener, admin_router(state.clone())));
+        let addr = local_addr(&listener);
+        info!(addr = %addr, command_url = %config.admin_command_url, https = https.is_some(), "started AdminServer");
+        match https {
+            Some(tls) => servers.spawn(serve_https(tls.listener(listener), admin_router(state.clone()))),
+            None => servers.spawn(serve(listener, admin_router(state.clone()))),
+        };
     }
     if let Some(port) = config.metrics_http_port {
         let listener = bind(config.metrics_http_host, port, "Prometheus metrics").await?;
@@ -112,6 +119,15 @@ async fn serve(listener: TcpListener, router: Router) {
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, service).await {
         warn!("admin HTTP server stopped: {e}");
+    }
+}
+
+async fn serve_https(listener: https::AdminListener, router: Router) {
+    use axum::serve::ListenerExt;
+    // `tap_io` gives the TLS listener's connections the peer address as `ConnectInfo`, as plain TCP has.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener.tap_io(|_| {}), service).await {
+        warn!("admin HTTPS server stopped: {e}");
     }
 }
 
@@ -153,7 +169,19 @@ async fn dispatch(
     let Some(name) = rest.strip_prefix('/') else { return not_found() };
     let kwargs = Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-    run_command(&state, &method, name, &kwargs, authorization, peer.ip(), body).await
+    run_command(&state, &method, name, &kwargs, authorization, caller_address(peer, &headers), body).await
+}
+
+/// The address `ip` authentication sees: the socket's, never a header's. ZooKeeper 3.9.0–3.9.2 took
+/// `X-Forwarded-For`, so a spoofed header passed as any address (CVE-2024-51504); the failpoint
+/// `cve::2024_51504` brings that back, for the regression test to prove it catches it.
+fn caller_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    fail::fail_point!("cve::2024_51504", |_| {
+        let forwarded = headers.get("X-Forwarded-For").and_then(|v| v.to_str().ok());
+        forwarded.and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse().ok()).unwrap_or(peer.ip())
+    });
+    let _ = headers;
+    peer.ip()
 }
 
 /// `Commands.runGetCommand` / `runPostCommand`.

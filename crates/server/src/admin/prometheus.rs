@@ -31,7 +31,9 @@ pub async fn render(state: &AdminState) -> String {
     }
     // Without an answer from the core the state gauges are absent, which Prometheus shows as a gap
     // rather than as wrong values.
-    if let Some((gauges, role)) = state.shared.inspect(|core| (gauges(core), core.role.name())).await {
+    let read =
+        |core: &mut Core| (gauges(core), core.role.name(), crate::quota::prometheus(&core.tree, &core.stats.quota));
+    if let Some((gauges, role, quota)) = state.shared.inspect(read).await {
         for (name, help, value) in gauges {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
         }
@@ -42,6 +44,7 @@ pub async fn render(state: &AdminState) -> String {
              # HELP paddock_commit_lag Log entries committed but not yet applied here.\n\
              # TYPE paddock_commit_lag gauge\npaddock_commit_lag 0\n"
         );
+        out.push_str(&quota);
     }
     // Continuous archiving's state, read from its own view (it does not wait for the core).
     if let Some(archive) = &state.shared.archive {

@@ -146,6 +146,18 @@ impl QuorumSettings {
                 let server = parse_server(key, value)?;
                 self.servers.insert(server.id, server);
             }
+            // Read with the `ssl.quorum.*` keys by `crate::tls::quorum` when the member starts; checked here so
+            // that a bad value stops the start naming its key.
+            "sslQuorum" | "zookeeper.sslQuorum" => {
+                super::parse_bool(key, value)?;
+            }
+            // The peer stores are always reloaded when they change (`paddock.ssl.reloadInterval`).
+            "sslQuorumReloadCertFiles" | "zookeeper.sslQuorumReloadCertFiles" => {
+                super::parse_bool(key, value)?;
+            }
+            k if k.strip_prefix("zookeeper.").unwrap_or(k).starts_with("quorum.auth.") => {
+                refuse_quorum_sasl(key, value)?
+            }
             k if k.starts_with("group.") || k.starts_with("weight.") => {
                 return Err(invalid(key, value, "hierarchical quorums (group.N, weight.N) are not supported"));
             }
@@ -193,6 +205,18 @@ impl QuorumSettings {
             catch_up_ms: tick * u64::from(self.init_limit),
         }
     }
+}
+
+/// ZooKeeper's quorum SASL (`quorum.auth.*`) is not built. Asking for it stops the start rather than run the
+/// peers unauthenticated; the keys that only name principals or login sections are harmless without it.
+fn refuse_quorum_sasl(key: &str, value: &str) -> Result<(), ConfigError> {
+    let name = key.strip_prefix("zookeeper.").unwrap_or(key);
+    let asks =
+        matches!(name, "quorum.auth.enableSasl" | "quorum.auth.learnerRequireSasl" | "quorum.auth.serverRequireSasl");
+    if asks && super::parse_bool(key, value)? {
+        return Err(invalid(key, value, "quorum SASL is not supported: authenticate peers with sslQuorum=true"));
+    }
+    Ok(())
 }
 
 const ROLE_EXPECTED: &str = "participant or observer";
@@ -304,6 +328,23 @@ mod tests {
         }
         let err = parse_server("server.x", "a:1:2").expect_err("bad N").to_string();
         assert!(err.contains("server.N must be a number"), "{err}");
+    }
+
+    #[test]
+    fn quorum_sasl_is_refused_never_ignored_and_ssl_quorum_flags_are_checked() {
+        let mut settings = QuorumSettings::default();
+        for key in
+            ["quorum.auth.enableSasl", "zookeeper.quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl"]
+        {
+            let err = settings.apply(key, "true").expect_err(key).to_string();
+            assert!(err.contains(key) && err.contains("sslQuorum") && !err.contains('\n'), "{err}");
+            assert!(settings.apply(key, "false").expect("off is harmless"), "{key}");
+        }
+        assert!(settings.apply("quorum.auth.kerberos.servicePrincipal", "zkquorum/_HOST").expect("harmless"));
+        assert!(settings.apply("sslQuorum", "true").expect("a flag"));
+        assert!(
+            settings.apply("zookeeper.sslQuorum", "maybe").expect_err("not a flag").to_string().contains("sslQuorum")
+        );
     }
 
     #[test]

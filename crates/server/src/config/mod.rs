@@ -3,6 +3,9 @@
 //! `zoo.cfg` is a Java properties file: `key=value` (or `key: value`), `#`/`!` comments, surrounding
 //! whitespace trimmed. Keys ZooKeeper knows keep ZooKeeper's meaning and defaults; Paddock's own keys start with
 //! `paddock.`. Unknown keys are reported as warnings, never as failures, so an existing `zoo.cfg` always loads.
+//!
+//! Settings ZooKeeper takes as JVM system properties are keys too: `zookeeper.X` is read as `X`, and
+//! `-D` flags in `SERVER_JVMFLAGS`/`JVMFLAGS` are read as keys the file does not set ([`jvm`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -13,8 +16,14 @@ use paddock_proto::DEFAULT_MAX_BUFFER;
 use paddock_storage::Pace;
 
 mod ensemble;
+pub mod jaas;
+pub mod jvm;
+mod limits;
+mod security;
 
 pub use ensemble::{Ensemble, QuorumServer, QuorumSettings, Role, Timeouts, parse_server_line};
+pub use limits::{ConnectionThrottle, Limits, RequestThrottle};
+pub use security::{AuthSettings, MASK, SaslLogin, Secret, is_secret_key, mask_properties};
 
 /// Everything the server needs to know at start-up.
 #[derive(Clone, Debug)]
@@ -28,6 +37,8 @@ pub struct ServerConfig {
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,
     pub extended_types_enabled: bool,
+    /// `enforceQuota` (`zookeeper.enforceQuota`): hard quota limits refuse writes (docs/security.md §4).
+    pub enforce_quota: bool,
     pub jute_max_buffer: usize,
     /// `None` means ZooKeeper's default whitelist (only `srvr`); `Some(vec!["*"])` means all.
     pub four_letter_whitelist: Vec<String>,
@@ -65,6 +76,11 @@ pub struct ServerConfig {
     pub backup: BackupConfig,
     /// `server.N`, `initLimit`, `syncLimit` and the other quorum keys.
     pub quorum: QuorumSettings,
+    /// SASL (the JAAS file) and enforced authentication.
+    pub auth: AuthSettings,
+    /// `globalOutstandingLimit`, `maxCnxns`, connection and request throttling, `paddock.maxOutboxBytes`,
+    /// `paddock.maxWatchesPerSession` (docs/security.md §5).
+    pub limits: Limits,
     /// Every key the file held, for `conf` and the admin `configuration` command.
     pub raw: BTreeMap<String, String>,
     /// Where the configuration came from, if a file.
@@ -91,6 +107,7 @@ impl Default for ServerConfig {
             min_session_timeout_ms: 2 * tick as i32,
             max_session_timeout_ms: 20 * tick as i32,
             extended_types_enabled: false,
+            enforce_quota: false,
             jute_max_buffer: DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".to_string()],
             super_digest: None,
@@ -114,6 +131,8 @@ impl Default for ServerConfig {
             container_max_never_used_ms: 0,
             backup: BackupConfig::default(),
             quorum: QuorumSettings::default(),
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
             raw: BTreeMap::new(),
             source: None,
         }
@@ -169,36 +188,60 @@ pub enum ConfigError {
     MyId { path: PathBuf, problem: String },
     #[error("ensemble: {0}")]
     Ensemble(String),
+    #[error(transparent)]
+    Jaas(#[from] jaas::JaasError),
 }
 
 impl ServerConfig {
-    /// Loads a `zoo.cfg`. Returns the config and the warnings (unknown keys, ignored quorum settings).
+    /// Loads a `zoo.cfg`, with the `-D` flags of `SERVER_JVMFLAGS` and `JVMFLAGS`. Returns the config and
+    /// the warnings (unknown keys, ignored quorum settings, malformed flags).
     pub fn load(path: &Path) -> Result<(ServerConfig, Vec<String>), ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let (mut config, warnings) = ServerConfig::parse(&text)?;
+        let (flags, mut warnings) = jvm::from_env();
+        let (mut config, more) = ServerConfig::parse_with_flags(&text, &flags)?;
+        warnings.extend(more);
         config.source = Some(path.to_path_buf());
+        Ok((config, warnings))
+    }
+
+    /// The configuration of a server started without a `zoo.cfg`: the defaults and the `-D` flags.
+    pub fn from_env_flags() -> Result<(ServerConfig, Vec<String>), ConfigError> {
+        let (flags, mut warnings) = jvm::from_env();
+        let (config, more) = ServerConfig::parse_with_flags("", &flags)?;
+        warnings.extend(more);
         Ok((config, warnings))
     }
 
     /// Parses `zoo.cfg` text.
     pub fn parse(text: &str) -> Result<(ServerConfig, Vec<String>), ConfigError> {
-        let raw = parse_properties(text);
+        ServerConfig::parse_with_flags(text, &[])
+    }
+
+    /// Parses `zoo.cfg` text under JVM `-D` flags: a key the file sets wins over a flag, as in ZooKeeper.
+    /// Flags Paddock does not know are skipped silently (the JVM's own, logging's, ...), as ZooKeeper
+    /// ignores system properties it does not read; a bad value of one it knows fails naming the flag.
+    pub fn parse_with_flags(text: &str, flags: &[jvm::JvmFlag]) -> Result<(ServerConfig, Vec<String>), ConfigError> {
+        let (raw, from_flag) = merge_flags(text, flags);
         let mut config = ServerConfig::default();
         let mut warnings = Vec::new();
         let mut min_set = false;
         let mut max_set = false;
         let mut client_port_set = false;
         for (key, value) in &raw {
-            match apply_key(&mut config, key, value)? {
+            let flag = from_flag.get(key).copied();
+            let applied = apply_key(&mut config, key, value).map_err(|e| name_flag(e, flag))?;
+            match applied {
                 Applied::Known => {}
                 Applied::MinTimeout => min_set = true,
                 Applied::MaxTimeout => max_set = true,
                 Applied::ClientPort => client_port_set = true,
+                Applied::Unknown if flag.is_some() => {}
                 Applied::Unknown => warnings.push(format!("unknown config key {key} ignored")),
                 Applied::Ignored(why) => warnings.push(format!("config key {key} ignored: {why}")),
             }
         }
+        warnings.extend(config.auth.finish()?);
         // ZooKeeper derives the session timeout bounds from tickTime unless they are given explicitly.
         if !min_set {
             config.min_session_timeout_ms = 2 * config.tick_time_ms as i32;
@@ -283,6 +326,7 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
             config.extended_types_enabled = parse_bool(key, value)?
         }
+        "enforceQuota" | "zookeeper.enforceQuota" => config.enforce_quota = parse_bool(key, value)?,
         "jute.maxbuffer" => config.jute_max_buffer = parse_num(key, value)?,
         "4lw.commands.whitelist" => {
             config.four_letter_whitelist =
@@ -330,7 +374,15 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         }
         "electionAlg" => return Ok(Applied::Ignored("Paddock elects with Raft over the peer port")),
         "quorumListenOnAllIPs" => return Ok(Applied::Ignored("the peer port listens on the server's own address")),
+        "portUnification" | "zookeeper.portUnification" => {
+            return Ok(Applied::Ignored("the peer port is TLS only with sslQuorum, plain only without"));
+        }
         k if config.quorum.apply(k, value)? => {}
+        k if let Some(applied) = config.auth.apply(k, value)? => return Ok(applied),
+        k if config.limits.apply(k, value)? => {}
+        // Read by `crate::tls` (and `admin::https`) from `raw`, when the server starts.
+        k if crate::tls::is_tls_key(k) => {}
+        "admin.forceHttps" | "admin.portUnification" => {}
         k if k.starts_with("admin.") || k.starts_with("metricsProvider.") => {
             return Ok(Applied::Ignored("not supported by Paddock"));
         }
@@ -396,6 +448,36 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
         "true" | "yes" => Ok(true),
         "false" | "no" => Ok(false),
         _ => Err(bad_value(key, value, "true or false")),
+    }
+}
+
+/// The keys of the file and of the flags, the file's winning, keyed as [`jvm::property_key`] names them;
+/// and which came from a flag.
+fn merge_flags<'f>(
+    text: &str,
+    flags: &'f [jvm::JvmFlag],
+) -> (BTreeMap<String, String>, BTreeMap<String, &'f jvm::JvmFlag>) {
+    let mut raw = BTreeMap::new();
+    let mut from_flag = BTreeMap::new();
+    for flag in flags {
+        raw.insert(flag.key().to_string(), flag.value.clone());
+        from_flag.insert(flag.key().to_string(), flag);
+    }
+    for (key, value) in parse_properties(text) {
+        let key = jvm::property_key(&key).to_string();
+        from_flag.remove(&key);
+        raw.insert(key, value);
+    }
+    (raw, from_flag)
+}
+
+/// A bad value that came from a flag is reported as the flag: `-Dzookeeper.X (from JVMFLAGS)`.
+fn name_flag(error: ConfigError, flag: Option<&jvm::JvmFlag>) -> ConfigError {
+    match (error, flag) {
+        (ConfigError::Invalid { value, reason, .. }, Some(flag)) => {
+            ConfigError::Invalid { key: format!("-D{} (from {})", flag.property, flag.source), value, reason }
+        }
+        (error, _) => error,
     }
 }
 

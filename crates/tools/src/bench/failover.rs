@@ -91,7 +91,7 @@ pub(crate) async fn execute(args: &BenchArgs) -> anyhow::Result<FailoverReport> 
     validate(args)?;
     let Some(pid) = args.kill_pid else { bail!("--workload failover needs --kill-pid") };
     let limit = args.seconds.map_or(DEFAULT_LIMIT, Duration::from_secs_f64);
-    let admin = open(&args.server).await.context("cannot connect the setup session")?;
+    let admin = open(args, &args.server).await.context("cannot connect the setup session")?;
     let layout = Layout::new(&args.prefix, Workload::Failover);
     setup::prepare(&admin, &layout, args).await.context("cannot create the benchmark's nodes")?;
     let outcome = measure(args, &layout, pid, limit).await;
@@ -133,7 +133,7 @@ async fn measure(args: &BenchArgs, layout: &Layout, pid: u32, limit: Duration) -
     let servers = spread(&args.server);
     let mut clients = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
-        clients.push(open(&servers[i % servers.len()]).await?);
+        clients.push(open(args, &servers[i % servers.len()]).await?);
     }
     let spinner = spinner();
     spinner.set_message("waiting for every writer's first write");
@@ -144,6 +144,7 @@ async fn measure(args: &BenchArgs, layout: &Layout, pid: u32, limit: Duration) -
         let writer = Writer {
             index,
             server: servers[index % servers.len()].clone(),
+            tls: args.tls.options().map_err(anyhow::Error::msg)?,
             client,
             key: layout.key(index),
             value: vec![b'x'; args.value_size],
@@ -209,6 +210,7 @@ fn kill(pid: u32) -> anyhow::Result<()> {
 struct Writer {
     index: usize,
     server: String,
+    tls: Option<zookeeper_client::TlsOptions>,
     client: Client,
     key: String,
     value: Vec<u8>,
@@ -264,7 +266,7 @@ impl Writer {
             return;
         }
         loop {
-            let attempt = connect::connect(&self.server, SESSION_TIMEOUT, CONNECT_LIMIT);
+            let attempt = connect::connect(&self.server, self.tls.as_ref(), SESSION_TIMEOUT, CONNECT_LIMIT);
             match tokio::time::timeout(CONNECT_LIMIT, attempt).await {
                 Ok(Ok(client)) => {
                     // The old session closes in the background; the server expires it if it cannot.

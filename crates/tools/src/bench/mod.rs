@@ -97,6 +97,8 @@ pub struct BenchArgs {
     /// Failover workload: the process to kill (SIGKILL) once every writer has had a write acknowledged.
     #[arg(long, value_name = "PID")]
     pub kill_pid: Option<u32>,
+    #[command(flatten)]
+    pub tls: connect::TlsArgs,
 }
 
 /// Default run length when neither `--seconds` nor `--ops` is given.
@@ -145,7 +147,7 @@ pub async fn run_with_io(args: BenchArgs, out: &mut (dyn Write + Send), err: &mu
 /// Sets up, runs and cleans up one benchmark.
 pub async fn execute(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     validate(args)?;
-    let admin = open(&args.server).await.context("cannot connect the setup session")?;
+    let admin = open(args, &args.server).await.context("cannot connect the setup session")?;
     let layout = setup::Layout::new(&args.prefix, args.workload);
     setup::prepare(&admin, &layout, args).await.context("cannot create the benchmark's nodes")?;
     let outcome = measure(args, &layout).await;
@@ -197,8 +199,10 @@ pub(crate) fn spread(connect: &str) -> Vec<String> {
     if servers.is_empty() { vec![connect.to_string()] } else { servers }
 }
 
-pub(crate) async fn open(server: &str) -> anyhow::Result<Client> {
-    connect::connect(server, SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
+/// A session on `server` (one of `--server`'s), over TLS when `args` ask for it.
+pub(crate) async fn open(args: &BenchArgs, server: &str) -> anyhow::Result<Client> {
+    let tls = args.tls.options().map_err(anyhow::Error::msg)?;
+    connect::connect(server, tls.as_ref(), SESSION_TIMEOUT, SESSION_TIMEOUT).await.map_err(anyhow::Error::msg)
 }
 
 /// Connects the clients, runs the workload and returns each client's statistics and the run's length.
@@ -206,10 +210,10 @@ async fn measure(args: &BenchArgs, layout: &setup::Layout) -> anyhow::Result<(Ve
     let servers = spread(&args.server);
     let mut clients = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
-        clients.push(open(&servers[i % servers.len()]).await?);
+        clients.push(open(args, &servers[i % servers.len()]).await?);
     }
     let watcher = match args.workload {
-        Workload::Watch => Some(open(&args.server).await?),
+        Workload::Watch => Some(open(args, &args.server).await?),
         _ => None,
     };
     let states: Vec<StateWatcher> = clients.iter().chain(watcher.iter()).map(Client::state_watcher).collect();

@@ -38,7 +38,7 @@ impl Connection {
     /// Opens a session to `server` (a ZooKeeper connect string, optionally with a chroot), retrying until
     /// `limit` while no server accepts it.
     pub async fn open(server: &str, timeout: Duration, limit: Duration, sink: EventSink) -> Result<Connection, String> {
-        let client = crate::connect::connect(server, timeout, limit).await?;
+        let client = crate::connect::connect(server, None, timeout, limit).await?;
         Ok(Connection::new(client, sink))
     }
 

@@ -2,7 +2,9 @@
 //! and the `digest` scheme's id format (`DigestAuthenticationProvider`).
 //!
 //! The schemes known are ZooKeeper's defaults: `world` (only `world:anyone`), `digest`, `ip`, and the
-//! create-time alias `auth`. The `super` id (added to a connection by the server) bypasses every check.
+//! create-time alias `auth`; and `sasl` (`SASLAuthenticationProvider`, which Paddock always has, where
+//! ZooKeeper needs it configured as an `authProvider`). The `super` id (added to a connection by the
+//! server) bypasses every check.
 
 mod ip;
 
@@ -26,6 +28,10 @@ fn grants(acl_id: &Id, auth: &[Id]) -> bool {
         "world" => acl_id.id == "anyone",
         "digest" => matching("digest", |id, expr| id == expr),
         "ip" => matching("ip", ip::matches),
+        // `SASLAuthenticationProvider.matches`: the same id, or an authenticated SASL user named `super`.
+        "sasl" => matching("sasl", |id, expr| id == "super" || id == expr),
+        // `X509AuthenticationProvider.matches`: the client certificate's subject, exactly.
+        "x509" => matching("x509", |id, expr| id == expr),
         _ => false,
     }
 }
@@ -47,7 +53,8 @@ pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         if entry.id.scheme == "auth" {
             let before = fixed.len();
             // Only providers that really authenticate count: `ip` does not, `super` has no provider.
-            fixed.extend(auth.iter().filter(|id| id.scheme == "digest").map(|id| Acl::new(entry.perms, id.clone())));
+            let authenticated = |id: &&Id| matches!(id.scheme.as_str(), "digest" | "sasl" | "x509");
+            fixed.extend(auth.iter().filter(authenticated).map(|id| Acl::new(entry.perms, id.clone())));
             if fixed.len() == before {
                 return Err(ErrorCode::InvalidAcl);
             }
@@ -65,8 +72,18 @@ fn is_valid_id(id: &Id) -> bool {
         "world" => id.id == "anyone",
         "digest" => java_split_len(&id.id, ':') == 2,
         "ip" => ip::is_valid(&id.id),
+        "sasl" => is_kerberos_name(&id.id),
+        // `X509AuthenticationProvider.isValid` asks `X500Principal` to parse it: at least one `type=value`.
+        "x509" => id.id.contains('='),
         _ => false,
     }
+}
+
+/// `SASLAuthenticationProvider.isValid`: what `KerberosName` accepts, a name without `@`, or
+/// `service[/host]@REALM` with no further `/` or `@`.
+fn is_kerberos_name(id: &str) -> bool {
+    let Some((name, realm)) = id.split_once('@') else { return true };
+    !realm.contains(['/', '@']) && name.matches('/').count() <= 1 && !name.contains('@')
 }
 
 /// Java's `String.split(sep).length`: trailing empty pieces are dropped, which makes `user:` invalid.
@@ -142,6 +159,20 @@ mod tests {
     }
 
     #[test]
+    fn sasl_ids_match_themselves_and_a_sasl_super() {
+        let acl = vec![Acl::new(perms::READ, Id::new("sasl", "bob"))];
+        assert!(check(&acl, perms::READ, &[Id::new("sasl", "bob")]));
+        assert!(!check(&acl, perms::READ, &[Id::new("sasl", "alice")]));
+        assert!(!check(&acl, perms::READ, &[Id::new("digest", "bob")]));
+        assert!(check(&acl, perms::READ, &[Id::new("sasl", "super")]));
+        let auth_acl = vec![Acl::new(perms::ALL, Id::new("auth", ""))];
+        assert_eq!(
+            fixup_acl(&auth_acl, &[Id::new("ip", "127.0.0.1"), Id::new("sasl", "bob")]),
+            Ok(vec![Acl::new(perms::ALL, Id::new("sasl", "bob"))])
+        );
+    }
+
+    #[test]
     fn fixup_expands_auth_and_refuses_bad_entries() {
         let bob = digest("bob:secret");
         let ip = Id::new("ip", "10.0.0.1");
@@ -163,11 +194,18 @@ mod tests {
             Id::new("ip", "10.0.0.0/33"),
             Id::new("ip", "nothost"),
             Id::new("super", ""),
-            Id::new("sasl", "bob"),
+            Id::new("sasl", "bob@A@B"),
+            Id::new("sasl", "a/b/c@R"),
         ] {
             assert_eq!(fixup_acl(&[Acl::new(perms::ALL, bad.clone())], &[]), Err(ErrorCode::InvalidAcl), "{bad}");
         }
-        for good in [Id::new("digest", "user:hash"), Id::new("ip", "10.0.0.0/8"), Id::new("ip", "fe80::1/64")] {
+        for good in [
+            Id::new("digest", "user:hash"),
+            Id::new("ip", "10.0.0.0/8"),
+            Id::new("ip", "fe80::1/64"),
+            Id::new("sasl", "bob"),
+            Id::new("sasl", "zk/host@EXAMPLE.COM"),
+        ] {
             assert!(fixup_acl(&[Acl::new(perms::ALL, good.clone())], &[]).is_ok(), "{good}");
         }
     }
