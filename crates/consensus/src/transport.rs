@@ -210,7 +210,7 @@ pub fn serve_secured<H: Handler>(
                 match secured {
                     Ok(Ok((stream, _member))) => serve_connection(stream, handler, serving).await,
                     // The security logs why it refused (once per stranger); the transport only notes it.
-                    Ok(Err(e)) => debug!(%from, "peer connection refused: {e}"),
+                    Ok(Err(e)) => debug!(%from, "peer connection not admitted: {e}"),
                     Err(_) => debug!(%from, "peer connection closed: no handshake within {HANDSHAKE_TIMEOUT:?}"),
                 }
             });

@@ -138,7 +138,12 @@ impl QuorumTls {
         members: Members,
     ) -> std::io::Result<(PeerStream, Option<u64>)> {
         let (acceptor, _) = self.current()?;
-        let tls = acceptor.accept(stream).await.map_err(|e| self.refuse(from, format!("TLS handshake failed: {e}")))?;
+        let tls = acceptor.accept(stream).await.map_err(|e| match e.kind() {
+            // The caller hung up before the handshake ended (a member that gave up or stopped meanwhile):
+            // nothing was refused.
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => e,
+            _ => self.refuse(from, format!("TLS handshake failed: {e}")),
+        })?;
         let leaf = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|c| c.to_vec());
         let leaf = leaf.ok_or_else(|| self.refuse(from, "no client certificate".into()))?;
         match self.identify(&leaf, from.ip(), &members).await {
