@@ -1,14 +1,13 @@
 //! A server's membership in an ensemble: its Raft node, wired to the tree the server's core owns.
 //!
 //! The server sees no openraft type. It proposes encoded txns with [`Replica::propose`], in order; they reach
-//! the leader's log in that order (a follower forwards them over the peer port in batches, several in
-//! flight, kept in order on the leader: [`forward`]), and come back, committed, through the [`TreeOwner`] on
-//! every server. A proposal that did not make it into the log, or whose fate is unknown (the leader was lost mid-flight), is reported to
+//! the leader's log in that order (a follower forwards them over the peer port in batches, one batch in
+//! flight at a time), and come back, committed, through the [`TreeOwner`] on every server. A proposal that
+//! did not make it into the log, or whose fate is unknown (the leader was lost mid-flight), is reported to
 //! the `lost` callback; it may still appear in the log, which is why its client hears ConnectionLoss, never
 //! "failed".
 
 mod failover;
-mod forward;
 mod members;
 pub(crate) mod proxy;
 mod reconfig;
@@ -20,22 +19,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{Config, ReadPolicy};
 use paddock_storage::WalOptions;
 use paddock_storage::archive_gate::ArchiveGate;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{info, warn};
 
 pub use proxy::{CommittedTxn, ProxyStateMachine, TreeOwner, settled_config};
 pub use reconfig::ReconfigError;
 
 use crate::network::{AppCalls, AppFuture, FIRST_APP_METHOD, Network, RaftService};
-use crate::transport::{self, PeerSecurity};
-use crate::types::{PeerNode, Raft};
+use crate::transport::{self, CallError, PeerSecurity};
+use crate::types::{PeerNode, Raft, TxnBytes, TypeConfig};
 use crate::{LogFlush, LogStore};
-use forward::Forwarding;
 
 /// A follower hands its proposals to the leader with this method.
 const FORWARD: u8 = FIRST_APP_METHOD;
@@ -56,6 +55,12 @@ pub const FIRST_SERVER_METHOD: u8 = FIRST_APP_METHOD + 32;
 /// Proposals waiting to be sent: the core's writes in flight. Past this the core waits, so a slow or lost
 /// leader pushes back on clients instead of growing memory.
 const PROPOSAL_QUEUE: usize = 4096;
+/// Proposals sent in one batch (one forward call, one `client_write_many`).
+const BATCH: usize = 512;
+/// Batches of this server's own proposals in the leader's log and not yet applied, when it leads: the next
+/// batch does not wait for them (a pipeline, as ZooKeeper's leader has), but no more than this many, so that
+/// a stalled quorum pushes back on clients (through [`PROPOSAL_QUEUE`]) instead of growing memory.
+const LOCAL_BATCHES_IN_FLIGHT: usize = 8;
 
 /// What the ensemble looks like to this server.
 #[derive(Clone, Debug)]
@@ -146,7 +151,7 @@ impl<O: TreeOwner> Replica<O> {
             .map_err(io::Error::other)?;
         let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
         let (role_tx, role) = watch::channel(Role::Learner);
-        let forwarding = Forwarding::new(raft.clone(), network.clone(), config.my_id);
+        let forwarding = Forwarding { raft: raft.clone(), network: network.clone(), my_id: config.my_id };
         let service = RaftService::new(raft.clone(), Some(app_calls(forwarding.clone(), app)));
         let (members, following) = members::follow(raft.clone(), &config.members);
         let mut tasks = vec![
@@ -343,6 +348,120 @@ pub(crate) fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leade
     metrics.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
 }
 
+/// Sends proposals to the leader's log in order.
+struct Forwarding<O: TreeOwner> {
+    raft: Raft<ProxyStateMachine<O>>,
+    network: Network,
+    my_id: u64,
+}
+
+impl<O: TreeOwner> Clone for Forwarding<O> {
+    fn clone(&self) -> Self {
+        Forwarding { raft: self.raft.clone(), network: self.network.clone(), my_id: self.my_id }
+    }
+}
+
+impl<O: TreeOwner> Forwarding<O> {
+    async fn run(self, mut queue: mpsc::Receiver<Proposal>, lost: LostProposal) {
+        let appending = Arc::new(Semaphore::new(LOCAL_BATCHES_IN_FLIGHT));
+        let mut batch = Vec::with_capacity(BATCH);
+        while queue.recv_many(&mut batch, BATCH).await > 0 {
+            let seqs: Vec<u64> = batch.iter().map(|p| p.seq).collect();
+            let payloads: Vec<Vec<u8>> = batch.drain(..).map(|p| p.payload).collect();
+            let count = payloads.len();
+            let outcomes = match self.leader_within(Duration::from_secs(2)).await {
+                None => vec![Err("no leader".to_string()); count],
+                Some(leader) if leader == self.my_id => {
+                    // Leading: the batch goes into the log now, behind the ones still committing (openraft
+                    // keeps the order of submission), and its outcomes are collected on the side.
+                    let Ok(permit) = appending.clone().acquire_owned().await else { return };
+                    let submitted = self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await;
+                    let lost = lost.clone();
+                    tokio::spawn(async move {
+                        let outcomes = match submitted {
+                            Ok(results) => collect_outcomes(results, count).await,
+                            Err(e) => vec![Err(e.to_string()); count],
+                        };
+                        report_lost(&lost, seqs, outcomes);
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Some(leader) => match leader_addr(&self.raft, leader) {
+                    Some(addr) => self.forward(&addr, payloads).await.unwrap_or_else(|why| vec![Err(why); count]),
+                    None => vec![Err(format!("leader {leader} has no address")); count],
+                },
+            };
+            report_lost(&lost, seqs, outcomes);
+        }
+    }
+
+    async fn forward(&self, addr: &str, payloads: Vec<Vec<u8>>) -> Result<Vec<Result<u64, String>>, String> {
+        let body = postcard::to_stdvec(&payloads).map_err(|e| e.to_string())?;
+        let peer = self.network.peer(addr)?;
+        // Long enough for the leader to commit and apply a full batch behind a slow disk.
+        let reply = peer.call(FORWARD, body, Duration::from_secs(30)).await.map_err(|e: CallError| e.to_string())?;
+        postcard::from_bytes(&reply).map_err(|e| e.to_string())
+    }
+
+    /// On the leader: appends the batch, in order, and waits until each entry is applied here.
+    async fn write(&self, payloads: Vec<Vec<u8>>) -> Vec<Result<u64, String>> {
+        let count = payloads.len();
+        match self.raft.client_write_many(payloads.into_iter().map(TxnBytes)).await {
+            Ok(results) => collect_outcomes(results, count).await,
+            Err(e) => vec![Err(e.to_string()); count],
+        }
+    }
+
+    /// The leader, waiting up to `limit` for an election to end. When this node leads, it waits until the
+    /// entry of its own term is applied too: before that, openraft refuses writes ("forward to leader").
+    async fn leader_within(&self, limit: Duration) -> Option<u64> {
+        let mut metrics = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let known = {
+                let m = metrics.borrow_watched();
+                let settled = m.last_applied.is_some_and(|a| crate::term_of(&a) == m.current_term);
+                m.current_leader.filter(|leader| *leader != self.my_id || settled)
+            };
+            if let Some(leader) = known {
+                return Some(leader);
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// One outcome per entry of a batch written with `client_write_many`, once each is applied here.
+async fn collect_outcomes(
+    mut results: futures_util::stream::BoxStream<
+        'static,
+        Result<openraft::raft::WriteResult<TypeConfig>, openraft::error::Fatal<TypeConfig>>,
+    >,
+    count: usize,
+) -> Vec<Result<u64, String>> {
+    let mut outcomes = Vec::with_capacity(count);
+    while let Some(result) = results.next().await {
+        outcomes.push(match result {
+            Ok(Ok(written)) => Ok(written.log_id.index),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    outcomes.resize(count, Err("the leader stopped before answering".to_string()));
+    outcomes
+}
+
+fn report_lost(lost: &LostProposal, seqs: Vec<u64>, outcomes: Vec<Result<u64, String>>) {
+    for (seq, outcome) in seqs.into_iter().zip(outcomes) {
+        if let Err(why) = outcome {
+            lost(seq, why);
+        }
+    }
+}
+
 /// The peer port's server-level methods: forwarded proposals here, the server's own above.
 fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) -> AppCalls {
     Arc::new(move |method, body| -> AppFuture {
@@ -358,7 +477,11 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
                 (READ_INDEX, _) => {
                     postcard::to_stdvec(&read_index_here(&forwarding.raft).await).map_err(|e| e.to_string())
                 }
-                (FORWARD, _) => forwarding.serve_forwarded(&body).await,
+                (FORWARD, _) => {
+                    let payloads: Vec<Vec<u8>> = postcard::from_bytes(&body).map_err(|e| e.to_string())?;
+                    let outcomes = forwarding.write(payloads).await;
+                    postcard::to_stdvec(&outcomes).map_err(|e| e.to_string())
+                }
                 (method, Some(server)) if method >= FIRST_SERVER_METHOD => server(method, body).await,
                 (method, _) => Err(format!("method {method} is not served here")),
             }
