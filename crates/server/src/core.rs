@@ -772,9 +772,18 @@ impl Core {
                 }
             };
             match self.throttler.next(self.waiting.len(), stale) {
-                request_throttle::Next::Wait => return,
-                request_throttle::Next::Dispatch(msg) => self.dispatch(msg),
+                request_throttle::Next::Wait => {
+                    if self.throttler.holding() {
+                        self.stats.throttle.waits += 1;
+                    }
+                    return;
+                }
+                request_throttle::Next::Dispatch { msg, stale } => {
+                    self.stats.throttle.stale += u64::from(stale);
+                    self.dispatch(msg);
+                }
                 request_throttle::Next::Drop(msg) => {
+                    self.stats.throttle.stale_dropped += 1;
                     if let Some(conn) = msg.request_conn() {
                         info!(conn, "dropping a stale request (request_throttle_drop_stale); closing its connection");
                         self.drop_conn(conn);

@@ -17,9 +17,10 @@ use crate::watch::ConnId;
 
 use crate::fourlw::VERSION;
 
-/// ZooKeeper counters that have no counterpart in Paddock's design (TLS, netty buffers, learner queues,
-/// response caches...). They are reported as 0 so that dashboards and agents built for ZooKeeper find
-/// every key they look up.
+/// ZooKeeper's counters from its `ServerMetrics`, in the order its `mntr` prints them. Most have no
+/// counterpart in Paddock's design (TLS, netty buffers, learner queues, response caches...) and are
+/// reported as 0 so that dashboards and agents built for ZooKeeper find every key they look up; the request
+/// throttler's are counted ([`counter`]).
 const ZERO_COUNTERS: &[&str] = &[
     "zk_non_mtls_remote_conn_count",
     "zk_non_mtls_local_conn_count",
@@ -132,6 +133,17 @@ const ZERO_PERCENTILE_SUMMARIES: &[&str] = &[
     "write_commitproc_time_ms",
 ];
 
+/// The value of one of [`ZERO_COUNTERS`].
+fn counter(core: &Core, key: &str) -> u64 {
+    let throttle = &core.stats.throttle;
+    match key {
+        "zk_request_throttle_wait_count" => throttle.waits,
+        "zk_stale_requests" => throttle.stale,
+        "zk_stale_requests_dropped" => throttle.stale_dropped,
+        _ => 0,
+    }
+}
+
 /// Every `mntr` line, in ZooKeeper's order for the keys monitoring tools read first. `asking` is the
 /// number of connections asking outside the core's sessions (1 for a four-letter word, whose connection
 /// ZooKeeper counts as alive; 0 over HTTP).
@@ -170,7 +182,7 @@ pub fn mntr(core: &Core, asking: usize) -> Vec<(String, String)> {
     ];
     let snap_count = core.snapshots.as_ref().map(|s| s.taken.load(Ordering::Relaxed)).unwrap_or(0);
     out.push(("zk_snap_count".into(), snap_count.to_string()));
-    out.extend(ZERO_COUNTERS.iter().map(|k| (k.to_string(), "0".to_string())));
+    out.extend(ZERO_COUNTERS.iter().map(|k| (k.to_string(), counter(core, k).to_string())));
     for (name, summary) in core.stats.summaries() {
         push_summary(&mut out, name, summary.avg_ms(), summary.min_ms, summary.max_ms, summary.count, summary.total_ms);
     }

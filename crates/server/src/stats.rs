@@ -165,6 +165,8 @@ pub struct ServerStats {
     pub digest_mismatches: u64,
     /// Quota limits this server's writes passed (`quota_exceeded_error_per_namespace`).
     pub quota: crate::quota::QuotaStats,
+    /// The request throttler's counters, as ZooKeeper's `RequestThrottler` counts them.
+    pub throttle: ThrottleCounts,
     pub bytes_received: u64,
     pub connections_accepted: u64,
     /// `zk_connection_drop_count`: connections the client closed before the server did.
@@ -312,7 +314,19 @@ impl ServerStats {
             *bytes = NamespaceBytes::default();
         }
         self.quota.reset();
+        self.throttle = ThrottleCounts::default();
     }
+}
+
+/// ZooKeeper's `RequestThrottler` metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThrottleCounts {
+    /// `request_throttle_wait_count`: times the oldest held request was looked at and had to wait on.
+    pub waits: u64,
+    /// `stale_requests`: requests that went on although stale (`request_throttle_drop_stale=false`).
+    pub stale: u64,
+    /// `stale_requests_dropped`: stale requests dropped, their connections closed.
+    pub stale_dropped: u64,
 }
 
 fn data_len(data: &Option<Vec<u8>>) -> u64 {

@@ -200,6 +200,15 @@ fn throttled_pipelines_are_answered_in_full_and_in_order() {
         for writer in writers {
             assert_eq!(writer.join().expect("writer thread"), 300, "{cfg:?}: every write answered, in order");
         }
+        let mntr = paddock_testkit::four_letter_word(&server.addr(), "mntr").expect("mntr");
+        let counter = |key: &str| -> u64 {
+            let line = mntr.lines().find(|l| l.starts_with(&format!("{key}\t"))).unwrap_or_else(|| panic!("{key}"));
+            line[key.len() + 1..].trim().parse().expect("a count")
+        };
+        // ZooKeeper's RequestThrottler metrics: the request throttler waited, and dropped nothing.
+        let throttled = cfg.0 == "request_throttle_max_requests";
+        assert_eq!(counter("zk_request_throttle_wait_count") > 0, throttled, "{cfg:?}:\n{mntr}");
+        assert_eq!((counter("zk_stale_requests"), counter("zk_stale_requests_dropped")), (0, 0), "{cfg:?}");
     }
 }
 

@@ -22,7 +22,8 @@ pub(super) struct RequestThrottler {
 pub(super) enum Next {
     /// Nothing waits, or the server is still at the limit.
     Wait,
-    Dispatch(CoreMsg),
+    /// Goes on; `stale` says whether it became stale while it waited (ZooKeeper's `stale_requests`).
+    Dispatch { msg: CoreMsg, stale: bool },
     /// Stale: dropped; its connection is to be closed.
     Drop(CoreMsg),
 }
@@ -55,13 +56,14 @@ impl RequestThrottler {
     /// The fate of the oldest waiting request. `stale(msg, waited)` says whether it became stale.
     pub(super) fn next(&mut self, in_process: usize, stale: impl Fn(&CoreMsg, Duration) -> bool) -> Next {
         let Some((msg, queued)) = self.held.front() else { return Next::Wait };
-        let go = self.settings.drop_stale && stale(msg, queued.elapsed());
-        if !go && in_process >= self.settings.max_requests {
+        let is_stale = stale(msg, queued.elapsed());
+        let drop = self.settings.drop_stale && is_stale;
+        if !drop && in_process >= self.settings.max_requests {
             return Next::Wait;
         }
         match self.held.pop_front() {
-            Some((msg, _)) if go => Next::Drop(msg),
-            Some((msg, _)) => Next::Dispatch(msg),
+            Some((msg, _)) if drop => Next::Drop(msg),
+            Some((msg, _)) => Next::Dispatch { msg, stale: is_stale },
             None => Next::Wait,
         }
     }
@@ -82,7 +84,7 @@ mod tests {
 
     fn conn_of(next: Next) -> Option<(bool, u64)> {
         match next {
-            Next::Dispatch(CoreMsg::Closed { conn, .. }) => Some((true, conn)),
+            Next::Dispatch { msg: CoreMsg::Closed { conn, .. }, .. } => Some((true, conn)),
             Next::Drop(CoreMsg::Closed { conn, .. }) => Some((false, conn)),
             _ => None,
         }
@@ -111,6 +113,8 @@ mod tests {
         let mut keep = RequestThrottler::new(&RequestThrottle { drop_stale: false, ..settings });
         assert!(keep.hold(closed(7), 1).is_none());
         assert!(conn_of(keep.next(1, |_, _| true)).is_none(), "kept waiting");
-        assert_eq!(conn_of(keep.next(0, |_, _| true)), Some((true, 7)));
+        let went = keep.next(0, |_, _| true);
+        assert!(matches!(went, Next::Dispatch { stale: true, .. }), "goes on, counted as stale");
+        assert_eq!(conn_of(went), Some((true, 7)));
     }
 }
