@@ -90,7 +90,7 @@ pub async fn start(shared: Arc<Shared>) -> anyhow::Result<Option<JoinHandle<()>>
         let addr = local_addr(&listener);
         info!(addr = %addr, command_url = %config.admin_command_url, https = https.is_some(), "started AdminServer");
         match https {
-            Some(tls) => servers.spawn(serve_https(tls.listener(listener), admin_router(state.clone()))),
+            Some(tls) => servers.spawn(serve_https(tls.listener(listener)?, admin_router(state.clone()))),
             None => servers.spawn(serve(listener, admin_router(state.clone()))),
         };
     }
