@@ -88,6 +88,10 @@ pub struct Loaded {
     pub tree: ZkTree,
     pub snapshot: PathBuf,
     pub snapshot_zxid: i64,
+    /// The digest the snapshot holds: its zxid is above the snapshot's when the snapshot is fuzzy.
+    pub snapshot_digest: Option<snapshot::ZxidDigest>,
+    /// 3.9's trailer: the last zxid applied when the snapshot was finished.
+    pub last_processed_zxid: Option<i64>,
     /// Newer snapshots passed over, each with the reason.
     pub skipped_snapshots: Vec<String>,
     /// The logs replayed, in order.
@@ -116,6 +120,8 @@ pub fn load(dir: &ZkDataDir, progress: &mut dyn FnMut(Progress)) -> Result<Loade
         tree: ZkTree::new(),
         snapshot: file.path.clone(),
         snapshot_zxid: snap_zxid,
+        snapshot_digest: snap_digest,
+        last_processed_zxid,
         skipped_snapshots,
         logs: Vec::new(),
         txns_replayed: 0,
