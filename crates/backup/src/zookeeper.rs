@@ -140,18 +140,16 @@ pub fn to_paddock(zk: &ZkTree) -> Result<DataTree, BackupError> {
     // ACL lists are shared: convert each id once.
     let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
     for (path, node) in &nodes {
-        let acl = match acls.get(&node.acl) {
-            Some(acl) => acl,
-            None => {
-                let list = zk.acl(node.acl).ok_or_else(|| {
-                    BackupError::Damaged(format!(
-                        "node {path} refers to ACL #{}, which neither the snapshot's ACL cache nor the log holds",
-                        node.acl
-                    ))
-                })?;
-                acls.entry(node.acl).or_insert_with(|| list.into_iter().map(to_paddock_acl).collect())
-            }
-        };
+        if !acls.contains_key(&node.acl) {
+            let list = zk.acl(node.acl).ok_or_else(|| {
+                BackupError::Damaged(format!(
+                    "node {path} refers to ACL #{}, which neither the snapshot's ACL cache nor the log holds",
+                    node.acl
+                ))
+            })?;
+            acls.insert(node.acl, list.into_iter().map(to_paddock_acl).collect());
+        }
+        let acl = &acls[&node.acl];
         builder
             .node(path, node.data.as_deref(), acl, to_paddock_stat(&node.stat))
             .map_err(|why| BackupError::Damaged(format!("ZooKeeper's tree: {why}")))?;

@@ -201,6 +201,44 @@ fn a_fuzzy_newest_snapshot_is_replayed_over_with_the_digests_checked() {
     assert!(imported["txns_replayed"].as_u64().unwrap_or(0) > 0 && imported["logs"].as_array().is_some_and(|l| l.len() >= 2));
 }
 
+/// An export loads into every member of a 3-server ZooKeeper ensemble: the members elect a leader, serve
+/// the tree Paddock served, and find its digest right.
+#[test]
+fn a_paddock_export_loads_into_every_member_of_a_zookeeper_ensemble() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let paddock_dir = work.path().join("paddock");
+    let mut server =
+        PaddockProcess::start_in(&paddock_dir, &[("extendedTypesEnabled", "true")]).expect("Paddock starts");
+    kazoo(&server.addr(), "write", &[]);
+    let mut expected = kazoo(&server.addr(), "dump", &[]);
+    server.terminate().expect("Paddock stops");
+    let exported = work.path().join("exported");
+    let summary = paddock_json(&[
+        "export", "zookeeper", "--data-dir", s(&paddock_dir), "--to", s(&exported), "--compression", "snappy",
+    ]);
+    assert_eq!(summary["sessions"], 1, "{summary:#}");
+    let members: Vec<PathBuf> = (1..=3).map(|i| work.path().join(format!("zk{i}"))).collect();
+    for member in &members {
+        copy_dir(&exported, member);
+    }
+    let dirs: Vec<&Path> = members.iter().map(PathBuf::as_path).collect();
+    let ensemble = ZooKeeperProcess::start_ensemble(&dirs, &[]).expect("the ensemble starts on the export");
+    // An ensemble keeps its membership in /zookeeper/config.
+    let without_config = |dump: &mut Value| {
+        if let Some(nodes) = dump.as_object_mut() {
+            nodes.remove("/zookeeper/config");
+        }
+    };
+    without_config(&mut expected);
+    for zk in &ensemble {
+        let mut served = kazoo(&zk.addr(), "dump", &[]);
+        without_config(&mut served);
+        assert_same_tree(&expected, &served, "a ZooKeeper ensemble member on the export");
+        let mntr = four_letter_word(&zk.addr(), "mntr").expect("mntr");
+        assert!(mntr.contains("zk_digest_mismatches_count\t0"), "{mntr}");
+    }
+}
+
 /// The end of a log's content: the byte after the last non-zero one (the rest is pre-allocated zeros).
 fn content_len(log: &Path) -> usize {
     let bytes = std::fs::read(log).expect("read log");
