@@ -402,6 +402,66 @@ fn to_zk_acl(acl: &Acl) -> jute::Acl {
 mod tests {
     use super::*;
 
+    /// A tree with what ZooKeeper's formats must carry: null and binary data, several ACLs, an ephemeral,
+    /// a container and a TTL node, a session, an epoch in the zxid.
+    fn sample() -> DataTree {
+        let zxid = 0x1_0000_0010;
+        let mut b = TreeBuilder::new(zxid, 5000);
+        b.session(0x77, Session { last_zxid: zxid, ..Session::new(30000, zookeeper_password(0x77)) }).unwrap();
+        let open = Acl::open_unsafe();
+        let secret = vec![Acl::new(31, Id::new("digest", "user:smGaoVKd/cQkjm7b88GyorAUz20="))];
+        let stat = |czxid: i64, time: i64, owner: i64| StatPersisted { cversion: 1, ..StatPersisted::created(czxid, time, owner) };
+        b.node("/", Some(b""), &open, StatPersisted { cversion: 5, pzxid: 9, ..StatPersisted::default() }).unwrap();
+        b.node("/a", None, &secret, stat(3, 5000, 0)).unwrap();
+        b.node("/a/e", Some(&[0, 255, 7]), &open, StatPersisted::created(4, 4000, 0x77)).unwrap();
+        b.node("/c", Some(b"container"), &open, stat(5, 4100, paddock_tree::ephemeral::CONTAINER_OWNER)).unwrap();
+        let ttl = paddock_tree::ephemeral::ttl_owner(60_000).unwrap();
+        b.node("/t", Some(b""), &Acl::read_unsafe(), StatPersisted::created(6, 4200, ttl)).unwrap();
+        b.node("/zookeeper", Some(b""), &open, StatPersisted::default()).unwrap();
+        add_config(&mut b).unwrap();
+        b.node("/zookeeper/quota", Some(b""), &open, StatPersisted::default()).unwrap();
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn a_tree_exported_and_imported_again_is_the_same_tree() {
+        let tree = sample();
+        for compression in [Compression::None, Compression::Gzip, Compression::Snappy] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("zk");
+            let (path, digest, _) = write_zookeeper_dir(&tree, &out, compression).unwrap();
+            assert_eq!(path, out.join("version-2").join(zksnap::file_name(tree.last_zxid(), compression)));
+            assert_eq!(std::fs::read_to_string(out.join("version-2/currentEpoch")).unwrap(), "1");
+            assert_eq!(std::fs::read_to_string(out.join("version-2/acceptedEpoch")).unwrap(), "1");
+            let loaded = zkdir::load(&ZkDataDir::open(&out, None).unwrap(), &mut |_| {}).unwrap();
+            assert_eq!((loaded.digests_checked, loaded.tree.digest()), (1, digest));
+            let back = to_paddock(&loaded.tree).unwrap();
+            assert_eq!(back, tree);
+            back.check_consistency().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_tree_from_before_zookeeper_3_5_gets_a_config_node() {
+        let mut zk = ZkTree::new();
+        let header = |zxid| paddock_zkformat::txn::TxnHeader { client_id: 1, cxid: 0, zxid, time: 10, kind: 1 };
+        let create = |path: &str| paddock_zkformat::txn::Txn::Create {
+            path: path.into(),
+            data: Some(b"x".to_vec()),
+            acl: None,
+            owner: paddock_zkformat::txn::Owner::None,
+            parent_cversion: -1,
+        };
+        zk.apply(&header(1), &create("/zz"));
+        let delete = paddock_zkformat::txn::Txn::Delete { path: paddock_tree::CONFIG_PATH.into() };
+        zk.apply(&paddock_zkformat::txn::TxnHeader { kind: 2, ..header(2) }, &delete);
+        assert!(zk.get(paddock_tree::CONFIG_PATH).is_none());
+        let tree = to_paddock(&zk).unwrap();
+        assert_eq!(tree.get("/zz").unwrap().data(), Some(&b"x"[..]));
+        assert_eq!(tree.stat(paddock_tree::CONFIG_PATH).unwrap().aversion, -1);
+        assert_eq!(tree.last_time(), 10);
+    }
+
     #[test]
     fn session_passwords_are_zookeepers() {
         // ZooKeeperServer.generatePasswd(0x100000000000001), computed with java.util.Random.

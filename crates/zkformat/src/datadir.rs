@@ -144,7 +144,7 @@ pub fn load(dir: &ZkDataDir, progress: &mut dyn FnMut(Progress)) -> Result<Loade
     for log in logs_from(&dir.logs, snap_zxid) {
         let mut reader = LogReader::open(log)?;
         let mut used = false;
-        while let Some((offset, logged)) = reader.next()? {
+        while let Some((offset, logged)) = reader.next_txn()? {
             let zxid = logged.header.zxid;
             if zxid <= snap_zxid {
                 continue;

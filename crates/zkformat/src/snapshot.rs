@@ -298,8 +298,8 @@ enum Stage {
 
 enum Sink<W: Write> {
     Plain(BufWriter<W>),
-    Gzip(flate2::write::GzEncoder<BufWriter<W>>),
-    Snappy(SnappyWriter<BufWriter<W>>),
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<W>>>),
+    Snappy(Box<SnappyWriter<BufWriter<W>>>),
 }
 
 impl<W: Write> Write for Sink<W> {
@@ -324,8 +324,8 @@ impl<W: Write> Sink<W> {
     fn finish(self) -> io::Result<W> {
         let buffered = match self {
             Sink::Plain(w) => w,
-            Sink::Gzip(w) => w.finish()?,
-            Sink::Snappy(w) => w.finish()?,
+            Sink::Gzip(w) => (*w).finish()?,
+            Sink::Snappy(w) => (*w).finish()?,
         };
         buffered.into_inner().map_err(|e| e.into_error())
     }
@@ -337,8 +337,10 @@ impl<W: Write> SnapshotWriter<W> {
         let buffered = BufWriter::with_capacity(256 * 1024, out);
         let sink = match compression {
             Compression::None => Sink::Plain(buffered),
-            Compression::Gzip => Sink::Gzip(flate2::write::GzEncoder::new(buffered, flate2::Compression::default())),
-            Compression::Snappy => Sink::Snappy(SnappyWriter::new(buffered)?),
+            Compression::Gzip => {
+                Sink::Gzip(Box::new(flate2::write::GzEncoder::new(buffered, flate2::Compression::default())))
+            }
+            Compression::Snappy => Sink::Snappy(Box::new(SnappyWriter::new(buffered)?)),
         };
         let mut out = Writer::new(sink);
         out.i32(SNAP_MAGIC)?;

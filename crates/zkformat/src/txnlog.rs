@@ -92,13 +92,13 @@ impl LogReader {
         &self.file
     }
 
-    /// How the file ended, once [`LogReader::next`] has returned `None`.
+    /// How the file ended, once [`LogReader::next_txn`] has returned `None`.
     pub fn end(&self) -> Option<&End> {
         self.end.as_ref()
     }
 
     /// The next transaction and the offset of its entry, or `None` at the end of the file.
-    pub fn next(&mut self) -> Result<Option<(u64, LoggedTxn)>, Error> {
+    pub fn next_txn(&mut self) -> Result<Option<(u64, LoggedTxn)>, Error> {
         let Some(reader) = self.reader.as_mut() else { return Ok(None) };
         let path = &self.file.path;
         let at = reader.offset();
@@ -217,7 +217,7 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let mut log = LogReader::open(&LogFile::from_path(&path).unwrap())?;
         let mut zxids = Vec::new();
-        while let Some((_, txn)) = log.next()? {
+        while let Some((_, txn)) = log.next_txn()? {
             zxids.push(txn.header.zxid);
         }
         Ok((zxids, log.end().unwrap().clone()))

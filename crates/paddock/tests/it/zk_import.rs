@@ -250,7 +250,7 @@ fn inside_an_entry(log: &Path) -> u64 {
     let file = paddock_zkformat::txnlog::LogFile::from_path(log).expect("a log name");
     let mut reader = paddock_zkformat::txnlog::LogReader::open(&file).expect("ZooKeeper's log opens");
     let mut offsets = Vec::new();
-    while let Some((offset, _)) = reader.next().expect("ZooKeeper's log reads") {
+    while let Some((offset, _)) = reader.next_txn().expect("ZooKeeper's log reads") {
         offsets.push(offset);
     }
     assert!(offsets.len() >= 2, "{} holds {} entries", log.display(), offsets.len());
@@ -278,7 +278,7 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     let import = |dir: &Path| -> Vec<String> {
         ["import", "zookeeper", "--zk-data-dir", s(dir), "--data-dir", s(&out)].iter().map(|a| a.to_string()).collect()
     };
-    let run = |args: &[String], expected: &str| {
+    let run = |args: Vec<String>, expected: &str| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let message = refused(&args, expected);
         assert!(!out.exists(), "{} was left behind after: {message}", out.display());
@@ -288,10 +288,10 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     // Not ZooKeeper's: an empty directory, a Paddock data directory.
     let empty = work.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
-    run(&import(&empty), "not a ZooKeeper data directory");
+    run(import(&empty), "not a ZooKeeper data directory");
     let paddock_dir = work.path().join("paddock");
     paddock_json(&["import", "zookeeper", "--zk-data-dir", s(&zk_data), "--data-dir", s(&paddock_dir)]);
-    run(&import(&paddock_dir), "not a ZooKeeper data directory");
+    run(import(&paddock_dir), "not a ZooKeeper data directory");
 
     let logs = |dir: &Path| -> Vec<PathBuf> {
         let v2 = dir.join("version-2");
@@ -316,7 +316,7 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     let first = &all[0];
     let keep = inside_an_entry(first);
     std::fs::OpenOptions::new().write(true).open(first).expect("open").set_len(keep).expect("truncate");
-    let message = run(&import(&cut), "are missing");
+    let message = run(import(&cut), "are missing");
     let next_name = all[1].file_name().expect("name").to_string_lossy().into_owned();
     assert!(message.contains(&next_name) && message.contains("log.1 ends torn at offset"), "{message}");
 
@@ -339,7 +339,7 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     let mut bytes = std::fs::read(first).expect("read");
     bytes[16 + 12 + 10] ^= 0x01;
     std::fs::write(first, bytes).expect("write");
-    let message = run(&import(&flipped), "CRC check failed for the entry at offset 16");
+    let message = run(import(&flipped), "CRC check failed for the entry at offset 16");
     assert!(message.contains("log.1"), "{message}");
 
     // An unsupported snapshot format version.
@@ -350,7 +350,7 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     let mut bytes = std::fs::read(&snap).expect("read");
     bytes[4..8].copy_from_slice(&3i32.to_be_bytes());
     std::fs::write(&snap, bytes).expect("write");
-    run(&import(&version), "snapshot format version 3 is not supported");
+    run(import(&version), "snapshot format version 3 is not supported");
 
     // A destination that holds something.
     std::fs::create_dir(&out).expect("mkdir");
