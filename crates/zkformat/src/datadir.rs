@@ -393,6 +393,68 @@ mod tests {
         assert!(error.contains("digest logged with zxid 0x2"), "{error}");
     }
 
+    /// A fuzzy snapshot named after zxid 3 that already holds the node zxid 5 creates and lacks the one zxid
+    /// 4 deleted, but still shows the root as it was at 3 (the root was written before those changes): the
+    /// replay of 4 and 5 over it reaches exactly the state of a plain replay, and the digest the snapshot
+    /// recorded (of zxid 5) checks.
+    #[test]
+    fn a_fuzzy_snapshot_replays_to_the_exact_state() {
+        let (dir, v2) = data_dir();
+        write_snapshot(&v2, 0);
+        let mut straight = ZkTree::new();
+        let mut entries = txns(1..=3, &mut straight);
+        let at_3: Vec<(String, Option<Vec<u8>>, StatPersisted)> = {
+            let mut nodes: Vec<_> = straight.nodes().map(|(p, n)| (p.to_string(), n.data.clone(), n.stat)).collect();
+            nodes.sort_by(|a, b| a.0.cmp(&b.0));
+            nodes
+        };
+        let delete = TxnHeader { client_id: 9, cxid: 2, zxid: 4, time: 104, kind: op::DELETE };
+        let mut record = crate::jute::Writer::new(Vec::new());
+        record.string("/n2").unwrap();
+        let record = record.into_inner();
+        let logged = crate::txn::decode(&encode(&delete, &record, None)).unwrap();
+        straight.apply(&logged.header, &logged.txn);
+        entries.push(encode(&delete, &record, Some(straight.digest() as i64)));
+        entries.extend(txns(5..=5, &mut straight));
+        std::fs::write(v2.join("log.1"), encode_log(&entries, 0)).unwrap();
+
+        let mut w = SnapshotWriter::new(Vec::new(), Compression::None, &[]).unwrap();
+        let read_only = [Acl { perms: 1, scheme: "world".into(), id: "anyone".into() }];
+        w.acls(&[(1, &read_only[..])]).unwrap();
+        for (path, data, stat) in &at_3 {
+            if path == "/n2" {
+                continue;
+            }
+            let acl = if path == "/zookeeper/config" { 1 } else { -1 };
+            w.node(path, data.as_deref(), acl, stat).unwrap();
+        }
+        let n5 = straight.get("/n5").unwrap();
+        w.node("/n5", n5.data.as_deref(), -1, &n5.stat).unwrap();
+        let (mut bytes, _) = w.finish(3, None).unwrap();
+        // The digest the snapshot recorded is ZooKeeper's as of zxid 5, when it finished writing.
+        let digest_at = bytes.len() - 13 - 8;
+        bytes[digest_at..digest_at + 8].copy_from_slice(&(straight.digest() as i64).to_be_bytes());
+        let zxid_at = digest_at - 12;
+        bytes[zxid_at..zxid_at + 8].copy_from_slice(&5i64.to_be_bytes());
+        let resealed = {
+            let mut sum = adler2::Adler32::new();
+            sum.write_slice(&bytes[..bytes.len() - 13]);
+            i64::from(sum.checksum())
+        };
+        let seal_at = bytes.len() - 13;
+        bytes[seal_at..seal_at + 8].copy_from_slice(&resealed.to_be_bytes());
+        std::fs::write(v2.join("snapshot.3"), &bytes).unwrap();
+
+        let loaded = load(&ZkDataDir::open(dir.path(), None).unwrap(), &mut |_| {}).unwrap();
+        assert_eq!(loaded.snapshot_zxid, 3);
+        assert_eq!(loaded.snapshot_digest.map(|d| d.zxid), Some(5));
+        assert_eq!((loaded.txns_replayed, loaded.digests_checked), (2, 1));
+        assert_eq!(loaded.tree.digest(), straight.digest());
+        let root = loaded.tree.get("/").unwrap().stat;
+        assert_eq!(root, straight.get("/").unwrap().stat);
+        assert!(loaded.tree.get("/n2").is_none() && loaded.tree.get("/n5").is_some());
+    }
+
     #[test]
     fn what_is_not_a_zookeeper_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
