@@ -91,7 +91,7 @@ pub fn import(request: &ImportRequest, progress: &(dyn Fn(u64) + Sync)) -> Resul
     let mut done = 0u64;
     let mut tick = |_: Progress| {
         done += 1;
-        if done % 4096 == 0 {
+        if done.is_multiple_of(4096) {
             progress(done);
         }
     };
@@ -130,8 +130,7 @@ pub fn to_paddock(zk: &ZkTree) -> Result<DataTree, BackupError> {
     let mut nodes: Vec<(&str, &paddock_zkformat::tree::Node)> = zk.nodes().collect();
     nodes.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     // Paddock stamps time from the log and never goes back: start from the latest time the data shows.
-    let last_time =
-        nodes.iter().map(|(_, n)| n.stat.mtime.max(n.stat.ctime)).fold(zk.last_time(), i64::max).max(0);
+    let last_time = nodes.iter().map(|(_, n)| n.stat.mtime.max(n.stat.ctime)).fold(zk.last_time(), i64::max).max(0);
     let mut builder = TreeBuilder::new(last_zxid, last_time);
     for (id, timeout_ms) in zk.sessions() {
         let session = Session { last_zxid, ..Session::new(*timeout_ms, zookeeper_password(*id)) };
@@ -140,16 +139,18 @@ pub fn to_paddock(zk: &ZkTree) -> Result<DataTree, BackupError> {
     // ACL lists are shared: convert each id once.
     let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
     for (path, node) in &nodes {
-        if !acls.contains_key(&node.acl) {
-            let list = zk.acl(node.acl).ok_or_else(|| {
-                BackupError::Damaged(format!(
-                    "node {path} refers to ACL #{}, which neither the snapshot's ACL cache nor the log holds",
-                    node.acl
-                ))
-            })?;
-            acls.insert(node.acl, list.into_iter().map(to_paddock_acl).collect());
-        }
-        let acl = &acls[&node.acl];
+        let acl = match acls.entry(node.acl) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let list = zk.acl(node.acl).ok_or_else(|| {
+                    BackupError::Damaged(format!(
+                        "node {path} refers to ACL #{}, which neither the snapshot's ACL cache nor the log holds",
+                        node.acl
+                    ))
+                })?;
+                new.insert(list.into_iter().map(to_paddock_acl).collect())
+            }
+        };
         builder
             .node(path, node.data.as_deref(), acl, to_paddock_stat(&node.stat))
             .map_err(|why| BackupError::Damaged(format!("ZooKeeper's tree: {why}")))?;
@@ -318,7 +319,11 @@ pub async fn export(request: &ExportRequest, progress: &(dyn Fn(u64) + Sync)) ->
 
 /// Writes `to/version-2/` beside `to` (in `to/.exporting-<pid>`), reads the snapshot back, then renames it
 /// into place. Returns the snapshot's final path, its digest and its size.
-fn write_zookeeper_dir(tree: &DataTree, to: &Path, compression: Compression) -> Result<(PathBuf, u64, u64), BackupError> {
+fn write_zookeeper_dir(
+    tree: &DataTree,
+    to: &Path,
+    compression: Compression,
+) -> Result<(PathBuf, u64, u64), BackupError> {
     let existed = to.exists();
     let io = |what: &Path, e: std::io::Error| BackupError::Io(format!("cannot write {}: {e}", what.display()));
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
@@ -383,9 +388,13 @@ fn write_version_2(tree: &DataTree, dir: &Path, compression: Compression) -> Res
     }
     // Read back as ZooKeeper will: every seal, the node count and the digest.
     let file = SnapshotFile::from_path(&path).ok_or_else(|| BackupError::Io(format!("bad snapshot name {name}")))?;
-    let back = zksnap::read(&file, &mut || {}).map_err(|e| BackupError::Io(format!("the snapshot written does not read back: {e}")))?;
+    let back = zksnap::read(&file, &mut || {})
+        .map_err(|e| BackupError::Io(format!("the snapshot written does not read back: {e}")))?;
     let recorded = back.digest.map(|d| (d.zxid, d.digest as u64));
-    if back.node_count != tree.nodes().count() as u64 || back.tree.digest() != digest || recorded != Some((zxid, digest)) {
+    if back.node_count != tree.nodes().count() as u64
+        || back.tree.digest() != digest
+        || recorded != Some((zxid, digest))
+    {
         return Err(BackupError::Io(format!("{}: the snapshot written does not read back as written", path.display())));
     }
     if let Ok(d) = std::fs::File::open(dir) {
@@ -410,7 +419,10 @@ mod tests {
         b.session(0x77, Session { last_zxid: zxid, ..Session::new(30000, zookeeper_password(0x77)) }).unwrap();
         let open = Acl::open_unsafe();
         let secret = vec![Acl::new(31, Id::new("digest", "user:smGaoVKd/cQkjm7b88GyorAUz20="))];
-        let stat = |czxid: i64, time: i64, owner: i64| StatPersisted { cversion: 1, ..StatPersisted::created(czxid, time, owner) };
+        let stat = |czxid: i64, time: i64, owner: i64| StatPersisted {
+            cversion: 1,
+            ..StatPersisted::created(czxid, time, owner)
+        };
         b.node("/", Some(b""), &open, StatPersisted { cversion: 5, pzxid: 9, ..StatPersisted::default() }).unwrap();
         b.node("/a", None, &secret, stat(3, 5000, 0)).unwrap();
         b.node("/a/e", Some(&[0, 255, 7]), &open, StatPersisted::created(4, 4000, 0x77)).unwrap();

@@ -93,10 +93,9 @@ pub async fn run_import(cmd: ImportCommand) -> anyhow::Result<ExitCode> {
     let request = ImportRequest { zk_data_dir: args.zk_data_dir, zk_log_dir: args.zk_log_dir, data_dir, member };
     let bar = count_bar("reading ZooKeeper's znodes and transactions", args.json);
     let progress = bar.clone();
-    let imported = tokio::task::spawn_blocking(move || {
-        paddock_backup::zookeeper::import(&request, &|n| progress.set_position(n))
-    })
-    .await?;
+    let imported =
+        tokio::task::spawn_blocking(move || paddock_backup::zookeeper::import(&request, &|n| progress.set_position(n)))
+            .await?;
     bar.finish_and_clear();
     let imported = imported?;
     if args.json {

@@ -190,12 +190,12 @@ impl ZooKeeperProcess {
         if !Path::new(ZOOKEEPER_JAR).exists() {
             bail!("Apache ZooKeeper is not installed ({ZOOKEEPER_JAR} is missing): run scripts/install-test-deps");
         }
-        let servers: Vec<String> = (1..=data_dirs.len())
-            .map(|id| format!("server.{id}=127.0.0.1:{}:{}", free_port(), free_port()))
-            .collect();
+        let servers: Vec<String> =
+            (1..=data_dirs.len()).map(|id| format!("server.{id}=127.0.0.1:{}:{}", free_port(), free_port())).collect();
         let mut launched = Vec::new();
         for (i, data_dir) in data_dirs.iter().enumerate() {
-            let dir = tempfile::Builder::new().prefix("zookeeper-member-").tempdir().context("cannot create a temp dir")?;
+            let dir =
+                tempfile::Builder::new().prefix("zookeeper-member-").tempdir().context("cannot create a temp dir")?;
             let port = free_port();
             std::fs::create_dir_all(data_dir)?;
             std::fs::write(data_dir.join("myid"), format!("{}\n", i + 1))?;

@@ -69,7 +69,9 @@ impl TreeBuilder {
             if let EphemeralType::Normal(owner) = EphemeralType::of(node.stat.ephemeral_owner)
                 && !self.tree.sessions.contains_key(&owner)
             {
-                return Err(format!("ephemeral node {path} belongs to session 0x{owner:x}, which is not among the sessions"));
+                return Err(format!(
+                    "ephemeral node {path} belongs to session 0x{owner:x}, which is not among the sessions"
+                ));
             }
         }
         let highest = self.tree.sessions.get_max().map_or(0, |(id, _)| id.saturating_add(1));

@@ -94,7 +94,12 @@ fn assert_same_tree(expected: &Value, served: &Value, who: &str) {
     for path in served.keys().filter(|p| !expected.contains_key(*p)) {
         differences.push(format!("{path}: only {who} has it"));
     }
-    assert!(differences.is_empty(), "{} differences, the first:\n{}", differences.len(), differences[..differences.len().min(8)].join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} differences, the first:\n{}",
+        differences.len(),
+        differences[..differences.len().min(8)].join("\n")
+    );
 }
 
 /// The round trip for one compression method: returns the import's summary and the ZooKeeper data dir.
@@ -116,7 +121,10 @@ fn round_trip(method: &str, load: usize, prepare: impl FnOnce(&Path)) -> Value {
     let version_2 = zk_data.join("version-2");
     let snapshots: Vec<String> = files(&version_2).into_iter().filter(|n| n.starts_with("snapshot.")).collect();
     assert!(
-        snapshots.len() >= 2 && snapshots.iter().all(|n| n.ends_with(extension) && (extension.is_empty() || n.matches('.').count() == 2)),
+        snapshots.len() >= 2
+            && snapshots
+                .iter()
+                .all(|n| n.ends_with(extension) && (extension.is_empty() || n.matches('.').count() == 2)),
         "ZooKeeper wrote {snapshots:?}"
     );
     prepare(&version_2);
@@ -127,7 +135,11 @@ fn round_trip(method: &str, load: usize, prepare: impl FnOnce(&Path)) -> Value {
     assert!(imported["digests_checked"].as_u64().unwrap_or(0) > 0, "{imported:#}");
     assert_eq!(imported["sessions"], 1, "the writer's session stays open, the other one closed: {imported:#}");
     assert_eq!(imported["ephemerals"], 2, "{imported:#}");
-    assert_eq!(imported["node_count"].as_u64(), Some(expected.as_object().map_or(0, |o| o.len() as u64) + 1), "{imported:#}");
+    assert_eq!(
+        imported["node_count"].as_u64(),
+        Some(expected.as_object().map_or(0, |o| o.len() as u64) + 1),
+        "{imported:#}"
+    );
     let mut server = PaddockProcess::start_in(&imported_dir, &[]).expect("Paddock starts on the import");
     assert_same_tree(&expected, &kazoo(&server.addr(), "dump", &[]), "Paddock after the import");
     let id = session["session_id"].as_i64().expect("session id").to_string();
@@ -141,7 +153,14 @@ fn round_trip(method: &str, load: usize, prepare: impl FnOnce(&Path)) -> Value {
     let exported_dir = work.path().join("exported");
     let compression = if method.is_empty() { "none" } else { method };
     let exported = paddock_json(&[
-        "export", "zookeeper", "--data-dir", s(&imported_dir), "--to", s(&exported_dir), "--compression", compression,
+        "export",
+        "zookeeper",
+        "--data-dir",
+        s(&imported_dir),
+        "--to",
+        s(&exported_dir),
+        "--compression",
+        compression,
     ]);
     let written = files(&exported_dir.join("version-2"));
     let name = format!("snapshot.{}{extension}", exported["zxid"].as_str().expect("zxid").trim_start_matches("0x"));
@@ -151,7 +170,10 @@ fn round_trip(method: &str, load: usize, prepare: impl FnOnce(&Path)) -> Value {
     let mntr = four_letter_word(&zk.addr(), "mntr").expect("mntr");
     assert!(mntr.contains("zk_digest_mismatches_count\t0"), "{mntr}");
     let log = zk.log();
-    assert!(log.contains("The digest in the snapshot has digest version of 2"), "ZooKeeper did not read the digest:\n{log}");
+    assert!(
+        log.contains("The digest in the snapshot has digest version of 2"),
+        "ZooKeeper did not read the digest:\n{log}"
+    );
     assert!(!log.contains("Digests are not matching"), "{log}");
     imported
 }
@@ -198,7 +220,10 @@ fn a_fuzzy_newest_snapshot_is_replayed_over_with_the_digests_checked() {
     let zxid = |key: &str| i64::from_str_radix(imported[key].as_str().unwrap_or("").trim_start_matches("0x"), 16).ok();
     assert!(zxid("snapshot_digest_zxid") > zxid("snapshot_zxid"), "{imported:#}");
     assert!(zxid("zxid") > zxid("snapshot_digest_zxid"), "the logs go on after the snapshot's digest: {imported:#}");
-    assert!(imported["txns_replayed"].as_u64().unwrap_or(0) > 0 && imported["logs"].as_array().is_some_and(|l| l.len() >= 2));
+    assert!(
+        imported["txns_replayed"].as_u64().unwrap_or(0) > 0
+            && imported["logs"].as_array().is_some_and(|l| l.len() >= 2)
+    );
 }
 
 /// An export loads into every member of a 3-server ZooKeeper ensemble: the members elect a leader, serve
@@ -214,7 +239,14 @@ fn a_paddock_export_loads_into_every_member_of_a_zookeeper_ensemble() {
     server.terminate().expect("Paddock stops");
     let exported = work.path().join("exported");
     let summary = paddock_json(&[
-        "export", "zookeeper", "--data-dir", s(&paddock_dir), "--to", s(&exported), "--compression", "snappy",
+        "export",
+        "zookeeper",
+        "--data-dir",
+        s(&paddock_dir),
+        "--to",
+        s(&exported),
+        "--compression",
+        "snappy",
     ]);
     assert_eq!(summary["sessions"], 1, "{summary:#}");
     let members: Vec<PathBuf> = (1..=3).map(|i| work.path().join(format!("zk{i}"))).collect();
