@@ -240,7 +240,7 @@ pub(crate) fn refuse_unless_empty(dir: &Path) -> Result<(), BackupError> {
         let entry = entry.map_err(|e| BackupError::Refused(format!("cannot list {}: {e}", dir.display())))?;
         if entry.file_name() != "myid" {
             return Err(BackupError::Refused(format!(
-                "{} is not empty (it holds {}): restore into a new or empty directory (a myid file may be there)",
+                "{} is not empty (it holds {}): use a new or empty directory (a myid file may be there)",
                 dir.display(),
                 entry.file_name().to_string_lossy()
             )));

@@ -55,19 +55,19 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "from", required_unless_present = "from")]
     data_dir: Option<PathBuf>,
     /// That server's dataLogDir, when it differs from its dataDir.
-    #[arg(long, value_name = "DIR", requires = "data_dir")]
+    #[arg(long, value_name = "DIR", requires = "data_dir", conflicts_with = "from")]
     data_log_dir: Option<PathBuf>,
     /// A backup target (a directory or s3://bucket/prefix): export the tree at a restore point.
     #[arg(long, value_name = "TARGET")]
     from: Option<String>,
     /// The cluster whose backup to export, when the target holds several.
-    #[arg(long, value_name = "ID", requires = "from")]
+    #[arg(long, value_name = "ID", requires = "from", conflicts_with = "data_dir")]
     cluster: Option<String>,
     /// The restore point's zxid (decimal or 0x hex); the latest by default.
-    #[arg(long, value_name = "N", value_parser = parse_zxid, requires = "from", conflicts_with = "time")]
+    #[arg(long, value_name = "N", value_parser = parse_zxid, requires = "from", conflicts_with_all = ["time", "data_dir"])]
     zxid: Option<i64>,
     /// The restore point's time: RFC 3339 with an offset or Z.
-    #[arg(long, value_name = "TIME", value_parser = paddock_backup::point::parse_time, requires = "from")]
+    #[arg(long, value_name = "TIME", value_parser = paddock_backup::point::parse_time, requires = "from", conflicts_with = "data_dir")]
     time: Option<i64>,
     /// ZooKeeper's dataDir to write: it must not exist, or hold nothing but a myid file.
     #[arg(long, value_name = "DIR")]

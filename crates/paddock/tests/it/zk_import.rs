@@ -499,6 +499,12 @@ fn bad_zookeeper_input_is_refused_in_one_line_with_nothing_written() {
     // Export: a destination that holds something, and a source that is not a Paddock data directory.
     refused(&["export", "zookeeper", "--data-dir", s(&paddock_dir), "--to", s(&out)], "is not empty");
     let nowhere = work.path().join("nowhere");
+    for point in [["--zxid", "5"], ["--time", "2026-12-01T00:00:00Z"]] {
+        let mut args = vec!["export", "zookeeper", "--data-dir", s(&paddock_dir), "--to", s(&nowhere)];
+        args.extend(point);
+        let (ok, _, stderr) = paddock(&args);
+        assert!(!ok && stderr.contains("cannot be used with"), "a restore point without --from: {stderr}");
+    }
     refused(&["export", "zookeeper", "--data-dir", s(&empty), "--to", s(&nowhere)], "holds no Paddock data");
     assert!(!nowhere.exists());
 }
