@@ -208,6 +208,26 @@ fn zookeeper_snappy_snapshots_with_a_separate_log_dir_round_trip_through_paddock
     round_trip("snappy", 300, true, |_| {});
 }
 
+/// ZooKeeper run with `zookeeper.digest.enabled=false` (and so like 3.5 and older) writes snapshots
+/// without the digest trailer and logs without digests: they import all the same, with nothing to compare.
+#[test]
+fn zookeeper_data_written_without_digests_imports() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let zk_data = work.path().join("zookeeper");
+    let flags = ["-Dzookeeper.digest.enabled=false", "-Dzookeeper.preAllocSize=64"];
+    let zk = ZooKeeperProcess::start_with_jvm_flags(&[("dataDir", s(&zk_data)), ("snapCount", "100")], &flags)
+        .expect("Apache ZooKeeper starts");
+    kazoo(&zk.addr(), "write", &[]);
+    kazoo(&zk.addr(), "load", &["300"]);
+    let expected = kazoo(&zk.addr(), "dump", &[]);
+    drop(zk);
+    let imported_dir = work.path().join("paddock");
+    let imported = paddock_json(&["import", "zookeeper", "--zk-data-dir", s(&zk_data), "--data-dir", s(&imported_dir)]);
+    assert_eq!((imported["digests_checked"].as_u64(), &imported["snapshot_digest_zxid"]), (Some(0), &Value::Null));
+    let server = PaddockProcess::start_in(&imported_dir, &[]).expect("Paddock starts on the import");
+    assert_same_tree(&expected, &kazoo(&server.addr(), "dump", &[]), "Paddock after the import");
+}
+
 /// Snapshots taken while 5,000 writes stream in: the newest is fuzzy (its digest is of a later zxid than
 /// its name's), so the import replays the logs over it, as ZooKeeper does, and checks the digests once the
 /// replay has caught up. Any newer snapshot that happens not to be fuzzy is set aside so that the newest
