@@ -97,23 +97,25 @@ pub fn import(request: &ImportRequest, progress: &(dyn Fn(u64) + Sync)) -> Resul
     };
     let loaded = zkdir::load(&dir, &mut tick)?;
     let tree = to_paddock(&loaded.tree)?;
+    let zookeeper_digest = format!("{:016x}", loaded.tree.digest());
+    drop(loaded.tree);
     let mut imported = Imported {
         data_dir: request.data_dir.display().to_string(),
         zk_data_dir: request.zk_data_dir.display().to_string(),
         snapshot: loaded.snapshot.display().to_string(),
         snapshot_zxid: hex(loaded.snapshot_zxid),
         snapshot_digest_zxid: loaded.snapshot_digest.map(|d| hex(d.zxid)),
-        skipped_snapshots: loaded.skipped_snapshots.clone(),
+        skipped_snapshots: loaded.skipped_snapshots,
         logs: loaded.logs.iter().map(|p| p.display().to_string()).collect(),
         txns_replayed: loaded.txns_replayed,
         digests_checked: loaded.digests_checked,
-        torn_tails: loaded.torn_tails.clone(),
+        torn_tails: loaded.torn_tails,
         zxid: hex(tree.last_zxid()),
         node_count: tree.node_count() as u64,
         sessions: tree.sessions().count(),
         ephemerals: tree.ephemerals_count(),
         orphan_ephemerals_dropped: loaded.orphan_ephemerals_dropped,
-        zookeeper_digest: format!("{:016x}", loaded.tree.digest()),
+        zookeeper_digest,
         digest: format!("{:016x}", tree.digest()),
         cluster_id: String::new(),
         seconds: 0.0,
