@@ -358,9 +358,7 @@ fn zookeeper_data_imported_into_every_member_of_a_paddock_ensemble() {
 }
 
 /// Export from a backup target at a restore point (`--zxid`) and at its latest: ZooKeeper serves exactly
-/// the tree Paddock served at each point. (`--time` resolves through the same restore planning, which the
-/// archive tests cover: without an archived log, a snapshot's own time is refused as possibly missing later
-/// writes.)
+/// the tree Paddock served at each point. (`--time` needs an archived log after the point: the next test.)
 #[test]
 fn a_backup_is_exported_at_a_restore_point_and_at_its_latest() {
     let work = tempfile::tempdir().expect("temp dir");
@@ -393,6 +391,52 @@ fn a_backup_is_exported_at_a_restore_point_and_at_its_latest() {
             &format!("ZooKeeper on the export {point:?} ({exported})"),
         );
     }
+}
+
+/// Export at a moment (`--time`) from a target a server archives its log into: ZooKeeper serves the tree as
+/// it was then, neither the writes before it missing nor the ones after it present.
+#[test]
+fn an_archived_log_is_exported_at_a_moment() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let target = work.path().join("target");
+    let config = [
+        ("extendedTypesEnabled", "true"),
+        ("paddock.backup.target", s(&target)),
+        ("paddock.backup.archiveInterval", "200ms"),
+    ];
+    let mut server = PaddockProcess::start_in(&work.path().join("paddock"), &config).expect("Paddock starts");
+    server.terminate().expect("stop");
+    let data_dir = server.data_dir.clone();
+    paddock_json(&["backup", "create", "--data-dir", s(&data_dir), "--to", s(&target)]);
+    server.restart().expect("restart");
+    kazoo(&server.addr(), "load", &["100"]);
+    let before = kazoo(&server.addr(), "dump", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let moment = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.%3NZ"]).output().expect("date");
+    let moment = String::from_utf8_lossy(&moment.stdout).trim().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kazoo(&server.addr(), "write", &[]);
+    // The archive catches up within its interval; until then the moment is refused as not covered yet.
+    let out = work.path().join("exported");
+    let args = ["export", "zookeeper", "--from", s(&target), "--time", &moment, "--to", s(&out), "--json"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let exported = loop {
+        let (ok, stdout, stderr) = paddock(&args);
+        if ok {
+            break stdout;
+        }
+        assert!(stderr.contains("may not have been archived"), "{stderr}");
+        assert!(!out.exists(), "a refused export left {}", out.display());
+        assert!(std::time::Instant::now() < deadline, "the archive never covered {moment}: {stderr}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    server.terminate().expect("stop");
+    let zk = zookeeper_in(&out, "", "100000");
+    assert_same_tree(
+        &before,
+        &kazoo(&zk.addr(), "dump", &[]),
+        &format!("ZooKeeper on the export at {moment} ({exported})"),
+    );
 }
 
 /// The end of a log's content: the byte after the last non-zero one (the rest is pre-allocated zeros).
