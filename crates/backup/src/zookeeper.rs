@@ -10,6 +10,7 @@
 //! ZooKeeper derives from the id, so a client of the old ensemble reconnects to its session.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,9 +97,8 @@ pub fn import(request: &ImportRequest, progress: &(dyn Fn(u64) + Sync)) -> Resul
         }
     };
     let loaded = zkdir::load(&dir, &mut tick)?;
-    let tree = to_paddock(&loaded.tree)?;
     let zookeeper_digest = format!("{:016x}", loaded.tree.digest());
-    drop(loaded.tree);
+    let tree = to_paddock(loaded.tree)?;
     let mut imported = Imported {
         data_dir: request.data_dir.display().to_string(),
         zk_data_dir: request.zk_data_dir.display().to_string(),
@@ -126,35 +126,35 @@ pub fn import(request: &ImportRequest, progress: &(dyn Fn(u64) + Sync)) -> Resul
     Ok(imported)
 }
 
-/// ZooKeeper's tree as a Paddock tree: the same nodes, stats, ACLs and sessions, at the same last zxid.
-pub fn to_paddock(zk: &ZkTree) -> Result<DataTree, BackupError> {
-    let last_zxid = zk.last_zxid();
-    let mut nodes: Vec<(&str, &paddock_zkformat::tree::Node)> = zk.nodes().collect();
-    nodes.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+/// ZooKeeper's tree as a Paddock tree: the same nodes, stats, ACLs and sessions, at the same last zxid. The
+/// ZooKeeper tree is consumed node by node, so the two are not held whole at once.
+pub fn to_paddock(zk: ZkTree) -> Result<DataTree, BackupError> {
+    let (last_zxid, zk_last_time) = (zk.last_zxid(), zk.last_time());
+    let (nodes, lists, sessions) = zk.into_parts();
     // Paddock stamps time from the log and never goes back: start from the latest time the data shows.
-    let last_time = nodes.iter().map(|(_, n)| n.stat.mtime.max(n.stat.ctime)).fold(zk.last_time(), i64::max).max(0);
+    let last_time = nodes.iter().map(|(_, n)| n.stat.mtime.max(n.stat.ctime)).fold(zk_last_time, i64::max).max(0);
     let mut builder = TreeBuilder::new(last_zxid, last_time);
-    for (id, timeout_ms) in zk.sessions() {
+    for (id, timeout_ms) in &sessions {
         let session = Session { last_zxid, ..Session::new(*timeout_ms, zookeeper_password(*id)) };
         builder.session(*id, session).map_err(|why| BackupError::Damaged(format!("ZooKeeper's sessions: {why}")))?;
     }
     // ACL lists are shared: convert each id once.
     let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
-    for (path, node) in &nodes {
+    for (path, node) in nodes {
         let acl = match acls.entry(node.acl) {
-            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-            std::collections::hash_map::Entry::Vacant(new) => {
-                let list = zk.acl(node.acl).ok_or_else(|| {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let list = lists.get(&node.acl).ok_or_else(|| {
                     BackupError::Damaged(format!(
                         "node {path} refers to ACL #{}, which neither the snapshot's ACL cache nor the log holds",
                         node.acl
                     ))
                 })?;
-                new.insert(list.into_iter().map(to_paddock_acl).collect())
+                new.insert(list.iter().cloned().map(to_paddock_acl).collect())
             }
         };
         builder
-            .node(path, node.data.as_deref(), acl, to_paddock_stat(&node.stat))
+            .node(&path, node.data.as_deref(), acl, to_paddock_stat(&node.stat))
             .map_err(|why| BackupError::Damaged(format!("ZooKeeper's tree: {why}")))?;
     }
     let mut tree = builder.finish().map_err(|why| BackupError::Damaged(format!("ZooKeeper's tree: {why}")))?;
@@ -449,7 +449,7 @@ mod tests {
             assert_eq!(std::fs::read_to_string(out.join("version-2/acceptedEpoch")).unwrap(), "1");
             let loaded = zkdir::load(&ZkDataDir::open(&out, None).unwrap(), &mut |_| {}).unwrap();
             assert_eq!((loaded.digests_checked, loaded.tree.digest()), (1, digest));
-            let back = to_paddock(&loaded.tree).unwrap();
+            let back = to_paddock(loaded.tree).unwrap();
             assert_eq!(back, tree);
             back.check_consistency().unwrap();
         }
@@ -470,7 +470,7 @@ mod tests {
         let delete = paddock_zkformat::txn::Txn::Delete { path: paddock_tree::CONFIG_PATH.into() };
         zk.apply(&paddock_zkformat::txn::TxnHeader { kind: 2, ..header(2) }, &delete);
         assert!(zk.get(paddock_tree::CONFIG_PATH).is_none());
-        let tree = to_paddock(&zk).unwrap();
+        let tree = to_paddock(zk).unwrap();
         assert_eq!(tree.get("/zz").unwrap().data(), Some(&b"x"[..]));
         assert_eq!(tree.stat(paddock_tree::CONFIG_PATH).unwrap().aversion, -1);
         assert_eq!(tree.last_time(), 10);

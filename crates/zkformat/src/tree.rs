@@ -242,6 +242,19 @@ impl ZkTree {
         &self.sessions
     }
 
+    /// Takes the tree apart: its nodes sorted by path (so every parent before its children; the root named
+    /// `/`), the ACL lists by id (-1, the open ACL, included; an id a node refers to may be missing, see
+    /// [`ZkTree::acl`]), and the sessions. Each node's memory can then be released as it is consumed.
+    pub fn into_parts(self) -> (Vec<(String, Node)>, HashMap<i64, Vec<Acl>>, BTreeMap<i64, i32>) {
+        let ZkTree { nodes, acls, sessions, .. } = self;
+        let mut sorted: Vec<(String, Node)> =
+            nodes.into_iter().map(|(key, node)| (if key.is_empty() { "/".to_string() } else { key }, node)).collect();
+        sorted.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut lists = acls.by_id;
+        lists.insert(OPEN_UNSAFE_ACL_ID, vec![Acl { perms: 31, scheme: "world".into(), id: "anyone".into() }]);
+        (sorted, lists, sessions)
+    }
+
     /// What `ZooKeeperServer.loadData` does once the data is loaded: the ephemerals of sessions that have no
     /// timeout recorded are deleted, at the last zxid. Returns how many nodes went.
     pub fn kill_unknown_sessions(&mut self) -> usize {
