@@ -130,7 +130,7 @@ pub fn import(request: &ImportRequest, progress: &(dyn Fn(u64) + Sync)) -> Resul
 /// ZooKeeper tree is consumed node by node, so the two are not held whole at once.
 pub fn to_paddock(zk: ZkTree) -> Result<DataTree, BackupError> {
     let (last_zxid, zk_last_time) = (zk.last_zxid(), zk.last_time());
-    let (nodes, lists, sessions) = zk.into_parts();
+    let paddock_zkformat::tree::Parts { nodes, acls: lists, sessions } = zk.into_parts();
     // Paddock stamps time from the log and never goes back: start from the latest time the data shows.
     let last_time = nodes.iter().map(|(_, n)| n.stat.mtime.max(n.stat.ctime)).fold(zk_last_time, i64::max).max(0);
     let mut builder = TreeBuilder::new(last_zxid, last_time);

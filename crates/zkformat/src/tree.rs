@@ -122,6 +122,17 @@ impl AclCache {
     }
 }
 
+/// A tree taken apart by [`ZkTree::into_parts`].
+pub struct Parts {
+    /// Every node, sorted by path (so each parent before its children), the root named `/`.
+    pub nodes: Vec<(String, Node)>,
+    /// The ACL lists by id, -1 (the open ACL) included. An id a node refers to may be missing (see
+    /// [`ZkTree::acl`]).
+    pub acls: HashMap<i64, Vec<Acl>>,
+    /// Session ids and their timeouts (ms).
+    pub sessions: BTreeMap<i64, i32>,
+}
+
 pub struct ZkTree {
     nodes: HashMap<String, Node>,
     acls: AclCache,
@@ -242,17 +253,15 @@ impl ZkTree {
         &self.sessions
     }
 
-    /// Takes the tree apart: its nodes sorted by path (so every parent before its children; the root named
-    /// `/`), the ACL lists by id (-1, the open ACL, included; an id a node refers to may be missing, see
-    /// [`ZkTree::acl`]), and the sessions. Each node's memory can then be released as it is consumed.
-    pub fn into_parts(self) -> (Vec<(String, Node)>, HashMap<i64, Vec<Acl>>, BTreeMap<i64, i32>) {
+    /// Takes the tree apart (see [`Parts`]), so that each node's memory can be released as it is consumed.
+    pub fn into_parts(self) -> Parts {
         let ZkTree { nodes, acls, sessions, .. } = self;
         let mut sorted: Vec<(String, Node)> =
             nodes.into_iter().map(|(key, node)| (if key.is_empty() { "/".to_string() } else { key }, node)).collect();
         sorted.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut lists = acls.by_id;
-        lists.insert(OPEN_UNSAFE_ACL_ID, vec![Acl { perms: 31, scheme: "world".into(), id: "anyone".into() }]);
-        (sorted, lists, sessions)
+        let mut acls = acls.by_id;
+        acls.insert(OPEN_UNSAFE_ACL_ID, vec![Acl { perms: 31, scheme: "world".into(), id: "anyone".into() }]);
+        Parts { nodes: sorted, acls, sessions }
     }
 
     /// What `ZooKeeperServer.loadData` does once the data is loaded: the ephemerals of sessions that have no
