@@ -390,12 +390,10 @@ fn write_version_2(tree: &DataTree, dir: &Path, compression: Compression) -> Res
     }
     // Read back as ZooKeeper will: every seal, the node count and the digest.
     let file = SnapshotFile::from_path(&path).ok_or_else(|| BackupError::Io(format!("bad snapshot name {name}")))?;
-    let back = zksnap::read(&file, &mut || {})
-        .map_err(|e| BackupError::Io(format!("the snapshot written does not read back: {e}")))?;
+    let back =
+        zksnap::check(&file).map_err(|e| BackupError::Io(format!("the snapshot written does not read back: {e}")))?;
     let recorded = back.digest.map(|d| (d.zxid, d.digest as u64));
-    if back.node_count != tree.nodes().count() as u64
-        || back.tree.digest() != digest
-        || recorded != Some((zxid, digest))
+    if back.node_count != tree.nodes().count() as u64 || back.nodes_digest != digest || recorded != Some((zxid, digest))
     {
         return Err(BackupError::Io(format!("{}: the snapshot written does not read back as written", path.display())));
     }

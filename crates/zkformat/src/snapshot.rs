@@ -139,6 +139,77 @@ pub struct Snapshot {
 /// Reads and checks a whole snapshot: header, every record, every seal. `each_node` hears every node
 /// read (for progress).
 pub fn read(file: &SnapshotFile, each_node: &mut dyn FnMut()) -> Result<Snapshot, Error> {
+    let mut tree = ZkTree::empty();
+    let (digest, last_processed_zxid) = read_into(file, &mut tree, each_node)?;
+    let node_count = tree.len() as u64;
+    tree.finish_load(file.zxid).map_err(|what| Error::damaged(&file.path, what))?;
+    Ok(Snapshot { file: file.clone(), tree, digest, last_processed_zxid, node_count })
+}
+
+/// What a snapshot holds, read through without being kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub node_count: u64,
+    /// The digest of the nodes as they are in the file: the recorded digest, when the snapshot is not fuzzy.
+    pub nodes_digest: u64,
+    pub digest: Option<ZxidDigest>,
+    pub last_processed_zxid: Option<i64>,
+}
+
+/// Reads a whole snapshot as [`read`] does — header, every record, every seal — keeping nothing but counts:
+/// a check of a file just written, in constant memory.
+pub fn check(file: &SnapshotFile) -> Result<Checked, Error> {
+    let mut tally = Tally::default();
+    let (digest, last_processed_zxid) = read_into(file, &mut tally, &mut || {})?;
+    Ok(Checked { node_count: tally.nodes, nodes_digest: tally.digest, digest, last_processed_zxid })
+}
+
+/// Where the records of a snapshot's body go.
+trait Body {
+    fn session(&mut self, id: i64, timeout_ms: i32);
+    fn acl(&mut self, id: i64, list: Vec<Acl>);
+    /// A node, after its parent; an error is damage.
+    fn node(&mut self, path: String, node: Node) -> Result<(), String>;
+}
+
+impl Body for ZkTree {
+    fn session(&mut self, id: i64, timeout_ms: i32) {
+        self.load_session(id, timeout_ms);
+    }
+
+    fn acl(&mut self, id: i64, list: Vec<Acl>) {
+        self.load_acl(id, list);
+    }
+
+    fn node(&mut self, path: String, node: Node) -> Result<(), String> {
+        self.load_node(path, node)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    nodes: u64,
+    digest: u64,
+}
+
+impl Body for Tally {
+    fn session(&mut self, _: i64, _: i32) {}
+
+    fn acl(&mut self, _: i64, _: Vec<Acl>) {}
+
+    fn node(&mut self, _: String, node: Node) -> Result<(), String> {
+        self.nodes += 1;
+        self.digest = self.digest.wrapping_add(node.digest());
+        Ok(())
+    }
+}
+
+/// The stream of `file` into `body`, checked to its last seal: the digest and last processed zxid trailers.
+fn read_into(
+    file: &SnapshotFile,
+    body: &mut dyn Body,
+    each_node: &mut dyn FnMut(),
+) -> Result<(Option<ZxidDigest>, Option<i64>), Error> {
     let path = &file.path;
     let opened = File::open(path).map_err(|e| Error::io(path, e))?;
     let raw = BufReader::with_capacity(256 * 1024, opened);
@@ -174,9 +245,7 @@ pub fn read(file: &SnapshotFile, each_node: &mut dyn FnMut()) -> Result<Snapshot
         )));
     }
     let _dbid = r.i64().map_err(fail)?;
-    let mut tree = ZkTree::empty();
-    read_body(&mut r, &mut tree, each_node).map_err(fail)?;
-    let node_count = tree.len() as u64;
+    read_body(&mut r, body, each_node).map_err(fail)?;
     seal(&mut r).map_err(fail)?;
     let digest = match read_digest(&mut r).map_err(fail)? {
         Some(digest) => {
@@ -192,12 +261,11 @@ pub fn read(file: &SnapshotFile, each_node: &mut dyn FnMut()) -> Result<Snapshot
         }
         None => None,
     };
-    tree.finish_load(file.zxid).map_err(|what| Error::damaged(path, what))?;
-    Ok(Snapshot { file: file.clone(), tree, digest, last_processed_zxid, node_count })
+    Ok((digest, last_processed_zxid))
 }
 
 /// Sessions, ACL cache and nodes, up to the `"/"` that ends them (`SerializeUtils.deserializeSnapshot`).
-fn read_body<R: BufRead>(r: &mut Reader<R>, tree: &mut ZkTree, each_node: &mut dyn FnMut()) -> Result<(), ReadError> {
+fn read_body<R: BufRead>(r: &mut Reader<R>, body: &mut dyn Body, each_node: &mut dyn FnMut()) -> Result<(), ReadError> {
     let at = r.offset();
     let sessions = r.i32()?;
     if sessions < 0 {
@@ -205,7 +273,7 @@ fn read_body<R: BufRead>(r: &mut Reader<R>, tree: &mut ZkTree, each_node: &mut d
     }
     for _ in 0..sessions {
         let id = r.i64()?;
-        tree.load_session(id, r.i32()?);
+        body.session(id, r.i32()?);
     }
     let at = r.offset();
     let acls = r.i32()?;
@@ -216,7 +284,7 @@ fn read_body<R: BufRead>(r: &mut Reader<R>, tree: &mut ZkTree, each_node: &mut d
         let id = r.i64()?;
         let at = r.offset();
         let list = r.acl_list()?.ok_or_else(|| r.bad(at, format!("ACL #{id} is a null list")))?;
-        tree.load_acl(id, list);
+        body.acl(id, list);
     }
     loop {
         let at = r.offset();
@@ -228,7 +296,7 @@ fn read_body<R: BufRead>(r: &mut Reader<R>, tree: &mut ZkTree, each_node: &mut d
         let acl = r.i64()?;
         let stat = r.stat()?;
         let node = Node::new(&path, data, acl, stat);
-        tree.load_node(path, node).map_err(|what| r.bad(at, what))?;
+        body.node(path, node).map_err(|what| r.bad(at, what))?;
         each_node();
     }
 }
@@ -460,6 +528,18 @@ mod tests {
             assert_eq!(snapshot.tree.get("/a/b").unwrap().data.as_deref(), Some(&b"\x00\xff"[..]));
             assert_eq!(snapshot.tree.acl(1), Some(open()));
         }
+    }
+
+    #[test]
+    fn a_check_reads_through_without_keeping_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.4.snappy");
+        std::fs::write(&path, write(Compression::Snappy, None)).unwrap();
+        let file = SnapshotFile::from_path(&path).unwrap();
+        let checked = check(&file).unwrap();
+        let read = read(&file, &mut || {}).unwrap();
+        assert_eq!((checked.node_count, checked.nodes_digest), (read.node_count, read.tree.digest()));
+        assert_eq!((checked.digest, checked.last_processed_zxid), (read.digest, None));
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl Node {
         let digest = digest::node(path, data.as_deref(), &stat);
         Node { data, acl, stat, digest }
     }
+
+    /// This node's share of ZooKeeper's tree digest.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
 }
 
 /// The owner of a node, by its raw `ephemeralOwner` (`EphemeralType.get`).
