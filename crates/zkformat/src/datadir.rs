@@ -463,6 +463,13 @@ mod tests {
         std::fs::create_dir(dir.path().join("version-2")).unwrap();
         let error = ZkDataDir::open(dir.path(), None).unwrap_err().to_string();
         assert!(error.contains("no snapshot.* or log.*"), "{error}");
+        write_snapshot(&dir.path().join("version-2"), 0);
+        let by_data_dir = ZkDataDir::open(dir.path(), None).unwrap();
+        let by_version_2 = ZkDataDir::open(&dir.path().join("version-2"), None).unwrap();
+        assert_eq!(by_data_dir.snapshots, by_version_2.snapshots);
+        assert!(
+            ZkDataDir::open(&dir.path().join("missing"), None).unwrap_err().to_string().contains("not a directory")
+        );
         let _ = StatPersisted::default();
     }
 }

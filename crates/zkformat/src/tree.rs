@@ -571,6 +571,19 @@ mod tests {
     }
 
     #[test]
+    fn ephemerals_of_sessions_without_a_timeout_go_as_at_zookeepers_start_up() {
+        let mut tree = ZkTree::new();
+        tree.apply(&header(op::CREATE_SESSION, 1), &Txn::CreateSession { timeout_ms: 5000 });
+        tree.apply(&header(op::CREATE, 2), &create("/kept", Owner::Session, 1));
+        let orphan = TxnHeader { client_id: 0x99, ..header(op::CREATE, 3) };
+        tree.apply(&orphan, &create("/orphan", Owner::Session, 2));
+        assert_eq!(tree.kill_unknown_sessions(), 1);
+        assert!(tree.get("/orphan").is_none() && tree.get("/kept").is_some());
+        assert_eq!(tree.get("/").unwrap().stat.pzxid, 3);
+        assert_eq!(tree.digest(), recomputed(&tree));
+    }
+
+    #[test]
     fn set_acl_releases_before_it_counts() {
         let mut tree = ZkTree::new();
         let acl = vec![Acl { perms: 1, scheme: "digest".into(), id: "u:h".into() }];
