@@ -70,7 +70,8 @@ fn zookeeper_in(data_dir: &Path, method: &str, snap_count: &str) -> ZooKeeperPro
 fn zookeeper_with_logs_in(data_dir: &Path, log_dir: Option<&Path>, method: &str, snap_count: &str) -> ZooKeeperProcess {
     let flags = [format!("-Dzookeeper.snapshot.compression.method={method}"), "-Dzookeeper.preAllocSize=64".into()];
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let mut cfg = vec![("dataDir", s(data_dir)), ("snapCount", snap_count)];
+    // The session kazoo leaves open (120 s) outlives a slow run; ZooKeeper's default cap is 40 s.
+    let mut cfg = vec![("dataDir", s(data_dir)), ("snapCount", snap_count), ("maxSessionTimeout", "120000")];
     if let Some(log_dir) = log_dir {
         cfg.push(("dataLogDir", s(log_dir)));
     }
@@ -215,8 +216,8 @@ fn zookeeper_data_written_without_digests_imports() {
     let work = tempfile::tempdir().expect("temp dir");
     let zk_data = work.path().join("zookeeper");
     let flags = ["-Dzookeeper.digest.enabled=false", "-Dzookeeper.preAllocSize=64"];
-    let zk = ZooKeeperProcess::start_with_jvm_flags(&[("dataDir", s(&zk_data)), ("snapCount", "100")], &flags)
-        .expect("Apache ZooKeeper starts");
+    let cfg = [("dataDir", s(&zk_data)), ("snapCount", "100"), ("maxSessionTimeout", "120000")];
+    let zk = ZooKeeperProcess::start_with_jvm_flags(&cfg, &flags).expect("Apache ZooKeeper starts");
     kazoo(&zk.addr(), "write", &[]);
     kazoo(&zk.addr(), "load", &["300"]);
     let expected = kazoo(&zk.addr(), "dump", &[]);

@@ -61,15 +61,16 @@ def call(zk, request):
     return result.get(timeout=30)
 
 
-def client(**kwargs):
-    zk = KazooClient(hosts=ADDR, timeout=30, **kwargs)
+def client(timeout=30, **kwargs):
+    zk = KazooClient(hosts=ADDR, timeout=timeout, **kwargs)
     zk.start(timeout=60)
     zk.add_auth("digest", "user:pass")
     return zk
 
 
 def write():
-    zk = client()
+    # The session left open must outlive a slow test run: up to the servers' maxSessionTimeout.
+    zk = client(timeout=120)
     secret = make_digest_acl("user", "pass", all=True)
     world_read = make_acl("world", "anyone", read=True)
     zk.create("/app", b"the application")
