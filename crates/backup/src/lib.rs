@@ -19,6 +19,7 @@ pub mod restore;
 pub mod segment;
 pub mod target;
 pub mod verify;
+pub mod zookeeper;
 
 /// What went wrong, as one line naming the object, file or input at fault.
 #[derive(Debug, thiserror::Error)]

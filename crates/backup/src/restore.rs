@@ -110,20 +110,53 @@ pub async fn restore(
         seconds: 0.0,
     };
     if !request.dry_run {
-        let existed = request.data_dir.exists();
-        let staging = staging_dir(&request.data_dir)?;
-        let built = build(&staging, tree, request, &mut restored)
-            .and_then(|()| move_into_place(&staging, &request.data_dir, request.member.as_ref()));
-        if built.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-            if !existed {
-                let _ = std::fs::remove_dir(&request.data_dir);
-            }
-        }
-        built?;
+        let tree = prepare(tree, request, &mut restored);
+        let (tree, cluster_id) = install(&request.data_dir, tree, request.member.as_ref())?;
+        restored.last_zxid = tree.last_zxid();
+        restored.node_count = tree.node_count() as u64;
+        restored.cluster_id = cluster_id;
     }
     restored.seconds = started.elapsed().as_secs_f64();
     Ok(restored)
+}
+
+/// The tree at a restore point of a target, without writing anything (`paddock export zookeeper --from`):
+/// the plan, then the snapshot and the archived log replayed over it, as a restore rebuilds it.
+pub async fn tree_at(
+    target: &Target,
+    cluster: Option<&str>,
+    point: Point,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(DataTree, Plan), BackupError> {
+    let catalog = catalog::read(target).await?;
+    let chosen = pick_cluster(&catalog.clusters, cluster, target)?;
+    let plan = point::resolve(chosen, point)?;
+    let (tree, _) = rebuild(target, &plan, progress).await?;
+    Ok((tree, plan))
+}
+
+/// Writes `tree` as a new data directory at `data_dir` — its snapshot (a member's: its Raft snapshot) and a
+/// new cluster id — built beside it and renamed into place once complete, so that a failure leaves nothing
+/// behind. The destination must not exist, or hold nothing but a `myid`. Returns the tree as written (a
+/// member's carries its membership) and the new cluster id. Restore and `paddock import zookeeper` both
+/// write through here.
+pub fn install(
+    data_dir: &Path,
+    tree: DataTree,
+    member: Option<&MemberSeed>,
+) -> Result<(DataTree, String), BackupError> {
+    refuse_unless_empty(data_dir)?;
+    let existed = data_dir.exists();
+    let staging = staging_dir(data_dir)?;
+    let built = write_data(&staging, tree, member)
+        .and_then(|written| move_into_place(&staging, data_dir, member).map(|()| written));
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+        if !existed {
+            let _ = std::fs::remove_dir(data_dir);
+        }
+    }
+    built
 }
 
 /// The tree at the plan's restore point: its base, then the archived entries replayed over it, each
@@ -197,7 +230,7 @@ fn pick_cluster<'c>(
 
 /// A destination that exists may hold nothing but a `myid` file (ZooKeeper's members keep theirs in
 /// dataDir): a restore never mixes with other data, and a running server's directory is never that empty.
-fn refuse_unless_empty(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn refuse_unless_empty(dir: &Path) -> Result<(), BackupError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -207,7 +240,7 @@ fn refuse_unless_empty(dir: &Path) -> Result<(), BackupError> {
         let entry = entry.map_err(|e| BackupError::Refused(format!("cannot list {}: {e}", dir.display())))?;
         if entry.file_name() != "myid" {
             return Err(BackupError::Refused(format!(
-                "{} is not empty (it holds {}): restore into a new or empty directory (a myid file may be there)",
+                "{} is not empty (it holds {}): use a new or empty directory (a myid file may be there)",
                 dir.display(),
                 entry.file_name().to_string_lossy()
             )));
@@ -249,14 +282,8 @@ fn staging_dir(data_dir: &Path) -> Result<PathBuf, BackupError> {
     Ok(staging)
 }
 
-/// Applies the bump and the session closes, then writes the snapshot (a member's: its Raft snapshot) and
-/// a new cluster id into `staging`.
-fn build(
-    staging: &Path,
-    mut tree: DataTree,
-    request: &RestoreRequest,
-    restored: &mut Restored,
-) -> Result<(), BackupError> {
+/// Applies the bump and, unless sessions are kept, the session closes.
+fn prepare(mut tree: DataTree, request: &RestoreRequest, restored: &mut Restored) -> DataTree {
     let time = tree.last_time();
     let txn = |session_id, op| Txn { origin: ProposalId::default(), time, session_id, auth: Vec::new(), op };
     let mut zxid = tree.last_zxid() + request.bump;
@@ -271,7 +298,12 @@ fn build(
         restored.sessions_dropped = sessions.len();
         restored.ephemerals_dropped = before - tree.ephemerals_count();
     }
-    let tree = match &request.member {
+    tree
+}
+
+/// Writes the snapshot (a member's: its Raft snapshot) and a new cluster id into `staging`.
+fn write_data(staging: &Path, tree: DataTree, member: Option<&MemberSeed>) -> Result<(DataTree, String), BackupError> {
+    let tree = match member {
         Some(member) => {
             let raft_dir = paddock_storage::wal_dir(staging).with_file_name("raft");
             paddock_consensus::seed_member(&raft_dir, tree, &member.members)
@@ -280,16 +312,13 @@ fn build(
         None => {
             let header = datadir::header_of(&tree);
             paddock_storage::write_snapshot(&paddock_storage::snap_dir(staging), &header, |w| tree.write_snapshot(w))
-                .map_err(|e| BackupError::Io(format!("cannot write the restored snapshot: {e}")))?;
+                .map_err(|e| BackupError::Io(format!("cannot write the snapshot: {e}")))?;
             tree
         }
     };
-    restored.last_zxid = tree.last_zxid();
-    restored.node_count = tree.node_count() as u64;
     let cluster_id = paddock_storage::cluster_id::load_or_create(staging)
         .map_err(|e| BackupError::Io(format!("cannot write the new cluster id: {e}")))?;
-    restored.cluster_id = cluster_id.to_string();
-    Ok(())
+    Ok((tree, cluster_id.to_string()))
 }
 
 /// Renames the finished `paddock` directory into the destination, then writes a member's `myid` if the

@@ -116,7 +116,7 @@ pub struct RestoreArgs {
     json: bool,
 }
 
-fn parse_zxid(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_zxid(text: &str) -> Result<i64, String> {
     let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => i64::from_str_radix(hex, 16),
         None => text.parse(),
@@ -333,7 +333,7 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The directory to restore into and, for a member of an ensemble, who it is and who the others are.
-fn destination(
+pub(crate) fn destination(
     config: Option<&std::path::Path>,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<(PathBuf, Option<MemberSeed>)> {

@@ -2,6 +2,7 @@
 //! library crates.
 
 mod backup_cli;
+mod zookeeper_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,13 @@ enum Command {
     Backup(backup_cli::BackupCommand),
     /// Build a new data directory from a backup, for a new cluster its old clients keep working with.
     Restore(backup_cli::RestoreArgs),
+    /// Build a Paddock data directory from another system's data (Apache ZooKeeper's).
+    #[command(subcommand)]
+    Import(zookeeper_cli::ImportCommand),
+    /// Write a Paddock tree (a data directory, or a backup at a restore point) in another system's format
+    /// (Apache ZooKeeper's).
+    #[command(subcommand)]
+    Export(zookeeper_cli::ExportCommand),
 }
 
 #[derive(Subcommand)]
@@ -118,6 +126,8 @@ fn main() -> ExitCode {
             Command::Data(cmd) => run_data(cmd),
             Command::Backup(cmd) => backup_cli::run_backup(cmd).await,
             Command::Restore(args) => backup_cli::run_restore(args).await,
+            Command::Import(cmd) => zookeeper_cli::run_import(cmd).await,
+            Command::Export(cmd) => zookeeper_cli::run_export(cmd).await,
         }
     });
     match result {

@@ -38,6 +38,8 @@ const ADMIN_SERVER_JARS: &[&str] = &[
     "/usr/share/java/servlet-api-4.0.1.jar",
 ];
 const MAIN_CLASS: &str = "org.apache.zookeeper.server.ZooKeeperServerMain";
+/// The ensemble member's main class (it runs standalone when the config lists no servers).
+const QUORUM_MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 /// A JVM on a busy two-core machine can take a while.
 const START_LIMIT: Duration = Duration::from_secs(90);
 /// A readiness probe gives up after this and tries again.
@@ -176,6 +178,70 @@ impl ZooKeeperProcess {
             return Err(e);
         }
         Ok(ZooKeeperProcess { port, admin_port, child, dir })
+    }
+}
+
+impl ZooKeeperProcess {
+    /// Starts an ensemble of `data_dirs.len()` members (`QuorumPeerMain`) on 127.0.0.1, member `i + 1` on
+    /// `data_dirs[i]` (which the caller prepared and which outlives the member; its `myid` is written here),
+    /// and returns once every member serves as leader or follower. `jvm_flags` go to every member.
+    pub fn start_ensemble(data_dirs: &[&Path], jvm_flags: &[&str]) -> anyhow::Result<Vec<ZooKeeperProcess>> {
+        let java = java_binary()?;
+        if !Path::new(ZOOKEEPER_JAR).exists() {
+            bail!("Apache ZooKeeper is not installed ({ZOOKEEPER_JAR} is missing): run scripts/install-test-deps");
+        }
+        let servers: Vec<String> =
+            (1..=data_dirs.len()).map(|id| format!("server.{id}=127.0.0.1:{}:{}", free_port(), free_port())).collect();
+        let mut launched = Vec::new();
+        for (i, data_dir) in data_dirs.iter().enumerate() {
+            let dir =
+                tempfile::Builder::new().prefix("zookeeper-member-").tempdir().context("cannot create a temp dir")?;
+            let port = free_port();
+            std::fs::create_dir_all(data_dir)?;
+            std::fs::write(data_dir.join("myid"), format!("{}\n", i + 1))?;
+            let mut entries = vec![
+                ("tickTime", "2000".to_owned()),
+                ("initLimit", "10".to_owned()),
+                ("syncLimit", "5".to_owned()),
+                ("dataDir", data_dir.display().to_string()),
+                ("clientPort", port.to_string()),
+                ("clientPortAddress", "127.0.0.1".to_owned()),
+                ("admin.enableServer", "false".to_owned()),
+                ("4lw.commands.whitelist", "*".to_owned()),
+                ("extendedTypesEnabled", "true".to_owned()),
+            ];
+            let lines: Vec<(String, String)> = servers
+                .iter()
+                .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect();
+            let extra: Vec<(&str, &str)> = lines.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            entries.push(("standaloneEnabled", "false".to_owned()));
+            let config = dir.path().join("zoo.cfg");
+            write_config(&config, &entries, &extra)?;
+            let mut command = Command::new(&java);
+            command
+                .arg("-Xmx256m")
+                .arg("-XX:+UseSerialGC")
+                .arg("-Djava.net.preferIPv4Stack=true")
+                .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
+                .args(jvm_flags)
+                .arg("-cp")
+                .arg(class_path(false))
+                .arg(QUORUM_MAIN_CLASS)
+                .arg(&config)
+                .current_dir(dir.path());
+            let child = ServerChild::spawn(command, &dir.path().join("zookeeper.log"))?;
+            launched.push(ZooKeeperProcess { port, admin_port: None, child, dir });
+        }
+        for member in &mut launched {
+            let addr = member.addr();
+            member.child.wait_until("an Apache ZooKeeper ensemble member", START_LIMIT, || {
+                four_letter_word_within(&addr, "srvr", PROBE_TIMEOUT)
+                    .map(|answer| answer.contains("Mode: leader") || answer.contains("Mode: follower"))
+                    .unwrap_or(false)
+            })?;
+        }
+        Ok(launched)
     }
 }
 

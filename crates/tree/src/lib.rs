@@ -15,6 +15,7 @@
 pub mod acl;
 mod acl_cache;
 mod apply;
+mod builder;
 mod containers;
 mod digest;
 pub mod ephemeral;
@@ -27,6 +28,7 @@ mod txn;
 mod wire;
 
 pub use apply::EntryError;
+pub use builder::TreeBuilder;
 pub use node::{Node, StatPersisted};
 pub use quota::{QuotaExceeded, QuotaMetrics};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};

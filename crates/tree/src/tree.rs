@@ -157,6 +157,11 @@ impl DataTree {
         self.get(path).map(Node::stat)
     }
 
+    /// Every node with its path, in path byte order (so each parent before its children).
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(path, node)| (path.as_ref(), node.as_ref()))
+    }
+
     /// Child names of `path`, in byte order.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
         self.get(path).map(|node| node.children().map(str::to_string).collect())

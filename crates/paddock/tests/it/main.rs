@@ -26,3 +26,4 @@ mod reconfig;
 mod sasl;
 mod sessions;
 mod tls;
+mod zk_import;
