@@ -317,26 +317,32 @@ impl TlsServer {
     /// Rebuilds the acceptor whenever a store file changes (a renewed certificate); connections made since
     /// get the new one. A change that does not load keeps the old one, loudly.
     pub async fn reload_on_change(self: Arc<TlsServer>) {
-        if self.settings.reload_every.is_zero() {
-            return;
-        }
-        let mut seen = self.settings.stamps();
-        loop {
-            tokio::time::sleep(self.settings.reload_every).await;
-            let now = self.settings.stamps();
-            if now == seen {
-                continue;
-            }
-            seen = now;
-            match self.settings.build() {
-                Ok(built) => {
-                    if let Ok(mut acceptor) = self.acceptor.write() {
-                        *acceptor = TlsAcceptor::from(Arc::new(built));
-                        info!(key_store = %self.settings.key_store.location.display(), "reloaded the TLS key and trust stores");
-                    }
+        on_store_change(&self.settings, || match self.settings.build() {
+            Ok(built) => {
+                if let Ok(mut acceptor) = self.acceptor.write() {
+                    *acceptor = TlsAcceptor::from(Arc::new(built));
+                    info!(key_store = %self.settings.key_store.location.display(), "reloaded the TLS key and trust stores");
                 }
-                Err(e) => warn!("the TLS stores changed but do not load (keeping the previous ones): {e}"),
             }
+            Err(e) => warn!("the TLS stores changed but do not load (keeping the previous ones): {e}"),
+        })
+        .await;
+    }
+}
+
+/// Calls `reload` whenever one of `settings`' store files changes, looking every `reload_every`; returns at
+/// once when reloading is off.
+async fn on_store_change(settings: &TlsSettings, mut reload: impl FnMut()) {
+    if settings.reload_every.is_zero() {
+        return;
+    }
+    let mut seen = settings.stamps();
+    loop {
+        tokio::time::sleep(settings.reload_every).await;
+        let now = settings.stamps();
+        if now != seen {
+            seen = now;
+            reload();
         }
     }
 }

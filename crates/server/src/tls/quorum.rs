@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{info, warn};
 
-use super::{ClientAuth, TlsSettings, flag, identity};
+use super::{ClientAuth, TlsSettings, flag, identity, on_store_change};
 use crate::config::ServerConfig;
 
 /// Distinct refusals remembered for logging once; past this the memory is cleared (a refusal may then be
@@ -162,27 +162,16 @@ impl QuorumTls {
     /// Rebuilds the stores whenever a file changes (`paddock.ssl.reloadInterval`, as on the client port);
     /// connections made since use the new ones. A change that does not load keeps the old ones, loudly.
     pub async fn reload_on_change(self: Arc<QuorumTls>) {
-        if self.settings.reload_every.is_zero() {
-            return;
-        }
-        let mut seen = self.settings.stamps();
-        loop {
-            tokio::time::sleep(self.settings.reload_every).await;
-            let now = self.settings.stamps();
-            if now == seen {
-                continue;
-            }
-            seen = now;
-            match build(&self.settings, self.hostname_verification) {
-                Ok(built) => {
-                    if let Ok(mut current) = self.built.write() {
-                        *current = built;
-                        info!("reloaded the peer (quorum) TLS key and trust stores");
-                    }
+        on_store_change(&self.settings, || match build(&self.settings, self.hostname_verification) {
+            Ok(built) => {
+                if let Ok(mut current) = self.built.write() {
+                    *current = built;
+                    info!("reloaded the peer (quorum) TLS key and trust stores");
                 }
-                Err(e) => warn!("the peer TLS stores changed but do not load (keeping the previous ones): {e}"),
             }
-        }
+            Err(e) => warn!("the peer TLS stores changed but do not load (keeping the previous ones): {e}"),
+        })
+        .await;
     }
 }
 
