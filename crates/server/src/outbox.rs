@@ -78,6 +78,8 @@ pub struct NotQueued;
 impl Outbox {
     /// `limit`: `paddock.maxOutboxBytes`.
     pub fn new(limit: usize, in_flight: Arc<InFlight>) -> (Outbox, mpsc::UnboundedReceiver<Outbound>) {
+        // Bounded in bytes rather than items: `send` refuses a frame that would take the queued bytes past
+        // `limit` (`paddock.maxOutboxBytes`), and every item is at least a byte, so the count is bounded too.
         let (tx, rx) = mpsc::unbounded_channel();
         let load = Load {
             queued: AtomicUsize::new(0),

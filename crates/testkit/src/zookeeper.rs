@@ -151,18 +151,7 @@ impl ZooKeeperProcess {
         defaults.push(("4lw.commands.whitelist", "*".to_owned()));
         defaults.push(("extendedTypesEnabled", "true".to_owned()));
         write_config(&config, &defaults, extra_cfg)?;
-        let mut command = Command::new(java);
-        command
-            .arg("-Xmx512m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-Djava.net.preferIPv4Stack=true")
-            .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
-            .args(jvm_flags)
-            .arg("-cp")
-            .arg(class_path(admin))
-            .arg(MAIN_CLASS)
-            .arg(&config)
-            .current_dir(dir.path());
+        let command = java_command(java, "-Xmx512m", dir.path(), jvm_flags, admin, MAIN_CLASS, &config);
         let mut child = ServerChild::spawn(command, &dir.path().join("zookeeper.log"))?;
         let addr = format!("127.0.0.1:{port}");
         // `ruok` answers before the request pipeline runs; `srvr` reports a Mode only once it serves (and
@@ -218,18 +207,7 @@ impl ZooKeeperProcess {
             entries.push(("standaloneEnabled", "false".to_owned()));
             let config = dir.path().join("zoo.cfg");
             write_config(&config, &entries, &extra)?;
-            let mut command = Command::new(&java);
-            command
-                .arg("-Xmx256m")
-                .arg("-XX:+UseSerialGC")
-                .arg("-Djava.net.preferIPv4Stack=true")
-                .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
-                .args(jvm_flags)
-                .arg("-cp")
-                .arg(class_path(false))
-                .arg(QUORUM_MAIN_CLASS)
-                .arg(&config)
-                .current_dir(dir.path());
+            let command = java_command(&java, "-Xmx256m", dir.path(), jvm_flags, false, QUORUM_MAIN_CLASS, &config);
             let child = ServerChild::spawn(command, &dir.path().join("zookeeper.log"))?;
             launched.push(ZooKeeperProcess { port, admin_port: None, child, dir });
         }
@@ -278,6 +256,31 @@ const NETTY_JARS: &str = "/usr/share/java/netty-resolver.jar:/usr/share/java/net
 /// `CLIENT_JVMFLAGS` (the last `-cp` wins) for zkCli over TLS.
 pub fn zkcli_class_path() -> String {
     format!("/etc/zookeeper/conf:{ZOOKEEPER_JAR}:{NETTY_JARS}")
+}
+
+/// The JVM running `main_class` on `config` in `dir`, logging there, with `jvm_flags` and Debian's class path.
+fn java_command(
+    java: &Path,
+    heap: &str,
+    dir: &Path,
+    jvm_flags: &[&str],
+    admin: bool,
+    main_class: &str,
+    config: &Path,
+) -> Command {
+    let mut command = Command::new(java);
+    command
+        .arg(heap)
+        .arg("-XX:+UseSerialGC")
+        .arg("-Djava.net.preferIPv4Stack=true")
+        .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
+        .args(jvm_flags)
+        .arg("-cp")
+        .arg(class_path(admin))
+        .arg(main_class)
+        .arg(config)
+        .current_dir(dir);
+    command
 }
 
 fn class_path(admin: bool) -> String {

@@ -357,10 +357,11 @@ pub async fn starts_tls(stream: &TcpStream) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn config(lines: &[(&str, &str)]) -> ServerConfig {
+    /// A configuration holding exactly `lines`.
+    pub(in crate::tls) fn config(lines: &[(&str, &str)]) -> ServerConfig {
         let raw = lines.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         ServerConfig { raw, ..ServerConfig::default() }
     }

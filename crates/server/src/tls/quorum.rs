@@ -301,12 +301,8 @@ fn resolve_now(host: &str) -> Option<IpAddr> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::config;
     use super::*;
-
-    fn config(lines: &[(&str, &str)]) -> ServerConfig {
-        let raw = lines.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        ServerConfig { raw, ..ServerConfig::default() }
-    }
 
     #[test]
     fn hosts_are_taken_from_peer_addresses() {
