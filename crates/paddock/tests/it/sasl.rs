@@ -37,6 +37,11 @@ fn python() -> PathBuf {
 fn kazoo_outcomes(addr: &str, extra: &[&str]) -> serde_json::Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/sasl_kazoo.py");
     let output = Command::new(python()).arg(script).arg(addr).args(extra).output().expect("kazoo runs");
+    printed_outcomes(addr, &output)
+}
+
+/// The JSON outcomes a kazoo script run against `addr` printed; fails the test if it failed or printed none.
+pub(crate) fn printed_outcomes(addr: &str, output: &std::process::Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
