@@ -17,6 +17,7 @@ mod acl_cache;
 mod apply;
 mod builder;
 mod containers;
+pub mod diff;
 mod digest;
 pub mod ephemeral;
 mod node;
