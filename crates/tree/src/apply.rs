@@ -137,6 +137,10 @@ impl DataTree {
                 self.cluster_id.get_or_insert(*id);
                 Ok(TxnResult::Checked)
             }
+            TxnOp::RestoreSubtree { path, on_conflict, nodes } => {
+                Ok(self.restore_subtree((txn.zxid, txn.time), path, nodes, *on_conflict, triggers))
+            }
+            TxnOp::RestoreTree { snapshot } => Ok(self.restore_tree(txn.zxid, snapshot)),
         }
     }
 

@@ -23,6 +23,7 @@ pub mod ephemeral;
 mod node;
 pub mod path;
 mod quota;
+pub mod restore;
 mod snapshot;
 mod tree;
 mod txn;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use paddock_proto::{Acl, CreateMode, ErrorCode, EventType, Id, OpCode, Stat};
 
+use crate::restore::{ChangeSummary, OnConflict, RestoredNode};
 use crate::wire::{Input, Put, WireError};
 
 /// Version byte that starts every encoded [`Txn`]; the oldest version still read is
@@ -133,6 +134,19 @@ pub enum TxnOp {
     /// wraps its writes when its own `enforceQuota` is on; carrying the flag in the txn keeps every replica's
     /// outcome the same whatever their own configuration says.
     EnforceQuota(Box<TxnOp>),
+    /// Paddock's own: `paddock restore --subtree … --into`: the nodes at and under `path` become `nodes` (a
+    /// backup's, in path order), as one atomic write planned at apply time (see `restore.rs`). Proposed by
+    /// the admin `restore` command, which authenticated its caller: no session, no ACL check.
+    RestoreSubtree {
+        path: String,
+        on_conflict: OnConflict,
+        nodes: Vec<RestoredNode>,
+    },
+    /// Paddock's own: `paddock restore --into`: the whole tree becomes `snapshot` (zstd of a snapshot body),
+    /// without its sessions; every session ends. No session, no ACL check.
+    RestoreTree {
+        snapshot: Vec<u8>,
+    },
 }
 
 impl TxnOp {
@@ -172,6 +186,14 @@ pub enum TxnResult {
     /// One result per op. On failure ZooKeeper's shape: `Error(Ok)` for the ops before the failing one, its
     /// code for the failing one, `Error(RuntimeInconsistency)` after it.
     Multi(Vec<TxnResult>),
+    /// What a `RestoreSubtree` changed, in the order it changed it.
+    SubtreeRestored(Vec<ChangeSummary>),
+    /// A `RestoreSubtree` with `OnConflict::Fail` refused as a whole: these live nodes differ from the backup.
+    RestoreConflicts(Vec<String>),
+    /// A `RestoreTree` replaced the tree, which now holds `nodes` nodes.
+    TreeRestored {
+        nodes: u64,
+    },
     Error(ErrorCode),
 }
 
@@ -289,6 +311,10 @@ fn op_size_hint(op: &TxnOp) -> usize {
         }
         TxnOp::Multi(ops) => ops.iter().map(op_size_hint).sum(),
         TxnOp::EnforceQuota(op) => 4 + op_size_hint(op),
+        TxnOp::RestoreSubtree { nodes, .. } => {
+            nodes.iter().map(|n| n.path.len() + n.data.as_ref().map_or(0, Vec::len) + 64).sum()
+        }
+        TxnOp::RestoreTree { snapshot } => snapshot.len() + 8,
         _ => 64,
     }
 }
@@ -299,6 +325,8 @@ const EXPIRE_SESSION: i32 = -1002;
 const DIGEST: i32 = -1003;
 const SET_CLUSTER_ID: i32 = -1004;
 const ENFORCE_QUOTA: i32 = -1005;
+const RESTORE_SUBTREE: i32 = -1006;
+const RESTORE_TREE: i32 = -1007;
 
 /// Ops are tagged with ZooKeeper's opcodes, so a hex dump reads like ZooKeeper's own log.
 fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
@@ -377,7 +405,42 @@ fn encode_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.put_i32(ENFORCE_QUOTA);
             encode_op(out, op);
         }
+        TxnOp::RestoreSubtree { path, on_conflict, nodes } => {
+            out.put_i32(RESTORE_SUBTREE);
+            out.put_str(path);
+            out.put_u8(on_conflict.code());
+            out.put_u32(nodes.len() as u32);
+            for node in nodes {
+                out.put_str(&node.path);
+                out.put_nullable_bytes(node.data.as_deref());
+                out.put_acl_list(&node.acl);
+                out.put_i64(node.ephemeral_owner);
+                out.put_i32(node.cversion);
+            }
+        }
+        TxnOp::RestoreTree { snapshot } => {
+            out.put_i32(RESTORE_TREE);
+            out.put_bytes(snapshot);
+        }
     }
+}
+
+fn decode_restore_subtree(input: &mut &[u8]) -> Result<TxnOp, TxnDecodeError> {
+    let path = input.get_string()?;
+    let code = input.get_u8()?;
+    let on_conflict = OnConflict::from_code(code).ok_or(TxnDecodeError::UnknownOp(i32::from(code)))?;
+    let count = input.get_u32()?;
+    let mut nodes = Vec::new();
+    for _ in 0..count {
+        nodes.push(RestoredNode {
+            path: input.get_string()?,
+            data: input.get_nullable_bytes()?,
+            acl: input.get_acl_list()?,
+            ephemeral_owner: input.get_i64()?,
+            cversion: input.get_i32()?,
+        });
+    }
+    Ok(TxnOp::RestoreSubtree { path, on_conflict, nodes })
 }
 
 /// What the version of the payload being decoded allows.
@@ -403,6 +466,8 @@ fn decode_op(input: &mut &[u8], format: Format, depth: usize) -> Result<TxnOp, T
         SET_CLUSTER_ID => return Ok(TxnOp::SetClusterId { id: u128::from_be_bytes(input.array()?) }),
         ENFORCE_QUOTA if depth >= MAX_NESTING => return Err(TxnDecodeError::TooDeep),
         ENFORCE_QUOTA => return Ok(TxnOp::EnforceQuota(Box::new(decode_op(input, format, depth + 1)?))),
+        RESTORE_SUBTREE => return decode_restore_subtree(input),
+        RESTORE_TREE => return Ok(TxnOp::RestoreTree { snapshot: input.get_bytes()? }),
         _ => {}
     }
     let op = match OpCode::from_i32(code) {
