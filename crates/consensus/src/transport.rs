@@ -36,9 +36,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tracing::debug;
 
-/// Largest frame either side accepts: a snapshot travels in chunks well below it, and a bad length from a
-/// confused or hostile peer must not make us allocate gigabytes.
-pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// Largest frame either side accepts: a snapshot travels in chunks well below it, an admin restore's log
+/// entry (at most 32 MiB, `paddock-server`'s `MAX_REPLICATED_RESTORE`) fits with the entries batched beside
+/// it, and a bad length from a confused or hostile peer must not make us allocate gigabytes.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 /// Calls in flight on one connection: Raft keeps a handful per peer (append, heartbeat, vote); more means
 /// the peer stopped answering, and callers should wait rather than queue without bound.
 const MAX_IN_FLIGHT: usize = 256;

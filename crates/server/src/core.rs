@@ -183,7 +183,13 @@ enum Origin {
         xid: i32,
         received: Instant,
     },
+    /// An admin command's txn (a restore), answered with its zxid and result once applied here.
+    Admin(AdminReply),
 }
+
+/// Where an admin command hears the outcome of its txn: `(zxid, result)`, or the error code it failed with
+/// before it was applied (ConnectionLoss: its fate is unknown).
+pub(crate) type AdminReply = tokio::sync::oneshot::Sender<Result<(i64, TxnResult), ErrorCode>>;
 
 /// A proposal of this server not yet committed.
 struct Waiting {
@@ -1050,6 +1056,10 @@ impl Core {
                 return;
             }
             Origin::Internal => return,
+            Origin::Admin(reply) => {
+                let _ = reply.send(Err(code));
+                return;
+            }
         };
         self.reply(conn, xid, op, received, self.tree.last_zxid(), Err(code));
         self.finish_write(conn);
@@ -1062,6 +1072,27 @@ impl Core {
     /// writes queued before it and reports it back as an `Install`.
     pub(crate) fn restore(&mut self, tree: DataTree, reply: tokio::sync::oneshot::Sender<Result<i64, String>>) {
         self.log.restore(tree, reply);
+    }
+
+    /// Proposes an admin command's txn (no session, no ACL: the admin server authenticated the caller).
+    /// Refused with NotReadOnly while this server is not part of a working quorum.
+    pub(crate) fn propose_admin(&mut self, op: TxnOp, reply: AdminReply) {
+        if !self.serving() {
+            let _ = reply.send(Err(ErrorCode::NotReadOnly));
+            return;
+        }
+        self.propose(0, Vec::new(), op, Origin::Admin(reply));
+    }
+
+    /// A `RestoreTree` replaced the tree and ended every session: as after a snapshot install, clients are
+    /// dropped (they reconnect, find their session gone and start a new one) and liveness tracking restarts
+    /// from the tree, which holds no session.
+    fn tree_restored(&mut self, zxid: i64) {
+        info!(zxid = format_args!("0x{zxid:x}"), nodes = self.tree.node_count(), "the tree was restored from a backup");
+        self.last_stamp = self.last_stamp.max(self.tree.last_time());
+        self.closing.clear();
+        self.drop_all_conns();
+        self.rearm_sessions();
     }
 
     fn install(&mut self, tree: DataTree) {
@@ -1117,6 +1148,7 @@ impl Core {
             return Ok(());
         }
         let moved = result == TxnResult::Error(ErrorCode::SessionMoved);
+        let tree_restored = matches!(result, TxnResult::TreeRestored { .. });
         // A close of a session already gone still ends this server's tracking of it.
         let closed =
             result == TxnResult::SessionClosed || (closing && result == TxnResult::Error(ErrorCode::SessionExpired));
@@ -1139,7 +1171,13 @@ impl Core {
                     let _ = c.out.send(Outbound::Close);
                 }
             }
+            Some(Origin::Admin(reply)) => {
+                let _ = reply.send(Ok((zxid, result)));
+            }
             Some(Origin::Internal | Origin::Sync { .. } | Origin::Reconfig { .. } | Origin::Reopen { .. }) | None => {}
+        }
+        if tree_restored {
+            self.tree_restored(zxid);
         }
         if closed {
             self.session_closed(txn.session_id);

@@ -688,11 +688,17 @@ async fn snapshot_is_rate_limited_and_refused_without_a_data_dir() {
 #[tokio::test]
 async fn restore_replaces_the_tree_with_a_posted_backup_above_every_zxid_given_out() {
     let a = durable_server(|_| {}).await;
+    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
+    let auth = [("Authorization", super_auth.as_str())];
+    let r = http(a.admin, "POST", "/commands/restore", &auth, b"snapshot bytes").await;
+    assert_eq!(r.status, 503, "refused unless admin.restore.enabled: {}", r.text());
+    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("admin.restore.enabled=true")), "{}", r.text());
+    a.server.shutdown().await;
+
+    let a = durable_server(|c| c.admin_restore_enabled = true).await;
     let r = http(a.admin, "POST", "/commands/restore", &[("Content-Type", "application/octet-stream")], b"x").await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["command"], "restore");
-    let super_auth = format!("digest {SUPER_DIGEST_PASSWORD}");
-    let auth = [("Authorization", super_auth.as_str())];
     let r = http(a.admin, "POST", "/commands/rest", &auth, b"snapshot bytes").await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("not a sound snapshot")), "{}", r.text());

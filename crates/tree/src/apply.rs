@@ -140,7 +140,7 @@ impl DataTree {
             TxnOp::RestoreSubtree { path, on_conflict, nodes } => {
                 Ok(self.restore_subtree((txn.zxid, txn.time), path, nodes, *on_conflict, triggers))
             }
-            TxnOp::RestoreTree { snapshot } => Ok(self.restore_tree(txn.zxid, snapshot)),
+            TxnOp::RestoreTree { snapshot } => Ok(self.restore_tree(snapshot)),
         }
     }
 

@@ -263,17 +263,11 @@ impl DataTree {
     /// Applies a whole-tree restore at `zxid`: `snapshot` (zstd of a [`DataTree::write_snapshot`] body)
     /// replaces the tree, without its sessions and their ephemerals. A body that does not decode changes
     /// nothing (MarshallingError), the same on every replica.
-    pub(crate) fn restore_tree(&mut self, zxid: i64, snapshot: &[u8]) -> TxnResult {
+    pub(crate) fn restore_tree(&mut self, snapshot: &[u8]) -> TxnResult {
         let Some(mut restored) = decode_restored_tree(snapshot) else {
             return TxnResult::Error(ErrorCode::MarshallingError);
         };
-        let mut ignored = Vec::new();
-        for session in restored.sessions.keys().copied().collect::<Vec<_>>() {
-            for ephemeral in restored.ephemerals(session) {
-                restored.delete_node(&ephemeral, zxid, &mut ignored);
-            }
-            restored.remove_session(session);
-        }
+        restored.strip_sessions();
         if let Some(config) = self.get(CONFIG_PATH).cloned() {
             let stat = config.stat;
             restored.modify(CONFIG_PATH, |node| {
@@ -287,6 +281,40 @@ impl DataTree {
         let nodes = restored.node_count() as u64;
         *self = restored;
         TxnResult::TreeRestored { nodes }
+    }
+}
+
+impl DataTree {
+    /// Removes every session and its ephemeral nodes, touching no other node's stat: a backup's sessions
+    /// do not outlive a restore into a running server.
+    pub fn strip_sessions(&mut self) {
+        for session in self.sessions.keys().copied().collect::<Vec<_>>() {
+            for ephemeral in self.ephemerals(session) {
+                self.detach(&ephemeral);
+            }
+            self.remove_session(session);
+        }
+    }
+
+    /// The tree cut down to `subtree`: its ancestors as they are, every node at and under it but the
+    /// ephemerals, and the server's own `/zookeeper` nodes; no session. What `backup create --subtree` keeps
+    /// and what `restore --subtree` sends. `None` when the tree has no node at `subtree`.
+    pub fn subtree_only(&self, subtree: &str) -> Option<DataTree> {
+        self.get(subtree)?;
+        let mut builder = crate::TreeBuilder::new(self.last_zxid, self.last_time);
+        let prefix = if subtree == "/" { "/".to_string() } else { format!("{subtree}/") };
+        let is_ancestor = |path: &str| path == "/" || prefix.starts_with(&format!("{path}/"));
+        for (path, node) in self.nodes() {
+            let inside = path == subtree || path.starts_with(&prefix);
+            let ephemeral = matches!(EphemeralType::of(node.stat.ephemeral_owner), EphemeralType::Normal(_));
+            if (inside && !ephemeral) || is_ancestor(path) || under_zookeeper(path) {
+                builder.node(path, node.data(), node.acl(), node.stat).ok()?;
+            }
+        }
+        let mut tree = builder.finish().ok()?;
+        tree.next_session_id = self.next_session_id;
+        tree.cluster_id = self.cluster_id;
+        Some(tree)
     }
 }
 
@@ -480,5 +508,38 @@ mod tests {
         let damaged = write(&mut live, 0, TxnOp::RestoreTree { snapshot: b"not zstd".to_vec() });
         assert_eq!(damaged.result, TxnResult::Error(ErrorCode::MarshallingError));
         assert_eq!(live.nodes().count(), before.nodes().count());
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+    use crate::txn::{ProposalId, Txn, TxnOp};
+    use paddock_proto::CreateMode;
+
+    #[test]
+    fn a_tree_cut_to_a_subtree_keeps_its_ancestors_and_the_servers_nodes_only() {
+        let mut tree = DataTree::new();
+        for path in ["/a", "/a/b", "/a/b/c", "/a/b/c/d", "/a/b-x", "/a/x", "/z"] {
+            let zxid = tree.last_zxid() + 1;
+            let op = TxnOp::Create {
+                path: path.into(),
+                data: Some(path.as_bytes().to_vec()),
+                acl: Acl::open_unsafe(),
+                mode: CreateMode::Persistent,
+                ttl: 0,
+            };
+            tree.apply(zxid, &Txn { origin: ProposalId::default(), time: zxid, session_id: 0, auth: vec![], op });
+        }
+        let cut = tree.subtree_only("/a/b").expect("in the tree");
+        let paths: Vec<&str> = cut.nodes().map(|(path, _)| path).collect();
+        assert_eq!(
+            paths,
+            vec!["/", "/a", "/a/b", "/a/b/c", "/a/b/c/d", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"]
+        );
+        assert_eq!(cut.get("/a/b/c").and_then(|n| n.data()), Some(&b"/a/b/c"[..]));
+        assert_eq!(cut.last_zxid(), tree.last_zxid());
+        cut.check_consistency().expect("consistent");
+        assert!(tree.subtree_only("/nowhere").is_none());
     }
 }

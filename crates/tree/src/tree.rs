@@ -288,7 +288,7 @@ impl DataTree {
     }
 
     /// Removes a childless node from the map and every index, without touching the parent's stat.
-    fn detach(&mut self, path: &str) -> Option<Arc<Node>> {
+    pub(crate) fn detach(&mut self, path: &str) -> Option<Arc<Node>> {
         let (key, node) = self.nodes.remove_with_key(path)?;
         if let Some(parent) = self.nodes.get_mut(path::parent(path)) {
             Arc::make_mut(parent).children.remove(&key);

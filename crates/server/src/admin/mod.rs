@@ -215,7 +215,7 @@ async fn run_command(
     match command.invocation {
         Invocation::Get => commands::run(state, command, name, kwargs).await.into_response(),
         Invocation::Snapshot => snapshot::snapshot(state, kwargs).await,
-        Invocation::Restore => restore::restore(state, body).await,
+        Invocation::Restore => restore::restore(state, kwargs, body).await,
         Invocation::Backup => backup::backup(state).await,
     }
 }

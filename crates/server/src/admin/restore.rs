@@ -1,5 +1,14 @@
-//! The `restore` admin command (ZooKeeper 3.9's name, `POST <commandURL>/restore`): replaces a running
-//! standalone server's tree with a posted snapshot, authenticated as `snapshot` is.
+//! The `restore` admin command (ZooKeeper 3.9's name, `POST <commandURL>/restore`): puts a running server
+//! or ensemble back to a posted snapshot, authenticated as `snapshot` is, and refused unless
+//! `admin.restore.enabled=true`.
+//!
+//! - With `?subtree=/path` (and `onConflict=overwrite|skip|fail`, `fail` by default): only that subtree
+//!   becomes the posted tree's, as one `RestoreSubtree` txn (an atomic write that every member applies,
+//!   planned at apply time; `paddock-tree`'s `restore.rs`). `dryRun=true` answers the plan against the tree
+//!   as it stands and changes nothing. Answered with every change made, or 409 with the conflicts.
+//! - Without, on a member of an ensemble: the whole tree, as one `RestoreTree` txn that every member applies;
+//!   every session ends and every client is dropped (clients reconnect and start new sessions).
+//! - Without, on a standalone server: as follows.
 //!
 //! The body is a Paddock snapshot file, as `snapshot` and `backup` stream it and as backup targets hold it
 //! (`<cluster>/snapshots/<zxid>.snap`). It is spooled to a file beside the data (never held in memory
@@ -9,6 +18,9 @@
 //! snapshot install: clients reconnect and see the restored tree. An ensemble's members are restored offline
 //! (`paddock restore --config`).
 
+mod replicated;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,21 +31,31 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
+use paddock_tree::DataTree;
+use paddock_tree::restore::OnConflict;
+
 use super::AdminState;
 use super::response::CommandResponse;
 
-const COMMAND: &str = "restore";
+pub(super) const COMMAND: &str = "restore";
 
 /// Spool files of restores under way get distinct names.
 static SPOOLED: AtomicU64 = AtomicU64::new(0);
 
 /// `RestoreCommand.runPost`, after authorization.
-pub async fn restore(state: &AdminState, body: Body) -> Response {
+pub async fn restore(state: &AdminState, kwargs: &HashMap<String, String>, body: Body) -> Response {
     let config = &state.shared.config;
-    if config.ensemble().ok().flatten().is_some() {
-        let error = "a member of an ensemble is not restored in place: restore every member with \
-                     `paddock restore --config`, then start them";
+    if !config.admin_restore_enabled {
+        let error = "the restore command is disabled: set admin.restore.enabled=true to allow it";
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
+    }
+    let options = match RestoreOptions::parse(kwargs) {
+        Ok(options) => options,
+        Err(error) => return CommandResponse::failed(COMMAND, error, StatusCode::BAD_REQUEST).into_response(),
+    };
+    let member = config.ensemble().ok().flatten().is_some();
+    if options.subtree.is_some() || member {
+        return replicated::restore(state, options, body).await;
     }
     if state.shared.cluster_id.is_none() {
         let error = "this server keeps its data in memory only (no data directory): it cannot restore";
@@ -78,6 +100,64 @@ async fn spool_and_restore(state: &AdminState, body: Body, spool: &Path) -> Resu
     let zxid = answer.await.map_err(|_| internal("the log stopped before restoring".into()))?.map_err(internal)?;
     info!(nodes, from_zxid = format_args!("0x{from_zxid:x}"), zxid = format_args!("0x{zxid:x}"), "admin restore done");
     Ok(zxid)
+}
+
+/// What the query string asks of a restore.
+pub(super) struct RestoreOptions {
+    pub subtree: Option<String>,
+    pub on_conflict: OnConflict,
+    pub dry_run: bool,
+}
+
+impl RestoreOptions {
+    fn parse(kwargs: &HashMap<String, String>) -> Result<RestoreOptions, String> {
+        let on_conflict = match kwargs.get("onConflict") {
+            None => OnConflict::Fail,
+            Some(text) => OnConflict::parse(text)
+                .ok_or_else(|| format!("onConflict={text} is not one of overwrite, skip, fail"))?,
+        };
+        let dry_run = match kwargs.get("dryRun").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(format!("dryRun={other} is not true or false")),
+        };
+        let subtree = kwargs.get("subtree").cloned();
+        if let Some(path) = &subtree
+            && paddock_tree::path::validate(path).is_err()
+        {
+            return Err(format!("subtree={path} is not a valid znode path"));
+        }
+        if subtree.is_none() && (kwargs.contains_key("onConflict") || dry_run) {
+            return Err("onConflict and dryRun apply to a subtree restore: give subtree=/path".into());
+        }
+        Ok(RestoreOptions { subtree, on_conflict, dry_run })
+    }
+}
+
+/// The posted snapshot, spooled to a file beside the data and checked; `Err` is the answer to send.
+pub(super) async fn read_posted_tree(state: &AdminState, body: Body) -> Result<DataTree, Response> {
+    let config = &state.shared.config;
+    let spool = config.data_dir.join("paddock").join(format!(
+        "restore-{}-{}.tmp",
+        std::process::id(),
+        SPOOLED.fetch_add(1, Ordering::Relaxed)
+    ));
+    let outcome = async {
+        let bytes = spool_body(body, &spool).await?;
+        let path: PathBuf = spool.clone();
+        tokio::task::spawn_blocking(move || paddock_backup::datadir::read_snapshot_file(&path))
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| {
+                (StatusCode::BAD_REQUEST, format!("the posted body ({bytes} bytes) is not a sound snapshot: {e}"))
+            })
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    outcome.map_err(|(status, error)| {
+        warn!("admin restore refused: {error}");
+        CommandResponse::failed(COMMAND, error, status).into_response()
+    })
 }
 
 /// Writes the request body to `spool`; its size.

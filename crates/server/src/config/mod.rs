@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub admin_rate_limiter_interval_ms: u64,
     /// `admin.snapshot.enabled`: whether the admin `snapshot` command may run.
     pub admin_snapshot_enabled: bool,
+    /// `admin.restore.enabled`: whether the admin `restore` command may run. Off by default, unlike
+    /// ZooKeeper 3.9: a restore replaces live data, so an operator turns it on where it is wanted.
+    pub admin_restore_enabled: bool,
     pub container_check_interval_ms: u64,
     pub container_max_never_used_ms: i64,
     /// `paddock.backup.*`: continuous archiving and scheduled backups (standalone servers).
@@ -127,6 +130,7 @@ impl Default for ServerConfig {
             admin_command_url: "/commands".to_string(),
             admin_rate_limiter_interval_ms: 300_000,
             admin_snapshot_enabled: true,
+            admin_restore_enabled: false,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
             backup: BackupConfig::default(),
@@ -160,6 +164,10 @@ pub struct BackupConfig {
     /// `paddock.backup.verifyInterval`: how often the server verifies everything in the target as
     /// `paddock backup verify` does (off by default: it reads every object).
     pub verify_interval: Option<Duration>,
+    /// `paddock.backup.encryptionKeyFile`: key files (comma-separated) encrypting everything written to the
+    /// target, as `--encryption-key-file` does: the first encrypts, every one decrypts (rotation). Empty:
+    /// no encryption.
+    pub encryption_key_files: Vec<PathBuf>,
 }
 
 impl Default for BackupConfig {
@@ -173,6 +181,7 @@ impl Default for BackupConfig {
             retain_within: None,
             retain_grace: Duration::from_secs(15 * 60),
             verify_interval: None,
+            encryption_key_files: Vec::new(),
         }
     }
 }
@@ -358,6 +367,7 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "admin.commandURL" => config.admin_command_url = value.to_string(),
         "admin.rateLimiterIntervalInMS" => config.admin_rate_limiter_interval_ms = parse_num(key, value)?,
         "admin.snapshot.enabled" => config.admin_snapshot_enabled = parse_bool(key, value)?,
+        "admin.restore.enabled" => config.admin_restore_enabled = parse_bool(key, value)?,
         "paddock.backup.target" => config.backup.target = Some(value.to_string()),
         "paddock.backup.archiveInterval" => config.backup.archive_interval = parse_interval(key, value)?,
         "paddock.backup.snapshotInterval" => config.backup.snapshot_interval = parse_interval(key, value)?,
@@ -366,6 +376,10 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "paddock.backup.retainWithin" => config.backup.retain_within = Some(parse_duration(key, value)?),
         "paddock.backup.retainGrace" => config.backup.retain_grace = parse_duration(key, value)?,
         "paddock.backup.verifyInterval" => config.backup.verify_interval = Some(parse_interval(key, value)?),
+        "paddock.backup.encryptionKeyFile" => {
+            config.backup.encryption_key_files =
+                value.split(',').map(str::trim).filter(|f| !f.is_empty()).map(PathBuf::from).collect()
+        }
         "znode.container.checkIntervalMs" => config.container_check_interval_ms = parse_num(key, value)?,
         "znode.container.maxNeverUsedIntervalMs" => config.container_max_never_used_ms = parse_num(key, value)?,
         "clientPort" => {
