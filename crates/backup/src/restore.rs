@@ -10,6 +10,8 @@
 //! its ephemerals as an expiry would. The directory is built beside the destination and renamed into
 //! place only once complete: a failed restore leaves nothing behind.
 
+pub mod into;
+
 use std::path::{Path, PathBuf};
 
 use paddock_proto::ErrorCode;
@@ -37,6 +39,8 @@ pub struct RestoreRequest {
     pub dry_run: bool,
     /// Restore as this member of a new ensemble (its Raft directory), rather than a standalone server.
     pub member: Option<MemberSeed>,
+    /// Restore only this subtree, with its ancestors (and the server's own `/zookeeper` nodes).
+    pub subtree: Option<String>,
 }
 
 /// A member of the ensemble being restored: its id and every `server.N` line of its zoo.cfg.
@@ -89,6 +93,12 @@ pub async fn restore(
     }
     let plan = plan(target, request).await?;
     let (mut tree, replayed) = rebuild(target, &plan, progress).await?;
+    if let Some(subtree) = &request.subtree {
+        let zxid = tree.last_zxid();
+        tree = tree.subtree_only(subtree).ok_or_else(|| {
+            BackupError::Refused(format!("{subtree} does not exist in the backup at zxid 0x{zxid:x}"))
+        })?;
+    }
     // The restored tree belongs to a new cluster, whose first leader names it (an ensemble's id is in its tree).
     tree.clear_cluster_id();
     let time = manifest::rfc3339_ms(tree.last_time());

@@ -24,6 +24,7 @@ pub async fn restored_tree(
         keep_sessions: true,
         dry_run: false,
         member: None,
+        subtree: None,
     };
     restore(target, &request, &|_| {}, &|_, _| {}).await.map_err(|e| e.to_string())?;
     let snapshots = paddock_storage::list_snapshots(&paddock_storage::snap_dir(dir)).map_err(|e| e.to_string())?;
