@@ -12,12 +12,14 @@ pub mod check;
 pub mod create;
 pub mod datadir;
 pub mod duration;
+pub mod history;
 pub mod manifest;
 pub mod point;
 pub mod prune;
 pub mod restore;
 pub mod segment;
 pub mod target;
+pub mod tree_diff;
 pub mod verify;
 pub mod zookeeper;
 

@@ -3,6 +3,7 @@
 mod check;
 mod common;
 mod digest;
+mod history;
 mod pitr;
 mod prune;
 mod target;
