@@ -124,6 +124,8 @@ pub async fn read(target: &Target) -> Result<Catalog, BackupError> {
         match ext {
             "json" => match target.get(key).await.and_then(|bytes| Manifest::parse(key, &bytes)) {
                 Ok(m) => entry.snapshots.push(m),
+                // Without the key nothing in the target can be read: say so once, not per manifest.
+                Err(e @ BackupError::Key(_)) => return Err(e),
                 Err(e) => entry.unreadable.push(e.to_string()),
             },
             "snap" if !keys.contains(manifest::manifest_key(cluster, zxid).as_str()) => {

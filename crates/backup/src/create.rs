@@ -179,7 +179,7 @@ async fn store(
             snapshot_format: d.snapshot_format,
             source: d.source,
             created: manifest::now_rfc3339(),
-            encryption: "none".to_string(),
+            encryption: target.keyring().map_or_else(|| "none".to_string(), |k| k.primary().id().to_string()),
             objects: vec![ObjectEntry {
                 key: manifest::relative(&d.cluster_id, &snapshot_key),
                 size: written.size,

@@ -12,10 +12,12 @@ pub mod check;
 pub mod create;
 pub mod datadir;
 pub mod duration;
+pub mod encryption;
 pub mod history;
 pub mod manifest;
 pub mod point;
 pub mod prune;
+pub mod rekey;
 pub mod restore;
 pub mod segment;
 pub mod target;
@@ -40,6 +42,9 @@ pub enum BackupError {
     /// What the backup is taken from failed (the server, or the data directory).
     #[error("{0}")]
     Source(String),
+    /// An encryption key is missing, unreadable, or not a key (docs/backup-format.md, "Encrypted objects").
+    #[error("{0}")]
+    Key(String),
     /// The request cannot be done as asked (no such zxid, a data directory in use, ...).
     #[error("{0}")]
     Refused(String),

@@ -29,9 +29,15 @@ pub struct Manifest {
     pub source: String,
     /// When the backup was completed (RFC 3339, UTC).
     pub created: String,
-    /// `none` today; the key id once backups are encrypted.
+    /// `none`, or the id of the key the backup's objects were encrypted with (16 hex digits,
+    /// docs/backup-format.md "Encrypted objects"). Absent in a manifest: `none`.
+    #[serde(default = "unencrypted")]
     pub encryption: String,
     pub objects: Vec<ObjectEntry>,
+}
+
+fn unencrypted() -> String {
+    "none".to_string()
 }
 
 /// One object of a backup: its key relative to the cluster's directory, size and SHA-256.

@@ -4,6 +4,13 @@
 //! create-only semantics, so two writers can never both believe they wrote the same manifest; large ones
 //! (snapshots) as parallel multipart uploads, checksummed (SHA-256) as they stream, never held whole in
 //! memory.
+//!
+//! A target opened [`Target::with_keyring`] encrypts every object it writes and decrypts every object it
+//! reads ([`crate::encryption`]); sizes and SHA-256 it reports are the plaintext's, so manifests describe
+//! the same bytes with or without encryption. Listings give the stored (encrypted) sizes. A plaintext object
+//! read through a keyed target is returned as it is (a target whose older objects predate encryption stays
+//! readable; `paddock backup rekey` seals them, `paddock backup verify` names them); an encrypted object
+//! read without the key that sealed it fails, naming that key's id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::BackupError;
+use crate::encryption::{self, Decryptor, Encryptor, KeyId, Keyring};
 
 /// Size of one multipart part. S3 needs at least 5 MiB for every part but the last; 8 MiB parts keep a
 /// 1,000,000-znode snapshot (about 50 MiB compressed) to a handful of requests.
@@ -44,6 +52,7 @@ pub struct Target {
     store: Arc<dyn ObjectStore>,
     root: String,
     display: String,
+    keyring: Option<Arc<Keyring>>,
 }
 
 /// Size and SHA-256 of an object as it was written or read.
@@ -73,6 +82,7 @@ impl Target {
                 store: Arc::new(store),
                 root: prefix.trim_matches('/').to_string(),
                 display: spec.trim_end_matches('/').to_string(),
+                keyring: None,
             });
         }
         let path = match spec.split_once("://") {
@@ -89,7 +99,18 @@ impl Target {
         let store = LocalFileSystem::new_with_prefix(path)
             .map_err(|e| bad(format!("cannot use the directory: {e}")))?
             .with_automatic_cleanup(true);
-        Ok(Target { store: Arc::new(store), root: String::new(), display: path.to_string() })
+        Ok(Target { store: Arc::new(store), root: String::new(), display: path.to_string(), keyring: None })
+    }
+
+    /// The same target, encrypting what it writes with the keyring's first key and decrypting what it
+    /// reads with whichever of its keys sealed it.
+    pub fn with_keyring(self, keyring: Keyring) -> Target {
+        Target { keyring: Some(Arc::new(keyring)), ..self }
+    }
+
+    /// The keys the target is used with, if it encrypts.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_deref()
     }
 
     /// The target as the user named it, for messages.
@@ -108,11 +129,40 @@ impl Target {
     /// Writes a small object that must not exist yet. `Ok(false)`: it exists already, and was left alone.
     pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<bool, BackupError> {
         let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.store.put_opts(&self.path(key), PutPayload::from(bytes), options).await {
+        match self.store.put_opts(&self.path(key), self.seal(key, bytes)?, options).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(e) => Err(BackupError::Io(format!("cannot write {}: {e}", self.name(key)))),
         }
+    }
+
+    /// Writes a small object whether or not it exists, replacing it in one step (a reader sees the old
+    /// object or the new one, never a mix): `paddock backup rekey`.
+    pub async fn replace(&self, key: &str, bytes: Bytes) -> Result<(), BackupError> {
+        match self.store.put(&self.path(key), self.seal(key, bytes)?).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(BackupError::Io(format!("cannot write {}: {e}", self.name(key)))),
+        }
+    }
+
+    fn seal(&self, key: &str, bytes: Bytes) -> Result<PutPayload, BackupError> {
+        match &self.keyring {
+            Some(keyring) => Ok(PutPayload::from(encryption::seal(keyring.primary(), key, &bytes)?)),
+            None => Ok(PutPayload::from(bytes)),
+        }
+    }
+
+    /// The id of the key an object is encrypted with; `None` for a plaintext object.
+    pub async fn sealed_with(&self, key: &str) -> Result<Option<KeyId>, BackupError> {
+        let path = self.path(key);
+        let name = self.name(key);
+        let size = self.store.head(&path).await.map_err(|e| read_error(&name, e))?.size;
+        let head = self
+            .store
+            .get_range(&path, 0..size.min(encryption::HEADER_BYTES as u64))
+            .await
+            .map_err(|e| read_error(&name, e))?;
+        Ok(encryption::sealed_with(&head))
     }
 
     /// Streams the chunks from `source` into the object `key` as a multipart upload. Aborts the upload and
@@ -130,6 +180,7 @@ impl Target {
             .await
             .map_err(|e| BackupError::Io(format!("cannot start uploading {name}: {e}")))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut encryptor = self.keyring.as_ref().map(|k| Encryptor::new(k.primary(), key));
         let mut hash = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = source.recv().await {
@@ -146,7 +197,25 @@ impl Target {
             if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 return Err(BackupError::Io(format!("cannot upload {name}: {e}")));
             }
-            writer.put(chunk);
+            match encryptor.as_mut() {
+                Some(encryptor) => {
+                    let mut sealed = Vec::with_capacity(chunk.len() + encryption::HEADER_BYTES + encryption::TAG_BYTES);
+                    if let Err(e) = encryptor.update(&chunk, &mut sealed) {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                    writer.put(Bytes::from(sealed));
+                }
+                None => writer.put(chunk),
+            }
+        }
+        if let Some(encryptor) = encryptor {
+            let mut sealed = Vec::new();
+            if let Err(e) = encryptor.finish(&mut sealed) {
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+            writer.put(Bytes::from(sealed));
         }
         writer.finish().await.map_err(|e| BackupError::Io(format!("cannot finish uploading {name}: {e}")))?;
         Ok(Written { size, sha256: hex(&hash.finalize()) })
@@ -161,16 +230,22 @@ impl Target {
         }
     }
 
-    /// Reads a whole small object.
+    /// Reads a whole small object (decrypted and authenticated whole before it is returned).
     pub async fn get(&self, key: &str) -> Result<Bytes, BackupError> {
         let name = self.name(key);
         let got = self.store.get(&self.path(key)).await.map_err(|e| read_error(&name, e))?;
-        got.bytes().await.map_err(|e| read_error(&name, e))
+        let bytes = got.bytes().await.map_err(|e| read_error(&name, e))?;
+        if !encryption::is_sealed(&bytes) {
+            return Ok(bytes);
+        }
+        Ok(Bytes::from(encryption::open(self.keyring(), key, &name, &bytes)?))
     }
 
-    /// Streams an object chunk by chunk into `sink`, in order, returning its size and SHA-256. An object of
-    /// more than one part is fetched as ranges of `PART_BYTES`, `PARTS_IN_FLIGHT` at a time (a restore's
-    /// download is as parallel as a backup's upload); memory stays at that many parts.
+    /// Streams an object chunk by chunk into `sink`, in order, returning its size and SHA-256 (of the
+    /// plaintext, for an encrypted object: `sink` only ever sees authenticated segments, and an object cut
+    /// short fails after its last chunk). An object of more than one part is fetched as ranges of
+    /// `PART_BYTES`, `PARTS_IN_FLIGHT` at a time (a restore's download is as parallel as a backup's upload);
+    /// memory stays at that many parts.
     pub async fn download(
         &self,
         key: &str,
@@ -181,11 +256,13 @@ impl Target {
         let size = self.store.head(&path).await.map_err(|e| read_error(&name, e))?.size;
         let mut hash = Sha256::new();
         let mut read = 0u64;
-        let mut consume = |chunk: &[u8]| {
+        let mut deliver = |chunk: &[u8]| {
             hash.update(chunk);
             read += chunk.len() as u64;
             sink(chunk)
         };
+        let mut opener = Opener::new(self.keyring(), key, &name);
+        let mut consume = |chunk: &[u8]| opener.update(chunk, &mut deliver);
         if size <= PART_BYTES as u64 {
             let got = self.store.get(&path).await.map_err(|e| read_error(&name, e))?;
             let mut stream = got.into_stream();
@@ -205,6 +282,7 @@ impl Target {
                 consume(&part.map_err(|e| read_error(&name, e))?)?;
             }
         }
+        opener.finish(&mut deliver)?;
         Ok(Written { size: read, sha256: hex(&hash.finalize()) })
     }
 
@@ -237,6 +315,77 @@ impl Target {
             .delete(&self.path(key))
             .await
             .map_err(|e| BackupError::Io(format!("cannot delete {}: {e}", self.name(key))))
+    }
+}
+
+/// Tells a plaintext object from an encrypted one by its first bytes, then passes the plaintext on.
+enum Opening<'k> {
+    Undecided(Vec<u8>),
+    Plain,
+    Sealed(Decryptor<'k>),
+}
+
+struct Opener<'k> {
+    keyring: Option<&'k Keyring>,
+    key: String,
+    name: String,
+    state: Opening<'k>,
+}
+
+impl<'k> Opener<'k> {
+    fn new(keyring: Option<&'k Keyring>, key: &str, name: &str) -> Opener<'k> {
+        Opener { keyring, key: key.to_string(), name: name.to_string(), state: Opening::Undecided(Vec::new()) }
+    }
+
+    fn update(
+        &mut self,
+        chunk: &[u8],
+        deliver: &mut impl FnMut(&[u8]) -> Result<(), BackupError>,
+    ) -> Result<(), BackupError> {
+        match &mut self.state {
+            Opening::Plain => deliver(chunk),
+            Opening::Sealed(decryptor) => {
+                let mut plain = Vec::with_capacity(chunk.len());
+                decryptor.update(chunk, &mut plain)?;
+                if plain.is_empty() { Ok(()) } else { deliver(&plain) }
+            }
+            Opening::Undecided(head) => {
+                head.extend_from_slice(chunk);
+                if head.len() < encryption::MAGIC.len() {
+                    return Ok(());
+                }
+                let head = std::mem::take(head);
+                self.decide(&head);
+                self.update(&head, deliver)
+            }
+        }
+    }
+
+    fn decide(&mut self, head: &[u8]) {
+        self.state = if encryption::is_sealed(head) {
+            Opening::Sealed(Decryptor::new(self.keyring, &self.key, &self.name))
+        } else {
+            Opening::Plain
+        };
+    }
+
+    fn finish(mut self, deliver: &mut impl FnMut(&[u8]) -> Result<(), BackupError>) -> Result<(), BackupError> {
+        if let Opening::Undecided(head) = &mut self.state {
+            // An object shorter than the magic: plaintext.
+            let head = std::mem::take(head);
+            self.state = Opening::Plain;
+            if !head.is_empty() {
+                deliver(&head)?;
+            }
+        }
+        match self.state {
+            Opening::Sealed(decryptor) => {
+                let mut plain = Vec::new();
+                decryptor.finish(&mut plain)?;
+                if plain.is_empty() { Ok(()) } else { deliver(&plain) }
+            }
+            _ => Ok(()),
+        }
     }
 }
 

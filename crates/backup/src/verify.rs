@@ -68,7 +68,28 @@ pub async fn verify(target: &Target, progress: &(dyn Fn(u64) + Sync)) -> Result<
             verified.problems.push(problem(&after, Some(first), why));
         }
     }
+    if target.keyring().is_some() {
+        plaintext_objects(target, &mut verified.problems).await?;
+    }
     Ok(verified)
+}
+
+/// In a target used with a key, every object stored unencrypted: readable by whoever holds the bucket and
+/// not authenticated (written before encryption was turned on, or put there by someone else).
+async fn plaintext_objects(target: &Target, problems: &mut Vec<Problem>) -> Result<(), BackupError> {
+    for (key, _) in target.list("").await? {
+        if target.sealed_with(&key).await?.is_none() {
+            problems.push(Problem {
+                cluster_id: key.split_once('/').map(|(c, _)| c.to_string()).unwrap_or_default(),
+                key,
+                zxid: None,
+                problem: "stored unencrypted in a target used with an encryption key: `paddock backup rekey` \
+                          encrypts it"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Replays one continuous range of the archived log from its base (the empty tree, or the first snapshot

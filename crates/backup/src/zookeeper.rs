@@ -252,8 +252,9 @@ fn hex(zxid: i64) -> String {
 pub enum ExportSource {
     /// A (stopped, or running standalone) Paddock server's data directory.
     DataDir { data_dir: PathBuf, log_dir: Option<PathBuf> },
-    /// A backup target, at a restore point.
-    Backup { target: String, cluster: Option<String>, point: Point },
+    /// A backup target, at a restore point; `key_files` decrypt it (docs/backup-format.md, "Encrypted
+    /// objects"), none for a plaintext target.
+    Backup { target: String, cluster: Option<String>, point: Point, key_files: Vec<PathBuf> },
 }
 
 #[derive(Clone, Debug)]
@@ -293,8 +294,11 @@ pub async fn export(request: &ExportRequest, progress: &(dyn Fn(u64) + Sync)) ->
                 .map_err(|e| BackupError::Source(e.to_string()))??;
             (tree, data_dir.display().to_string())
         }
-        ExportSource::Backup { target, cluster, point } => {
-            let target = Target::open(target)?;
+        ExportSource::Backup { target, cluster, point, key_files } => {
+            let mut target = Target::open(target)?;
+            if !key_files.is_empty() {
+                target = target.with_keyring(crate::encryption::Keyring::load(key_files)?);
+            }
             let (tree, plan) = restore::tree_at(&target, cluster.as_deref(), *point, progress).await?;
             (tree, format!("{} (cluster {})", target.display(), plan.cluster_id))
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use paddock_backup::encryption::Keyring;
 use paddock_backup::manifest;
 use paddock_backup::point::Point;
 use paddock_backup::restore::{DEFAULT_BUMP, MemberSeed, RestoreRequest};
@@ -31,6 +32,8 @@ pub enum BackupCommand {
         /// Where the backup goes: a directory or s3://bucket/prefix.
         #[arg(long, value_name = "TARGET")]
         to: String,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -39,6 +42,8 @@ pub enum BackupCommand {
     List {
         #[arg(long, value_name = "TARGET")]
         target: String,
+        #[command(flatten)]
+        keys: KeyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -47,6 +52,8 @@ pub enum BackupCommand {
     Verify {
         #[arg(long, value_name = "TARGET")]
         target: String,
+        #[command(flatten)]
+        keys: KeyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -57,6 +64,8 @@ pub enum BackupCommand {
     Prune {
         #[arg(long, value_name = "TARGET")]
         target: String,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// Keep the newest N complete backups of each cluster.
         #[arg(long, value_name = "N")]
         keep_last: Option<usize>,
@@ -75,17 +84,75 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-encrypt every object of a target with a new key: the first --encryption-key-file is the new key,
+    /// the others the old ones. Safe to interrupt and run again (each object is replaced whole, readable
+    /// with the old or the new key at every moment); unencrypted objects are encrypted too.
+    Rekey {
+        #[arg(long, value_name = "TARGET")]
+        target: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--encryption-key-file`, for every command that reads or writes a backup target. Flatten it into a
+/// command's arguments (`#[command(flatten)] keys: KeyArgs`) and open the target with [`KeyArgs::open`].
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KeyArgs {
+    /// Encrypt what is written to the target and decrypt what is read from it with the key in FILE (32
+    /// raw bytes, or 64 hex digits: `openssl rand 32 > FILE`). Repeat for key rotation: the first key
+    /// encrypts, every one decrypts.
+    #[arg(long = "encryption-key-file", value_name = "FILE")]
+    pub encryption_key_file: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// Opens `spec` with these keys (none: a plaintext target).
+    pub fn open(&self, spec: &str) -> anyhow::Result<Target> {
+        open_target(spec, &self.encryption_key_file)
+    }
+}
+
+/// Opens a backup target (a directory or s3://bucket/prefix) with the keys in `key_files` (none: no
+/// encryption). A key file that cannot be read or is not a key is a one-line error naming it.
+pub fn open_target(spec: &str, key_files: &[PathBuf]) -> anyhow::Result<Target> {
+    let target = Target::open(spec)?;
+    if key_files.is_empty() {
+        return Ok(target);
+    }
+    Ok(target.with_keyring(Keyring::load(key_files)?))
 }
 
 #[derive(clap::Args)]
 pub struct RestoreArgs {
     /// The target holding the backups.
     #[arg(long, value_name = "TARGET")]
-    from: String,
+    pub(crate) from: String,
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
     /// The data directory to restore into: it must not exist, or hold nothing but a myid file. Defaults to
     /// the dataDir of --config.
-    #[arg(long, value_name = "DIR", required_unless_present = "config")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["config", "into"])]
     data_dir: Option<PathBuf>,
+    /// Restore into this running server or ensemble instead (its AdminServer, HOST:PORT; the server needs
+    /// admin.restore.enabled=true): the whole tree, every member at once, sessions ended and clients
+    /// reconnecting; or, with --subtree, that subtree only, as one atomic write.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["data_dir", "config", "keep_sessions", "bump"])]
+    pub(crate) into: Option<String>,
+    /// Credentials for the server's admin restore command (ALL on /): SCHEME:DATA, e.g. digest:admin:secret.
+    #[arg(long, value_name = "SCHEME:DATA", requires = "into")]
+    pub(crate) auth: Option<String>,
+    /// Restore only this subtree: with --into, into the running server (other paths untouched); with
+    /// --data-dir, a data directory holding only this subtree and its ancestors.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) subtree: Option<String>,
+    /// With --into and --subtree: what to do with live nodes that differ from the backup or are not in it.
+    /// overwrite: the subtree becomes exactly the backup's; skip: only create what is missing; fail: refuse
+    /// the restore if there is any (the default).
+    #[arg(long, value_name = "POLICY", value_parser = ["overwrite", "skip", "fail"], requires = "subtree")]
+    pub(crate) on_conflict: Option<String>,
     /// The zoo.cfg of the server that will run on the restored data. With server.N lines (and a myid in the
     /// data directory, or the --data-dir given), this server is restored as that member of a new ensemble:
     /// restore every member from the same backup to the same point, then start them.
@@ -93,13 +160,13 @@ pub struct RestoreArgs {
     config: Option<PathBuf>,
     /// The cluster whose backup to restore, when the target holds several.
     #[arg(long, value_name = "ID")]
-    cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     /// Restore the state at exactly this zxid (decimal or 0x hex).
     #[arg(long, value_name = "N", value_parser = parse_zxid, conflicts_with_all = ["latest", "time"])]
-    zxid: Option<i64>,
+    pub(crate) zxid: Option<i64>,
     /// Restore the state at this moment: RFC 3339 with an offset or Z (2026-12-01T14:03:00+01:00).
     #[arg(long, value_name = "TIME", value_parser = paddock_backup::point::parse_time, conflicts_with = "latest")]
-    time: Option<i64>,
+    pub(crate) time: Option<i64>,
     /// Restore the latest state the target holds (the default).
     #[arg(long)]
     latest: bool,
@@ -109,11 +176,12 @@ pub struct RestoreArgs {
     /// Keep the backup's sessions and their ephemeral nodes (dropped by default).
     #[arg(long)]
     keep_sessions: bool,
-    /// Say what would be restored; write nothing.
+    /// Say what would be restored; write nothing. With --into --subtree: list every node the restore would
+    /// create, change and delete.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub(crate) fn parse_zxid(text: &str) -> Result<i64, String> {
@@ -126,8 +194,8 @@ pub(crate) fn parse_zxid(text: &str) -> Result<i64, String> {
 
 pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BackupCommand::Create { server, auth, data_dir, data_log_dir, to, json } => {
-            let target = Target::open(&to)?;
+        BackupCommand::Create { server, auth, data_dir, data_log_dir, to, keys, json } => {
+            let target = keys.open(&to)?;
             let bar = bytes_bar("uploading", json);
             let progress = |n: u64| bar.set_position(n);
             let created = match (server, data_dir) {
@@ -160,8 +228,8 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        BackupCommand::List { target, json } => {
-            let target = Target::open(&target)?;
+        BackupCommand::List { target, keys, json } => {
+            let target = keys.open(&target)?;
             let catalog = paddock_backup::catalog::read(&target).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&catalog)?);
@@ -197,8 +265,8 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        BackupCommand::Verify { target, json } => {
-            let target = Target::open(&target)?;
+        BackupCommand::Verify { target, keys, json } => {
+            let target = keys.open(&target)?;
             let bar = bytes_bar("verifying", json);
             let verified = paddock_backup::verify::verify(&target, &|n| bar.set_position(n)).await;
             bar.finish_and_clear();
@@ -220,8 +288,8 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(if verified.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        BackupCommand::Prune { target, keep_last, keep_within, grace, cluster, dry_run, json } => {
-            let target = Target::open(&target)?;
+        BackupCommand::Prune { target, keys, keep_last, keep_within, grace, cluster, dry_run, json } => {
+            let target = keys.open(&target)?;
             let policy = paddock_backup::prune::Policy { keep_last, keep_within, grace, cluster };
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -266,16 +334,47 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        BackupCommand::Rekey { target, keys, json } => rekey(&target, &keys, json).await,
     }
 }
 
+async fn rekey(target: &str, keys: &KeyArgs, json: bool) -> anyhow::Result<ExitCode> {
+    if keys.encryption_key_file.is_empty() {
+        anyhow::bail!("rekey needs --encryption-key-file NEW, then --encryption-key-file OLD for each old key");
+    }
+    let target = keys.open(target)?;
+    let bar = count_bar("re-encrypting", json);
+    let rekeyed = paddock_backup::rekey::rekey(&target, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let rekeyed = rekeyed?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rekeyed)?);
+    } else {
+        println!(
+            "{}: {} objects now encrypted with key {}: {} re-encrypted ({} of them were unencrypted, {} bytes), {} already were ({:.1} s)",
+            rekeyed.target,
+            rekeyed.objects,
+            rekeyed.key_id,
+            rekeyed.rekeyed,
+            rekeyed.were_plaintext,
+            rekeyed.bytes,
+            rekeyed.already,
+            rekeyed.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let target = Target::open(&args.from)?;
-    let point = match (args.zxid, args.time) {
-        (Some(zxid), _) => Point::Zxid(zxid),
-        (None, Some(ms)) => Point::Time(ms),
-        (None, None) => Point::Latest,
-    };
+    if args.into.is_some() {
+        return crate::restore_into::run(args).await;
+    }
+    let target = args.keys.open(&args.from)?;
+    let point = restore_point(args.zxid, args.time);
     let (data_dir, member) = destination(args.config.as_deref(), args.data_dir)?;
     let request = RestoreRequest {
         data_dir,
@@ -285,6 +384,7 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         bump: args.bump,
         keep_sessions: args.keep_sessions,
         dry_run: args.dry_run,
+        subtree: args.subtree,
     };
     let plan = paddock_backup::restore::plan(&target, &request).await?;
     if !args.json {
@@ -332,6 +432,15 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--zxid` or `--time`, else the latest restore point.
+pub(crate) fn restore_point(zxid: Option<i64>, time: Option<i64>) -> Point {
+    match (zxid, time) {
+        (Some(zxid), _) => Point::Zxid(zxid),
+        (None, Some(ms)) => Point::Time(ms),
+        (None, None) => Point::Latest,
+    }
+}
+
 /// The directory to restore into and, for a member of an ensemble, who it is and who the others are.
 pub(crate) fn destination(
     config: Option<&std::path::Path>,
@@ -357,8 +466,21 @@ pub(crate) fn destination(
     Ok((config.data_dir, Some(MemberSeed { my_id: ensemble.my_id, members })))
 }
 
+/// An object counter on a terminal; hidden with `--json` or when stderr is not a terminal.
+fn count_bar(what: &str, json: bool) -> ProgressBar {
+    if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} objects ({elapsed}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
 /// A byte counter on a terminal; hidden with `--json` or when stderr is not a terminal.
-fn bytes_bar(what: &str, json: bool) -> ProgressBar {
+pub(crate) fn bytes_bar(what: &str, json: bool) -> ProgressBar {
     if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }

@@ -63,6 +63,8 @@ pub struct ExportArgs {
     /// The cluster whose backup to export, when the target holds several.
     #[arg(long, value_name = "ID", requires = "from", conflicts_with = "data_dir")]
     cluster: Option<String>,
+    #[command(flatten)]
+    keys: crate::backup_cli::KeyArgs,
     /// The restore point's zxid (decimal or 0x hex); the latest by default.
     #[arg(long, value_name = "N", value_parser = parse_zxid, requires = "from", conflicts_with_all = ["time", "data_dir"])]
     zxid: Option<i64>,
@@ -135,7 +137,8 @@ pub async fn run_export(cmd: ExportCommand) -> anyhow::Result<ExitCode> {
                 (None, Some(ms)) => Point::Time(ms),
                 (None, None) => Point::Latest,
             };
-            ExportSource::Backup { target, cluster: args.cluster, point }
+            let key_files = args.keys.encryption_key_file;
+            ExportSource::Backup { target, cluster: args.cluster, point, key_files }
         }
         (None, None) => anyhow::bail!("name what to export: --data-dir DIR or --from TARGET"),
     };

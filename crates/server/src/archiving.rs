@@ -39,20 +39,35 @@ use crate::config::{ConfigError, ServerConfig};
 /// The zoo.cfg key naming the target.
 pub const TARGET_KEY: &str = "paddock.backup.target";
 
+/// The zoo.cfg key naming the key files that encrypt it.
+pub const KEY_FILE_KEY: &str = "paddock.backup.encryptionKeyFile";
+
 /// First wait before a failed scheduled backup (or a failed look at the target) is retried; doubled after
 /// each failure up to [`RETRY_MAX`] (and never beyond the backup interval).
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
-/// Opens `paddock.backup.target`, if set. A target that cannot be used is a configuration error naming the
-/// key, the value and the problem, on one line.
+/// Opens `paddock.backup.target`, if set, encrypting with `paddock.backup.encryptionKeyFile`'s keys if any.
+/// A target or a key file that cannot be used is a configuration error naming the key, the value and the
+/// problem, on one line.
 pub(crate) fn open_target(config: &ServerConfig) -> Result<Option<Target>, ConfigError> {
     let Some(spec) = &config.backup.target else { return Ok(None) };
-    Target::open(spec).map(Some).map_err(|e| ConfigError::Invalid {
+    let target = Target::open(spec).map_err(|e| ConfigError::Invalid {
         key: TARGET_KEY.to_string(),
         value: spec.clone(),
         reason: e.to_string().replace('\n', " "),
-    })
+    })?;
+    let files = &config.backup.encryption_key_files;
+    if files.is_empty() {
+        return Ok(Some(target));
+    }
+    let keyring = paddock_backup::encryption::Keyring::load(files).map_err(|e| ConfigError::Invalid {
+        key: KEY_FILE_KEY.to_string(),
+        value: files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(","),
+        reason: e.to_string().replace('\n', " "),
+    })?;
+    info!(key_id = %keyring.primary().id(), "backup target {spec}: objects are encrypted");
+    Ok(Some(target.with_keyring(keyring)))
 }
 
 /// The archive's state as `mntr`, the AdminServer, `/metrics` and retention read it. Cheap to clone.

@@ -3,6 +3,7 @@
 mod check;
 mod common;
 mod digest;
+mod encryption;
 mod history;
 mod pitr;
 mod prune;
