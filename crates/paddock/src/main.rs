@@ -2,6 +2,7 @@
 //! library crates.
 
 mod backup_cli;
+mod history_cli;
 mod zookeeper_cli;
 
 use std::path::PathBuf;
@@ -57,6 +58,10 @@ enum Command {
     /// (Apache ZooKeeper's).
     #[command(subcommand)]
     Export(zookeeper_cli::ExportCommand),
+    /// Read the tree as it was at a zxid or a moment (get, ls, stat), or the txns that touched a path (log),
+    /// from a backup target or a data directory, rebuilt in memory: nothing is restored or written.
+    #[command(subcommand)]
+    History(history_cli::HistoryCommand),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +75,9 @@ enum SnapshotCommand {
     },
     /// Verify every checksum of a snapshot and its state digest; exit code 0 only when it is sound.
     Verify { file: PathBuf },
+    /// Compare two trees (snapshot files, data directories or TARGET@POINT restore points): print the nodes
+    /// created, changed and deleted from A to B. Exit code 0 when equal, 1 when different, 2 on error.
+    Diff(history_cli::DiffArgs),
 }
 
 #[derive(Subcommand)]
@@ -122,12 +130,13 @@ fn main() -> ExitCode {
             Command::Server(args) => run_server(args).await,
             Command::Shell(args) => Ok(paddock_tools::shell::run(args).await),
             Command::Bench(args) => Ok(paddock_tools::bench::run(args).await),
-            Command::Snapshot(cmd) => run_snapshot(cmd),
+            Command::Snapshot(cmd) => run_snapshot(cmd).await,
             Command::Data(cmd) => run_data(cmd),
             Command::Backup(cmd) => backup_cli::run_backup(cmd).await,
             Command::Restore(args) => backup_cli::run_restore(args).await,
             Command::Import(cmd) => zookeeper_cli::run_import(cmd).await,
             Command::Export(cmd) => zookeeper_cli::run_export(cmd).await,
+            Command::History(cmd) => history_cli::run_history(cmd).await,
         }
     });
     match result {
@@ -182,8 +191,9 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
+async fn run_snapshot(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        SnapshotCommand::Diff(args) => Ok(history_cli::run_snapshot_diff(args).await),
         SnapshotCommand::Inspect { file, json } => {
             let info = paddock_backup::check::inspect_snapshot(&file).map_err(anyhow::Error::msg)?;
             if json {
