@@ -3,6 +3,7 @@
 
 mod backup_cli;
 mod history_cli;
+mod restore_into;
 mod zookeeper_cli;
 
 use std::path::PathBuf;

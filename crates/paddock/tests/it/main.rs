@@ -23,6 +23,7 @@ mod quota;
 mod raw;
 mod read_only;
 mod reconfig;
+mod restore_subtree;
 mod sasl;
 mod sessions;
 mod tls;
