@@ -10,6 +10,7 @@ mod crash;
 mod cves;
 mod digests;
 mod durability;
+mod encryption;
 mod ensemble;
 mod failover;
 mod fourlw;
