@@ -56,8 +56,13 @@ impl TreeSpec {
         Ok(TreeSpec::RestorePoint { target: target.to_string(), point })
     }
 
-    /// The tree this names, rebuilt in memory; `cluster` picks the cluster of a target that holds several.
-    pub async fn load(&self, cluster: Option<&str>) -> Result<DataTree, BackupError> {
+    /// The tree this names, rebuilt in memory; `cluster` picks the cluster of a target that holds several,
+    /// and `open` opens a target (with the caller's encryption keys).
+    pub async fn load(
+        &self,
+        cluster: Option<&str>,
+        open: impl FnOnce(&str) -> Result<Target, BackupError>,
+    ) -> Result<DataTree, BackupError> {
         match self {
             TreeSpec::SnapshotFile(path) => {
                 let path = path.clone();
@@ -68,7 +73,7 @@ impl TreeSpec {
                 blocking(move || datadir::load_tree(&dir, None)).await
             }
             TreeSpec::RestorePoint { target, point } => {
-                let target = Target::open(target)?;
+                let target = open(target)?;
                 restore::tree_at(&target, cluster, *point, &|_| {}).await.map(|(tree, _)| tree)
             }
         }

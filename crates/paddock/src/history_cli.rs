@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use paddock_backup::BackupError;
 use paddock_backup::history::{self, LogRequest, NodeAt, PathLog, Source};
 use paddock_backup::point::{self, Point};
-use paddock_backup::target::Target;
 use paddock_backup::tree_diff::{self, TreeSpec};
 use serde_json::json;
 
@@ -44,12 +44,14 @@ pub struct SourceArgs {
     /// The cluster to read, when the target holds several.
     #[arg(long, value_name = "ID", requires = "from")]
     cluster: Option<String>,
+    #[command(flatten)]
+    keys: crate::backup_cli::KeyArgs,
 }
 
 impl SourceArgs {
     fn source(&self) -> anyhow::Result<Source> {
         Ok(match (&self.from, &self.data_dir) {
-            (Some(from), _) => Source::Target { target: Target::open(from)?, cluster: self.cluster.clone() },
+            (Some(from), _) => Source::Target { target: self.keys.open(from)?, cluster: self.cluster.clone() },
             (None, Some(dir)) => {
                 if !dir.is_dir() {
                     anyhow::bail!("data directory {} does not exist", dir.display());
@@ -256,6 +258,8 @@ pub struct DiffArgs {
     /// The cluster to read from a target that holds several.
     #[arg(long, value_name = "ID")]
     cluster: Option<String>,
+    #[command(flatten)]
+    keys: crate::backup_cli::KeyArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -281,8 +285,10 @@ async fn snapshot_diff(args: &DiffArgs) -> anyhow::Result<bool> {
     }
     let (a, b) =
         (TreeSpec::parse(&args.a).map_err(anyhow::Error::msg)?, TreeSpec::parse(&args.b).map_err(anyhow::Error::msg)?);
-    let from = a.load(args.cluster.as_deref()).await?;
-    let to = b.load(args.cluster.as_deref()).await?;
+    // A restore point's target is opened with the --encryption-key-file keys.
+    let open = |spec: &str| args.keys.open(spec).map_err(|e| BackupError::Refused(format!("{e:#}")));
+    let from = a.load(args.cluster.as_deref(), open).await?;
+    let to = b.load(args.cluster.as_deref(), open).await?;
     let diff = tree_diff::compare(&from, &to, &args.subtree, &args.a, &args.b);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&diff)?);

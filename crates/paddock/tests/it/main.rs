@@ -14,6 +14,7 @@ mod encryption;
 mod ensemble;
 mod failover;
 mod fourlw;
+mod history;
 mod kerberos;
 mod kill_loop;
 mod limits;
