@@ -534,7 +534,7 @@ impl DirHistory {
     fn describe(&self) -> String {
         let bases = self.bases();
         let (Some(first), Some(last)) = (bases.first(), bases.iter().map(|b| self.reach(*b)).max()) else {
-            return format!("{} holds no history", self.display);
+            return format!("{} holds no history (no snapshot, no log)", self.display);
         };
         let from =
             if first.time_ms == i64::MIN { "the start".to_string() } else { manifest::rfc3339_ms(first.time_ms) };
@@ -551,7 +551,7 @@ impl DirHistory {
 fn dir_tree_at(data_dir: &Path, log_dir: Option<&Path>, point: Point) -> Result<DataTree, BackupError> {
     let dir = DirHistory::read(data_dir, log_dir)?;
     let bases = dir.bases();
-    let refuse = |what: String| BackupError::Refused(format!("{what} is outside what {}", dir.describe()));
+    let refuse = |what: String| BackupError::Refused(format!("no history at {what}: {}", dir.describe()));
     let candidates: Vec<Base> = match point {
         Point::Latest => bases.iter().rev().copied().take(1).collect(),
         Point::Zxid(z) => bases.iter().rev().copied().filter(|b| b.zxid <= z && dir.reach(*b) >= z).collect(),

@@ -293,3 +293,72 @@ async fn the_log_of_a_path_lists_exactly_the_txns_that_changed_or_named_it() {
     let inside: Vec<_> = full.entries.iter().filter(|e| e.time_ms >= since && e.time_ms <= until).cloned().collect();
     assert_eq!(part.entries, inside);
 }
+
+/// Writes `tree` as a snapshot file in `dir`.
+fn snapshot_file(dir: &std::path::Path, tree: &DataTree) -> String {
+    let header = paddock_backup::datadir::header_of(tree);
+    let path = paddock_storage::write_snapshot(dir, &header, |out| tree.write_snapshot(out)).expect("snapshot");
+    path.to_str().expect("utf-8").to_string()
+}
+
+#[tokio::test]
+async fn a_diff_of_two_snapshot_files_lists_exactly_the_changes_between_them() {
+    use paddock_backup::tree_diff::{self, TreeSpec};
+    let w = workload(61);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (z1, z2) = (150i64, 420i64);
+    let (a, b) = (&w.trees[z1 as usize - 1], &w.trees[z2 as usize - 1]);
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let (a_file, b_file) = (snapshot_file(&a_dir, a), snapshot_file(&b_dir, b));
+    let no_target = |spec: &str| Err(paddock_backup::BackupError::Refused(format!("{spec}: no target here")));
+    let load = |spec: String| async move {
+        TreeSpec::parse(&spec).expect("a snapshot file").load(None, no_target).await.expect("the file loads")
+    };
+    let (from, to) = (load(a_file.clone()).await, load(b_file.clone()).await);
+    let diff = tree_diff::compare(&from, &to, "/", &a_file, &b_file);
+
+    // The expected changes, node by node, from the recorded trees.
+    let mut expected = Vec::new();
+    let mut all: Vec<String> = a.nodes().chain(b.nodes()).map(|(p, _)| p.to_string()).collect();
+    all.sort();
+    all.dedup();
+    for path in all {
+        let change = match (a.get(&path), b.get(&path)) {
+            (None, Some(_)) => ("create", Vec::new()),
+            (Some(_), None) => ("delete", Vec::new()),
+            (Some(x), Some(y)) => {
+                let mut fields = Vec::new();
+                if x.data() != y.data() {
+                    fields.push("data");
+                }
+                if x.acl() != y.acl() {
+                    fields.push("acl");
+                }
+                if x.stat().ephemeral_owner != y.stat().ephemeral_owner {
+                    fields.push("ephemeralOwner");
+                }
+                if fields.is_empty() {
+                    continue;
+                }
+                ("update", fields)
+            }
+            (None, None) => continue,
+        };
+        expected.push((path, change.0.to_string(), change.1.iter().map(|f| f.to_string()).collect::<Vec<_>>()));
+    }
+    let listed: Vec<(String, String, Vec<String>)> =
+        diff.changes.iter().map(|c| (c.path.clone(), c.change.clone(), c.fields.clone())).collect();
+    assert!(expected.len() > 5, "the workload changed the tree between {z1} and {z2}: {expected:?}");
+    assert_eq!(listed, expected);
+    assert_eq!((diff.from_zxid, diff.to_zxid), (z1, z2));
+    let rendered = tree_diff::render(&diff);
+    assert_eq!(rendered.lines().count(), expected.len(), "{rendered}");
+    assert!(rendered.lines().all(|l| l.starts_with("+ /") || l.starts_with("- /") || l.starts_with("~ /")));
+
+    let same = tree_diff::compare(&from, &load(a_file.clone()).await, "/", &a_file, &a_file);
+    assert!(same.is_empty() && tree_diff::render(&same).is_empty());
+    let under = tree_diff::compare(&from, &to, "/p1", &a_file, &b_file);
+    let expected_under: Vec<&String> =
+        expected.iter().map(|(p, _, _)| p).filter(|p| *p == "/p1" || p.starts_with("/p1/")).collect();
+    assert_eq!(under.changes.iter().map(|c| &c.path).collect::<Vec<_>>(), expected_under);
+}
