@@ -220,4 +220,15 @@ async fn a_subtree_restore_the_backup_or_the_server_cannot_do_is_refused_in_one_
     }
     assert_eq!(client.get_data("/app").await.expect("read").0, b"v2", "nothing was restored");
     drop(closed);
+
+    // Offline, into a new data directory: refused before anything is written.
+    let data = target.path().join("restored");
+    let d = data.to_str().expect("utf-8").to_string();
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || {
+        paddock(&["restore", "--from", &t, "--subtree", "/missing", "--data-dir", &d, "--json"])
+    })
+    .await
+    .expect("runs");
+    assert!(!ok && stderr.contains("/missing does not exist in the backup"), "{stderr}");
+    assert!(!data.exists(), "nothing half-written");
 }
