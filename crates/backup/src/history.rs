@@ -363,7 +363,7 @@ async fn target_log(
     log: &mut PathLog,
 ) -> Result<(), BackupError> {
     let catalog = catalog::read(target).await?;
-    let cluster = pick_cluster(&catalog.clusters, cluster, target)?;
+    let cluster = crate::restore::pick_cluster(&catalog.clusters, cluster, target)?;
     let mut bases: Vec<Base> = cluster.snapshots.iter().map(|m| Base { zxid: m.zxid, time_ms: m.time_ms }).collect();
     if cluster.log_ranges.first().is_some_and(|r| r.first == 1) {
         bases.insert(0, Base { zxid: 0, time_ms: i64::MIN });
@@ -419,28 +419,6 @@ async fn replay_archive(
         }
     }
     Ok(())
-}
-
-/// The one cluster of the target with backups, or `wanted`; as a restore chooses it.
-fn pick_cluster<'c>(
-    clusters: &'c [ClusterBackups],
-    wanted: Option<&str>,
-    target: &Target,
-) -> Result<&'c ClusterBackups, BackupError> {
-    let with_backups: Vec<&ClusterBackups> =
-        clusters.iter().filter(|c| !c.snapshots.is_empty() || !c.segments.is_empty()).collect();
-    match (wanted, with_backups.as_slice()) {
-        (Some(id), _) => with_backups.into_iter().find(|c| c.cluster_id == id).ok_or_else(|| {
-            BackupError::Refused(format!("{} holds no complete backup of cluster {id}", target.display()))
-        }),
-        (None, []) => Err(BackupError::Refused(format!("{} holds no complete backup", target.display()))),
-        (None, [only]) => Ok(only),
-        (None, many) => Err(BackupError::Refused(format!(
-            "{} holds backups of several clusters ({}): name one with --cluster",
-            target.display(),
-            many.iter().map(|c| c.cluster_id.as_str()).collect::<Vec<_>>().join(", ")
-        ))),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------------

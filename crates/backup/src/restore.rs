@@ -217,7 +217,7 @@ async fn rebuild(
     Ok((tree, replayed))
 }
 
-fn pick_cluster<'c>(
+pub(crate) fn pick_cluster<'c>(
     clusters: &'c [ClusterBackups],
     wanted: Option<&str>,
     target: &Target,
