@@ -247,11 +247,11 @@ async fn an_ensemble_archives_through_leader_kills_without_gap_or_duplicate() {
 }
 
 /// Members share one zoo.cfg: each AdminServer on a port of its own, which its log names.
-const ADMIN_ON_FREE_PORTS: &[(&str, &str)] =
+pub(crate) const ADMIN_ON_FREE_PORTS: &[(&str, &str)] =
     &[("admin.enableServer", "true"), ("admin.serverAddress", "127.0.0.1"), ("admin.serverPort", "0")];
 
 /// A member's AdminServer HOST:PORT, from the line its last start logged.
-fn admin_addr(member: &Member) -> String {
+pub(crate) fn admin_addr(member: &Member) -> String {
     let log = member.log();
     log.lines()
         .rev()

@@ -25,7 +25,7 @@ async fn connect(addr: &str) -> zk::Client {
 }
 
 /// Runs `paddock <args>` with `env`: (success, stdout, stderr).
-fn paddock(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
+pub(crate) fn paddock(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -35,7 +35,7 @@ fn paddock(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
 }
 
 /// `paddock <args> --json` that must succeed: its JSON output.
-fn paddock_json(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
+pub(crate) fn paddock_json(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
     let (ok, stdout, stderr) = paddock(&all, env);
@@ -53,7 +53,7 @@ fn server_with_admin() -> (PaddockProcess, String) {
 }
 
 /// Every znode outside /zookeeper: path → (data, stat).
-async fn tree_of(client: &zk::Client) -> BTreeMap<String, (Vec<u8>, zk::Stat)> {
+pub(crate) async fn tree_of(client: &zk::Client) -> BTreeMap<String, (Vec<u8>, zk::Stat)> {
     let mut nodes = BTreeMap::new();
     let mut pending = vec!["/".to_string()];
     while let Some(path) = pending.pop() {

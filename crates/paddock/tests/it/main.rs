@@ -25,6 +25,7 @@ mod quota;
 mod raw;
 mod read_only;
 mod reconfig;
+mod restore_cluster;
 mod restore_subtree;
 mod sasl;
 mod sessions;
