@@ -158,7 +158,13 @@ impl DataTree {
         ) {
             return Ok(());
         }
-        let Some(session) = self.sessions.get(&txn.session_id).copied() else { return Ok(()) };
+        let Some(session) = self.sessions.get(&txn.session_id).copied() else {
+            // A session the tree does not hold writes nothing (ZooKeeper's leader refuses it in
+            // `checkSession`): one that expired, or that a `RestoreTree` ended, while its write was on its way
+            // through the log. Server-internal txns (session 0) and error txns pass as before.
+            let internal = txn.session_id == 0 || matches!(op, TxnOp::Error(_) | TxnOp::CloseSession);
+            return if internal { Ok(()) } else { Err(ErrorCode::SessionExpired) };
+        };
         if session.owner != 0 && txn.proposer != 0 && session.owner != txn.proposer {
             return Err(ErrorCode::SessionMoved);
         }
@@ -414,7 +420,7 @@ mod tests {
             mode: CreateMode::PersistentSequential,
             ttl: 0,
         };
-        tree.apply(9, &Txn { origin: Default::default(), time: 1, session_id: 1, auth: vec![], op }).result
+        tree.apply(9, &Txn { origin: Default::default(), time: 1, session_id: 0, auth: vec![], op }).result
     }
 
     #[test]

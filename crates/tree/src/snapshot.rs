@@ -311,7 +311,7 @@ mod tests {
         for (zxid, (path, data)) in [("/n", None), ("/e", Some(vec![]))].into_iter().enumerate() {
             let mode = paddock_proto::CreateMode::Persistent;
             let op = TxnOp::Create { path: path.into(), data, acl: Acl::open_unsafe(), mode, ttl: 0 };
-            tree.apply(zxid as i64 + 1, &Txn { origin: Default::default(), time: 5, session_id: 1, auth: vec![], op });
+            tree.apply(zxid as i64 + 1, &Txn { origin: Default::default(), time: 5, session_id: 0, auth: vec![], op });
         }
         tree
     }
@@ -398,7 +398,7 @@ mod tests {
     }
 
     fn txn(time: i64, op: crate::txn::TxnOp) -> crate::txn::Txn {
-        crate::txn::Txn { origin: Default::default(), time, session_id: 1, auth: vec![], op }
+        crate::txn::Txn { origin: Default::default(), time, session_id: 0, auth: vec![], op }
     }
 
     #[test]

@@ -164,17 +164,17 @@ fn acl_checks_use_the_callers_ids() {
     let auth_acl = vec![Acl::new(perms::ALL, Id::new("auth", ""))];
     let ip = Id::new("ip", "10.1.1.1");
     assert_eq!(
-        l.run_as(1, std::slice::from_ref(&ip), create_op("/b", b"", auth_acl.clone(), CreateMode::Persistent)).result,
+        l.run_as(0, std::slice::from_ref(&ip), create_op("/b", b"", auth_acl.clone(), CreateMode::Persistent)).result,
         err(ErrorCode::InvalidAcl)
     );
-    let created = l.run_as(1, &[ip.clone(), bob.clone()], create_op("/b", b"", auth_acl, CreateMode::Persistent));
+    let created = l.run_as(0, &[ip.clone(), bob.clone()], create_op("/b", b"", auth_acl, CreateMode::Persistent));
     assert!(matches!(created.result, TxnResult::Created { .. }));
     assert_eq!(l.tree.get("/b").map(|n| n.acl().as_ref().clone()), Some(vec![Acl::new(perms::ALL, bob.clone())]));
-    assert_eq!(l.run_as(1, &[alice], set_data("/b", b"x", -1)).result, err(ErrorCode::NoAuth));
-    assert!(matches!(l.run_as(1, std::slice::from_ref(&bob), set_data("/b", b"x", -1)).result, TxnResult::SetData(_)));
-    assert!(matches!(l.run_as(1, &[Id::new("super", "")], set_data("/b", b"y", -1)).result, TxnResult::SetData(_)));
+    assert_eq!(l.run_as(0, &[alice], set_data("/b", b"x", -1)).result, err(ErrorCode::NoAuth));
+    assert!(matches!(l.run_as(0, std::slice::from_ref(&bob), set_data("/b", b"x", -1)).result, TxnResult::SetData(_)));
+    assert!(matches!(l.run_as(0, &[Id::new("super", "")], set_data("/b", b"y", -1)).result, TxnResult::SetData(_)));
     // An ip network ACL.
     l.mk_with_acl("/net", vec![Acl::new(perms::ALL, Id::new("ip", "10.0.0.0/8"))]);
-    assert!(matches!(l.run_as(1, &[ip], create("/net/x")).result, TxnResult::Created { .. }));
-    assert_eq!(l.run_as(1, &[Id::new("ip", "192.168.0.1")], create("/net/y")).result, err(ErrorCode::NoAuth));
+    assert!(matches!(l.run_as(0, &[ip], create("/net/x")).result, TxnResult::Created { .. }));
+    assert_eq!(l.run_as(0, &[Id::new("ip", "192.168.0.1")], create("/net/y")).result, err(ErrorCode::NoAuth));
 }

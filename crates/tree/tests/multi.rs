@@ -10,7 +10,7 @@ use paddock_tree::{TxnOp, TxnResult};
 fn later_ops_see_earlier_ones_and_share_the_zxid() {
     let mut l = Leader::new();
     let applied = l.run_as(
-        1,
+        0,
         &[],
         TxnOp::Multi(vec![
             create("/m"),
@@ -55,7 +55,7 @@ fn a_failing_op_undoes_everything_and_fires_nothing() {
     l.mk("/keep", CreateMode::Persistent);
     let before = l.tree.clone();
     let applied = l.run_as(
-        1,
+        0,
         &[],
         TxnOp::Multi(vec![create("/new"), set_data("/keep", b"x", -1), delete("/keep", 5), create("/other")]),
     );

@@ -56,8 +56,8 @@ fn a_multi_keeps_null_too() {
 fn the_digest_tells_null_from_empty_and_the_log_carries_it() {
     let mut null = Leader::new();
     let mut empty = Leader::new();
-    let txn_null = null.txn(1, &[], create_null("/x"));
-    let txn_empty = empty.txn(1, &[], create_op("/x", b"", Acl::open_unsafe(), CreateMode::Persistent));
+    let txn_null = null.txn(0, &[], create_null("/x"));
+    let txn_empty = empty.txn(0, &[], create_op("/x", b"", Acl::open_unsafe(), CreateMode::Persistent));
     // Through the txn encoding, as a WAL replay would see them.
     for (leader, (zxid, txn)) in [(&mut null, txn_null), (&mut empty, txn_empty)] {
         let applied = leader.tree.apply_entry(zxid, &txn.encode());

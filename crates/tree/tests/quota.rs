@@ -80,7 +80,7 @@ fn the_deepest_quota_takes_the_change_and_removing_limits_stops_tracking() {
     let mut bytes = Vec::new();
     assert!(l.tree.write_snapshot(&mut bytes).is_ok());
     let mut read = paddock_tree::DataTree::read_snapshot(&mut bytes.as_slice()).expect("snapshot reads back");
-    let (zxid, txn) = l.txn(1, &[], create_op("/a/f", b"12", Acl::open_unsafe(), CreateMode::Persistent));
+    let (zxid, txn) = l.txn(0, &[], create_op("/a/f", b"12", Acl::open_unsafe(), CreateMode::Persistent));
     read.apply(zxid, &txn);
     l.tree.apply(zxid, &txn);
     assert_eq!(stats(&l, "/a"), "count=1,bytes=2");

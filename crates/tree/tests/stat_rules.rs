@@ -37,7 +37,7 @@ fn fresh_tree_is_zookeepers() {
 fn create_sets_the_new_stat_and_moves_the_parent() {
     let mut leader = Leader::new();
     leader.mk("/p", CreateMode::Persistent);
-    let applied = leader.run_as(1, &[], create_op("/p/c", b"hello", Acl::open_unsafe(), CreateMode::Persistent));
+    let applied = leader.run_as(0, &[], create_op("/p/c", b"hello", Acl::open_unsafe(), CreateMode::Persistent));
     let (zxid, time) = (leader.zxid, leader.time);
     let expected = Stat {
         czxid: zxid,
@@ -149,7 +149,7 @@ fn triggers_name_the_node_and_carry_its_acl() {
     let mut leader = Leader::new();
     leader.mk_with_acl("/p", vec![Acl::new(perms::ALL, paddock_proto::Id::anyone())]);
     let child_acl = vec![Acl::new(perms::READ | perms::DELETE | perms::WRITE, paddock_proto::Id::anyone())];
-    let applied = leader.run_as(1, &[], create_op("/p/c", b"", child_acl.clone(), CreateMode::Persistent));
+    let applied = leader.run_as(0, &[], create_op("/p/c", b"", child_acl.clone(), CreateMode::Persistent));
     let fired: Vec<_> =
         applied.triggers.iter().map(|t| (t.path.as_str(), t.event, t.zxid, t.acl.as_ref().clone())).collect();
     let z = leader.zxid;
@@ -160,18 +160,18 @@ fn triggers_name_the_node_and_carry_its_acl() {
             ("/p", EventType::NodeChildrenChanged, z, Acl::open_unsafe()),
         ]
     );
-    let applied = leader.run_as(1, &[], set_data("/p/c", b"x", -1));
+    let applied = leader.run_as(0, &[], set_data("/p/c", b"x", -1));
     assert_eq!(applied.triggers.len(), 1);
     assert_eq!((applied.triggers[0].event, applied.triggers[0].acl.as_ref()), (EventType::NodeDataChanged, &child_acl));
-    assert!(leader.run_as(1, &[], set_acl("/p/c", Acl::open_unsafe(), -1)).triggers.is_empty());
-    let applied = leader.run_as(1, &[], delete("/p/c", -1));
+    assert!(leader.run_as(0, &[], set_acl("/p/c", Acl::open_unsafe(), -1)).triggers.is_empty());
+    let applied = leader.run_as(0, &[], delete("/p/c", -1));
     let fired: Vec<_> = applied.triggers.iter().map(|t| (t.path.as_str(), t.event)).collect();
     assert_eq!(fired, vec![("/p/c", EventType::NodeDeleted), ("/p", EventType::NodeChildrenChanged)]);
     // Children of the root report the root as "/".
-    let applied = leader.run_as(1, &[], create("/top"));
+    let applied = leader.run_as(0, &[], create("/top"));
     assert_eq!(applied.triggers[1].path, "/");
     // Failures fire nothing.
-    assert!(leader.run_as(1, &[], create("/top")).triggers.is_empty());
+    assert!(leader.run_as(0, &[], create("/top")).triggers.is_empty());
 }
 
 #[test]

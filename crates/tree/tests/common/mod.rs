@@ -37,7 +37,7 @@ impl Leader {
     }
 
     pub fn run(&mut self, op: TxnOp) -> TxnResult {
-        self.run_as(1, &[], op).result
+        self.run_as(0, &[], op).result
     }
 
     /// Opens a session and returns the id the tree allocated.
@@ -50,7 +50,7 @@ impl Leader {
 
     /// Creates a node and returns the created path, panicking on failure (setup only).
     pub fn mk(&mut self, path: &str, mode: CreateMode) -> String {
-        match self.run_as(1, &[], create_op(path, b"", Acl::open_unsafe(), mode)).result {
+        match self.run_as(0, &[], create_op(path, b"", Acl::open_unsafe(), mode)).result {
             TxnResult::Created { path, .. } => path,
             other => panic!("setup create {path} failed: {other:?}"),
         }
