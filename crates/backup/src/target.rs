@@ -157,6 +157,9 @@ impl Target {
         let path = self.path(key);
         let name = self.name(key);
         let size = self.store.head(&path).await.map_err(|e| read_error(&name, e))?.size;
+        if size == 0 {
+            return Ok(None);
+        }
         let head = self
             .store
             .get_range(&path, 0..size.min(encryption::HEADER_BYTES as u64))

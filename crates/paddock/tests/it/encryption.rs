@@ -135,6 +135,17 @@ async fn an_encrypted_backup_restores_with_its_key_only_and_rekey_moves_it_to_a_
     drop(client);
     restored_server.terminate().expect("stop");
 
+    // History and snapshot diff read the target with the key too.
+    let zxid = created["zxid"].as_i64().expect("zxid").to_string();
+    let (ok, stdout, stderr) =
+        paddock(&["history", "get", "--from", t, "--zxid", &zxid, "/secret", "--encryption-key-file", text(&new)]);
+    assert!(ok && stdout.contains("the plaintext no bucket reader sees"), "{stdout}{stderr}");
+    refused(&["history", "get", "--from", t, "--zxid", &zxid, "/secret"], &[&new_id]);
+    let latest = format!("{t}@latest");
+    let (ok, _, stderr) = paddock(&["snapshot", "diff", &latest, &latest, "--encryption-key-file", text(&new)]);
+    assert!(ok, "{stderr}");
+    refused(&["snapshot", "diff", &latest, &latest], &[&new_id]);
+
     let zk_out = dir.path().join("zookeeper");
     let exported =
         paddock_json(&["export", "zookeeper", "--from", t, "--to", text(&zk_out), "--encryption-key-file", text(&new)]);
