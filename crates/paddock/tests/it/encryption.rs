@@ -13,8 +13,26 @@ use crate::archive::{connect, persistent, refused_start};
 
 /// Runs `paddock <args>`: (success, stdout, stderr).
 fn paddock(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().expect("run paddock");
+    paddock_in(args, &[])
+}
+
+/// Runs `paddock <args>` with `env` set: (success, stdout, stderr).
+fn paddock_in(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("run paddock");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// `paddock <args> --json` with `env` set, which must succeed: its JSON output.
+fn paddock_json_in(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, stdout, stderr) = paddock_in(&all, env);
+    assert!(ok, "paddock {args:?} failed:\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("paddock {args:?} printed no JSON ({e}):\n{stdout}"))
 }
 
 /// `paddock <args> --json` that must succeed: its JSON output.
@@ -211,6 +229,48 @@ async fn a_server_archiving_with_a_key_leaves_an_encrypted_archive_that_restores
     assert_eq!(client.get_data("/a149").await.expect("read").0, b"v149");
     drop(client);
     restored_server.terminate().expect("stop");
+}
+
+/// In S3 (moto) as in a directory: encrypted objects, verify with the key, rekey's replacing PUTs, and a
+/// restore with only the new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_backup_in_s3_is_verified_rekeyed_and_restored() {
+    let s3 = paddock_testkit::S3Server::start().expect("moto's S3 server starts");
+    let env = s3.env();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old, old_id) = key_file(dir.path(), "old.key");
+    let (new, new_id) = key_file(dir.path(), "new.key");
+    let mut server = PaddockProcess::start().expect("server starts");
+    let client = connect(&server.addr()).await;
+    for i in 0..50 {
+        client.create(&format!("/s3-{i}"), &[i as u8; 300], &persistent()).await.expect("create");
+    }
+    drop(client);
+    server.terminate().expect("stop");
+    let (url, data) = (s3.url("encrypted"), text(&server.data_dir).to_string());
+    let key_old = ["--encryption-key-file", text(&old)];
+    let created =
+        paddock_json_in(&[&["backup", "create", "--data-dir", &data, "--to", &url], &key_old[..]].concat(), &env);
+    let verified = paddock_json_in(&[&["backup", "verify", "--target", &url], &key_old[..]].concat(), &env);
+    assert_eq!(verified["sound"], 1, "{verified}");
+    let (ok, _, stderr) = paddock_in(&["backup", "list", "--target", &url], &env);
+    assert!(!ok && stderr.contains(&old_id), "{stderr}");
+
+    let rekey = ["backup", "rekey", "--target", &url, "--encryption-key-file", text(&new), "--encryption-key-file"];
+    let rekeyed = paddock_json_in(&[&rekey[..], &[text(&old)]].concat(), &env);
+    assert_eq!(
+        (rekeyed["key_id"].as_str(), rekeyed["rekeyed"].as_u64()),
+        (Some(new_id.as_str()), Some(2)),
+        "{rekeyed}"
+    );
+    let out = dir.path().join("restored");
+    let restored = paddock_json_in(
+        &["restore", "--from", &url, "--data-dir", text(&out), "--encryption-key-file", text(&new)],
+        &env,
+    );
+    assert_eq!(restored["zxid"], created["zxid"], "{restored}");
+    let (ok, _, stderr) = paddock_in(&[&["backup", "verify", "--target", &url], &key_old[..]].concat(), &env);
+    assert!(!ok && stderr.contains(&new_id), "{stderr}");
 }
 
 #[test]
