@@ -19,6 +19,9 @@ pub struct ClusterBackups {
     pub cluster_id: String,
     /// Complete backups, oldest first.
     pub snapshots: Vec<Manifest>,
+    /// Complete subtree backups (`backup create --subtree`), oldest first: each restores only its subtree,
+    /// at exactly its zxid.
+    pub subtrees: Vec<Manifest>,
     /// Keys of snapshot objects that have no manifest.
     pub incomplete: Vec<String>,
     /// Manifests that could not be read, with why.
@@ -92,10 +95,12 @@ pub async fn read(target: &Target) -> Result<Catalog, BackupError> {
     let mut clusters: Vec<ClusterBackups> = Vec::new();
     let keys: std::collections::BTreeSet<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     for key in &keys {
-        let (cluster, snapshot) = match (manifest::parse_snapshot_key(key), SegmentName::parse(key)) {
-            (Some((cluster, zxid, ext)), _) => (cluster, Some((zxid, ext))),
-            (None, Some((cluster, _))) => (cluster, None),
-            (None, None) => continue,
+        let subtree = manifest::parse_subtree_key(key);
+        let (cluster, snapshot) = match (manifest::parse_snapshot_key(key), SegmentName::parse(key), subtree) {
+            (Some((cluster, zxid, ext)), _, _) => (cluster, Some((zxid, ext))),
+            (None, Some((cluster, _)), _) => (cluster, None),
+            (None, None, Some((cluster, _))) => (cluster, None),
+            (None, None, None) => continue,
         };
         if !manifest::valid_cluster_id(cluster) {
             continue;
@@ -106,6 +111,7 @@ pub async fn read(target: &Target) -> Result<Catalog, BackupError> {
                 clusters.push(ClusterBackups {
                     cluster_id: cluster.to_string(),
                     snapshots: Vec::new(),
+                    subtrees: Vec::new(),
                     incomplete: Vec::new(),
                     unreadable: Vec::new(),
                     segments: Vec::new(),
@@ -118,6 +124,17 @@ pub async fn read(target: &Target) -> Result<Catalog, BackupError> {
         let Some((zxid, ext)) = snapshot else {
             if let Some((_, name)) = SegmentName::parse(key) {
                 entry.segments.push(name);
+            }
+            match subtree {
+                Some((_, "json")) => match target.get(key).await.and_then(|bytes| Manifest::parse(key, &bytes)) {
+                    Ok(m) => entry.subtrees.push(m),
+                    Err(e @ BackupError::Key(_)) => return Err(e),
+                    Err(e) => entry.unreadable.push(e.to_string()),
+                },
+                Some((_, "snap")) if !keys.contains(key.replace(".snap", ".json").as_str()) => {
+                    entry.incomplete.push(key.to_string())
+                }
+                _ => {}
             }
             continue;
         };
@@ -136,6 +153,7 @@ pub async fn read(target: &Target) -> Result<Catalog, BackupError> {
     }
     for cluster in &mut clusters {
         cluster.snapshots.sort_by_key(|m| m.zxid);
+        cluster.subtrees.sort_by_key(|m| m.zxid);
         cluster.segments.sort_by_key(|s| (s.first, s.last));
         cluster.log_ranges = ranges(&cluster.segments);
     }

@@ -35,6 +35,8 @@ pub struct Created {
     pub manifest_key: String,
     /// A backup of the same cluster at the same zxid was there already: nothing new was written.
     pub already_present: bool,
+    /// The subtree a subtree backup holds; `None` for the whole tree.
+    pub subtree: Option<String>,
     pub seconds: f64,
 }
 
@@ -47,6 +49,8 @@ struct Described {
     digest: u64,
     snapshot_format: u32,
     source: String,
+    /// `Some` for a subtree backup.
+    subtree: Option<String>,
 }
 
 impl Described {
@@ -58,6 +62,7 @@ impl Described {
             time_ms: header.time_ms,
             node_count: header.node_count,
             digest: header.digest,
+            subtree: None,
             snapshot_format: header.format_version,
             source,
         }
@@ -66,14 +71,21 @@ impl Described {
 
 /// Backs up a running server through its AdminServer (`HOST:PORT`). `auth` is `SCHEME:DATA` or a bare
 /// `SCHEME` (`ip`), sent as ZooKeeper 3.9's admin commands expect it (`Authorization: SCHEME DATA`).
+/// With `subtree`, the server sends only that subtree (and its ancestors): a subtree backup.
 pub async fn from_server(
     server: &str,
     auth: Option<&str>,
+    subtree: Option<&str>,
     target: &Target,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, BackupError> {
     let started = std::time::Instant::now();
-    let url = format!("http://{server}/commands/backup");
+    let mut url = format!("http://{server}/commands/backup");
+    if let Some(subtree) = subtree {
+        url = reqwest::Url::parse_with_params(&url, [("subtree", subtree)])
+            .map_err(|e| BackupError::Refused(format!("{url} is not a usable address: {e}")))?
+            .to_string();
+    }
     let client = reqwest::Client::builder()
         .connect_timeout(ANSWER_TIMEOUT)
         .build()
@@ -106,7 +118,8 @@ pub async fn from_server(
         let body = response.text().await.unwrap_or_default();
         return Err(BackupError::Source(format!("{url} sent no snapshot: {}", error_of(&body))));
     }
-    let described = describe(&response, server)?;
+    let mut described = describe(&response, server)?;
+    described.subtree = subtree.map(str::to_string);
     let (tx, rx) = mpsc::channel(RELAY_QUEUE);
     let mut body = response.bytes_stream();
     let relay = tokio::spawn(async move {
@@ -125,19 +138,28 @@ pub async fn from_server(
 
 /// Backs up the tree a data directory holds (a stopped server's, or a running one's as of its last durable
 /// write).
+/// With `subtree`, only that subtree (and its ancestors) is backed up: a subtree backup.
 pub async fn from_data_dir(
     data_dir: &Path,
     log_dir: Option<&Path>,
+    subtree: Option<&str>,
     target: &Target,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, BackupError> {
     let started = std::time::Instant::now();
     let cluster_id = datadir::read_cluster_id(data_dir)?;
     let (dir, log) = (data_dir.to_path_buf(), log_dir.map(Path::to_path_buf));
-    let tree = tokio::task::spawn_blocking(move || datadir::load_tree(&dir, log.as_deref()))
+    let mut tree = tokio::task::spawn_blocking(move || datadir::load_tree(&dir, log.as_deref()))
         .await
         .map_err(|e| BackupError::Source(format!("loading the data directory: {e}")))??;
-    let described = Described::of(&tree, cluster_id, format!("data-dir {}", data_dir.display()));
+    if let Some(subtree) = subtree {
+        let zxid = tree.last_zxid();
+        tree = tree.subtree_only(subtree).ok_or_else(|| {
+            BackupError::Refused(format!("{subtree} does not exist in {} at zxid 0x{zxid:x}", data_dir.display()))
+        })?;
+    }
+    let mut described = Described::of(&tree, cluster_id, format!("data-dir {}", data_dir.display()));
+    described.subtree = subtree.map(str::to_string);
     store(target, described, datadir::snapshot_stream(tree), progress, started).await
 }
 
@@ -161,8 +183,13 @@ async fn store(
     progress: &(dyn Fn(u64) + Sync),
     started: std::time::Instant,
 ) -> Result<Created, BackupError> {
-    let snapshot_key = manifest::snapshot_key(&d.cluster_id, d.zxid);
-    let manifest_key = manifest::manifest_key(&d.cluster_id, d.zxid);
+    let (snapshot_key, manifest_key) = match &d.subtree {
+        None => (manifest::snapshot_key(&d.cluster_id, d.zxid), manifest::manifest_key(&d.cluster_id, d.zxid)),
+        Some(subtree) => (
+            manifest::subtree_key(&d.cluster_id, d.zxid, subtree, "snap"),
+            manifest::subtree_key(&d.cluster_id, d.zxid, subtree, "json"),
+        ),
+    };
     let (manifest, fresh) = if target.exists(&manifest_key).await? {
         // A complete backup of this very state: its snapshot must not be rewritten under its manifest.
         (Manifest::parse(&manifest_key, &target.get(&manifest_key).await?)?, false)
@@ -180,6 +207,7 @@ async fn store(
             source: d.source,
             created: manifest::now_rfc3339(),
             encryption: target.keyring().map_or_else(|| "none".to_string(), |k| k.primary().id().to_string()),
+            subtree: d.subtree.clone(),
             objects: vec![ObjectEntry {
                 key: manifest::relative(&d.cluster_id, &snapshot_key),
                 size: written.size,
@@ -201,6 +229,7 @@ async fn store(
         snapshot_key,
         manifest_key,
         already_present: !fresh,
+        subtree: d.subtree,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -231,6 +260,7 @@ fn describe(response: &reqwest::Response, server: &str) -> Result<Described, Bac
         digest,
         snapshot_format: number("paddock-snapshot-format")?.try_into().unwrap_or(0),
         source: format!("server {server}"),
+        subtree: None,
     })
 }
 

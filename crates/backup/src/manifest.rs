@@ -33,6 +33,11 @@ pub struct Manifest {
     /// docs/backup-format.md "Encrypted objects"). Absent in a manifest: `none`.
     #[serde(default = "unencrypted")]
     pub encryption: String,
+    /// A subtree backup (`backup create --subtree`): the snapshot holds only this node, what is under it
+    /// (ephemerals aside) and its ancestors. It lives under `<cluster>/subtrees/` and restores only that
+    /// subtree, at exactly its zxid. Absent: the whole tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtree: Option<String>,
     pub objects: Vec<ObjectEntry>,
 }
 
@@ -80,6 +85,28 @@ pub fn snapshot_key(cluster: &str, zxid: i64) -> String {
 
 pub fn manifest_key(cluster: &str, zxid: i64) -> String {
     format!("{cluster}/snapshots/{zxid:020}.json")
+}
+
+/// `<cluster>/subtrees/<zxid>.<tag>.snap`, and `.json` for its manifest: a subtree backup, kept apart from
+/// whole-tree backups (a restore of the whole tree or a replay of the log never starts from one). `tag` is
+/// 16 hex digits of the SHA-256 of the subtree's path, so backups of two subtrees at one zxid do not meet.
+pub fn subtree_key(cluster: &str, zxid: i64, subtree: &str, ext: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(subtree.as_bytes());
+    let tag: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{cluster}/subtrees/{zxid:020}.{tag}.{ext}")
+}
+
+/// Splits `<cluster>/subtrees/<zxid>.<tag>.<ext>` into its cluster and extension; `None` for any other key.
+pub fn parse_subtree_key(key: &str) -> Option<(&str, &str)> {
+    let (cluster, rest) = key.split_once('/')?;
+    let name = rest.strip_prefix("subtrees/")?;
+    let mut parts = name.split('.');
+    let (zxid, tag, ext) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |text: &str, len: usize, hex: bool| {
+        text.len() == len && text.bytes().all(|b| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+    };
+    (parts.next().is_none() && digits(zxid, 20, false) && digits(tag, 16, true)).then_some((cluster, ext))
 }
 
 /// A key relative to its cluster's directory, as manifests name objects.

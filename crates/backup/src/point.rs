@@ -62,7 +62,7 @@ pub fn resolve(cluster: &ClusterBackups, point: Point) -> Result<Plan, BackupErr
     let refuse = |why: String| BackupError::Refused(format!("cluster {}: {why}", cluster.cluster_id));
     let (base, upto, until_ms) = match point {
         Point::Latest => {
-            let base = bases.last().ok_or_else(|| refuse("no complete backup".into()))?;
+            let base = bases.last().ok_or_else(|| refuse(format!("no complete backup: {}", describe(cluster))))?;
             (base.2, reach(cluster, base.0), None)
         }
         Point::Zxid(z) => {
@@ -97,6 +97,35 @@ pub fn resolve(cluster: &ClusterBackups, point: Point) -> Result<Plan, BackupErr
     Ok(Plan { cluster_id: cluster.cluster_id.clone(), base: base.cloned(), upto, until_ms, segments })
 }
 
+/// The plan for restoring `subtree` (or the whole tree, `None`): a subtree backup that holds it (its own
+/// subtree or one above it) is used as it is when it is exactly the point asked for (`--zxid` its zxid), or
+/// for `Latest` when it is newer than anything the whole-tree backups and the log reach. No log is replayed
+/// over a subtree backup: the log's writes elsewhere in the tree could not be applied to it. Anything else
+/// is the whole tree's plan.
+pub fn resolve_for(cluster: &ClusterBackups, point: Point, subtree: Option<&str>) -> Result<Plan, BackupError> {
+    let whole = resolve(cluster, point);
+    let Some(subtree) = subtree else { return whole };
+    let holds = |m: &&Manifest| {
+        m.subtree.as_deref().is_some_and(|s| s == "/" || s == subtree || subtree.starts_with(&format!("{s}/")))
+    };
+    let mut held = cluster.subtrees.iter().filter(holds);
+    let chosen = match point {
+        Point::Zxid(z) if whole.is_err() => held.rfind(|m| m.zxid == z),
+        Point::Latest => held.next_back().filter(|m| whole.as_ref().is_ok_and(|p| m.zxid > p.upto) || whole.is_err()),
+        Point::Zxid(_) | Point::Time(_) => None,
+    };
+    match chosen {
+        Some(m) => Ok(Plan {
+            cluster_id: cluster.cluster_id.clone(),
+            base: Some(m.clone()),
+            upto: m.zxid,
+            until_ms: None,
+            segments: Vec::new(),
+        }),
+        None => whole,
+    }
+}
+
 /// The restore points a cluster offers, for messages.
 pub fn describe(cluster: &ClusterBackups) -> String {
     let mut points: Vec<String> = Vec::new();
@@ -107,6 +136,10 @@ pub fn describe(cluster: &ClusterBackups) -> String {
             None => "the start of the log".to_string(),
         };
         points.push(if end > zxid { format!("{at}, then any zxid to {end}") } else { at });
+    }
+    for m in &cluster.subtrees {
+        let subtree = m.subtree.as_deref().unwrap_or("/");
+        points.push(format!("subtree backup of {subtree} at zxid {} ({}), for --subtree only", m.zxid, m.time));
     }
     if points.is_empty() { "it has no restore point".into() } else { format!("restore points: {}", points.join("; ")) }
 }

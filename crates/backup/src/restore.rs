@@ -76,7 +76,7 @@ pub async fn plan(target: &Target, request: &RestoreRequest) -> Result<Plan, Bac
     refuse_unless_empty(&request.data_dir)?;
     let catalog = catalog::read(target).await?;
     let cluster = pick_cluster(&catalog.clusters, request.cluster.as_deref(), target)?;
-    point::resolve(cluster, request.point)
+    point::resolve_for(cluster, request.point, request.subtree.as_deref())
 }
 
 /// Restores; `resolved(zxid, time)` hears the exact restore point once the replay has found it, before
@@ -138,9 +138,21 @@ pub async fn tree_at(
     point: Point,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(DataTree, Plan), BackupError> {
+    subtree_at(target, cluster, point, None, progress).await
+}
+
+/// [`tree_at`] for restoring `subtree` only: the plan may start from (and end at) a subtree backup that
+/// holds it (`point::resolve_for`), and the tree then holds only what that backup holds.
+pub async fn subtree_at(
+    target: &Target,
+    cluster: Option<&str>,
+    point: Point,
+    subtree: Option<&str>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(DataTree, Plan), BackupError> {
     let catalog = catalog::read(target).await?;
     let chosen = pick_cluster(&catalog.clusters, cluster, target)?;
-    let plan = point::resolve(chosen, point)?;
+    let plan = point::resolve_for(chosen, point, subtree)?;
     let (tree, _) = rebuild(target, &plan, progress).await?;
     Ok((tree, plan))
 }
@@ -222,8 +234,10 @@ pub(crate) fn pick_cluster<'c>(
     wanted: Option<&str>,
     target: &Target,
 ) -> Result<&'c ClusterBackups, BackupError> {
-    let with_backups: Vec<&ClusterBackups> =
-        clusters.iter().filter(|c| !c.snapshots.is_empty() || !c.segments.is_empty()).collect();
+    let with_backups: Vec<&ClusterBackups> = clusters
+        .iter()
+        .filter(|c| !c.snapshots.is_empty() || !c.segments.is_empty() || !c.subtrees.is_empty())
+        .collect();
     match (wanted, with_backups.as_slice()) {
         (Some(id), _) => with_backups.into_iter().find(|c| c.cluster_id == id).ok_or_else(|| {
             BackupError::Refused(format!("{} holds no complete backup of cluster {id}", target.display()))

@@ -47,7 +47,7 @@ pub async fn verify(target: &Target, progress: &(dyn Fn(u64) + Sync)) -> Result<
         for why in &cluster.unreadable {
             verified.problems.push(problem("", None, why.clone()));
         }
-        for manifest in &cluster.snapshots {
+        for manifest in cluster.snapshots.iter().chain(&cluster.subtrees) {
             match check_backup(target, manifest, progress, &mut verified.bytes_read).await {
                 Ok(()) => verified.sound += 1,
                 Err((key, why)) => verified.problems.push(problem(&key, Some(manifest.zxid), why)),

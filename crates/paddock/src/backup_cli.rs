@@ -32,6 +32,10 @@ pub enum BackupCommand {
         /// Where the backup goes: a directory or s3://bucket/prefix.
         #[arg(long, value_name = "TARGET")]
         to: String,
+        /// Back up only this subtree (with its ancestors): a subtree backup, which `restore --subtree`
+        /// restores at exactly its zxid (no log is replayed over it).
+        #[arg(long, value_name = "PATH")]
+        subtree: Option<String>,
         #[command(flatten)]
         keys: KeyArgs,
         /// Print one JSON object.
@@ -194,16 +198,18 @@ pub(crate) fn parse_zxid(text: &str) -> Result<i64, String> {
 
 pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BackupCommand::Create { server, auth, data_dir, data_log_dir, to, keys, json } => {
+        BackupCommand::Create { server, auth, data_dir, data_log_dir, to, subtree, keys, json } => {
             let target = keys.open(&to)?;
             let bar = bytes_bar("uploading", json);
             let progress = |n: u64| bar.set_position(n);
+            let subtree = subtree.as_deref();
             let created = match (server, data_dir) {
                 (Some(server), _) => {
-                    paddock_backup::create::from_server(&server, auth.as_deref(), &target, &progress).await
+                    paddock_backup::create::from_server(&server, auth.as_deref(), subtree, &target, &progress).await
                 }
                 (None, Some(dir)) => {
-                    paddock_backup::create::from_data_dir(&dir, data_log_dir.as_deref(), &target, &progress).await
+                    let log_dir = data_log_dir.as_deref();
+                    paddock_backup::create::from_data_dir(&dir, log_dir, subtree, &target, &progress).await
                 }
                 (None, None) => anyhow::bail!("name what to back up: --server HOST:PORT or --data-dir DIR"),
             };
@@ -213,6 +219,10 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
                 let what = if created.already_present { "already backed up" } else { "backed up" };
+                let what = match &created.subtree {
+                    Some(subtree) => format!("{what} subtree {subtree}"),
+                    None => what.to_string(),
+                };
                 println!(
                     "{what}: cluster {} at zxid {} ({}), {} znodes, digest {}, {} bytes in {:.1} s -> {}/{}",
                     created.cluster_id,
@@ -245,6 +255,19 @@ pub async fn run_backup(cmd: BackupCommand) -> anyhow::Result<ExitCode> {
                     println!(
                         "  zxid {} (0x{:x})  {}  {} znodes  {} bytes  digest {}",
                         m.zxid, m.zxid, m.time, m.node_count, size, m.digest
+                    );
+                }
+                for m in &cluster.subtrees {
+                    let size: u64 = m.objects.iter().map(|o| o.size).sum();
+                    println!(
+                        "  subtree {} at zxid {} (0x{:x})  {}  {} znodes  {} bytes  digest {}  (restore --subtree only)",
+                        m.subtree.as_deref().unwrap_or("/"),
+                        m.zxid,
+                        m.zxid,
+                        m.time,
+                        m.node_count,
+                        size,
+                        m.digest
                     );
                 }
                 for range in &cluster.log_ranges {

@@ -54,7 +54,8 @@ pub async fn restore_into(
     resolved: &(dyn Fn(i64, &str) + Sync),
 ) -> Result<RestoredInto, BackupError> {
     let started = std::time::Instant::now();
-    let (tree, plan) = super::tree_at(target, request.cluster.as_deref(), request.point, progress).await?;
+    let subtree = request.subtree.as_deref();
+    let (tree, plan) = super::subtree_at(target, request.cluster.as_deref(), request.point, subtree, progress).await?;
     let time = manifest::rfc3339_ms(tree.last_time());
     resolved(tree.last_zxid(), &time);
     let zxid = tree.last_zxid();

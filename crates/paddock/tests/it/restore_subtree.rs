@@ -232,3 +232,78 @@ async fn a_subtree_restore_the_backup_or_the_server_cannot_do_is_refused_in_one_
     assert!(!ok && stderr.contains("/missing does not exist in the backup"), "{stderr}");
     assert!(!data.exists(), "nothing half-written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subtree_backup_holds_its_subtree_alone_and_restores_it_at_its_zxid() {
+    let (server, admin) = server_with_restore(true);
+    let client = connect(&server.addr()).await;
+    for path in ["/app", "/app/a", "/app/a/b", "/other"] {
+        client.create(path, path.as_bytes(), &persistent()).await.expect("create");
+    }
+    for i in 0..50 {
+        client.create(&format!("/other/n{i}"), b"elsewhere", &persistent()).await.expect("create");
+    }
+    let backed_up = subtree(&client, "/app").await;
+    let target = tempfile::tempdir().expect("temp dir");
+    let t = target.path().to_str().expect("utf-8").to_string();
+    let args = ["backup", "create", "--server", &admin, "--auth", "ip", "--subtree", "/app", "--to", &t];
+    let created = paddock_json(args.map(String::from).to_vec()).await;
+    assert_eq!(created["subtree"], "/app");
+    // The subtree, its ancestor / and the server's own nodes under /zookeeper; the count is ZooKeeper's
+    // (`zk_znode_count`), which counts the root twice.
+    let own = subtree(&client, "/zookeeper").await.len();
+    assert_eq!(created["node_count"], backed_up.len() + 2 + own, "{created}");
+    let listed = paddock_json(["backup", "list", "--target", &t].map(String::from).to_vec()).await;
+    let cluster = &listed["clusters"][0];
+    assert_eq!(
+        (cluster["subtrees"].as_array().map(Vec::len), cluster["snapshots"].as_array().map(Vec::len)),
+        (Some(1), Some(0))
+    );
+    let verified = paddock_json(["backup", "verify", "--target", &t].map(String::from).to_vec()).await;
+    assert_eq!(
+        (verified["sound"].as_u64(), verified["problems"].as_array().map(Vec::len)),
+        (Some(1), Some(0)),
+        "{verified}"
+    );
+
+    client.set_data("/app/a", b"changed", None).await.expect("set");
+    client.create("/app/new", b"", &persistent()).await.expect("create");
+    let restored = paddock_json(restore_args(&admin, &t, &["--on-conflict", "overwrite"])).await;
+    assert_eq!(restored["zxid"], created["zxid"], "the latest restore point of /app is the subtree backup");
+    assert_eq!(subtree(&client, "/app").await, backed_up);
+    assert_eq!(subtree(&client, "/other").await.len(), 51, "outside the subtree nothing changed");
+
+    // Not a restore point of the whole tree, nor of a subtree it does not hold.
+    let into = target.path().join("whole");
+    let (whole, below) = (into.clone(), target.path().join("below"));
+    let t2 = t.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let whole = paddock(&["restore", "--from", &t2, "--data-dir", whole.to_str().expect("utf-8"), "--json"]);
+        let other = paddock(&[
+            "restore",
+            "--from",
+            &t2,
+            "--subtree",
+            "/other",
+            "--data-dir",
+            below.to_str().expect("utf-8"),
+            "--json",
+        ]);
+        (whole, other)
+    })
+    .await
+    .expect("runs");
+    assert!(!outcomes.0.0 && outcomes.0.2.contains("subtree backup of /app"), "{}", outcomes.0.2);
+    assert!(!outcomes.1.0, "a subtree backup of /app holds no /other");
+    assert!(!into.exists(), "nothing half-written");
+    // Offline, a data directory of the subtree.
+    let data = target.path().join("app-only");
+    let restored = paddock_json(
+        ["restore", "--from", &t, "--subtree", "/app/a", "--data-dir", data.to_str().expect("utf-8")]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(restored["zxid"], created["zxid"]);
+    assert!(data.join("paddock").exists(), "{restored}");
+}

@@ -57,7 +57,9 @@ enum Piece {
 }
 
 /// `GET /commands/backup`, after authorization.
-pub async fn backup(state: &AdminState) -> Response {
+/// With `?subtree=/P`, the snapshot holds only that subtree, its ancestors and `/zookeeper`: what
+/// `paddock backup create --subtree` stores.
+pub async fn backup(state: &AdminState, kwargs: &std::collections::HashMap<String, String>) -> Response {
     if !state.shared.config.admin_snapshot_enabled {
         let error = "the backup command is disabled (admin.snapshot.enabled=false)";
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
@@ -81,6 +83,16 @@ pub async fn backup(state: &AdminState) -> Response {
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
     };
 
+    let tree = match kwargs.get("subtree") {
+        None => tree,
+        Some(subtree) => match cut(tree, subtree.clone()).await {
+            Some(cut) => cut,
+            None => {
+                let error = format!("subtree={subtree} does not exist in this server's tree (or is not a valid path)");
+                return CommandResponse::failed(COMMAND, error, StatusCode::BAD_REQUEST).into_response();
+            }
+        },
+    };
     let meta = persist::snapshot_header(&tree);
     let mut response = CommandResponse::new(COMMAND);
     response.add_header(LAST_ZXID, format!("0x{:x}", meta.zxid));
@@ -107,6 +119,11 @@ pub async fn backup(state: &AdminState) -> Response {
     let mut http = (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response();
     add_headers(&mut http, response.header_pairs());
     http
+}
+
+/// The tree cut down to `subtree` (an O(n) walk, off the async threads); `None` when it has no such node.
+async fn cut(tree: paddock_tree::DataTree, subtree: String) -> Option<paddock_tree::DataTree> {
+    tokio::task::spawn_blocking(move || tree.subtree_only(&subtree)).await.ok().flatten()
 }
 
 /// Runs on the backup thread: the snapshot of `tree` into the channel, then `Done`, or `Failed`. Paced as

@@ -216,7 +216,7 @@ async fn run_command(
         Invocation::Get => commands::run(state, command, name, kwargs).await.into_response(),
         Invocation::Snapshot => snapshot::snapshot(state, kwargs).await,
         Invocation::Restore => restore::restore(state, kwargs, body).await,
-        Invocation::Backup => backup::backup(state).await,
+        Invocation::Backup => backup::backup(state, kwargs).await,
     }
 }
 
