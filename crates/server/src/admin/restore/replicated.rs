@@ -39,10 +39,16 @@ async fn restore_subtree(state: &AdminState, tree: DataTree, subtree: String, op
     drop(tree);
     let on_conflict = options.on_conflict;
     // The plan against the tree as it stands: the dry run's answer, and a clear refusal before anything is
-    // proposed. The txn plans again when it is applied, against the tree as it then is.
+    // proposed. The txn plans again when it is applied, against the tree as it then is. Planned on a frozen
+    // copy (an O(1) clone) off the core's thread, so that clients wait only for the apply.
+    let Some(frozen) = state.shared.inspect(|core| core.tree.clone()).await else {
+        return CommandResponse::not_serving(COMMAND).into_response();
+    };
     let (path, restored) = (subtree.clone(), nodes.clone());
-    let planned = state.shared.inspect(move |core| core.tree.plan_subtree_restore(&path, &restored, on_conflict)).await;
-    let Some(planned) = planned else { return CommandResponse::not_serving(COMMAND).into_response() };
+    let planned = tokio::task::spawn_blocking(move || frozen.plan_subtree_restore(&path, &restored, on_conflict)).await;
+    let Ok(planned) = planned else {
+        return failed("planning the restore failed", StatusCode::INTERNAL_SERVER_ERROR);
+    };
     let mut response = CommandResponse::new(COMMAND);
     response.put("subtree", subtree.as_str());
     response.put("on_conflict", on_conflict.name());
