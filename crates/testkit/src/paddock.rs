@@ -221,11 +221,27 @@ fn spawn_ready(
         .arg("--data-dir")
         .arg(data_dir);
     let mut child = ServerChild::spawn(command, log)?;
-    if let Err(e) = child.wait_until("Paddock", START_LIMIT, || addr_accepts(SocketAddr::new(at.host, port))) {
+    // The client port is bound before the AdminServer's: a test that talks to the admin port right after
+    // the start must find it listening too.
+    let admin = admin_port(config).map(|admin| SocketAddr::new(at.host, admin));
+    let ready = || addr_accepts(SocketAddr::new(at.host, port)) && admin.is_none_or(addr_accepts);
+    if let Err(e) = child.wait_until("Paddock", START_LIMIT, ready) {
         child.kill9();
         return Err(e);
     }
     Ok(child)
+}
+
+/// The AdminServer's port when the zoo.cfg enables it (`admin.enableServer=true`, `admin.serverPort`).
+fn admin_port(config: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let value = |key: &str| {
+        text.lines().filter_map(|line| line.split_once('=')).find(|(k, _)| k.trim() == key).map(|(_, v)| v.trim())
+    };
+    if value("admin.enableServer") != Some("true") {
+        return None;
+    }
+    value("admin.serverPort")?.parse().ok()
 }
 
 /// `$PADDOCK_BIN`, else the debug build in this workspace's target dir.
