@@ -232,9 +232,14 @@ fn spawn_ready(
     Ok(child)
 }
 
-/// The AdminServer's port when the zoo.cfg enables it (`admin.enableServer=true`, `admin.serverPort`).
+/// The AdminServer's port when the zoo.cfg of a standalone server enables it (`admin.enableServer=true`,
+/// `admin.serverPort`). A member of an ensemble (`server.N` lines) binds it only once it has joined, which
+/// needs the members started after it: its readiness stays its client port's.
 fn admin_port(config: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(config).ok()?;
+    if text.lines().any(|line| line.trim_start().starts_with("server.")) {
+        return None;
+    }
     let value = |key: &str| {
         text.lines().filter_map(|line| line.split_once('=')).find(|(k, _)| k.trim() == key).map(|(_, v)| v.trim())
     };
