@@ -4,44 +4,21 @@
 //! server archiving with a key leaves an archive that restores to its latest write.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use paddock_testkit::PaddockProcess;
 
 use crate::archive::{connect, persistent, refused_start};
+use crate::backup::{paddock as paddock_in, paddock_json as paddock_json_in};
 
 /// Runs `paddock <args>`: (success, stdout, stderr).
 fn paddock(args: &[&str]) -> (bool, String, String) {
     paddock_in(args, &[])
 }
 
-/// Runs `paddock <args>` with `env` set: (success, stdout, stderr).
-fn paddock_in(args: &[&str], env: &[(String, String)]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("run paddock");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
-
-/// `paddock <args> --json` with `env` set, which must succeed: its JSON output.
-fn paddock_json_in(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let (ok, stdout, stderr) = paddock_in(&all, env);
-    assert!(ok, "paddock {args:?} failed:\n{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("paddock {args:?} printed no JSON ({e}):\n{stdout}"))
-}
-
 /// `paddock <args> --json` that must succeed: its JSON output.
 fn paddock_json(args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let (ok, stdout, stderr) = paddock(&all);
-    assert!(ok, "paddock {args:?} failed:\n{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("paddock {args:?} printed no JSON ({e}):\n{stdout}"))
+    paddock_json_in(args, &[])
 }
 
 /// `paddock <args>` that must fail: its one error line, which must name every one of `wanted`.

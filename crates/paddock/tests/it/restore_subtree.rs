@@ -27,17 +27,14 @@ async fn connect(addr: &str) -> zk::Client {
 
 /// `paddock <args>`: (success, stdout, stderr).
 fn paddock(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().expect("run paddock");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    crate::backup::paddock(args, &[])
 }
 
+/// `paddock <args> --json` that must succeed, off the runtime's threads: its JSON output.
 async fn paddock_json(args: Vec<String>) -> Value {
     tokio::task::spawn_blocking(move || {
-        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
-        all.push("--json");
-        let (ok, stdout, stderr) = paddock(&all);
-        assert!(ok, "paddock {args:?} failed:\n{stderr}");
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("paddock {args:?} printed no JSON ({e}):\n{stdout}"))
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::backup::paddock_json(&args, &[])
     })
     .await
     .expect("paddock runs")
