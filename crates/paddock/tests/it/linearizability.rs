@@ -312,11 +312,9 @@ fn the_checker_catches_a_read_served_before_sync_completes() {
     let summary = check(&work.history).unwrap_or_else(|v| panic!("the sound follower's reads:\n{v}"));
     println!("sound follower: {summary:?}");
 
-    // The follower answers sync at once and applies 300 ms late: its reads after sync go stale. The lag is
-    // well above a write's round trip even on a loaded machine (at 50 ms a loaded CI run once let every read
-    // catch up and the planted bug went unseen).
+    // The follower answers sync at once and applies 50 ms late: its reads after sync go stale.
     ensemble.members[lagging]
-        .set_env("FAILPOINTS", Some("core::sync_skip_barrier=return;replica::apply_delay=sleep(300)"));
+        .set_env("FAILPOINTS", Some("core::sync_skip_barrier=return;replica::apply_delay=sleep(50)"));
     ensemble.restart(lagging).expect("restart the follower with the planted bug");
     let deadline = Instant::now() + ENSEMBLE_WAIT;
     let leader = loop {
