@@ -273,8 +273,19 @@ async fn srst_and_crst_reset_what_zookeeper_resets_and_counting_resumes_alike() 
 
     // `srst` is itself answered after the reset: one packet sent. Each word is a packet of 4 bytes, and
     // the asking connection is one of the server's connections.
-    both(&p, "srst");
-    let (ours, theirs) = both(&p, "srvr");
+    // ZooKeeper now and then counts one packet more right after its reset (seen once in a loaded CI run:
+    // `Sent: 2`), a race of its own: reset both again, a few times at most, until it shows its usual state.
+    let mut after_reset = None;
+    for _ in 0..5 {
+        both(&p, "srst");
+        let (ours, theirs) = both(&p, "srvr");
+        let settled = theirs.contains("Received: 1\nSent: 1\nConnections: 2\n");
+        after_reset = Some((ours, theirs));
+        if settled {
+            break;
+        }
+    }
+    let (ours, theirs) = after_reset.expect("at least one round");
     let without_version = |t: &str| t.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>();
     assert!(theirs.contains("Received: 1\nSent: 1\nConnections: 2\n"), "ZooKeeper's srvr after srst:\n{theirs}");
     assert_eq!(without_version(&ours), without_version(&theirs), "srvr after srst");
