@@ -53,51 +53,41 @@ pub async fn restore(state: &AdminState, kwargs: &HashMap<String, String>, body:
         Ok(options) => options,
         Err(error) => return CommandResponse::failed(COMMAND, error, StatusCode::BAD_REQUEST).into_response(),
     };
-    let member = config.ensemble().ok().flatten().is_some();
-    if options.subtree.is_some() || member {
-        return replicated::restore(state, options, body).await;
-    }
+    // The posted snapshot is spooled beside the data: a server without a data directory has nowhere to put it.
     if state.shared.cluster_id.is_none() {
         let error = "this server keeps its data in memory only (no data directory): it cannot restore";
         return CommandResponse::failed(COMMAND, error, StatusCode::SERVICE_UNAVAILABLE).into_response();
     }
-    let spool = config.data_dir.join("paddock").join(format!(
-        "restore-{}-{}.tmp",
-        std::process::id(),
-        SPOOLED.fetch_add(1, Ordering::Relaxed)
-    ));
-    let outcome = spool_and_restore(state, body, &spool).await;
-    let _ = tokio::fs::remove_file(&spool).await;
-    match outcome {
+    let member = config.ensemble().ok().flatten().is_some();
+    if options.subtree.is_some() || member {
+        return replicated::restore(state, options, body).await;
+    }
+    let tree = match read_posted_tree(state, body).await {
+        Ok(tree) => tree,
+        Err(refused) => return refused,
+    };
+    match install(state, tree).await {
         Ok(zxid) => {
             let mut response = CommandResponse::new(COMMAND);
             response.put("last_zxid", zxid);
             response.into_response()
         }
-        Err((status, error)) => {
-            warn!("admin restore refused: {error}");
-            CommandResponse::failed(COMMAND, error, status).into_response()
+        Err(error) => {
+            warn!("admin restore failed: {error}");
+            CommandResponse::failed(COMMAND, error, StatusCode::INTERNAL_SERVER_ERROR).into_response()
         }
     }
 }
 
-async fn spool_and_restore(state: &AdminState, body: Body, spool: &Path) -> Result<i64, (StatusCode, String)> {
-    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
-    let bytes = spool_body(body, spool).await?;
-    let path: PathBuf = spool.to_path_buf();
-    let tree = tokio::task::spawn_blocking(move || paddock_backup::datadir::read_snapshot_file(&path))
-        .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(|e| {
-            (StatusCode::BAD_REQUEST, format!("the posted body ({bytes} bytes) is not a sound snapshot: {e}"))
-        })?;
+/// A standalone server: hands the tree to the write-ahead log, which puts it in place after every write
+/// queued before; the zxid the log continues after.
+async fn install(state: &AdminState, tree: DataTree) -> Result<i64, String> {
     let (nodes, from_zxid) = (tree.node_count(), tree.last_zxid());
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let handed = state.shared.inspect(move |core| core.restore(tree, reply)).await;
-    if handed.is_none() {
-        return Err(internal("the server is shutting down".into()));
+    if state.shared.inspect(move |core| core.restore(tree, reply)).await.is_none() {
+        return Err("the server is shutting down".into());
     }
-    let zxid = answer.await.map_err(|_| internal("the log stopped before restoring".into()))?.map_err(internal)?;
+    let zxid = answer.await.map_err(|_| "the log stopped before restoring".to_string())??;
     info!(nodes, from_zxid = format_args!("0x{from_zxid:x}"), zxid = format_args!("0x{zxid:x}"), "admin restore done");
     Ok(zxid)
 }

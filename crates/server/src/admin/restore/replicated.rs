@@ -118,7 +118,7 @@ fn limit(state: &AdminState) -> usize {
 
 /// Proposes `op` through this server's core and waits until it is applied here.
 async fn propose(state: &AdminState, op: TxnOp, limit: usize) -> Result<(i64, TxnResult), Response> {
-    let size = encoded_size(&op);
+    let (size, op) = encoded_size(op);
     if size > limit {
         let error = format!(
             "the restore is {size} bytes as one log entry, above the {limit} bytes one entry may carry: restore a \
@@ -140,9 +140,11 @@ async fn propose(state: &AdminState, op: TxnOp, limit: usize) -> Result<(i64, Tx
     }
 }
 
-fn encoded_size(op: &TxnOp) -> usize {
-    let txn = Txn { origin: ProposalId::default(), time: 0, session_id: 0, auth: Vec::new(), op: op.clone() };
-    txn.encode().len()
+/// The size of `op` as the log entry the core will encode (its header is of fixed size); the op back,
+/// uncopied.
+fn encoded_size(op: TxnOp) -> (usize, TxnOp) {
+    let txn = Txn { origin: ProposalId::default(), time: 0, session_id: 0, auth: Vec::new(), op };
+    (txn.encode().len(), txn.op)
 }
 
 fn put_changes(response: &mut CommandResponse, changes: &[ChangeSummary]) {
