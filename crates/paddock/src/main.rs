@@ -119,7 +119,19 @@ fn main() -> ExitCode {
     // object_store logs every retry of a request at info: the archiver's own warnings say what failed.
     let default_level = if matches!(cli.command, Command::Server(_)) { "info,object_store=warn" } else { "error" };
     init_logging(cli.log_format, default_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // The server's configuration decides how many threads its runtime has, so it is read first.
+    let server = match &cli.command {
+        Command::Server(args) => match server_config(args) {
+            Ok(config) => Some(config),
+            Err(e) => return fail(&e),
+        },
+        _ => None,
+    };
+    if let Some(config) = &server {
+        builder.worker_threads(config.worker_threads());
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime: {e}");
@@ -128,7 +140,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Server(args) => run_server(args).await,
+            Command::Server(args) => run_server(server.map_or_else(|| server_config(&args), Ok)?).await,
             Command::Shell(args) => Ok(paddock_tools::shell::run(args).await),
             Command::Bench(args) => Ok(paddock_tools::bench::run(args).await),
             Command::Snapshot(cmd) => run_snapshot(cmd).await,
@@ -142,12 +154,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(e) => {
-            // One line, whatever a dependency's message holds (an object store's XML error body, say).
-            let message = format!("{e:#}");
-            eprintln!("paddock: {}", message.split_whitespace().collect::<Vec<_>>().join(" "));
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
     }
 }
 
@@ -162,7 +169,15 @@ fn init_logging(format: LogFormat, default_level: &str) {
     }
 }
 
-async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
+/// The error's one-line message on stderr, and failure.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    // One line, whatever a dependency's message holds (an object store's XML error body, say).
+    let message = format!("{e:#}");
+    eprintln!("paddock: {}", message.split_whitespace().collect::<Vec<_>>().join(" "));
+    ExitCode::FAILURE
+}
+
+fn server_config(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
     let mut config = match &args.config {
         Some(path) => {
             let (config, warnings) = ServerConfig::load(path)?;
@@ -182,9 +197,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     if let Some(port) = args.port {
         config.client_port = port;
     }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
     }
+    Ok(config)
+}
+
+async fn run_server(config: ServerConfig) -> anyhow::Result<ExitCode> {
     let server = paddock_server::start_durable(config).await?;
     wait_for_signal().await;
     info!("shutting down");

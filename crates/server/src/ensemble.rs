@@ -187,6 +187,7 @@ impl Joining {
             heartbeat_ms: timeouts.heartbeat_ms,
             election_ms: timeouts.election_ms.max(timeouts.heartbeat_ms * 3),
             archive_gate: self.archive_gate.clone(),
+            snapshot_every: crate::snapshots::roll_threshold(config.snap_count.max(1)),
             security,
         };
         let owner = Arc::new(CoreOwner { events: self.events.clone() });

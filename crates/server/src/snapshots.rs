@@ -110,7 +110,7 @@ impl Snapshots {
 }
 
 /// snapCount/2 plus a random part below snapCount/2, so that replicas do not all snapshot at once.
-fn roll_threshold(snap_count: u64) -> u64 {
+pub(crate) fn roll_threshold(snap_count: u64) -> u64 {
     let half = snap_count / 2;
     half + if half > 0 { rand::random_range(0..half) } else { 0 }
 }

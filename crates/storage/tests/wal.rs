@@ -307,3 +307,39 @@ fn clear_empties_the_log_which_then_accepts_any_index() {
     let wal = Wal::open(dir.path(), small(512)).unwrap();
     assert_eq!(replay_all(&wal), expected(100..=105), "after a reopen only the records appended after the clear");
 }
+
+#[test]
+fn append_all_writes_what_appends_one_by_one_write_across_rolls() {
+    for options in all_options() {
+        let (one_dir, all_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut one_by_one = Wal::open(one_dir.path(), options).unwrap();
+        append_range(&mut one_by_one, 1..=120);
+        one_by_one.sync().unwrap();
+        let mut batched = Wal::open(all_dir.path(), options).unwrap();
+        let records: Vec<(u64, Vec<u8>)> = (1..=120).map(|i| (i, payload(i))).collect();
+        for batch in records.chunks(37) {
+            batched.append_all(batch).unwrap();
+        }
+        batched.sync().unwrap();
+        assert_eq!(replay_all(&batched), expected(1..=120), "{options:?}");
+        let layout =
+            |wal: &Wal| wal.segments().iter().map(|s| (s.first_index, s.last_index, s.bytes)).collect::<Vec<_>>();
+        assert_eq!(layout(&batched), layout(&one_by_one), "the same segments, {options:?}");
+        for (a, b) in one_by_one.segments().iter().zip(batched.segments()) {
+            assert_eq!(std::fs::read(&a.path).unwrap(), std::fs::read(&b.path).unwrap(), "{options:?}");
+        }
+    }
+}
+
+#[test]
+fn append_all_appends_the_records_before_a_refused_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let records = [(1u64, payload(1)), (2, payload(2)), (4, payload(4)), (5, payload(5))];
+    let err = wal.append_all(&records).unwrap_err();
+    assert!(matches!(err, StorageError::OutOfOrder { expected: 3, got: 4 }), "{err}");
+    wal.sync().unwrap();
+    assert_eq!(replay_all(&wal), expected(1..=2));
+    wal.append_all(&[(3, payload(3))]).unwrap();
+    assert_eq!(wal.last_index(), Some(3), "the log goes on after the refusal");
+}

@@ -15,6 +15,9 @@ use crate::paddock::PaddockProcess;
 
 /// How long an ensemble test waits for an election or for members to converge: an election waits syncLimit
 /// ticks (2.5 to 5 s at the defaults below) and a loaded 2-core machine stretches that several times.
+/// `snapCount` of the test ensembles: each member snapshots (and purges its log) after 2,500 to 5,000
+/// entries, so that tests of catching up by snapshot need thousands of writes, not a hundred thousand.
+pub const SNAP_COUNT: &str = "5000";
 pub const ENSEMBLE_WAIT: Duration = Duration::from_secs(30);
 
 /// One server of the ensemble. Its process keeps its client port across kills and restarts.
@@ -114,7 +117,9 @@ impl Ensemble {
         }
         // Fast ticks so that elections take seconds, not tens of seconds.
         let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5")].map(|(k, v)| (k.into(), v.into())).into();
+            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
         config.extend(servers);
         config.extend(spec.config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut members = Vec::new();
@@ -140,7 +145,9 @@ impl Ensemble {
     ) -> anyhow::Result<Self> {
         let count = spec.participants + spec.observers;
         let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5")].map(|(k, v)| (k.into(), v.into())).into();
+            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
         for id in 1..=count {
             let role = if id > spec.participants { ":observer" } else { "" };
             let line = format!("{}:{}:{}{role}", Ensemble::loopback_host(id), free_port(), free_port());
@@ -166,7 +173,9 @@ impl Ensemble {
             bail!("a network of {} namespaces for an ensemble of {count}", network.len());
         }
         let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5")].map(|(k, v)| (k.into(), v.into())).into();
+            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
         for i in 0..network.len() {
             let id = i as u64 + 1;
             let role = if id > spec.participants { ":observer" } else { "" };

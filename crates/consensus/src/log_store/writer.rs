@@ -150,11 +150,10 @@ impl Writer {
         if let Err(e) = self.refuse_if_failed() {
             return done.io_completed(Err(e));
         }
-        for (index, payload) in &records {
-            if let Err(e) = write_record(&mut self.wal, *index, payload) {
-                self.fail(&e);
-                return done.io_completed(Err(e));
-            }
+        // The whole batch in one write (per segment): a syscall per entry was a tenth of a follower's CPU.
+        if let Err(e) = write_records(&mut self.wal, &records) {
+            self.fail(&e);
+            return done.io_completed(Err(e));
         }
         self.pending.push(done);
     }
@@ -273,9 +272,9 @@ impl Writer {
     }
 }
 
-fn write_record(wal: &mut Wal, index: u64, payload: &[u8]) -> io::Result<()> {
+fn write_records(wal: &mut Wal, records: &[(u64, Vec<u8>)]) -> io::Result<()> {
     io_failpoint!("raftlog::before_append", wal.dir());
-    wal.append(index, payload).map_err(io::Error::other)
+    wal.append_all(records).map_err(io::Error::other)
 }
 
 fn sync(wal: &mut Wal) -> io::Result<()> {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use openraft::async_runtime::watch::WatchReceiver;
-use openraft::{Config, ReadPolicy};
+use openraft::{Config, ReadPolicy, SnapshotPolicy};
 use paddock_storage::WalOptions;
 use paddock_storage::archive_gate::ArchiveGate;
 use tokio::net::TcpListener;
@@ -78,6 +78,10 @@ pub struct ReplicaConfig {
     pub election_ms: u64,
     /// With continuous archiving on: what holds the log's purges back until entries are archived.
     pub archive_gate: Option<Arc<ArchiveGate>>,
+    /// Entries after which this member snapshots its tree (and may purge the log before it): the server
+    /// derives it from `snapCount` as ZooKeeper does, a share of it chosen per member so that the members
+    /// do not all snapshot at once.
+    pub snapshot_every: u64,
     /// How peer connections are secured ([`transport::PlainTcp`] or the server's `sslQuorum` TLS), and so
     /// who may open one: it is handed the current members ([`members::follow`]).
     pub security: Arc<dyn PeerSecurity>,
@@ -289,6 +293,7 @@ fn raft_config(config: &ReplicaConfig) -> io::Result<Arc<Config>> {
         // removal) asks first whether it could win; without that it raises its term at every timeout and,
         // once back, makes a working leader step down (Raft dissertation, 4.2.3 and 9.6).
         enable_pre_vote: Some(true),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
         ..Config::default()
     };
     raft.validate().map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))

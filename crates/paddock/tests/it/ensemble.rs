@@ -150,7 +150,8 @@ async fn a_member_whose_data_dir_was_wiped_catches_up_from_the_leader() {
     let leader = ensemble.leader().expect("a leader");
     let wiped = ensemble.followers().expect("followers")[0];
     let client = connect(&ensemble.members[leader].addr()).await;
-    // More entries than openraft keeps between snapshots (5,000), so the leader snapshots and purges.
+    // More entries than a member takes between snapshots (at most the testkit's snapCount, 5,000), so the
+    // leader snapshots and purges.
     client.create("/many", b"", &persistent()).await.expect("parent");
     let mut pending = tokio::task::JoinSet::new();
     for n in 0..6_000 {
@@ -241,8 +242,8 @@ async fn a_member_down_while_the_log_was_purged_rejoins_by_snapshot_of_a_million
     let down = ensemble.followers().expect("followers")[0];
     ensemble.kill9(down);
     let client = connect(&ensemble.members[leader].addr()).await;
-    // 5,264 multis: more entries than the 5,000 openraft keeps between snapshots, so the leader snapshots
-    // and purges the log the member would need.
+    // 5,264 multis: more entries than a member takes between snapshots (at most the testkit's snapCount,
+    // 5,000), so the leader snapshots and purges the log the member would need.
     create_many(&client, "/million", 1_000_000, 190).await;
     // openraft's own log line once the snapshot is built and the log before it purged.
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -57,6 +57,9 @@ pub struct ServerConfig {
     /// `paddock.digestInterval`: every this many zxids the proposing server writes its state digest into
     /// the log (a `Digest` txn), which every replica and every replay of the log checks (1000; 0: never).
     pub digest_interval: u64,
+    /// `paddock.workerThreads`: threads that run connections, the core and the Raft node (`None`: see
+    /// [`ServerConfig::worker_threads`]).
+    pub worker_threads: Option<usize>,
     pub force_sync: bool,
     pub admin_enable_server: bool,
     pub admin_server_address: IpAddr,
@@ -92,6 +95,9 @@ pub struct ServerConfig {
 
 /// A snapshot writer working a quarter of the time keeps the p99.9 of writes during snapshots within a few
 /// percent of steady state on a loaded 2-core machine (at half, ~1.3x; flat out, ~2x: docs/benchmarks.md).
+/// More worker threads than this is a typo, not a machine.
+const MAX_WORKER_THREADS: usize = 1024;
+
 const DEFAULT_SNAPSHOT_PACE: Pace = match Pace::share(0.25) {
     Some(pace) => pace,
     None => Pace::FULL,
@@ -121,6 +127,7 @@ impl Default for ServerConfig {
             purge_interval_ms: None,
             wal_segment_bytes: 64 * 1024 * 1024,
             digest_interval: 1000,
+            worker_threads: None,
             force_sync: true,
             admin_enable_server: true,
             admin_server_address: IpAddr::from([0, 0, 0, 0]),
@@ -202,6 +209,16 @@ pub enum ConfigError {
 }
 
 impl ServerConfig {
+    /// Threads for the async runtime: `paddock.workerThreads`, or one per CPU but one, at least one. The CPU
+    /// left over is for what runs beside the workers and must not wait for them: the log writer's fsyncs,
+    /// the snapshot writer, and the kernel's network work (on a 2-CPU machine, a second worker only adds
+    /// wake-ups between the two: measured in docs/benchmarks.md, 3-server ensembles).
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |cpus| cpus.get().saturating_sub(1).max(1))
+        })
+    }
+
     /// Loads a `zoo.cfg`, with the `-D` flags of `SERVER_JVMFLAGS` and `JVMFLAGS`. Returns the config and
     /// the warnings (unknown keys, ignored quorum settings, malformed flags).
     pub fn load(path: &Path) -> Result<(ServerConfig, Vec<String>), ConfigError> {
@@ -357,6 +374,13 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
         "paddock.autopurge.purgeIntervalMs" => config.purge_interval_ms = Some(parse_num(key, value)?),
         "paddock.wal.segmentBytes" => config.wal_segment_bytes = parse_num::<u64>(key, value)?.max(4096),
         "paddock.digestInterval" => config.digest_interval = parse_num(key, value)?,
+        "paddock.workerThreads" => {
+            let threads = parse_num::<usize>(key, value)?;
+            if !(1..=MAX_WORKER_THREADS).contains(&threads) {
+                return Err(bad_value(key, value, &format!("a number of threads from 1 to {MAX_WORKER_THREADS}")));
+            }
+            config.worker_threads = Some(threads);
+        }
         "forceSync" => config.force_sync = !value.eq_ignore_ascii_case("no"),
         "admin.enableServer" => config.admin_enable_server = parse_bool(key, value)?,
         "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,
@@ -558,6 +582,20 @@ mod tests {
         for bad in ["0", "1.5", "-0.1", "quarter"] {
             let err = ServerConfig::parse(&format!("paddock.snapshot.cpuShare={bad}")).expect_err(bad);
             assert!(err.to_string().contains("paddock.snapshot.cpuShare"), "{err}");
+        }
+    }
+
+    #[test]
+    fn worker_threads_default_to_all_cpus_but_one_and_take_a_count() {
+        let (default, _) = ServerConfig::parse("").expect("parses");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default.worker_threads(), (cpus - 1).max(1));
+        let (config, warnings) = ServerConfig::parse("paddock.workerThreads=3").expect("parses");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.worker_threads(), 3);
+        for bad in ["0", "-1", "many", "1025"] {
+            let err = ServerConfig::parse(&format!("paddock.workerThreads={bad}")).expect_err(bad);
+            assert!(err.to_string().contains("paddock.workerThreads"), "{err}");
         }
     }
 

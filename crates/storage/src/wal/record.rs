@@ -79,10 +79,9 @@ pub(crate) fn record_len(payload_len: usize) -> u64 {
     RECORD_HEADER_LEN + payload_len as u64
 }
 
-/// Appends the encoded record to `out` (cleared first). The caller has checked the payload size.
+/// Appends the encoded record to `out` (after what it holds). The caller has checked the payload size.
 pub(crate) fn encode_record(out: &mut Vec<u8>, index: u64, payload: &[u8]) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    out.clear();
     out.reserve(RECORD_HEADER_LEN as usize + payload.len());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&record_crc(len, index, payload).to_le_bytes());

@@ -21,15 +21,76 @@ impl Wal {
     /// Appends one record. `index` must be `last_index() + 1`, or anything when the log is empty. The record
     /// is not durable until a later `sync` returns `Ok`. On error the log is back at its durable mark.
     pub fn append(&mut self, index: u64, payload: &[u8]) -> Result<(), StorageError> {
+        self.append_all(&[(index, payload)])
+    }
+
+    /// Appends records with consecutive indexes, as `append` would one by one, but with one write per
+    /// segment they land in rather than one per record (a batch of small records costs one syscall). A
+    /// record refused (too large, out of order) refuses itself and those after it; those before it are
+    /// appended.
+    pub fn append_all<P: AsRef<[u8]>>(&mut self, records: &[(u64, P)]) -> Result<(), StorageError> {
         self.recover_if_failed()?;
-        if payload.len() > MAX_RECORD_PAYLOAD {
-            return Err(StorageError::InvalidArgument(format!(
-                "a WAL record payload of {} bytes exceeds the maximum of {MAX_RECORD_PAYLOAD}",
-                payload.len()
-            )));
+        let mut done = 0;
+        while done < records.len() {
+            done += self.write_run(&records[done..])?;
         }
-        self.check_next_index(index)?;
-        self.write_record(index, payload).map_err(|e| self.fail(e))
+        Ok(())
+    }
+
+    /// Writes the longest run from the start of `records` that is valid and fits in one segment (rolling
+    /// to a new one first if the first record does not fit) with one write. Returns how many it wrote; an
+    /// error if the first record is refused or the write fails.
+    fn write_run<P: AsRef<[u8]>>(&mut self, records: &[(u64, P)]) -> Result<usize, StorageError> {
+        let Some((first, payload)) = records.first() else { return Ok(0) };
+        check_payload(payload.as_ref())?;
+        self.check_next_index(*first)?;
+        self.make_room(*first, record_len(payload.as_ref().len())).map_err(|e| self.fail(e))?;
+        let room = self.segments.last().map_or(0, |s| self.options.segment_bytes.saturating_sub(s.data_len));
+        self.buf.clear();
+        let (mut count, mut bytes) = (0, 0u64);
+        for (index, payload) in records {
+            let len = record_len(payload.as_ref().len());
+            let fits = count == 0 || (bytes + len <= room && *index == first + count as u64);
+            if !fits || check_payload(payload.as_ref()).is_err() {
+                break;
+            }
+            encode_record(&mut self.buf, *index, payload.as_ref());
+            count += 1;
+            bytes += len;
+        }
+        self.write_buffer(first + count as u64 - 1, bytes).map_err(|e| self.fail(e))?;
+        Ok(count)
+    }
+
+    /// Rolls to a new segment starting at `index` when a record of `len` bytes does not fit in the active
+    /// one (a segment holds at least one record), or starts the first.
+    fn make_room(&mut self, index: u64, len: u64) -> Result<(), StorageError> {
+        let full = self
+            .segments
+            .last()
+            .is_some_and(|s| s.last_index.is_some() && s.data_len.saturating_add(len) > self.options.segment_bytes);
+        if full {
+            self.roll(index)
+        } else if self.segments.is_empty() {
+            self.start_segment(index)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes the encoded records in `buf` (`bytes` long, the last of them `last_index`) at the end of the
+    /// active segment.
+    fn write_buffer(&mut self, last_index: u64, bytes: u64) -> Result<(), StorageError> {
+        let (Some(file), Some(active)) = (&self.active, self.segments.last_mut()) else {
+            return Err(StorageError::Failed {
+                cause: "the WAL has no active segment".into(),
+                retry: "internal state lost".into(),
+            });
+        };
+        write_at(file, &self.buf, active.data_len).map_err(|e| StorageError::io("append to", &active.path, e))?;
+        active.data_len += bytes;
+        active.last_index = Some(last_index);
+        Ok(())
     }
 
     /// Makes every record appended so far durable with one fdatasync (group commit: call it once per
@@ -64,30 +125,6 @@ impl Wal {
                 _ => Ok(()),
             },
         }
-    }
-
-    fn write_record(&mut self, index: u64, payload: &[u8]) -> Result<(), StorageError> {
-        let len = record_len(payload.len());
-        let full = self
-            .segments
-            .last()
-            .is_some_and(|s| s.last_index.is_some() && s.data_len.saturating_add(len) > self.options.segment_bytes);
-        if full {
-            self.roll(index)?;
-        } else if self.segments.is_empty() {
-            self.start_segment(index)?;
-        }
-        encode_record(&mut self.buf, index, payload);
-        let (Some(file), Some(active)) = (&self.active, self.segments.last_mut()) else {
-            return Err(StorageError::Failed {
-                cause: "the WAL has no active segment".into(),
-                retry: "internal state lost".into(),
-            });
-        };
-        write_at(file, &self.buf, active.data_len).map_err(|e| StorageError::io("append to", &active.path, e))?;
-        active.data_len += len;
-        active.last_index = Some(index);
-        Ok(())
     }
 
     /// Seals the active segment (cut to its data, fsynced) and starts the next one at `first_index`.
@@ -207,6 +244,16 @@ fn restore_segment(segment: &Segment, mark: &Mark, options: &WalOptions) -> Resu
         });
     }
     Ok(file)
+}
+
+fn check_payload(payload: &[u8]) -> Result<(), StorageError> {
+    if payload.len() > MAX_RECORD_PAYLOAD {
+        return Err(StorageError::InvalidArgument(format!(
+            "a WAL record payload of {} bytes exceeds the maximum of {MAX_RECORD_PAYLOAD}",
+            payload.len()
+        )));
+    }
+    Ok(())
 }
 
 fn write_at(file: &File, record: &[u8], offset: u64) -> io::Result<()> {
