@@ -31,9 +31,16 @@ ZXID = re.compile(r"\b0x[0-9a-f]+\b")
 DATE = re.compile(r"\b[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d [A-Z]+ \d{4}\b")
 
 
+# zkCli's event thread prints a notification and its newline in two writes; the main thread's echo of the next
+# command can land between them ("...path:/zkc/aget /x"). Such a line is split back into the two it was.
+GLUED_EVENT = re.compile(r"^(WatchedEvent state:\w+ type:\w+ path:\S*?)((?:get|set|ls|create|delete|deleteall|stat|sync)"
+                         r" .*)$", re.M)
+
+
 def normalize(text):
     """Drops client-side noise; zxids become dense ranks (z0, z1, ...), dates <time>, session ids <session>."""
-    lines = [line.rstrip("\r") for line in text.replace("\r\n", "\n").split("\n")]
+    text = GLUED_EVENT.sub(lambda m: m.group(1) + "\n" + m.group(2), text.replace("\r\n", "\n"))
+    lines = [line.rstrip("\r") for line in text.split("\n")]
     lines = [line for line in lines if line.strip() and not any(p.search(line) for p in NOISE)]
     zxids = sorted({int(m, 16) for line in lines if re.match(r"^[cmp]Zxid = ", line) for m in ZXID.findall(line)})
     rank = {z: i for i, z in enumerate(z for z in zxids if z != 0)}
