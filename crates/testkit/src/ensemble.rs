@@ -13,11 +13,11 @@ use crate::net::{four_letter_word, free_port};
 use crate::netns::Network;
 use crate::paddock::PaddockProcess;
 
-/// How long an ensemble test waits for an election or for members to converge: an election waits syncLimit
-/// ticks (2.5 to 5 s at the defaults below) and a loaded 2-core machine stretches that several times.
 /// `snapCount` of the test ensembles: each member snapshots (and purges its log) after 2,500 to 5,000
 /// entries, so that tests of catching up by snapshot need thousands of writes, not a hundred thousand.
 pub const SNAP_COUNT: &str = "5000";
+/// How long an ensemble test waits for an election or for members to converge: an election waits syncLimit
+/// ticks (2.5 to 5 s at the defaults below) and a loaded 2-core machine stretches that several times.
 pub const ENSEMBLE_WAIT: Duration = Duration::from_secs(30);
 
 /// One server of the ensemble. Its process keeps its client port across kills and restarts.
@@ -115,11 +115,7 @@ impl Ensemble {
             let role = if id > spec.participants { ":observer" } else { "" };
             servers.push((format!("server.{id}"), format!("127.0.0.1:{peer}:{election}{role}")));
         }
-        // Fast ticks so that elections take seconds, not tens of seconds.
-        let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
+        let mut config = base_config();
         config.extend(servers);
         config.extend(spec.config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut members = Vec::new();
@@ -144,10 +140,7 @@ impl Ensemble {
         own: &dyn Fn(u64) -> Vec<(String, String)>,
     ) -> anyhow::Result<Self> {
         let count = spec.participants + spec.observers;
-        let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
+        let mut config = base_config();
         for id in 1..=count {
             let role = if id > spec.participants { ":observer" } else { "" };
             let line = format!("{}:{}:{}{role}", Ensemble::loopback_host(id), free_port(), free_port());
@@ -172,10 +165,7 @@ impl Ensemble {
         if network.len() as u64 != count {
             bail!("a network of {} namespaces for an ensemble of {count}", network.len());
         }
-        let mut config: Vec<(String, String)> =
-            [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
+        let mut config = base_config();
         for i in 0..network.len() {
             let id = i as u64 + 1;
             let role = if id > spec.participants { ":observer" } else { "" };
@@ -296,6 +286,14 @@ impl Ensemble {
         }
         bail!("members did not converge within {ENSEMBLE_WAIT:?}: (zxid, digest) per running member {last:?}")
     }
+}
+
+/// The settings every test ensemble starts from, before its `server.N` lines and the test's own.
+fn base_config() -> Vec<(String, String)> {
+    // Fast ticks so that elections take seconds, not tens of seconds.
+    [("tickTime", "500"), ("initLimit", "10"), ("syncLimit", "5"), ("snapCount", SNAP_COUNT)]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into()
 }
 
 fn start_member(id: u64, observer: bool, config: &[(String, String)]) -> anyhow::Result<Member> {

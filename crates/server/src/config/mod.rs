@@ -93,11 +93,11 @@ pub struct ServerConfig {
     pub source: Option<PathBuf>,
 }
 
-/// A snapshot writer working a quarter of the time keeps the p99.9 of writes during snapshots within a few
-/// percent of steady state on a loaded 2-core machine (at half, ~1.3x; flat out, ~2x: docs/benchmarks.md).
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKER_THREADS: usize = 1024;
 
+/// A snapshot writer working a quarter of the time keeps the p99.9 of writes during snapshots within a few
+/// percent of steady state on a loaded 2-core machine (at half, ~1.3x; flat out, ~2x: docs/benchmarks.md).
 const DEFAULT_SNAPSHOT_PACE: Pace = match Pace::share(0.25) {
     Some(pace) => pace,
     None => Pace::FULL,
