@@ -6,7 +6,11 @@
 //! 2. the logs from the one that starts at or before the snapshot's zxid, replayed over it: a fuzzy
 //!    snapshot already holds some of their effects, and the replay is idempotent for those;
 //! 3. the digests: the snapshot's, once the replay reaches the zxid it was taken at, and then each logged
-//!    transaction's — a mismatch is an error here, where ZooKeeper only counts it;
+//!    transaction's — a mismatch is an error here, where ZooKeeper only counts it. One mismatch is not
+//!    damage: ZooKeeper changes the tree before it records that change's digest (`DataTree.processTxn`)
+//!    and the snapshot thread reads the digest after the nodes, so a fuzzy snapshot can hold part of the
+//!    transaction after its digest's zxid. That mismatch is settled by the next transaction's logged
+//!    digest, which the replay of that transaction must match;
 //! 4. the sessions that own ephemerals but have no timeout lose those ephemerals (`loadData`).
 //!
 //! Beyond ZooKeeper: zxids must follow one another within an epoch, so a log that is missing, purged, or
@@ -133,8 +137,11 @@ pub fn load(dir: &ZkDataDir, progress: &mut dyn FnMut(Progress)) -> Result<Loade
     // no use, another digest version cannot be compared.
     let mut pending = snap_digest.filter(|d| d.zxid > 0 && d.zxid >= snap_zxid && d.version == digest::DIGEST_VERSION);
     // Without a usable snapshot digest, ZooKeeper compares every transaction's digest from the start.
+    // A snapshot digest that did not match, until the next transaction's digest settles it (point 3).
+    let mut unsettled: Option<Error> = None;
     if let Some(d) = pending.filter(|d| d.zxid == snap_zxid) {
-        check_digest(&tree, d.digest, &file.path, || format!("the snapshot's digest as of zxid {:#x}", d.zxid))?;
+        let what = || format!("the snapshot's digest as of zxid {:#x}", d.zxid);
+        unsettled = check_digest(&tree, d.digest, &file.path, what).err();
         loaded.digests_checked += 1;
         pending = None;
     }
@@ -174,16 +181,22 @@ pub fn load(dir: &ZkDataDir, progress: &mut dyn FnMut(Progress)) -> Result<Loade
             match pending {
                 Some(d) if d.zxid == zxid => {
                     let what = || format!("the snapshot {}'s digest as of zxid {zxid:#x}", file.path.display());
-                    check_digest(&tree, d.digest, &log.path, what)?;
+                    unsettled = check_digest(&tree, d.digest, &log.path, what).err();
                     loaded.digests_checked += 1;
                     pending = None;
                 }
                 Some(_) => {}
                 None => {
-                    if let Some((digest::DIGEST_VERSION, value)) = logged.digest {
-                        let what = || format!("the digest logged with zxid {zxid:#x} ({})", place());
-                        check_digest(&tree, value, &log.path, what)?;
-                        loaded.digests_checked += 1;
+                    let logged_digest = logged.digest.filter(|(version, _)| *version == digest::DIGEST_VERSION);
+                    match (logged_digest, unsettled.take()) {
+                        (Some((_, value)), unsettled) => {
+                            let what = || format!("the digest logged with zxid {zxid:#x} ({})", place());
+                            // Against the snapshot's mismatch, the snapshot's error names the damage.
+                            check_digest(&tree, value, &log.path, what).map_err(|e| unsettled.unwrap_or(e))?;
+                            loaded.digests_checked += 1;
+                        }
+                        (None, Some(error)) => return Err(error),
+                        (None, None) => {}
                     }
                 }
             }
@@ -225,6 +238,9 @@ pub fn load(dir: &ZkDataDir, progress: &mut dyn FnMut(Progress)) -> Result<Loade
     };
     if let Some(d) = pending {
         reached(d.zxid, "its digest's zxid")?;
+    }
+    if let Some(error) = unsettled {
+        return Err(error);
     }
     if let Some(zxid) = last_processed_zxid {
         reached(zxid, "its last processed zxid")?;
@@ -393,6 +409,40 @@ mod tests {
         assert!(error.contains("digest logged with zxid 0x2"), "{error}");
     }
 
+    type Node = (String, Option<Vec<u8>>, StatPersisted);
+
+    /// Every node of `tree`, sorted by path, as a snapshot writes them.
+    fn nodes_of(tree: &ZkTree) -> Vec<Node> {
+        let mut nodes: Vec<Node> = tree.nodes().map(|(p, n)| (p.to_string(), n.data.clone(), n.stat)).collect();
+        nodes.sort_by(|a, b| a.0.cmp(&b.0));
+        nodes
+    }
+
+    /// A snapshot file named after `name_zxid` holding `nodes`, sealed, whose recorded digest is
+    /// `digest` as of `digest_zxid`: what ZooKeeper's snapshot thread writes while transactions go on.
+    fn write_fuzzy_snapshot(v2: &Path, name_zxid: i64, nodes: &[Node], digest_zxid: i64, digest: u64) {
+        let mut w = SnapshotWriter::new(Vec::new(), Compression::None, &[]).unwrap();
+        let read_only = [Acl { perms: 1, scheme: "world".into(), id: "anyone".into() }];
+        w.acls(&[(1, &read_only[..])]).unwrap();
+        for (path, data, stat) in nodes {
+            let acl = if path == "/zookeeper/config" { 1 } else { -1 };
+            w.node(path, data.as_deref(), acl, stat).unwrap();
+        }
+        let (mut bytes, _) = w.finish(name_zxid, None).unwrap();
+        let digest_at = bytes.len() - 13 - 8;
+        bytes[digest_at..digest_at + 8].copy_from_slice(&(digest as i64).to_be_bytes());
+        let zxid_at = digest_at - 12;
+        bytes[zxid_at..zxid_at + 8].copy_from_slice(&digest_zxid.to_be_bytes());
+        let resealed = {
+            let mut sum = adler2::Adler32::new();
+            sum.write_slice(&bytes[..bytes.len() - 13]);
+            i64::from(sum.checksum())
+        };
+        let seal_at = bytes.len() - 13;
+        bytes[seal_at..seal_at + 8].copy_from_slice(&resealed.to_be_bytes());
+        std::fs::write(v2.join(snapshot::file_name(name_zxid, Compression::None)), &bytes).unwrap();
+    }
+
     /// A fuzzy snapshot named after zxid 3 that already holds the node zxid 5 creates and lacks the one zxid
     /// 4 deleted, but still shows the root as it was at 3 (the root was written before those changes): the
     /// replay of 4 and 5 over it reaches exactly the state of a plain replay, and the digest the snapshot
@@ -403,11 +453,7 @@ mod tests {
         write_snapshot(&v2, 0);
         let mut straight = ZkTree::new();
         let mut entries = txns(1..=3, &mut straight);
-        let at_3: Vec<(String, Option<Vec<u8>>, StatPersisted)> = {
-            let mut nodes: Vec<_> = straight.nodes().map(|(p, n)| (p.to_string(), n.data.clone(), n.stat)).collect();
-            nodes.sort_by(|a, b| a.0.cmp(&b.0));
-            nodes
-        };
+        let at_3 = nodes_of(&straight);
         let delete = TxnHeader { client_id: 9, cxid: 2, zxid: 4, time: 104, kind: op::DELETE };
         let mut record = crate::jute::Writer::new(Vec::new());
         record.string("/n2").unwrap();
@@ -418,32 +464,11 @@ mod tests {
         entries.extend(txns(5..=5, &mut straight));
         std::fs::write(v2.join("log.1"), encode_log(&entries, 0)).unwrap();
 
-        let mut w = SnapshotWriter::new(Vec::new(), Compression::None, &[]).unwrap();
-        let read_only = [Acl { perms: 1, scheme: "world".into(), id: "anyone".into() }];
-        w.acls(&[(1, &read_only[..])]).unwrap();
-        for (path, data, stat) in &at_3 {
-            if path == "/n2" {
-                continue;
-            }
-            let acl = if path == "/zookeeper/config" { 1 } else { -1 };
-            w.node(path, data.as_deref(), acl, stat).unwrap();
-        }
+        let mut nodes: Vec<Node> = at_3.into_iter().filter(|(path, _, _)| path != "/n2").collect();
         let n5 = straight.get("/n5").unwrap();
-        w.node("/n5", n5.data.as_deref(), -1, &n5.stat).unwrap();
-        let (mut bytes, _) = w.finish(3, None).unwrap();
+        nodes.push(("/n5".into(), n5.data.clone(), n5.stat));
         // The digest the snapshot recorded is ZooKeeper's as of zxid 5, when it finished writing.
-        let digest_at = bytes.len() - 13 - 8;
-        bytes[digest_at..digest_at + 8].copy_from_slice(&(straight.digest() as i64).to_be_bytes());
-        let zxid_at = digest_at - 12;
-        bytes[zxid_at..zxid_at + 8].copy_from_slice(&5i64.to_be_bytes());
-        let resealed = {
-            let mut sum = adler2::Adler32::new();
-            sum.write_slice(&bytes[..bytes.len() - 13]);
-            i64::from(sum.checksum())
-        };
-        let seal_at = bytes.len() - 13;
-        bytes[seal_at..seal_at + 8].copy_from_slice(&resealed.to_be_bytes());
-        std::fs::write(v2.join("snapshot.3"), &bytes).unwrap();
+        write_fuzzy_snapshot(&v2, 3, &nodes, 5, straight.digest());
 
         let loaded = load(&ZkDataDir::open(dir.path(), None).unwrap(), &mut |_| {}).unwrap();
         assert_eq!(loaded.snapshot_zxid, 3);
@@ -453,6 +478,41 @@ mod tests {
         let root = loaded.tree.get("/").unwrap().stat;
         assert_eq!(root, straight.get("/").unwrap().stat);
         assert!(loaded.tree.get("/n2").is_none() && loaded.tree.get("/n5").is_some());
+    }
+
+    /// ZooKeeper's snapshot thread wrote the node of zxid 4, which was being applied, but recorded the
+    /// digest as of 3, the snapshot's own zxid: the digests differ, and the replay of 4 settles it with
+    /// 4's logged digest. When 4's logged digest does not match either, it is damage after all, and the
+    /// snapshot's digest is what the error names; so it is when no transaction follows to settle it.
+    #[test]
+    fn a_transaction_caught_mid_apply_by_the_snapshot_is_settled_by_its_own_digest() {
+        let (dir, v2) = data_dir();
+        write_snapshot(&v2, 0);
+        let mut straight = ZkTree::new();
+        let mut entries = txns(1..=3, &mut straight);
+        let (mut nodes, digest_at_3) = (nodes_of(&straight), straight.digest());
+        entries.extend(txns(4..=4, &mut straight));
+        let n4 = straight.get("/n4").unwrap();
+        nodes.push(("/n4".into(), n4.data.clone(), n4.stat));
+        write_fuzzy_snapshot(&v2, 3, &nodes, 3, digest_at_3);
+        let open = || ZkDataDir::open(dir.path(), None).unwrap();
+
+        std::fs::write(v2.join("log.1"), encode_log(&entries, 0)).unwrap();
+        let loaded = load(&open(), &mut |_| {}).unwrap();
+        assert_eq!((loaded.txns_replayed, loaded.digests_checked), (1, 2));
+        assert_eq!(loaded.tree.digest(), straight.digest());
+        assert_eq!(loaded.tree.get("/").unwrap().stat, straight.get("/").unwrap().stat);
+
+        let mut damaged = entries.clone();
+        let len = damaged[3].len();
+        damaged[3][len - 1] ^= 1;
+        std::fs::write(v2.join("log.1"), encode_log(&damaged, 0)).unwrap();
+        let error = load(&open(), &mut |_| {}).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("snapshot's digest as of zxid 0x3"), "{error}");
+
+        std::fs::write(v2.join("log.1"), encode_log(&entries[..3], 0)).unwrap();
+        let error = load(&open(), &mut |_| {}).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("snapshot's digest as of zxid 0x3"), "{error}");
     }
 
     #[test]
