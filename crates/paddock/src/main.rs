@@ -112,7 +112,11 @@ struct ServerArgs {
 }
 
 fn main() -> ExitCode {
+    set_sigpipe(libc::SIG_DFL);
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server(_)) {
+        set_sigpipe(libc::SIG_IGN);
+    }
     // Reads FAILPOINTS from the environment when built with the `failpoints` feature; a no-op otherwise.
     let _failpoints = fail::FailScenario::setup();
     // Only the server narrates; tools keep stderr for their own output unless PADDOCK_LOG asks for more.
@@ -155,6 +159,18 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => fail(&e),
+    }
+}
+
+/// A tool's output piped into `head` (or any reader that stops early) ends the tool as it ends `cat`:
+/// SIGPIPE's default action (`SIG_DFL`). Rust's runtime sets it to ignored, so that `println!` would panic
+/// on the broken pipe instead. The server keeps it ignored (`SIG_IGN`): a client that goes away must cost
+/// it a connection, never the process.
+fn set_sigpipe(action: libc::sighandler_t) {
+    // SAFETY: called from `main` before any other thread exists; `signal` with `SIG_DFL` or `SIG_IGN`
+    // installs no handler code, it only sets this process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
     }
 }
 

@@ -264,6 +264,33 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     assert!(first.log().contains("paddock ready"), "the first server is unaffected");
 }
 
+/// A tool whose reader went away (`paddock data check --json | head -c0`) ends as `cat` does, by SIGPIPE,
+/// with nothing on stderr; it used to panic on the broken pipe. The server keeps SIGPIPE ignored: a
+/// vanished client must never end it.
+#[test]
+fn a_closed_pipe_ends_a_tool_quietly_and_never_the_server() {
+    use std::os::unix::process::ExitStatusExt;
+    let empty = tempfile::tempdir().expect("temp dir");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["data", "check", "--json", "--data-dir"])
+        .arg(empty.path())
+        .stdout(writer)
+        .output()
+        .expect("run paddock data check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+
+    let server = PaddockProcess::start().expect("paddock starts");
+    let pid = server.pid().expect("a running server");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let ignored = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).expect("SigIgn line").trim();
+    let mask = u64::from_str_radix(ignored, 16).expect("hex mask");
+    assert_ne!(mask & (1 << (libc::SIGPIPE - 1)), 0, "the server ignores SIGPIPE: SigIgn {ignored}");
+}
+
 /// `paddock server --config FILE` in a fresh directory holding `myid` (if given): (exit success, stderr).
 fn server_with_config(cfg: &str, myid: Option<&str>) -> (bool, String) {
     let dir = tempfile::tempdir().expect("temp dir");
