@@ -112,11 +112,8 @@ struct ServerArgs {
 }
 
 fn main() -> ExitCode {
-    set_sigpipe(libc::SIG_DFL);
+    end_quietly_when_stdout_is_closed();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Server(_)) {
-        set_sigpipe(libc::SIG_IGN);
-    }
     // Reads FAILPOINTS from the environment when built with the `failpoints` feature; a no-op otherwise.
     let _failpoints = fail::FailScenario::setup();
     // Only the server narrates; tools keep stderr for their own output unless PADDOCK_LOG asks for more.
@@ -162,16 +159,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// A tool's output piped into `head` (or any reader that stops early) ends the tool as it ends `cat`:
-/// SIGPIPE's default action (`SIG_DFL`). Rust's runtime sets it to ignored, so that `println!` would panic
-/// on the broken pipe instead. The server keeps it ignored (`SIG_IGN`): a client that goes away must cost
-/// it a connection, never the process.
-fn set_sigpipe(action: libc::sighandler_t) {
-    // SAFETY: called from `main` before any other thread exists; `signal` with `SIG_DFL` or `SIG_IGN`
-    // installs no handler code, it only sets this process's disposition of SIGPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, action);
-    }
+/// Exit status of a tool whose stdout reader went away: what a shell reports for a process that SIGPIPE
+/// ended (128 + 13).
+const CLOSED_STDOUT_EXIT: i32 = 141;
+
+/// A tool's output piped into `head` (or any reader that stops early) ends the tool quietly, as it ends
+/// `cat`, instead of the panic `println!` raises on the broken pipe. SIGPIPE itself stays ignored (Rust's
+/// default): its default action would also end a tool whose HTTP client (`writev`, which has no
+/// `MSG_NOSIGNAL`) writes to an object store that reset the connection, where a retry is due.
+fn end_quietly_when_stdout_is_closed() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_STDOUT_EXIT);
+        }
+        report(info);
+    }));
 }
 
 fn init_logging(format: LogFormat, default_level: &str) {
