@@ -316,20 +316,31 @@ mod tests {
 
     /// A snapshot of a fresh tree at `zxid`, with its digest.
     fn write_snapshot(dir: &Path, zxid: i64) -> u64 {
-        let tree = ZkTree::new();
+        let (bytes, digest) = snapshot_of(&nodes_of(&ZkTree::new()), zxid);
+        std::fs::write(dir.join(snapshot::file_name(zxid, Compression::None)), bytes).unwrap();
+        digest
+    }
+
+    type Node = (String, Option<Vec<u8>>, StatPersisted);
+
+    /// Every node of `tree`, sorted by path, as a snapshot writes them.
+    fn nodes_of(tree: &ZkTree) -> Vec<Node> {
+        let mut nodes: Vec<Node> = tree.nodes().map(|(p, n)| (p.to_string(), n.data.clone(), n.stat)).collect();
+        nodes.sort_by(|a, b| a.0.cmp(&b.0));
+        nodes
+    }
+
+    /// A snapshot named after `zxid` holding `nodes` (`/zookeeper/config` read-only, as ZooKeeper's), and
+    /// the digest it recorded.
+    fn snapshot_of(nodes: &[Node], zxid: i64) -> (Vec<u8>, u64) {
         let mut w = SnapshotWriter::new(Vec::new(), Compression::None, &[]).unwrap();
         let read_only = [Acl { perms: 1, scheme: "world".into(), id: "anyone".into() }];
         w.acls(&[(1, &read_only[..])]).unwrap();
-        let mut paths: Vec<&str> = tree.nodes().map(|(p, _)| p).collect();
-        paths.sort();
-        for path in paths {
-            let node = tree.get(path).unwrap();
+        for (path, data, stat) in nodes {
             let acl = if path == "/zookeeper/config" { 1 } else { -1 };
-            w.node(path, node.data.as_deref(), acl, &node.stat).unwrap();
+            w.node(path, data.as_deref(), acl, stat).unwrap();
         }
-        let (bytes, digest) = w.finish(zxid, None).unwrap();
-        std::fs::write(dir.join(snapshot::file_name(zxid, Compression::None)), bytes).unwrap();
-        digest
+        w.finish(zxid, None).unwrap()
     }
 
     /// Creates of /n<zxid> at each zxid, each with the digest a replay must reach.
@@ -409,26 +420,10 @@ mod tests {
         assert!(error.contains("digest logged with zxid 0x2"), "{error}");
     }
 
-    type Node = (String, Option<Vec<u8>>, StatPersisted);
-
-    /// Every node of `tree`, sorted by path, as a snapshot writes them.
-    fn nodes_of(tree: &ZkTree) -> Vec<Node> {
-        let mut nodes: Vec<Node> = tree.nodes().map(|(p, n)| (p.to_string(), n.data.clone(), n.stat)).collect();
-        nodes.sort_by(|a, b| a.0.cmp(&b.0));
-        nodes
-    }
-
     /// A snapshot file named after `name_zxid` holding `nodes`, sealed, whose recorded digest is
     /// `digest` as of `digest_zxid`: what ZooKeeper's snapshot thread writes while transactions go on.
     fn write_fuzzy_snapshot(v2: &Path, name_zxid: i64, nodes: &[Node], digest_zxid: i64, digest: u64) {
-        let mut w = SnapshotWriter::new(Vec::new(), Compression::None, &[]).unwrap();
-        let read_only = [Acl { perms: 1, scheme: "world".into(), id: "anyone".into() }];
-        w.acls(&[(1, &read_only[..])]).unwrap();
-        for (path, data, stat) in nodes {
-            let acl = if path == "/zookeeper/config" { 1 } else { -1 };
-            w.node(path, data.as_deref(), acl, stat).unwrap();
-        }
-        let (mut bytes, _) = w.finish(name_zxid, None).unwrap();
+        let (mut bytes, _) = snapshot_of(nodes, name_zxid);
         let digest_at = bytes.len() - 13 - 8;
         bytes[digest_at..digest_at + 8].copy_from_slice(&(digest as i64).to_be_bytes());
         let zxid_at = digest_at - 12;
