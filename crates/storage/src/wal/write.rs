@@ -50,8 +50,11 @@ impl Wal {
         let (mut count, mut bytes) = (0, 0u64);
         for (index, payload) in records {
             let len = record_len(payload.as_ref().len());
-            let fits = count == 0 || (bytes + len <= room && *index == first + count as u64);
-            if !fits || check_payload(payload.as_ref()).is_err() {
+            // The first record was checked above and has its room; each later one must follow it in
+            // order, fit the segment and be valid, or the run ends before it.
+            let joins =
+                bytes + len <= room && *index == first + count as u64 && check_payload(payload.as_ref()).is_ok();
+            if count > 0 && !joins {
                 break;
             }
             encode_record(&mut self.buf, *index, payload.as_ref());
