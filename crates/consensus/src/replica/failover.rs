@@ -72,7 +72,9 @@ enum Presence {
 /// Watches this member's leader and replaces it as soon as its process is seen to be gone. Runs for the
 /// life of the replica.
 pub(super) async fn replace_dead_leaders<O: TreeOwner>(raft: Raft<ProxyStateMachine<O>>, network: Network, my_id: u64) {
-    let mut metrics = raft.metrics();
+    // Server metrics change with the state, the leader and the vote only; the whole metrics change at every
+    // append.
+    let mut metrics = raft.server_metrics();
     loop {
         let Some((leader, vote)) = following(&raft, my_id) else {
             if metrics.changed().await.is_err() {
@@ -101,7 +103,7 @@ pub(super) async fn replace_dead_leaders<O: TreeOwner>(raft: Raft<ProxyStateMach
         let pretend = leader_refuses_here();
         let pretended = tokio::time::sleep(probe_limit(&raft));
         tokio::pin!(pretended);
-        // Metrics change at every append: only a new leader or term ends the wait.
+        // Only a new leader or term ends the wait.
         let closed = loop {
             tokio::select! {
                 closed = closures.changed() => break closed.is_ok(),
@@ -129,7 +131,7 @@ pub(super) async fn replace_dead_leaders<O: TreeOwner>(raft: Raft<ProxyStateMach
 
 /// The leader this member follows as a voter, and the vote it follows it in.
 fn following<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, my_id: u64) -> Option<(u64, Vote)> {
-    let metrics = raft.metrics();
+    let metrics = raft.server_metrics();
     let m = metrics.borrow_watched();
     let voter = m.membership_config.membership().voter_ids().any(|id| id == my_id);
     match (m.state, m.current_leader) {

@@ -25,7 +25,9 @@ pub(super) fn follow<O: TreeOwner>(
     let configured: Vec<(u64, String)> = configured.iter().map(|(id, node)| (*id, node.addr.clone())).collect();
     let (view, members) = watch::channel(Members::new(configured.clone()));
     let task = tokio::spawn(async move {
-        let mut metrics = raft.metrics();
+        // The membership is in the server metrics, which change far less often than the whole metrics (every
+        // append).
+        let mut metrics = raft.server_metrics();
         let mut seen = BTreeSet::new();
         loop {
             let in_log: Vec<(u64, String)> = {

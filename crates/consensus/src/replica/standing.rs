@@ -32,8 +32,11 @@ fn election_timeout<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>) -> Duration
     Duration::from_millis(raft.config().election_timeout_max)
 }
 
-/// Publishes the role whenever openraft's metrics change, and at least every quarter of an election timeout
-/// (a leader that stops hearing from its quorum changes no metric, yet must be seen to be cut off).
+/// Publishes the role whenever this server's state, leader or vote changes, and at least every quarter of an
+/// election timeout (a leader that stops hearing from its quorum changes none of them, yet must be seen to be
+/// cut off). It watches openraft's server metrics, not the whole metrics: those change at every append, and
+/// a follower asks its leader about its quorum on each pass, so under write load it asked thousands of times
+/// a second instead of four times an election timeout.
 pub(crate) async fn watch_role<O: TreeOwner>(
     raft: Raft<ProxyStateMachine<O>>,
     network: Network,
@@ -42,7 +45,7 @@ pub(crate) async fn watch_role<O: TreeOwner>(
 ) {
     let lapse = election_timeout(&raft);
     let recheck = lapse / 4;
-    let mut metrics = raft.metrics();
+    let mut metrics = raft.server_metrics();
     // The leader last heard to lead a quorum, and when.
     let mut vouched: Option<(u64, Instant)> = None;
     loop {
