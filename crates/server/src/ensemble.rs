@@ -188,6 +188,7 @@ impl Joining {
             election_ms: timeouts.election_ms.max(timeouts.heartbeat_ms * 3),
             archive_gate: self.archive_gate.clone(),
             snapshot_every: crate::snapshots::roll_threshold(config.snap_count.max(1)),
+            batch_wait: Duration::from_millis(config.batch_wait_ms),
             security,
         };
         let owner = Arc::new(CoreOwner { events: self.events.clone() });

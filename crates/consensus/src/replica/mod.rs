@@ -2,7 +2,7 @@
 //!
 //! The server sees no openraft type. It proposes encoded txns with [`Replica::propose`], in order; they reach
 //! the leader's log in that order (a follower forwards them over the peer port in batches, one batch in
-//! flight at a time), and come back, committed, through the [`TreeOwner`] on every server. A proposal that
+//! flight at a time; see [`gather`] for how a batch is formed), and come back, committed, through the [`TreeOwner`] on every server. A proposal that
 //! did not make it into the log, or whose fate is unknown (the leader was lost mid-flight), is reported to
 //! the `lost` callback; it may still appear in the log, which is why its client hears ConnectionLoss, never
 //! "failed".
@@ -58,9 +58,12 @@ const PROPOSAL_QUEUE: usize = 4096;
 /// Proposals sent in one batch (one forward call, one `client_write_many`).
 const BATCH: usize = 512;
 /// Batches of this server's own proposals in the leader's log and not yet applied, when it leads: the next
-/// batch does not wait for them (a pipeline, as ZooKeeper's leader has), but no more than this many, so that
-/// a stalled quorum pushes back on clients (through [`PROPOSAL_QUEUE`]) instead of growing memory.
-const LOCAL_BATCHES_IN_FLIGHT: usize = 8;
+/// batch does not wait for the one before (a pipeline, as ZooKeeper's leader has), so a second client's
+/// write is not held behind the first's commit; and no more, so that a stalled quorum pushes back on clients
+/// (through [`PROPOSAL_QUEUE`]) instead of growing memory. Two, not more: with [`gather`]
+/// forming the batches, a deeper pipeline only cut them smaller (32 clients on the leader: 16,100–16,500
+/// writes/s at 80 µs of CPU each with 8, 17,100–17,700 at 69 µs with 2).
+const LOCAL_BATCHES_IN_FLIGHT: usize = 2;
 
 /// What the ensemble looks like to this server.
 #[derive(Clone, Debug)]
@@ -82,6 +85,9 @@ pub struct ReplicaConfig {
     /// derives it from `snapCount` as ZooKeeper does, a share of it chosen per member so that the members
     /// do not all snapshot at once.
     pub snapshot_every: u64,
+    /// How long the next batch of proposals may wait to be as large as the last one ([`gather`];
+    /// zero: never).
+    pub batch_wait: Duration,
     /// How peer connections are secured ([`transport::PlainTcp`] or the server's `sslQuorum` TLS), and so
     /// who may open one: it is handed the current members ([`members::follow`]).
     pub security: Arc<dyn PeerSecurity>,
@@ -155,7 +161,12 @@ impl<O: TreeOwner> Replica<O> {
             .map_err(io::Error::other)?;
         let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
         let (role_tx, role) = watch::channel(Role::Learner);
-        let forwarding = Forwarding { raft: raft.clone(), network: network.clone(), my_id: config.my_id };
+        let forwarding = Forwarding {
+            raft: raft.clone(),
+            network: network.clone(),
+            my_id: config.my_id,
+            batch_wait: config.batch_wait,
+        };
         let service = RaftService::new(raft.clone(), Some(app_calls(forwarding.clone(), app)));
         let (members, following) = members::follow(raft.clone(), &config.members);
         let mut tasks = vec![
@@ -349,8 +360,9 @@ async fn peer_is_initialized(network: &Network, addr: &str) -> bool {
 }
 
 pub(crate) fn leader_addr<O: TreeOwner>(raft: &Raft<ProxyStateMachine<O>>, leader: u64) -> Option<String> {
-    let metrics = raft.metrics().borrow_watched().clone();
-    metrics.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
+    let metrics = raft.server_metrics();
+    let m = metrics.borrow_watched();
+    m.membership_config.membership().get_node(&leader).map(|node| node.addr.clone())
 }
 
 /// Sends proposals to the leader's log in order.
@@ -358,11 +370,13 @@ struct Forwarding<O: TreeOwner> {
     raft: Raft<ProxyStateMachine<O>>,
     network: Network,
     my_id: u64,
+    batch_wait: Duration,
 }
 
 impl<O: TreeOwner> Clone for Forwarding<O> {
     fn clone(&self) -> Self {
-        Forwarding { raft: self.raft.clone(), network: self.network.clone(), my_id: self.my_id }
+        let (raft, network) = (self.raft.clone(), self.network.clone());
+        Forwarding { raft, network, my_id: self.my_id, batch_wait: self.batch_wait }
     }
 }
 
@@ -370,7 +384,14 @@ impl<O: TreeOwner> Forwarding<O> {
     async fn run(self, mut queue: mpsc::Receiver<Proposal>, lost: LostProposal) {
         let appending = Arc::new(Semaphore::new(LOCAL_BATCHES_IN_FLIGHT));
         let mut batch = Vec::with_capacity(BATCH);
-        while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut last_size = 0;
+        loop {
+            // A batch is formed only once it can be sent: when leading, once a pipeline slot is free.
+            drop(appending.acquire().await);
+            if !gather(&mut queue, &mut batch, last_size, self.batch_wait).await {
+                return;
+            }
+            last_size = batch.len();
             let seqs: Vec<u64> = batch.iter().map(|p| p.seq).collect();
             let payloads: Vec<Vec<u8>> = batch.drain(..).map(|p| p.payload).collect();
             let count = payloads.len();
@@ -439,6 +460,42 @@ impl<O: TreeOwner> Forwarding<O> {
     }
 }
 
+/// Waits for the next batch into `batch`: the first proposal, then, if the last batch carried `last_size` > 1,
+/// up to `wait` more for as many. False: the queue is closed and nothing is left.
+///
+/// Why wait at all: a batch costs about the same whatever its size (a forward call, a log append and its
+/// fsync on every member, an append call to each follower), and the clients a batch answers come back with
+/// their next writes within a client round trip. Sent at once, the next batch would leave with the first one
+/// or two of them and the rest would wait a whole commit round behind it: under a steady load of many
+/// clients, each write waited about two rounds, in batches half the size. Waiting for the batch to be as
+/// large as the last one keeps one round per write; the bound keeps a load that fell from waiting more than
+/// that. A single client, or an idle server, never waits: a batch of one sets no wait, and the bound counts
+/// from the first proposal.
+async fn gather(
+    queue: &mut mpsc::Receiver<Proposal>,
+    batch: &mut Vec<Proposal>,
+    last_size: usize,
+    wait: Duration,
+) -> bool {
+    if queue.recv_many(batch, BATCH).await == 0 {
+        return false;
+    }
+    let wanted = last_size.min(BATCH);
+    if wait.is_zero() || batch.len() >= wanted {
+        return true;
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    while batch.len() < wanted {
+        let room = BATCH - batch.len();
+        match tokio::time::timeout_at(deadline, queue.recv_many(batch, room)).await {
+            Ok(received) if received > 0 => {}
+            // Closed (the batch in hand is still sent) or the wait is over.
+            _ => break,
+        }
+    }
+    true
+}
+
 /// One outcome per entry of a batch written with `client_write_many`, once each is applied here.
 async fn collect_outcomes(
     mut results: futures_util::stream::BoxStream<
@@ -492,4 +549,72 @@ fn app_calls<O: TreeOwner>(forwarding: Forwarding<O>, server: Option<AppCalls>) 
             }
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn proposal(seq: u64) -> Proposal {
+        Proposal { seq, payload: vec![seq as u8] }
+    }
+
+    fn seqs(batch: &[Proposal]) -> Vec<u64> {
+        batch.iter().map(|p| p.seq).collect()
+    }
+
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn a_batch_waits_for_as_many_writes_as_the_last_one_carried() {
+        let (tx, mut queue) = mpsc::channel(16);
+        tx.send(proposal(1)).await.expect("queued");
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            for seq in 2..=3 {
+                tx.send(proposal(seq)).await.expect("queued");
+            }
+            tx
+        });
+        let mut batch = Vec::new();
+        let started = Instant::now();
+        assert!(gather(&mut queue, &mut batch, 3, LONG).await);
+        assert_eq!(seqs(&batch), [1, 2, 3], "it waited for the late writes");
+        assert!(started.elapsed() < LONG, "the wait ended when the batch was as large as the last");
+        drop(late.await);
+    }
+
+    #[tokio::test]
+    async fn the_wait_is_bounded_and_a_single_writer_or_a_zero_bound_never_waits() {
+        let (tx, mut queue) = mpsc::channel(16);
+        let wait = Duration::from_millis(50);
+        tx.send(proposal(1)).await.expect("queued");
+        let mut batch = Vec::new();
+        let started = Instant::now();
+        assert!(gather(&mut queue, &mut batch, 8, wait).await);
+        assert_eq!(seqs(&batch), [1]);
+        assert!(started.elapsed() >= wait, "a smaller batch waited out the bound, no more: {:?}", started.elapsed());
+        for (last_size, bound) in [(1, LONG), (0, LONG), (8, Duration::ZERO)] {
+            tx.send(proposal(2)).await.expect("queued");
+            let mut batch = Vec::new();
+            let started = Instant::now();
+            assert!(gather(&mut queue, &mut batch, last_size, bound).await);
+            assert_eq!(seqs(&batch), [2]);
+            assert!(started.elapsed() < LONG / 2, "no wait after a batch of {last_size} with a bound of {bound:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_sends_what_it_holds_then_ends() {
+        let (tx, mut queue) = mpsc::channel(16);
+        tx.send(proposal(1)).await.expect("queued");
+        drop(tx);
+        let mut batch = Vec::new();
+        assert!(gather(&mut queue, &mut batch, 4, LONG).await, "the proposal in hand is still sent");
+        assert_eq!(seqs(&batch), [1]);
+        batch.clear();
+        assert!(!gather(&mut queue, &mut batch, 1, LONG).await, "then the queue is done");
+    }
 }

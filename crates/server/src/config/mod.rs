@@ -60,6 +60,9 @@ pub struct ServerConfig {
     /// `paddock.workerThreads`: threads that run connections, the core and the Raft node (`None`: see
     /// [`ServerConfig::worker_threads`]).
     pub worker_threads: Option<usize>,
+    /// `paddock.batchWaitMs`: in an ensemble, how long a server's next batch of writes may wait to be as
+    /// large as its last (1; 0: never). See `docs/replication.md` §5.
+    pub batch_wait_ms: u64,
     pub force_sync: bool,
     pub admin_enable_server: bool,
     pub admin_server_address: IpAddr,
@@ -95,6 +98,8 @@ pub struct ServerConfig {
 
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKER_THREADS: usize = 1024;
+/// A batch held back longer than this would cost more latency than any fsync it saves (one is 0.1–10 ms).
+const MAX_BATCH_WAIT_MS: u64 = 100;
 
 /// A snapshot writer working a quarter of the time keeps the p99.9 of writes during snapshots within a few
 /// percent of steady state on a loaded 2-core machine (at half, ~1.3x; flat out, ~2x: docs/benchmarks.md).
@@ -128,6 +133,7 @@ impl Default for ServerConfig {
             wal_segment_bytes: 64 * 1024 * 1024,
             digest_interval: 1000,
             worker_threads: None,
+            batch_wait_ms: 1,
             force_sync: true,
             admin_enable_server: true,
             admin_server_address: IpAddr::from([0, 0, 0, 0]),
@@ -381,6 +387,12 @@ fn apply_key(config: &mut ServerConfig, key: &str, value: &str) -> Result<Applie
             }
             config.worker_threads = Some(threads);
         }
+        "paddock.batchWaitMs" => {
+            config.batch_wait_ms = parse_num(key, value)?;
+            if config.batch_wait_ms > MAX_BATCH_WAIT_MS {
+                return Err(bad_value(key, value, &format!("milliseconds from 0 to {MAX_BATCH_WAIT_MS}")));
+            }
+        }
         "forceSync" => config.force_sync = !value.eq_ignore_ascii_case("no"),
         "admin.enableServer" => config.admin_enable_server = parse_bool(key, value)?,
         "admin.serverAddress" => config.admin_server_address = parse_num(key, value)?,
@@ -582,6 +594,19 @@ mod tests {
         for bad in ["0", "1.5", "-0.1", "quarter"] {
             let err = ServerConfig::parse(&format!("paddock.snapshot.cpuShare={bad}")).expect_err(bad);
             assert!(err.to_string().contains("paddock.snapshot.cpuShare"), "{err}");
+        }
+    }
+
+    #[test]
+    fn batch_wait_defaults_to_a_millisecond_and_takes_zero_to_a_bound() {
+        assert_eq!(ServerConfig::default().batch_wait_ms, 1);
+        for (value, ms) in [("0", 0), ("5", 5), ("100", 100)] {
+            let (config, _) = ServerConfig::parse(&format!("paddock.batchWaitMs={value}")).expect(value);
+            assert_eq!(config.batch_wait_ms, ms);
+        }
+        for bad in ["101", "-1", "soon"] {
+            let err = ServerConfig::parse(&format!("paddock.batchWaitMs={bad}")).expect_err(bad);
+            assert!(err.to_string().contains("paddock.batchWaitMs"), "{err}");
         }
     }
 
